@@ -1,0 +1,73 @@
+# Finds every third-party dependency from Debian's packages and fails with the
+# package to install when one is missing. Nothing is vendored or downloaded.
+
+find_package(PkgConfig QUIET)
+
+function(fastmd_missing what debian_package)
+  message(FATAL_ERROR
+    "fastmd-ipc needs ${what}: install the Debian package '${debian_package}' "
+    "(scripts/setup installs every dependency: sudo scripts/setup)")
+endfunction()
+
+if(NOT PkgConfig_FOUND)
+  fastmd_missing("pkg-config" "pkg-config")
+endif()
+
+find_package(Threads REQUIRED)
+
+# Standalone Asio (header-only).
+find_path(ASIO_INCLUDE_DIR asio.hpp)
+if(NOT ASIO_INCLUDE_DIR)
+  fastmd_missing("standalone Asio" "libasio-dev")
+endif()
+add_library(fastmd_asio INTERFACE)
+target_include_directories(fastmd_asio SYSTEM INTERFACE ${ASIO_INCLUDE_DIR})
+target_compile_definitions(fastmd_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED)
+target_link_libraries(fastmd_asio INTERFACE Threads::Threads)
+
+# msgpack-cxx (header-only, without Boost).
+find_package(msgpack CONFIG QUIET)
+if(NOT TARGET msgpackc-cxx)
+  fastmd_missing("msgpack-cxx" "libmsgpack-cxx-dev")
+endif()
+add_library(fastmd_msgpack INTERFACE)
+target_link_libraries(fastmd_msgpack INTERFACE msgpackc-cxx)
+target_compile_definitions(fastmd_msgpack INTERFACE MSGPACK_NO_BOOST)
+
+find_package(fmt CONFIG QUIET)
+if(NOT TARGET fmt::fmt)
+  fastmd_missing("fmt" "libfmt-dev")
+endif()
+find_package(spdlog CONFIG QUIET)
+if(NOT TARGET spdlog::spdlog)
+  fastmd_missing("spdlog" "libspdlog-dev")
+endif()
+find_package(CLI11 CONFIG QUIET)
+if(NOT TARGET CLI11::CLI11)
+  fastmd_missing("CLI11" "libcli11-dev")
+endif()
+
+# RapidJSON: the legacy NDJSON path and the protocol test vectors.
+find_path(RAPIDJSON_INCLUDE_DIR rapidjson/document.h)
+if(NOT RAPIDJSON_INCLUDE_DIR)
+  fastmd_missing("RapidJSON" "rapidjson-dev")
+endif()
+add_library(fastmd_rapidjson INTERFACE)
+target_include_directories(fastmd_rapidjson SYSTEM INTERFACE ${RAPIDJSON_INCLUDE_DIR})
+
+pkg_check_modules(MD4C_HTML QUIET IMPORTED_TARGET md4c-html)
+if(NOT MD4C_HTML_FOUND)
+  fastmd_missing("md4c-html (its md4c-html.pc requires md4c.pc)" "libmd4c-html0-dev libmd4c-dev")
+endif()
+
+pkg_check_modules(LIBSYSTEMD QUIET IMPORTED_TARGET libsystemd)
+if(NOT LIBSYSTEMD_FOUND)
+  fastmd_missing("libsystemd" "libsystemd-dev")
+endif()
+
+if(FASTMD_BUILD_TESTS)
+  find_package(Catch2 2 CONFIG QUIET)
+  if(NOT TARGET Catch2::Catch2)
+    fastmd_missing("Catch2 v2" "catch2")
+  endif()
+endif()

@@ -1,0 +1,76 @@
+// Unit tests of FrameReader: frames split at every byte boundary, several frames in one
+// read, and oversize prefixes refused before their bodies are buffered.
+#include <cstring>
+
+#include <catch2/catch.hpp>
+
+#include "fastmd/proto/frame_reader.hpp"
+
+using namespace fastmd::proto;
+
+namespace {
+
+void feed(FrameReader& reader, ByteView bytes) {
+  auto space = reader.writable(bytes.size());
+  REQUIRE(space.size() >= bytes.size());
+  std::memcpy(space.data(), bytes.data(), bytes.size());
+  reader.commit(bytes.size());
+}
+
+ByteBuffer frames_of(int count) {
+  ByteBuffer stream;
+  for (int i = 0; i < count; ++i) {
+    std::string payload(static_cast<std::size_t>(i * 37), 'a' + static_cast<char>(i % 26));
+    append_frame(Message::request(static_cast<std::uint64_t>(i + 1), "echo", as_bytes(payload)),
+                 stream);
+  }
+  return stream;
+}
+
+}  // namespace
+
+TEST_CASE("frames arriving one byte at a time are reassembled in order") {
+  const ByteBuffer stream = frames_of(20);
+  FrameReader reader(kDefaultMaxDataFrame, 16);
+  Decoder decoder(DecodeLimits::data());
+  std::uint64_t next_id = 1;
+  for (std::byte b : stream) {
+    feed(reader, ByteView(&b, 1));
+    for (;;) {
+      auto frame = reader.next();
+      REQUIRE(frame.ok());
+      if (!frame->has_value()) break;
+      Result<Message> m = decoder.decode(**frame);
+      REQUIRE(m.ok());
+      CHECK(m->id == next_id);
+      CHECK(m->payload.size() == (next_id - 1) * 37);
+      ++next_id;
+    }
+  }
+  CHECK(next_id == 21);
+  CHECK(reader.buffered() == 0);
+}
+
+TEST_CASE("many frames delivered in one read all come out") {
+  const ByteBuffer stream = frames_of(100);
+  FrameReader reader(kDefaultMaxDataFrame);
+  feed(reader, stream);
+  int count = 0;
+  for (;;) {
+    auto frame = reader.next();
+    REQUIRE(frame.ok());
+    if (!frame->has_value()) break;
+    ++count;
+  }
+  CHECK(count == 100);
+}
+
+TEST_CASE("an oversize length prefix is an error as soon as its 4 bytes arrive") {
+  FrameReader reader(1024);
+  std::byte prefix[4];
+  store_u32_le(prefix, 1 << 30);
+  feed(reader, prefix);
+  auto frame = reader.next();
+  REQUIRE_FALSE(frame.ok());
+  CHECK(frame.error().code == Errc::frame_too_large);
+}

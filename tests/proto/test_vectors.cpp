@@ -1,0 +1,129 @@
+// Checks the C++ codec against proto/vectors/: every valid vector decodes to its message
+// and re-encodes byte for byte; every invalid one fails with its documented error.
+#include <fstream>
+#include <sstream>
+
+#include <catch2/catch.hpp>
+#include <rapidjson/document.h>
+
+#include "fastmd/proto/codec.hpp"
+
+using namespace fastmd::proto;
+
+namespace {
+
+rapidjson::Document load_vectors(const char* name) {
+  std::ifstream in(std::string(FASTMD_SOURCE_DIR) + "/proto/vectors/" + name);
+  REQUIRE(in.good());
+  std::stringstream text;
+  text << in.rdbuf();
+  rapidjson::Document doc;
+  doc.Parse(text.str().c_str());
+  REQUIRE(!doc.HasParseError());
+  REQUIRE(doc.IsArray());
+  return doc;
+}
+
+ByteBuffer from_hex(std::string_view hex) {
+  ByteBuffer out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    out.push_back(static_cast<std::byte>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
+  }
+  return out;
+}
+
+std::string to_hex(ByteView bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (std::byte b : bytes) {
+    out += digits[std::to_integer<int>(b) >> 4];
+    out += digits[std::to_integer<int>(b) & 15];
+  }
+  return out;
+}
+
+std::string member_str(const rapidjson::Value& v, const char* key) {
+  return v.HasMember(key) ? std::string(v[key].GetString(), v[key].GetStringLength()) : "";
+}
+
+// Builds the Message a vector describes; `storage` keeps its payload bytes alive.
+Message expected_message(const rapidjson::Value& m, ByteBuffer& storage) {
+  Message out;
+  out.version = m["version"].GetUint();
+  std::string type = member_str(m, "type");
+  out.type = type == "request"    ? MessageType::request
+             : type == "response" ? MessageType::response
+                                  : MessageType::notification;
+  if (m.HasMember("id")) out.id = m["id"].GetUint64();
+  if (m.HasMember("method")) out.method = m["method"].GetString();
+  if (m.HasMember("fds")) out.fds = m["fds"].GetUint();
+  if (m.HasMember("error")) {
+    out.error = ErrorView{static_cast<Errc>(m["error"]["code"].GetUint()),
+                          m["error"]["message"].GetString()};
+  }
+  if (m.HasMember("shm")) {
+    const auto& h = m["shm"];
+    out.shm = ShmHandle{h["segment"].GetUint(), h["offset"].GetUint64(), h["length"].GetUint64(),
+                        h["generation"].GetUint()};
+  }
+  for (const char* key : {"params_hex", "result_hex"}) {
+    if (m.HasMember(key)) {
+      storage = from_hex(m[key].GetString());
+      out.payload = storage;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("every valid vector decodes to its message and re-encodes byte for byte") {
+  rapidjson::Document doc = load_vectors("valid.json");
+  REQUIRE(doc.Size() >= 10);
+  Decoder decoder(DecodeLimits::data());
+  for (const auto& vector : doc.GetArray()) {
+    const std::string name = vector["name"].GetString();
+    INFO("vector " << name);
+    const ByteBuffer frame = from_hex(vector["hex"].GetString());
+    ByteBuffer payload;
+    const Message expected = expected_message(vector["message"], payload);
+
+    Result<Message> decoded = decoder.decode_frame(frame);
+    REQUIRE(decoded.ok());
+    CHECK(decoded->version == expected.version);
+    CHECK(decoded->type == expected.type);
+    CHECK(decoded->id == expected.id);
+    CHECK(decoded->method == expected.method);
+    CHECK(decoded->fds == expected.fds);
+    CHECK(decoded->shm == expected.shm);
+    CHECK(to_hex(decoded->payload) == to_hex(expected.payload));
+    REQUIRE(decoded->error.has_value() == expected.error.has_value());
+    if (expected.error) {
+      CHECK(decoded->error->code == expected.error->code);
+      CHECK(decoded->error->message == expected.error->message);
+    }
+
+    if (!vector.HasMember("decode_only")) {
+      ByteBuffer encoded;
+      append_frame(expected, encoded);
+      CHECK(to_hex(encoded) == vector["hex"].GetString());
+    }
+  }
+}
+
+TEST_CASE("every invalid vector fails with its documented error") {
+  rapidjson::Document doc = load_vectors("invalid.json");
+  REQUIRE(doc.Size() >= 20);
+  for (const auto& vector : doc.GetArray()) {
+    const std::string name = vector["name"].GetString();
+    const std::string want = vector["error"].GetString();
+    INFO("vector " << name << " expects " << want);
+    DecodeLimits limits = DecodeLimits::control();
+    limits.max_frame = vector["max_frame"].GetUint();
+    Decoder decoder(limits);
+    Result<Message> decoded = decoder.decode_frame(from_hex(vector["hex"].GetString()));
+    REQUIRE_FALSE(decoded.ok());
+    CHECK(errc_name(decoded.error().code) == want);
+    CHECK_FALSE(decoded.error().message.empty());
+  }
+}
