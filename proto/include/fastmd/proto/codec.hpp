@@ -132,7 +132,9 @@ inline Result<std::uint32_t> check_frame_length(std::uint32_t length, std::uint3
 namespace detail {
 
 // Strings and bins are referenced in place (zero copy), never copied into the zone.
-inline bool reference_in_place(msgpack::type::object_type, std::size_t, void*) { return true; }
+inline bool reference_in_place(msgpack::type::object_type, std::size_t, void*) {
+  return true;
+}
 
 inline Error wrong_type(std::string_view field, std::string_view expected) {
   return Error{Errc::wrong_field_type,
@@ -210,8 +212,8 @@ class Decoder {
       return Error{Errc::malformed, std::string("invalid MessagePack: ") + e.what()};
     }
     if (offset != bytes.size()) {
-      return Error{Errc::trailing_bytes, std::to_string(bytes.size() - offset) +
-                                             " bytes follow the MessagePack value"};
+      return Error{Errc::trailing_bytes,
+                   std::to_string(bytes.size() - offset) + " bytes follow the MessagePack value"};
     }
     return object;
   }
@@ -225,10 +227,9 @@ class Decoder {
     auto length = check_frame_length(load_u32_le(frame.data()), limits_.max_frame);
     if (!length) return length.error();
     if (frame.size() - kFrameHeaderBytes != *length) {
-      return Error{Errc::malformed, "frame length prefix says " + std::to_string(*length) +
-                                        " bytes but " +
-                                        std::to_string(frame.size() - kFrameHeaderBytes) +
-                                        " follow"};
+      return Error{Errc::malformed,
+                   "frame length prefix says " + std::to_string(*length) + " bytes but " +
+                       std::to_string(frame.size() - kFrameHeaderBytes) + " follow"};
     }
     return decode(frame.subspan(kFrameHeaderBytes));
   }
@@ -250,50 +251,50 @@ class Decoder {
     Message m;
     bool has_version = false, has_type = false, has_id = false, has_payload = false;
     std::string_view type_name;
-    Status status = for_each_field(map, "a message", [&](std::string_view key,
-                                                         const msgpack::object& value) -> Status {
-      if (key == "version") {
-        auto v = read_uint<std::uint32_t>(value, key);
-        if (!v) return v.error();
-        m.version = *v;
-        has_version = true;
-      } else if (key == "type") {
-        auto v = read_str(value, key);
-        if (!v) return v.error();
-        type_name = *v;
-        has_type = true;
-      } else if (key == "id") {
-        auto v = read_uint<std::uint64_t>(value, key);
-        if (!v) return v.error();
-        m.id = *v;
-        has_id = true;
-      } else if (key == "method") {
-        auto v = read_str(value, key);
-        if (!v) return v.error();
-        m.method = *v;
-      } else if (key == "params" || key == "result") {
-        auto v = read_bin(value, key);
-        if (!v) return v.error();
-        m.payload = *v;
-        has_payload = true;
-      } else if (key == "error") {
-        auto v = decode_error(value);
-        if (!v) return v.error();
-        m.error = *v;
-      } else if (key == "shm") {
-        auto v = decode_shm(value);
-        if (!v) return v.error();
-        m.shm = *v;
-      } else if (key == "fds") {
-        auto v = read_uint<std::uint32_t>(value, key);
-        if (!v) return v.error();
-        if (*v > kMaxFdsPerFrame) {
-          return Error{Errc::invalid_field, "'fds' exceeds " + std::to_string(kMaxFdsPerFrame)};
-        }
-        m.fds = *v;
-      }
-      return {};
-    });
+    Status status = for_each_field(
+        map, "a message", [&](std::string_view key, const msgpack::object& value) -> Status {
+          if (key == "version") {
+            auto v = read_uint<std::uint32_t>(value, key);
+            if (!v) return v.error();
+            m.version = *v;
+            has_version = true;
+          } else if (key == "type") {
+            auto v = read_str(value, key);
+            if (!v) return v.error();
+            type_name = *v;
+            has_type = true;
+          } else if (key == "id") {
+            auto v = read_uint<std::uint64_t>(value, key);
+            if (!v) return v.error();
+            m.id = *v;
+            has_id = true;
+          } else if (key == "method") {
+            auto v = read_str(value, key);
+            if (!v) return v.error();
+            m.method = *v;
+          } else if (key == "params" || key == "result") {
+            auto v = read_bin(value, key);
+            if (!v) return v.error();
+            m.payload = *v;
+            has_payload = true;
+          } else if (key == "error") {
+            auto v = decode_error(value);
+            if (!v) return v.error();
+            m.error = *v;
+          } else if (key == "shm") {
+            auto v = decode_shm(value);
+            if (!v) return v.error();
+            m.shm = *v;
+          } else if (key == "fds") {
+            auto v = read_uint<std::uint32_t>(value, key);
+            if (!v) return v.error();
+            if (*v > kMaxFdsPerFrame) {
+              return Error{Errc::invalid_field, "'fds' exceeds " + std::to_string(kMaxFdsPerFrame)};
+            }
+            m.fds = *v;
+          }
+          return {};
+        });
     if (!status) return status.error();
     if (!has_version) return Error{Errc::missing_field, "'version' is required"};
     if (m.version != kProtocolVersion) {
@@ -335,20 +336,20 @@ class Decoder {
   static Result<ErrorView> decode_error(const msgpack::object& map) {
     ErrorView error;
     bool has_code = false;
-    Status status = for_each_field(map, "'error'", [&](std::string_view key,
-                                                       const msgpack::object& value) -> Status {
-      if (key == "code") {
-        auto v = read_uint<std::uint16_t>(value, "error.code");
-        if (!v) return v.error();
-        error.code = static_cast<Errc>(*v);
-        has_code = true;
-      } else if (key == "message") {
-        auto v = read_str(value, "error.message");
-        if (!v) return v.error();
-        error.message = *v;
-      }
-      return {};
-    });
+    Status status = for_each_field(
+        map, "'error'", [&](std::string_view key, const msgpack::object& value) -> Status {
+          if (key == "code") {
+            auto v = read_uint<std::uint16_t>(value, "error.code");
+            if (!v) return v.error();
+            error.code = static_cast<Errc>(*v);
+            has_code = true;
+          } else if (key == "message") {
+            auto v = read_str(value, "error.message");
+            if (!v) return v.error();
+            error.message = *v;
+          }
+          return {};
+        });
     if (!status) return status.error();
     if (!has_code) return Error{Errc::missing_field, "'error.code' is required"};
     return error;
@@ -357,31 +358,31 @@ class Decoder {
   static Result<ShmHandle> decode_shm(const msgpack::object& map) {
     ShmHandle handle;
     unsigned seen = 0;
-    Status status = for_each_field(map, "'shm'", [&](std::string_view key,
-                                                     const msgpack::object& value) -> Status {
-      if (key == "segment") {
-        auto v = read_uint<std::uint32_t>(value, "shm.segment");
-        if (!v) return v.error();
-        handle.segment = *v;
-        seen |= 1;
-      } else if (key == "offset") {
-        auto v = read_uint<std::uint64_t>(value, "shm.offset");
-        if (!v) return v.error();
-        handle.offset = *v;
-        seen |= 2;
-      } else if (key == "length") {
-        auto v = read_uint<std::uint64_t>(value, "shm.length");
-        if (!v) return v.error();
-        handle.length = *v;
-        seen |= 4;
-      } else if (key == "generation") {
-        auto v = read_uint<std::uint32_t>(value, "shm.generation");
-        if (!v) return v.error();
-        handle.generation = *v;
-        seen |= 8;
-      }
-      return {};
-    });
+    Status status = for_each_field(
+        map, "'shm'", [&](std::string_view key, const msgpack::object& value) -> Status {
+          if (key == "segment") {
+            auto v = read_uint<std::uint32_t>(value, "shm.segment");
+            if (!v) return v.error();
+            handle.segment = *v;
+            seen |= 1;
+          } else if (key == "offset") {
+            auto v = read_uint<std::uint64_t>(value, "shm.offset");
+            if (!v) return v.error();
+            handle.offset = *v;
+            seen |= 2;
+          } else if (key == "length") {
+            auto v = read_uint<std::uint64_t>(value, "shm.length");
+            if (!v) return v.error();
+            handle.length = *v;
+            seen |= 4;
+          } else if (key == "generation") {
+            auto v = read_uint<std::uint32_t>(value, "shm.generation");
+            if (!v) return v.error();
+            handle.generation = *v;
+            seen |= 8;
+          }
+          return {};
+        });
     if (!status) return status.error();
     if (seen != 15) {
       return Error{Errc::missing_field,

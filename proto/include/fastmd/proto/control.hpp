@@ -24,9 +24,12 @@ enum class Role : std::uint8_t { client, worker, observer };
 
 constexpr std::string_view role_name(Role role) {
   switch (role) {
-    case Role::client: return "client";
-    case Role::worker: return "worker";
-    case Role::observer: return "observer";
+    case Role::client:
+      return "client";
+    case Role::worker:
+      return "worker";
+    case Role::observer:
+      return "observer";
   }
   return "?";
 }
@@ -49,9 +52,8 @@ struct SegmentInfo {
 namespace field {
 
 template <class Int>
-Status read(const msgpack::object& value, std::string_view key, Int& out)
-  requires std::is_unsigned_v<Int> && (!std::is_same_v<Int, bool>)
-{
+Status read(const msgpack::object& value, std::string_view key,
+            Int& out) requires std::is_unsigned_v<Int> &&(!std::is_same_v<Int, bool>) {
   auto v = read_uint<Int>(value, key);
   if (!v) return v.error();
   out = *v;
@@ -80,7 +82,8 @@ inline Status read(const msgpack::object& value, std::string_view key, Role& out
       return {};
     }
   }
-  return Error{Errc::invalid_field, "'" + std::string(key) + "' must be client, worker or observer"};
+  return Error{Errc::invalid_field,
+               "'" + std::string(key) + "' must be client, worker or observer"};
 }
 
 inline Status read(const msgpack::object& value, std::string_view key, MethodSpec& out) {
@@ -95,10 +98,11 @@ inline Status read(const msgpack::object& value, std::string_view key, MethodSpe
   });
   if (!status) return status;
   if (!has_name || out.name.empty() || out.name.size() > kMaxMethodName) {
-    return Error{Errc::invalid_field, "each method needs a name of 1 to " +
-                                          std::to_string(kMaxMethodName) + " bytes"};
+    return Error{Errc::invalid_field,
+                 "each method needs a name of 1 to " + std::to_string(kMaxMethodName) + " bytes"};
   }
-  if (out.concurrency == 0) return Error{Errc::invalid_field, "a method's concurrency must be >= 1"};
+  if (out.concurrency == 0)
+    return Error{Errc::invalid_field, "a method's concurrency must be >= 1"};
   return {};
 }
 
@@ -135,10 +139,18 @@ Status read(const msgpack::object& value, std::string_view key, std::vector<T>& 
   return {};
 }
 
-inline void write(Packer& p, std::uint64_t v) { p.pack_uint64(v); }
-inline void write(Packer& p, bool v) { v ? p.pack_true() : p.pack_false(); }
-inline void write(Packer& p, std::string_view v) { pack_str(p, v); }
-inline void write(Packer& p, Role v) { pack_str(p, role_name(v)); }
+inline void write(Packer& p, std::uint64_t v) {
+  p.pack_uint64(v);
+}
+inline void write(Packer& p, bool v) {
+  v ? p.pack_true() : p.pack_false();
+}
+inline void write(Packer& p, std::string_view v) {
+  pack_str(p, v);
+}
+inline void write(Packer& p, Role v) {
+  pack_str(p, role_name(v));
+}
 inline void write(Packer& p, const MethodSpec& v) {
   p.pack_map(2);
   pack_str(p, "name");
@@ -174,9 +186,13 @@ class MapWriter {
 
  private:
   template <class T>
-  static bool present(const T&) { return true; }
+  static bool present(const T&) {
+    return true;
+  }
   template <class T>
-  static bool present(const std::optional<T>& v) { return v.has_value(); }
+  static bool present(const std::optional<T>& v) {
+    return v.has_value();
+  }
 
   template <class T>
   void write_field(std::string_view key, const T& value) {
@@ -212,10 +228,10 @@ Result<T> decode_body(Decoder& decoder, ByteView bytes) {
   Result<msgpack::object> object = decoder.unpack(bytes);
   if (!object) return object.error();
   T body{};
-  Status status = for_each_field(*object, T::kWhat, [&](std::string_view key,
-                                                        const msgpack::object& value) {
-    return body.read_field(key, value);
-  });
+  Status status =
+      for_each_field(*object, T::kWhat, [&](std::string_view key, const msgpack::object& value) {
+        return body.read_field(key, value);
+      });
   if (!status) return status.error();
   Status valid = body.validate();
   if (!valid) return valid.error();

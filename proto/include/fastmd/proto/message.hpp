@@ -27,9 +27,12 @@ enum class MessageType : std::uint8_t { request, response, notification };
 
 constexpr std::string_view message_type_name(MessageType type) {
   switch (type) {
-    case MessageType::request: return "request";
-    case MessageType::response: return "response";
-    case MessageType::notification: return "notification";
+    case MessageType::request:
+      return "request";
+    case MessageType::response:
+      return "response";
+    case MessageType::notification:
+      return "notification";
   }
   return "?";
 }

@@ -1,0 +1,42 @@
+// fastmd/platform/unix_socket.hpp — Unix-domain stream sockets: listen, connect,
+// socketpair, and the peer's credentials (SO_PEERCRED). Every fd is CLOEXEC.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <utility>
+
+#include "fastmd/platform/fd.hpp"
+#include "fastmd/proto/result.hpp"
+
+namespace fastmd::platform {
+
+using proto::Result;
+
+/// The Error for a failed system call: IO_ERROR, "what: strerror(errno)".
+proto::Error system_error(std::string_view what, int errno_value);
+
+/// Binds and listens on `path` (SOCK_STREAM, non-blocking, CLOEXEC). The path must not exist.
+Result<UniqueFd> listen_unix(const std::string& path, int backlog = 512);
+
+/// Connects to `path` (blocking connect; the fd is returned blocking, CLOEXEC).
+/// Fails with DAEMON_UNREACHABLE when nothing listens there.
+Result<UniqueFd> connect_unix(const std::string& path);
+
+/// A connected pair of SOCK_STREAM sockets, both CLOEXEC: the daemon's introductions.
+Result<std::pair<UniqueFd, UniqueFd>> make_socketpair();
+
+struct PeerCredentials {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+/// The credentials the kernel recorded for the other end of a connected Unix socket.
+Result<PeerCredentials> peer_credentials(int socket);
+
+/// Sets O_NONBLOCK on or off.
+proto::Status set_nonblocking(int fd, bool on);
+
+}  // namespace fastmd::platform

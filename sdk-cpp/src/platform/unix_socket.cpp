@@ -1,0 +1,91 @@
+// Unix-domain stream sockets (see fastmd/platform/unix_socket.hpp).
+#include "fastmd/platform/unix_socket.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace fastmd::platform {
+
+using proto::Errc;
+using proto::Error;
+
+Error system_error(std::string_view what, int errno_value) {
+  return Error{Errc::io_error, std::string(what) + ": " + std::strerror(errno_value)};
+}
+
+namespace {
+
+Result<sockaddr_un> make_address(const std::string& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(address.sun_path)) {
+    return Error{Errc::invalid_field, "socket path '" + path + "' is empty or longer than " +
+                                          std::to_string(sizeof(address.sun_path) - 1) + " bytes"};
+  }
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  return address;
+}
+
+}  // namespace
+
+Result<UniqueFd> listen_unix(const std::string& path, int backlog) {
+  auto address = make_address(path);
+  if (!address) return address.error();
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) return system_error("socket", errno);
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof(*address)) != 0) {
+    return system_error("bind " + path, errno);
+  }
+  if (::listen(fd.get(), backlog) != 0) return system_error("listen " + path, errno);
+  return fd;
+}
+
+Result<UniqueFd> connect_unix(const std::string& path) {
+  auto address = make_address(path);
+  if (!address) return address.error();
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return system_error("socket", errno);
+  int rc;
+  do {
+    rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof(*address));
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    const int error = errno;
+    return Error{Errc::daemon_unreachable,
+                 "cannot connect to " + path + ": " + std::strerror(error)};
+  }
+  return fd;
+}
+
+Result<std::pair<UniqueFd, UniqueFd>> make_socketpair() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    return system_error("socketpair", errno);
+  }
+  return std::pair{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+Result<PeerCredentials> peer_credentials(int socket) {
+  ucred credentials{};
+  socklen_t length = sizeof(credentials);
+  if (::getsockopt(socket, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) {
+    return system_error("getsockopt(SO_PEERCRED)", errno);
+  }
+  return PeerCredentials{credentials.pid, credentials.uid, credentials.gid};
+}
+
+proto::Status set_nonblocking(int fd, bool on) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) return system_error("fcntl(F_GETFL)", errno);
+  const int wanted = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+  if (wanted != flags && ::fcntl(fd, F_SETFL, wanted) != 0) {
+    return system_error("fcntl(F_SETFL)", errno);
+  }
+  return {};
+}
+
+}  // namespace fastmd::platform

@@ -1,0 +1,101 @@
+// Tests of the platform layer: fds cross a socketpair with their frame, peer credentials
+// are the kernel's, and excess fds are refused and closed, not leaked.
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstring>
+#include <filesystem>
+
+#include <catch2/catch.hpp>
+
+#include "fastmd/platform/fd_passing.hpp"
+#include "fastmd/platform/unix_socket.hpp"
+
+using namespace fastmd::platform;
+
+namespace {
+
+std::size_t open_fd_count() {
+  std::size_t count = 0;
+  for ([[maybe_unused]] auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++count;
+  }
+  return count;
+}
+
+iovec bytes_of(const char* text) {
+  return iovec{const_cast<char*>(text), std::strlen(text)};
+}
+
+}  // namespace
+
+TEST_CASE("an fd sent with a message arrives open, CLOEXEC, and usable") {
+  auto pair = make_socketpair();
+  REQUIRE(pair.ok());
+  auto [a, b] = std::move(*pair);
+  int pipe_fds[2];
+  REQUIRE(::pipe(pipe_fds) == 0);
+  UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
+
+  const iovec data = bytes_of("hello");
+  const int to_send[] = {write_end.get()};
+  auto sent = send_with_fds(a.get(), std::span(&data, 1), to_send);
+  REQUIRE(sent.ok());
+  CHECK(sent->bytes == 5);
+
+  std::array<std::byte, 64> buffer;
+  auto got = recv_with_fds(b.get(), buffer);
+  REQUIRE(got.ok());
+  CHECK(got->bytes == 5);
+  REQUIRE(got->fds.size() == 1);
+  CHECK((::fcntl(got->fds[0].get(), F_GETFD) & FD_CLOEXEC) != 0);
+  REQUIRE(::write(got->fds[0].get(), "x", 1) == 1);
+  char c = 0;
+  REQUIRE(::read(read_end.get(), &c, 1) == 1);
+  CHECK(c == 'x');
+}
+
+TEST_CASE("more fds than accepted is FD_MISMATCH, and every one of them is closed") {
+  auto pair = make_socketpair();
+  REQUIRE(pair.ok());
+  auto [a, b] = std::move(*pair);
+  const std::size_t before = open_fd_count();
+  {
+    const iovec data = bytes_of("x");
+    const int fds[] = {0, 1, 2};
+    REQUIRE(send_with_fds(a.get(), std::span(&data, 1), fds).ok());
+    std::array<std::byte, 8> buffer;
+    auto got = recv_with_fds(b.get(), buffer, 1);
+    REQUIRE_FALSE(got.ok());
+    CHECK(got.error().code == fastmd::proto::Errc::fd_mismatch);
+  }
+  CHECK(open_fd_count() == before);
+}
+
+TEST_CASE("peer credentials name this process, and EOF and would-block are told apart") {
+  auto pair = make_socketpair();
+  REQUIRE(pair.ok());
+  auto [a, b] = std::move(*pair);
+  auto credentials = peer_credentials(a.get());
+  REQUIRE(credentials.ok());
+  CHECK(credentials->pid == ::getpid());
+  CHECK(credentials->uid == ::getuid());
+
+  REQUIRE(set_nonblocking(b.get(), true).ok());
+  std::array<std::byte, 8> buffer;
+  auto empty = recv_with_fds(b.get(), buffer);
+  REQUIRE(empty.ok());
+  CHECK(empty->would_block);
+  a.reset();
+  auto eof = recv_with_fds(b.get(), buffer);
+  REQUIRE(eof.ok());
+  CHECK(eof->eof);
+}
+
+TEST_CASE("connecting where nothing listens is DAEMON_UNREACHABLE") {
+  auto fd = connect_unix("/nonexistent-dir/fastmd.sock");
+  REQUIRE_FALSE(fd.ok());
+  CHECK(fd.error().code == fastmd::proto::Errc::daemon_unreachable);
+}
