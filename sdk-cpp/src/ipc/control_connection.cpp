@@ -1,0 +1,104 @@
+// The control connection (see control_connection.hpp).
+#include "control_connection.hpp"
+
+#include <poll.h>
+
+#include "fastmd/platform/unix_socket.hpp"
+
+namespace fastmd::ipc::detail {
+
+using proto::Errc;
+using proto::Error;
+
+ControlConnection::ControlConnection(platform::UniqueFd socket)
+    : socket_(std::move(socket), proto::DecodeLimits::control()) {}
+
+proto::Result<std::unique_ptr<ControlConnection>> ControlConnection::open(
+    const std::string& path, const proto::Hello& hello, std::chrono::milliseconds timeout) {
+  auto fd = platform::connect_unix(path);
+  if (!fd) return fd.error();
+  std::unique_ptr<ControlConnection> connection(new ControlConnection(std::move(*fd)));
+
+  const proto::ByteBuffer params = proto::encode_body(hello);
+  auto sent = connection->socket_.send(proto::Message::request(1, proto::kHello, params));
+  if (!sent) return sent.error();
+
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool open = true;
+  for (;;) {
+    auto inbound = connection->socket_.next();
+    if (!inbound) return inbound.error();
+    if (*inbound) {
+      const proto::Message& m = (*inbound)->message;
+      if (!m.is_response() || m.id != 1) {
+        return Error{Errc::unexpected_message,
+                     "the daemon sent '" + std::string(m.method) + "' before answering ipc.hello"};
+      }
+      if (m.error) {
+        return Error{m.error->code,
+                     "the daemon refused ipc.hello: " + std::string(m.error->message)};
+      }
+      auto reply = proto::decode_body<proto::HelloReply>(connection->body_decoder_, m.payload);
+      if (!reply) return reply.error();
+      connection->reply_ = std::move(*reply);
+      if (connection->reply_.segment && !(*inbound)->fds.empty()) {
+        connection->segment_fd_ = std::move((*inbound)->fds.front());
+      }
+      return connection;
+    }
+    if (!open) {
+      return Error{Errc::daemon_unreachable,
+                   "the daemon at " + path + " closed the connection during ipc.hello"};
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return Error{Errc::handshake_timeout, "the daemon at " + path +
+                                                " did not answer ipc.hello within " +
+                                                std::to_string(timeout.count()) + " ms"};
+    }
+    pollfd waiting{connection->fd(), POLLIN, 0};
+    (void)::poll(&waiting, 1, static_cast<int>(left.count()));
+    auto received = connection->socket_.receive();
+    if (!received) return received.error();
+    open = *received;
+  }
+}
+
+proto::Result<std::optional<ControlEvent>> ControlConnection::next() {
+  for (;;) {
+    auto inbound = socket_.next();
+    if (!inbound) return inbound.error();
+    if (!*inbound) return std::optional<ControlEvent>{};
+    Inbound& in = **inbound;
+    if (!in.message.is_notification()) continue;  // replies to requests we never send
+    const std::string_view method = in.message.method;
+    if (method == proto::kIntroduce) {
+      auto peer = proto::decode_body<proto::Introduce>(body_decoder_, in.message.payload);
+      if (!peer) return peer.error();
+      if (in.fds.empty()) {
+        return Error{Errc::fd_mismatch, "ipc.introduce arrived without its channel fd"};
+      }
+      Introduction intro{std::move(*peer), std::move(in.fds[0]), {}};
+      if (intro.peer.segment && in.fds.size() > 1) intro.segment = std::move(in.fds[1]);
+      return std::optional<ControlEvent>{std::move(intro)};
+    }
+    if (method == proto::kPeerGone) {
+      auto gone = proto::decode_body<proto::PeerGone>(body_decoder_, in.message.payload);
+      if (!gone) return gone.error();
+      return std::optional<ControlEvent>{std::move(*gone)};
+    }
+    if (method == proto::kNoWorker) {
+      auto none = proto::decode_body<proto::NoWorker>(body_decoder_, in.message.payload);
+      if (!none) return none.error();
+      return std::optional<ControlEvent>{std::move(*none)};
+    }
+    if (method == proto::kShutdown) {
+      auto shutdown = proto::decode_body<proto::Shutdown>(body_decoder_, in.message.payload);
+      if (!shutdown) return shutdown.error();
+      return std::optional<ControlEvent>{std::move(*shutdown)};
+    }
+  }
+}
+
+}  // namespace fastmd::ipc::detail

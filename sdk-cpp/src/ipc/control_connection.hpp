@@ -1,0 +1,56 @@
+// control_connection.hpp — a peer's connection to fastmd-ipcd (PROTOCOL.md §3): the
+// ipc.hello handshake, then the daemon's announcements — introductions with their fds,
+// peers gone, methods without workers, shutdown.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <variant>
+
+#include "fastmd/proto/control.hpp"
+#include "framed_socket.hpp"
+
+namespace fastmd::ipc::detail {
+
+/// `ipc.introduce` with its fds: the direct channel's socket and the peer's segment memfd
+/// (invalid when the peer has none).
+struct Introduction {
+  proto::Introduce peer;
+  platform::UniqueFd channel;
+  platform::UniqueFd segment;
+};
+
+using ControlEvent = std::variant<Introduction, proto::PeerGone, proto::NoWorker, proto::Shutdown>;
+
+class ControlConnection {
+ public:
+  /// Connects to the daemon at `path` and completes `ipc.hello` within `timeout`.
+  /// DAEMON_UNREACHABLE when nothing answers there; the daemon's error when it refuses.
+  static proto::Result<std::unique_ptr<ControlConnection>> open(const std::string& path,
+                                                                const proto::Hello& hello,
+                                                                std::chrono::milliseconds timeout);
+
+  int fd() const { return socket_.fd(); }
+  const proto::HelloReply& reply() const { return reply_; }
+
+  /// The memfd of this peer's own segment (from the hello reply); invalid when none was given.
+  platform::UniqueFd take_segment_fd() { return std::move(segment_fd_); }
+
+  /// Reads what has arrived without blocking. false: the daemon closed the connection.
+  proto::Result<bool> receive() { return socket_.receive(); }
+
+  /// The next announcement, std::nullopt when more bytes are needed, or the error that ends
+  /// the connection. Unknown notifications are skipped (forward compatibility).
+  proto::Result<std::optional<ControlEvent>> next();
+
+ private:
+  explicit ControlConnection(platform::UniqueFd socket);
+
+  FramedSocket socket_;
+  proto::Decoder body_decoder_;
+  proto::HelloReply reply_;
+  platform::UniqueFd segment_fd_;
+};
+
+}  // namespace fastmd::ipc::detail

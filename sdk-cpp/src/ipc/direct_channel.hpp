@@ -1,0 +1,46 @@
+// direct_channel.hpp — one introduced peer: the socketpair end the daemon passed us, what
+// the peer announced about itself, and the daemon session ("epoch") it was introduced in,
+// so announcements of a restarted daemon never touch channels of the previous one.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "control_connection.hpp"
+#include "framed_socket.hpp"
+
+namespace fastmd::ipc::detail {
+
+class DirectChannel {
+ public:
+  DirectChannel(Introduction introduction, std::uint64_t epoch)
+      : socket_(std::move(introduction.channel), proto::DecodeLimits::data()),
+        peer_(std::move(introduction.peer)),
+        peer_segment_fd_(std::move(introduction.segment)),
+        epoch_(epoch) {}
+
+  FramedSocket& socket() { return socket_; }
+  const proto::Introduce& peer() const { return peer_; }
+  std::uint64_t epoch() const { return epoch_; }
+
+  /// The memfd of the peer's segment as introduced (taken once, by whoever maps it).
+  platform::UniqueFd take_peer_segment_fd() { return std::move(peer_segment_fd_); }
+
+  bool serves(std::string_view method) const {
+    for (const auto& spec : peer_.methods) {
+      if (spec.name == method) return true;
+    }
+    return false;
+  }
+
+  /// Requests sent on this channel and not yet answered (the client's load measure).
+  std::atomic<std::uint32_t> outstanding{0};
+
+ private:
+  FramedSocket socket_;
+  proto::Introduce peer_;
+  platform::UniqueFd peer_segment_fd_;
+  std::uint64_t epoch_;
+};
+
+}  // namespace fastmd::ipc::detail

@@ -1,0 +1,199 @@
+// The I/O loop shared by Client and Worker (see endpoint.hpp).
+#include "endpoint.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace fastmd::ipc::detail {
+
+using proto::Errc;
+using proto::Error;
+
+Endpoint::Endpoint(EndpointOptions options, EndpointHooks& hooks)
+    : options_(std::move(options)),
+      hooks_(hooks),
+      wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      reconnect_delay_(options_.reconnect_min),
+      spin_now_(options_.spin_budget) {}
+
+Endpoint::~Endpoint() {
+  stop();
+}
+
+proto::Status Endpoint::start() {
+  if (!wake_fd_) return Error{Errc::io_error, "eventfd failed: cannot create the wake-up fd"};
+  auto control =
+      ControlConnection::open(options_.socket_path, options_.hello, options_.hello_timeout);
+  if (!control) return control.error();
+  control_ = std::move(*control);
+  ++epoch_;
+  hooks_.on_session(control_->reply(), control_->take_segment_fd());
+  thread_ = std::thread([this] { run(); });
+  return {};
+}
+
+void Endpoint::stop() {
+  if (!thread_.joinable()) return;
+  stopping_.store(true, std::memory_order_release);
+  wake();
+  thread_.join();
+}
+
+void Endpoint::wake() {
+  const std::uint64_t one = 1;
+  // A full eventfd counter already means "wake up"; nothing else can fail here.
+  [[maybe_unused]] const auto written = ::write(wake_fd_.get(), &one, sizeof(one));
+}
+
+void Endpoint::run() {
+  std::vector<pollfd> fds;
+  // Frames that arrived together with the hello reply are already buffered.
+  handle_control();
+  while (!stopping_.load(std::memory_order_acquire)) {
+    const Clock::time_point now = Clock::now();
+    if (!control_ && now >= reconnect_at_) connect_now();
+    fds.clear();
+    fds.push_back({wake_fd_.get(), POLLIN, 0});
+    if (control_) fds.push_back({control_->fd(), POLLIN, 0});
+    const std::size_t first_channel = fds.size();
+    for (const auto& channel : channels_) {
+      const short events = POLLIN | (channel->socket().wants_write() ? POLLOUT : 0);
+      fds.push_back({channel->socket().fd(), events, 0});
+    }
+    if (wait_for_events(fds, poll_timeout_ms(now)) < 0) continue;
+    if (fds[0].revents & POLLIN) {
+      std::uint64_t count;
+      [[maybe_unused]] auto drained = ::read(wake_fd_.get(), &count, sizeof(count));
+    }
+    // Channels first (their indexes match `fds` only until one closes: go backwards).
+    for (std::size_t i = channels_.size(); i-- > 0;) {
+      const pollfd& polled = fds[first_channel + i];
+      if (polled.revents != 0 || channels_[i]->socket().wants_write()) handle_channel(i);
+    }
+    if (control_ && first_channel == 2 && fds[1].revents != 0) handle_control();
+    hooks_.on_timer(Clock::now());
+  }
+  const Error stopped{Errc::cancelled, "the endpoint was stopped"};
+  while (!channels_.empty()) close_channel(channels_.size() - 1, stopped);
+  control_.reset();
+}
+
+int Endpoint::poll_timeout_ms(Clock::time_point now) {
+  const Clock::time_point until = std::min(hooks_.next_timer(), reconnect_at_);
+  if (until == Clock::time_point::max()) return -1;
+  if (until <= now) return 0;
+  const auto wait = std::chrono::ceil<std::chrono::milliseconds>(until - now);
+  return static_cast<int>(std::min<std::int64_t>(wait.count(), 60'000));
+}
+
+int Endpoint::wait_for_events(std::vector<pollfd>& fds, int timeout_ms) {
+  if (options_.spin_budget.count() > 0 && timeout_ms != 0) {
+    // Adaptive spin: poll without sleeping for a while, since a wake-up costs more than
+    // many polls. A spin that finds work doubles the next one; one that finds none halves
+    // it (never below an eighth of the budget).
+    const auto until = Clock::now() + spin_now_;
+    do {
+      const int ready = ::poll(fds.data(), fds.size(), 0);
+      if (ready != 0) {
+        spin_now_ = std::min(spin_now_ * 2, options_.spin_budget);
+        return ready;
+      }
+    } while (Clock::now() < until);
+    spin_now_ = std::max(spin_now_ / 2, options_.spin_budget / 8);
+  }
+  return ::poll(fds.data(), fds.size(), timeout_ms);
+}
+
+void Endpoint::connect_now() {
+  auto control =
+      ControlConnection::open(options_.socket_path, options_.hello, options_.hello_timeout);
+  if (!control) {
+    reconnect_delay_ = std::min(reconnect_delay_ * 2, options_.reconnect_max);
+    reconnect_at_ = Clock::now() + reconnect_delay_;
+    return;
+  }
+  control_ = std::move(*control);
+  ++epoch_;
+  reconnect_at_ = Clock::time_point::max();
+  reconnect_delay_ = options_.reconnect_min;
+  hooks_.on_session(control_->reply(), control_->take_segment_fd());
+  handle_control();
+}
+
+void Endpoint::handle_control() {
+  if (!control_) return;
+  auto open = control_->receive();
+  if (!open) return close_control(open.error());
+  for (;;) {
+    auto event = control_->next();
+    if (!event) return close_control(event.error());
+    if (!*event) break;
+    if (auto* intro = std::get_if<Introduction>(&**event)) {
+      auto channel = std::make_shared<DirectChannel>(std::move(*intro), epoch_);
+      channel->socket().on_backlog(backlog_notifier());
+      channels_.push_back(channel);
+      hooks_.on_channel(channel);
+    } else if (auto* gone = std::get_if<proto::PeerGone>(&**event)) {
+      drop_peer(*gone);
+    } else if (auto* none = std::get_if<proto::NoWorker>(&**event)) {
+      hooks_.on_no_worker(*none);
+    }
+    // ipc.shutdown: established channels keep working; the EOF that follows reconnects.
+  }
+  if (!*open) close_control(Error{Errc::daemon_unreachable, "the daemon closed the connection"});
+}
+
+void Endpoint::close_control(const Error& why) {
+  control_.reset();
+  reconnect_delay_ = options_.reconnect_min;
+  reconnect_at_ = Clock::now() + reconnect_delay_;
+  hooks_.on_daemon_lost(why);
+}
+
+void Endpoint::handle_channel(std::size_t index) {
+  const std::shared_ptr<DirectChannel> channel = channels_[index];
+  FramedSocket& socket = channel->socket();
+  if (socket.wants_write()) {
+    if (auto flushed = socket.flush(); !flushed) return close_channel(index, flushed.error());
+  }
+  auto open = socket.receive();
+  if (!open) return close_channel(index, open.error());
+  for (;;) {
+    auto inbound = socket.next();
+    if (!inbound) return close_channel(index, inbound.error());
+    if (!*inbound) break;
+    hooks_.on_message(channel, **inbound);
+  }
+  if (!*open) {
+    close_channel(index, Error{Errc::peer_gone, "peer '" + channel->peer().name + "' (pid " +
+                                                    std::to_string(channel->peer().pid) +
+                                                    ") closed its channel"});
+  }
+}
+
+void Endpoint::close_channel(std::size_t index, const Error& why) {
+  const std::shared_ptr<DirectChannel> channel = channels_[index];
+  channels_.erase(channels_.begin() + static_cast<std::ptrdiff_t>(index));
+  channel->socket().shut_down();
+  hooks_.on_channel_closed(channel, why);
+}
+
+void Endpoint::drop_peer(const proto::PeerGone& gone) {
+  for (std::size_t i = 0; i < channels_.size(); ++i) {
+    const auto& channel = channels_[i];
+    if (channel->epoch() != epoch_ || channel->peer().peer != gone.peer) continue;
+    // Answers the peer sent before it ended are still valid: take them first.
+    const std::size_t before = channels_.size();
+    handle_channel(i);
+    if (channels_.size() == before) {
+      close_channel(
+          i, Error{Errc::peer_gone, "peer '" + channel->peer().name + "' ended: " + gone.reason});
+    }
+    return;
+  }
+}
+
+}  // namespace fastmd::ipc::detail

@@ -1,0 +1,101 @@
+// endpoint.hpp — the I/O loop shared by Client and Worker: one thread that keeps the
+// control connection to the daemon (reconnecting with backoff after it goes away), owns
+// every direct channel the daemon introduces, reads frames from them and hands each to the
+// owner's hooks, and flushes queued writes. One poll() over all sockets plus an eventfd for
+// wake-ups; an optional adaptive spin polls briefly before sleeping.
+#pragma once
+
+#include <poll.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "control_connection.hpp"
+#include "direct_channel.hpp"
+
+namespace fastmd::ipc::detail {
+
+using Clock = std::chrono::steady_clock;
+
+struct EndpointOptions {
+  std::string socket_path;
+  proto::Hello hello;
+  std::chrono::milliseconds hello_timeout{2000};
+  std::chrono::milliseconds reconnect_min{10};
+  std::chrono::milliseconds reconnect_max{1000};
+  std::chrono::microseconds spin_budget{0};
+};
+
+/// What the owner does with events. Every hook runs on the endpoint's I/O thread.
+class EndpointHooks {
+ public:
+  virtual ~EndpointHooks() = default;
+  /// A (new) daemon session began; `segment_fd` is this peer's own segment (may be invalid).
+  virtual void on_session(const proto::HelloReply& reply, platform::UniqueFd segment_fd) = 0;
+  /// A peer was introduced; the endpoint reads its channel from now on.
+  virtual void on_channel(const std::shared_ptr<DirectChannel>& channel) = 0;
+  /// A frame arrived on a channel. `inbound` views the channel's buffer until this returns.
+  virtual void on_message(const std::shared_ptr<DirectChannel>& channel, Inbound& inbound) = 0;
+  /// A channel ended (peer gone, EOF, protocol error, or the endpoint stopping).
+  virtual void on_channel_closed(const std::shared_ptr<DirectChannel>& channel,
+                                 const proto::Error& why) = 0;
+  virtual void on_no_worker(const proto::NoWorker&) {}
+  /// The control connection ended; channels stay up, reconnection is under way.
+  virtual void on_daemon_lost(const proto::Error&) {}
+  /// The earliest time on_timer() wants to run (Clock::time_point::max() for never).
+  virtual Clock::time_point next_timer() { return Clock::time_point::max(); }
+  virtual void on_timer(Clock::time_point) {}
+};
+
+class Endpoint {
+ public:
+  Endpoint(EndpointOptions options, EndpointHooks& hooks);
+  ~Endpoint();
+  Endpoint(const Endpoint&) = delete;
+  Endpoint& operator=(const Endpoint&) = delete;
+
+  /// Connects (handshake included) and starts the I/O thread. Fails when the first
+  /// connection fails; later losses are retried in the background.
+  proto::Status start();
+
+  /// Stops the I/O thread; every channel is closed (and reported) first. Idempotent.
+  void stop();
+
+  /// Makes the I/O loop look at its timers and write backlogs again (any thread;
+  /// async-signal-safe).
+  void wake();
+
+  /// Called from any thread when a channel's writes were queued.
+  std::function<void()> backlog_notifier() {
+    return [this] { wake(); };
+  }
+
+ private:
+  void run();
+  void connect_now();
+  void handle_control();
+  void close_control(const proto::Error& why);
+  void handle_channel(std::size_t index);
+  void close_channel(std::size_t index, const proto::Error& why);
+  void drop_peer(const proto::PeerGone& gone);
+  int poll_timeout_ms(Clock::time_point now);
+  int wait_for_events(std::vector<pollfd>& fds, int timeout_ms);
+
+  EndpointOptions options_;
+  EndpointHooks& hooks_;
+  platform::UniqueFd wake_fd_;
+  std::unique_ptr<ControlConnection> control_;
+  std::vector<std::shared_ptr<DirectChannel>> channels_;  // I/O thread only
+  std::uint64_t epoch_ = 0;
+  Clock::time_point reconnect_at_ = Clock::time_point::max();
+  std::chrono::milliseconds reconnect_delay_;
+  std::chrono::microseconds spin_now_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace fastmd::ipc::detail
