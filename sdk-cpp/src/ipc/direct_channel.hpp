@@ -8,6 +8,7 @@
 
 #include "control_connection.hpp"
 #include "framed_socket.hpp"
+#include "payload.hpp"
 
 namespace fastmd::ipc::detail {
 
@@ -32,6 +33,11 @@ class DirectChannel {
     }
     return false;
   }
+
+  /// This side's segment as the peer knows it (from the session the channel was introduced
+  /// in) and the peer's segment mapped: both set by the owner before the channel is used.
+  std::shared_ptr<OwnSegment> own_segment;
+  std::shared_ptr<PeerSegment> peer_segment;
 
   /// Requests sent on this channel and not yet answered (the client's load measure).
   std::atomic<std::uint32_t> outstanding{0};

@@ -1,0 +1,127 @@
+// fastmd/ipc/client.hpp — fastmd::ipc::Client, the caller's side of the fast path. It
+// connects to fastmd-ipcd, is introduced to every worker serving the methods it wants, and
+// sends calls straight to them over direct channels: small payloads inline, large ones
+// through its shared-memory segment (or a one-off memfd beyond it). Calls may be pipelined
+// without limit; each goes to the worker with the fewest calls outstanding.
+//
+// No call is left hanging: it completes with a Reply or fails with a proto::Error —
+// TIMEOUT (its deadline passed), CANCELLED, NO_WORKER (no worker within the wait),
+// PEER_GONE (its worker died and the call is not idempotent; idempotent calls, the default,
+// are re-sent to another worker), or the worker's own error (METHOD_NOT_FOUND,
+// HANDLER_FAILED, ...). When the daemon restarts, the client reconnects with backoff;
+// established channels keep working meanwhile.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fastmd/ipc/reply.hpp"
+#include "fastmd/proto/limits.hpp"
+#include "fastmd/proto/result.hpp"
+
+namespace fastmd::ipc {
+
+using proto::ByteView;
+
+struct ClientOptions {
+  /// The daemon's socket; empty: resolve_socket_path() (FASTMD_IPC_SOCKET, then the default).
+  std::string socket_path;
+  /// A label for the daemon's logs and status.
+  std::string name = "cpp-client";
+  /// The methods this client calls; empty: every method.
+  std::vector<std::string> wants;
+  /// Payloads up to this many bytes travel inline in the frame; larger ones in shared memory.
+  std::size_t inline_threshold = proto::kDefaultInlineThreshold;
+  /// How long a call waits for a worker serving its method before failing with NO_WORKER
+  /// (shortened when the daemon announces `ipc.no_worker` with a shorter wait).
+  std::chrono::milliseconds no_worker_wait{5000};
+  /// How long a payload waits for room in the client's segment before it goes by one-off memfd.
+  std::chrono::milliseconds shm_wait{50};
+  /// Bound of the handshake with the daemon.
+  std::chrono::milliseconds connect_timeout{2000};
+  /// Longest pause between reconnection attempts after the daemon went away.
+  std::chrono::milliseconds reconnect_max{1000};
+};
+
+struct CallOptions {
+  /// The call fails with TIMEOUT when no result arrived within this time; 0: no deadline.
+  std::chrono::milliseconds timeout{0};
+  /// Whether the call may run twice: idempotent calls whose worker dies are re-sent to
+  /// another worker; the others fail with PEER_GONE.
+  bool idempotent = true;
+};
+
+using CallResult = proto::Result<Reply>;
+/// Identifies an asynchronous call, for cancel().
+using CallId = std::uint64_t;
+/// Receives a call's outcome, once, on the client's I/O thread (or, for a call that fails
+/// before it is sent, on the calling thread). Must not block, and must not make synchronous
+/// calls on the same client.
+using Callback = std::function<void(CallResult)>;
+
+class Client {
+ public:
+  /// Connects to the daemon and completes the handshake. DAEMON_UNREACHABLE when no daemon
+  /// listens on the socket; the daemon's error when it refuses.
+  ///
+  ///     auto client = fastmd::ipc::Client::connect({.wants = {"transform"}});
+  ///     if (!client) { std::cerr << client.error().to_string() << "\n"; return 1; }
+  static proto::Result<std::unique_ptr<Client>> connect(ClientOptions options = {});
+
+  /// Fails every call still outstanding with CANCELLED, then disconnects.
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  /// Calls `method` and waits for its result. `params` is not copied (the call borrows it
+  /// until it returns).
+  ///
+  ///     auto reply = client->call("transform", proto::as_bytes("# Hi\n"));
+  ///     if (reply) std::cout << reply->text();
+  CallResult call(std::string_view method, ByteView params, CallOptions options = {});
+
+  /// Starts a call; the future yields its outcome. `params` is copied.
+  std::future<CallResult> call_async(std::string_view method, ByteView params,
+                                     CallOptions options = {});
+
+  /// Starts a call; `done` receives its outcome. `params` is copied.
+  ///
+  ///     CallId id = client->call_async("echo", bytes, [](CallResult r) { ... });
+  ///     client->cancel(id);   // done() gets CANCELLED unless it already completed
+  CallId call_async(std::string_view method, ByteView params, Callback done,
+                    CallOptions options = {});
+
+  /// Calls `method` once per element of `params`, pipelined and written in batches (one
+  /// write per worker per batch), and waits for all of them. `params` is borrowed. Result i
+  /// belongs to params[i].
+  std::vector<CallResult> call_many(std::string_view method, std::span<const ByteView> params,
+                                    CallOptions options = {});
+
+  /// Cancels an asynchronous call: it completes with CANCELLED now, and the worker is told
+  /// (it skips the call if it has not started it). false when the call already completed.
+  bool cancel(CallId id);
+
+  /// Waits until at least `count` workers are introduced (false after `timeout`).
+  bool wait_for_workers(std::size_t count, std::chrono::milliseconds timeout);
+
+  /// Workers currently introduced.
+  std::size_t worker_count() const;
+
+  /// Calls started and not yet completed.
+  std::size_t in_flight() const;
+
+  class Impl;
+
+ private:
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fastmd::ipc

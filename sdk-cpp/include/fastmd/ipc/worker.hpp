@@ -1,0 +1,81 @@
+// fastmd/ipc/worker.hpp — fastmd::ipc::Worker, the serving side of the fast path. It
+// connects to fastmd-ipcd, announces the methods of its MethodTable, and serves the
+// requests of every client the daemon introduces, on a pool of handler threads. Payloads
+// arrive as views into the client's shared memory (zero copy) or as inline bytes; results
+// are written once, into the worker's own segment when large. A handler that throws answers
+// its call with an error; the worker goes on. After a daemon restart the worker reconnects
+// with backoff, registers again, and keeps serving the channels it already has.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "fastmd/ipc/handler.hpp"
+#include "fastmd/proto/limits.hpp"
+#include "fastmd/proto/result.hpp"
+
+namespace fastmd::ipc {
+
+struct WorkerOptions {
+  /// The daemon's socket; empty: resolve_socket_path() (FASTMD_IPC_SOCKET, then the default).
+  std::string socket_path;
+  /// A label for the daemon's logs and status.
+  std::string name = "cpp-worker";
+  /// Handler threads: how many calls run at once.
+  unsigned threads = 1;
+  /// Adaptive spin: how long the I/O thread polls the channels before it sleeps, when
+  /// requests keep arriving (each wake-up costs tens of µs). 0 (default): never spin —
+  /// right for shared machines.
+  std::chrono::microseconds spin_budget{0};
+  /// Results up to this many bytes travel inline; larger ones in the worker's segment.
+  std::size_t inline_threshold = proto::kDefaultInlineThreshold;
+  /// How long a result waits for room in the segment before it goes by one-off memfd.
+  std::chrono::milliseconds shm_wait{50};
+  /// Bound of the handshake with the daemon.
+  std::chrono::milliseconds connect_timeout{2000};
+  /// Longest pause between reconnection attempts after the daemon went away.
+  std::chrono::milliseconds reconnect_max{1000};
+};
+
+class Worker {
+ public:
+  /// A worker serving `methods` (at least one).
+  ///
+  ///     fastmd::ipc::MethodTable methods;
+  ///     methods.add("echo", [](fastmd::proto::ByteView in, fastmd::ipc::ResultWriter& out) {
+  ///       out.append(in);
+  ///     });
+  ///     fastmd::ipc::Worker worker(std::move(methods), {.threads = 2});
+  ///     if (auto served = worker.run(); !served) std::cerr << served.error().to_string();
+  Worker(MethodTable methods, WorkerOptions options = {});
+  /// Stops serving (see stop()).
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  /// Connects, registers the methods, and starts serving in the background.
+  /// DAEMON_UNREACHABLE when no daemon listens; the daemon's error when it refuses.
+  proto::Status start();
+
+  /// start(), then serves until request_stop() (or stop() from another thread).
+  proto::Status run();
+
+  /// Asks a running worker to stop; returns at once. Async-signal-safe (for SIGTERM handlers).
+  void request_stop();
+
+  /// Stops: finishes the handlers that are running, closes every channel (clients re-send
+  /// or fail what was in flight) and disconnects. Idempotent.
+  void stop();
+
+  /// Requests answered so far (results and errors alike).
+  std::uint64_t answered() const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fastmd::ipc

@@ -1,0 +1,491 @@
+// fastmd::ipc::Client (see fastmd/ipc/client.hpp). Every call is a Pending entry keyed by
+// its id until it completes; the entry says where the call is (on a channel, or waiting for
+// a worker) so that every way a call can end — result, error, deadline, cancel, worker
+// death, no worker, client shutdown — finds it and completes it exactly once.
+#include "fastmd/ipc/client.hpp"
+
+#include <unistd.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <unordered_map>
+
+#include "endpoint.hpp"
+#include "fastmd/ipc/socket_path.hpp"
+
+namespace fastmd::ipc {
+
+using detail::Clock;
+using detail::DirectChannel;
+using proto::Errc;
+using proto::Error;
+
+namespace {
+
+constexpr Clock::time_point kNever = Clock::time_point::max();
+// A batch is written once it holds this many bytes, so workers start while it grows.
+constexpr std::size_t kBatchFlushBytes = 64 * 1024;
+
+struct Pending {
+  std::string method;
+  ByteView params;  // the caller's bytes (borrowed) or `owned`
+  std::vector<std::byte> owned;
+  bool idempotent = true;
+  std::chrono::milliseconds timeout{0};
+  Clock::time_point deadline = kNever;
+  Clock::time_point wait_until = kNever;   // while waiting for a worker
+  std::shared_ptr<DirectChannel> channel;  // null while waiting for a worker
+  Callback done;
+};
+
+// Outcomes to deliver once the lock is released (callbacks may call the client again).
+using Completions = std::vector<std::pair<Callback, CallResult>>;
+
+void deliver(Completions& completions) {
+  for (auto& [done, result] : completions) done(std::move(result));
+  completions.clear();
+}
+
+}  // namespace
+
+class Client::Impl final : public detail::EndpointHooks {
+ public:
+  explicit Impl(ClientOptions options)
+      : options_(std::move(options)), endpoint_(endpoint_options(options_), *this) {}
+
+  ~Impl() override { shut_down(); }
+
+  proto::Status start() { return endpoint_.start(); }
+
+  CallId start_call(std::string_view method, ByteView params, std::vector<std::byte> owned,
+                    Callback done, const CallOptions& options) {
+    Completions completions;
+    CallId id;
+    {
+      std::lock_guard lock(mutex_);
+      id = next_id_++;
+      Pending& call = add_locked(id, method, options, std::move(done));
+      call.owned = std::move(owned);
+      call.params = call.owned.empty() ? params : ByteView{call.owned};
+      dispatch_locked(id, call, completions);
+    }
+    deliver(completions);
+    return id;
+  }
+
+  std::vector<CallResult> call_many(std::string_view method, std::span<const ByteView> params,
+                                    const CallOptions& options) {
+    struct Batch {
+      std::mutex mutex;
+      std::condition_variable all_done;
+      std::vector<std::optional<CallResult>> results;
+      std::size_t remaining = 0;
+    } batch;
+    batch.results.resize(params.size());
+    batch.remaining = params.size();
+
+    Completions completions;
+    {
+      std::lock_guard lock(mutex_);
+      std::unordered_map<DirectChannel*, proto::ByteBuffer> frames;
+      for (std::size_t i = 0; i < params.size(); ++i) {
+        const CallId id = next_id_++;
+        Pending& call = add_locked(id, method, options, [&batch, i](CallResult result) {
+          std::lock_guard batch_lock(batch.mutex);
+          batch.results[i].emplace(std::move(result));
+          if (--batch.remaining == 0) batch.all_done.notify_all();
+        });
+        call.params = params[i];
+        std::shared_ptr<DirectChannel> channel = pick_locked(method);
+        if (!channel || params[i].size() > options_.inline_threshold) {
+          dispatch_locked(id, call, completions);
+          continue;
+        }
+        assign_locked(call, channel);
+        proto::ByteBuffer& out = frames[channel.get()];
+        proto::append_frame(proto::Message::request(id, call.method, call.params), out);
+        if (out.size() >= kBatchFlushBytes) flush_batch_locked(*channel, out);
+      }
+      for (const auto& channel : channels_) {
+        auto it = frames.find(channel.get());
+        if (it != frames.end() && !it->second.empty()) flush_batch_locked(*channel, it->second);
+      }
+    }
+    deliver(completions);
+
+    std::unique_lock batch_lock(batch.mutex);
+    batch.all_done.wait(batch_lock, [&] { return batch.remaining == 0; });
+    std::vector<CallResult> results;
+    results.reserve(params.size());
+    for (auto& result : batch.results) results.push_back(std::move(*result));
+    return results;
+  }
+
+  bool cancel(CallId id) {
+    Completions completions;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = pending_.find(id);
+      if (it == pending_.end()) return false;
+      complete_locked(it, Error{Errc::cancelled, "call '" + it->second.method + "' was cancelled"},
+                      completions, /*tell_worker=*/true);
+    }
+    deliver(completions);
+    return true;
+  }
+
+  bool wait_for_workers(std::size_t count, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return workers_changed_.wait_for(lock, timeout, [&] { return channels_.size() >= count; });
+  }
+
+  std::size_t worker_count() const {
+    std::lock_guard lock(mutex_);
+    return channels_.size();
+  }
+
+  std::size_t in_flight() const {
+    std::lock_guard lock(mutex_);
+    return pending_.size();
+  }
+
+  // --- EndpointHooks, on the I/O thread ---
+
+  void on_session(const proto::HelloReply& reply, platform::UniqueFd segment_fd) override {
+    auto own = detail::open_own_segment(std::move(segment_fd), reply.segment);
+    std::lock_guard lock(mutex_);
+    own_segment_ = std::move(own);
+  }
+
+  void on_channel(const std::shared_ptr<DirectChannel>& channel) override {
+    auto peer_segment =
+        detail::open_peer_segment(channel->take_peer_segment_fd(), channel->peer().segment);
+    if (peer_segment) channel->peer_segment = std::move(*peer_segment);
+    Completions completions;
+    {
+      std::lock_guard lock(mutex_);
+      channel->own_segment = own_segment_;
+      channels_.push_back(channel);
+      // Calls that waited for a worker go to the new one now.
+      std::deque<CallId> still_waiting;
+      for (CallId id : waiting_) {
+        auto it = pending_.find(id);
+        if (it == pending_.end() || it->second.channel) continue;
+        if (channel->serves(it->second.method)) {
+          dispatch_locked(id, it->second, completions);
+        } else {
+          still_waiting.push_back(id);
+        }
+      }
+      waiting_ = std::move(still_waiting);
+    }
+    workers_changed_.notify_all();
+    deliver(completions);
+  }
+
+  void on_message(const std::shared_ptr<DirectChannel>& channel,
+                  detail::Inbound& inbound) override {
+    const proto::Message& m = inbound.message;
+    if (!m.is_response()) return;  // workers send only responses
+    Callback done;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = pending_.find(m.id);
+      if (it != pending_.end() && it->second.channel == channel) {
+        done = std::move(it->second.done);
+        forget_locked(it);
+      }
+    }
+    if (!done) {
+      // The answer to a call that timed out or was cancelled: release its block, if any.
+      if (m.shm) (void)detail::take_payload(m, inbound.fds, channel->peer_segment.get());
+      return;
+    }
+    if (m.error) return done(Error{m.error->code, std::string(m.error->message)});
+    auto payload = detail::take_payload(m, inbound.fds, channel->peer_segment.get());
+    if (!payload) return done(payload.error());
+    if (payload->hold) return done(Reply(payload->bytes, std::move(payload->hold)));
+    done(Reply(std::vector<std::byte>(payload->bytes.begin(), payload->bytes.end())));
+  }
+
+  void on_channel_closed(const std::shared_ptr<DirectChannel>& channel, const Error& why) override {
+    Completions completions;
+    {
+      std::lock_guard lock(mutex_);
+      std::erase(channels_, channel);
+      std::vector<CallId> affected;
+      for (const auto& [id, call] : pending_) {
+        if (call.channel == channel) affected.push_back(id);
+      }
+      for (CallId id : affected) {
+        auto it = pending_.find(id);
+        Pending& call = it->second;
+        if (call.idempotent && !closing_) {
+          call.channel->outstanding.fetch_sub(1, std::memory_order_relaxed);
+          call.channel.reset();
+          dispatch_locked(id, call, completions);
+          continue;
+        }
+        complete_locked(
+            it,
+            Error{Errc::peer_gone, "call '" + call.method + "' was in flight on worker '" +
+                                       channel->peer().name + "' (pid " +
+                                       std::to_string(channel->peer().pid) +
+                                       ") which ended: " + why.message},
+            completions, /*tell_worker=*/false);
+      }
+    }
+    workers_changed_.notify_all();
+    deliver(completions);
+  }
+
+  void on_no_worker(const proto::NoWorker& none) override {
+    std::lock_guard lock(mutex_);
+    const auto until = Clock::now() + std::chrono::milliseconds(none.wait_ms);
+    for (CallId id : waiting_) {
+      auto it = pending_.find(id);
+      if (it != pending_.end() && !it->second.channel && it->second.method == none.method) {
+        it->second.wait_until = std::min(it->second.wait_until, until);
+      }
+    }
+  }
+
+  Clock::time_point next_timer() override {
+    std::lock_guard lock(mutex_);
+    Clock::time_point earliest = deadlines_.empty() ? kNever : deadlines_.begin()->first;
+    for (CallId id : waiting_) {
+      auto it = pending_.find(id);
+      if (it != pending_.end() && !it->second.channel) {
+        earliest = std::min(earliest, it->second.wait_until);
+      }
+    }
+    return earliest;
+  }
+
+  void on_timer(Clock::time_point now) override {
+    Completions completions;
+    {
+      std::lock_guard lock(mutex_);
+      while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+        auto it = pending_.find(deadlines_.begin()->second);
+        complete_locked(
+            it,
+            Error{Errc::timeout, "call '" + it->second.method +
+                                     "' got no result within its deadline of " +
+                                     std::to_string(it->second.timeout.count()) + " ms"},
+            completions, /*tell_worker=*/true);
+      }
+      std::deque<CallId> still_waiting;
+      for (CallId id : waiting_) {
+        auto it = pending_.find(id);
+        if (it == pending_.end() || it->second.channel) continue;
+        if (it->second.wait_until > now) {
+          still_waiting.push_back(id);
+          continue;
+        }
+        complete_locked(it,
+                        Error{Errc::no_worker, "no worker serves '" + it->second.method +
+                                                   "' (none registered within the wait)"},
+                        completions, /*tell_worker=*/false);
+      }
+      waiting_ = std::move(still_waiting);
+    }
+    deliver(completions);
+  }
+
+ private:
+  static detail::EndpointOptions endpoint_options(const ClientOptions& options) {
+    detail::EndpointOptions out;
+    out.socket_path = resolve_socket_path(options.socket_path);
+    out.hello.role = proto::Role::client;
+    out.hello.pid = static_cast<std::uint32_t>(::getpid());
+    out.hello.name = options.name;
+    out.hello.wants = options.wants;
+    out.hello_timeout = options.connect_timeout;
+    out.reconnect_max = options.reconnect_max;
+    return out;
+  }
+
+  void shut_down() {
+    {
+      std::lock_guard lock(mutex_);
+      closing_ = true;
+    }
+    endpoint_.stop();
+    Completions completions;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& [id, call] : pending_) {
+        completions.emplace_back(
+            std::move(call.done),
+            Error{Errc::cancelled, "call '" + call.method + "' was cancelled: the client closed"});
+      }
+      pending_.clear();
+      deadlines_.clear();
+      waiting_.clear();
+    }
+    deliver(completions);
+  }
+
+  Pending& add_locked(CallId id, std::string_view method, const CallOptions& options,
+                      Callback done) {
+    Pending& call = pending_[id];
+    call.method.assign(method);
+    call.idempotent = options.idempotent;
+    call.done = std::move(done);
+    call.timeout = options.timeout;
+    if (options.timeout.count() > 0) {
+      call.deadline = Clock::now() + options.timeout;
+      const bool earliest = deadlines_.empty() || call.deadline < deadlines_.begin()->first;
+      deadlines_.emplace(call.deadline, id);
+      if (earliest) endpoint_.wake();  // the I/O loop sleeps until the earliest deadline
+    }
+    return call;
+  }
+
+  // The introduced worker serving `method` with the fewest calls outstanding.
+  std::shared_ptr<DirectChannel> pick_locked(std::string_view method) const {
+    std::shared_ptr<DirectChannel> best;
+    std::uint32_t best_load = 0;
+    for (const auto& channel : channels_) {
+      if (channel->socket().is_shut_down() || !channel->serves(method)) continue;
+      const std::uint32_t load = channel->outstanding.load(std::memory_order_relaxed);
+      if (!best || load < best_load) {
+        best = channel;
+        best_load = load;
+      }
+    }
+    return best;
+  }
+
+  void assign_locked(Pending& call, const std::shared_ptr<DirectChannel>& channel) {
+    call.channel = channel;
+    channel->outstanding.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // Sends the call to a worker, or parks it until one is introduced.
+  void dispatch_locked(CallId id, Pending& call, Completions& completions) {
+    std::shared_ptr<DirectChannel> channel = pick_locked(call.method);
+    if (!channel) {
+      if (closing_) {
+        return complete_locked(pending_.find(id), Error{Errc::cancelled, "the client is closing"},
+                               completions, false);
+      }
+      call.wait_until = std::min(call.deadline, Clock::now() + options_.no_worker_wait);
+      waiting_.push_back(id);
+      endpoint_.wake();
+      return;
+    }
+    assign_locked(call, channel);
+    detail::Outgoing out;
+    out.message = proto::Message::request(id, call.method);
+    const detail::PayloadPolicy policy{options_.inline_threshold, channel->peer().max_frame,
+                                       options_.shm_wait};
+    proto::Status placed =
+        detail::place_payload(call.params, policy, channel->own_segment.get(), out);
+    if (!placed) return complete_locked(pending_.find(id), placed.error(), completions, false);
+    if (proto::Status sent = out.send_on(channel->socket()); !sent) {
+      if (sent.error().code == Errc::payload_too_large) {
+        return complete_locked(pending_.find(id), sent.error(), completions, false);
+      }
+      // The channel is broken: closing it re-sends or fails its calls, this one included.
+      channel->socket().shut_down();
+      endpoint_.wake();
+    }
+  }
+
+  void flush_batch_locked(DirectChannel& channel, proto::ByteBuffer& frames) {
+    if (!channel.socket().send_encoded(frames)) {
+      channel.socket().shut_down();  // its calls are re-sent or failed when it closes
+      endpoint_.wake();
+    }
+    frames.clear();
+  }
+
+  // Removes a call from every index; the caller delivers its outcome.
+  void forget_locked(std::unordered_map<CallId, Pending>::iterator it) {
+    Pending& call = it->second;
+    if (call.channel) call.channel->outstanding.fetch_sub(1, std::memory_order_relaxed);
+    if (call.deadline != kNever) deadlines_.erase({call.deadline, it->first});
+    pending_.erase(it);
+  }
+
+  void complete_locked(std::unordered_map<CallId, Pending>::iterator it, Error error,
+                       Completions& completions, bool tell_worker) {
+    Pending& call = it->second;
+    if (tell_worker && call.channel) {
+      const proto::ByteBuffer params = proto::encode_body(proto::Cancel{it->first, true});
+      (void)call.channel->socket().send(proto::Message::notification(proto::kCancel, params));
+    }
+    completions.emplace_back(std::move(call.done), std::move(error));
+    forget_locked(it);
+  }
+
+  ClientOptions options_;
+  mutable std::mutex mutex_;
+  std::condition_variable workers_changed_;
+  std::unordered_map<CallId, Pending> pending_;
+  std::set<std::pair<Clock::time_point, CallId>> deadlines_;
+  std::deque<CallId> waiting_;  // calls without a worker yet (entries may be stale: skip them)
+  std::vector<std::shared_ptr<DirectChannel>> channels_;
+  std::shared_ptr<detail::OwnSegment> own_segment_;
+  CallId next_id_ = 1;
+  bool closing_ = false;
+  detail::Endpoint endpoint_;  // last: stopped (and its hooks run) before the rest goes
+};
+
+proto::Result<std::unique_ptr<Client>> Client::connect(ClientOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(options));
+  if (auto started = impl->start(); !started) return started.error();
+  return std::unique_ptr<Client>(new Client(std::move(impl)));
+}
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() = default;
+
+CallResult Client::call(std::string_view method, ByteView params, CallOptions options) {
+  std::promise<CallResult> outcome;
+  std::future<CallResult> result = outcome.get_future();
+  impl_->start_call(
+      method, params, {}, [&outcome](CallResult r) { outcome.set_value(std::move(r)); }, options);
+  return result.get();
+}
+
+std::future<CallResult> Client::call_async(std::string_view method, ByteView params,
+                                           CallOptions options) {
+  auto outcome = std::make_shared<std::promise<CallResult>>();
+  std::future<CallResult> result = outcome->get_future();
+  call_async(
+      method, params, [outcome](CallResult r) { outcome->set_value(std::move(r)); }, options);
+  return result;
+}
+
+CallId Client::call_async(std::string_view method, ByteView params, Callback done,
+                          CallOptions options) {
+  std::vector<std::byte> owned(params.begin(), params.end());
+  return impl_->start_call(method, params, std::move(owned), std::move(done), options);
+}
+
+std::vector<CallResult> Client::call_many(std::string_view method, std::span<const ByteView> params,
+                                          CallOptions options) {
+  return impl_->call_many(method, params, options);
+}
+
+bool Client::cancel(CallId id) {
+  return impl_->cancel(id);
+}
+
+bool Client::wait_for_workers(std::size_t count, std::chrono::milliseconds timeout) {
+  return impl_->wait_for_workers(count, timeout);
+}
+
+std::size_t Client::worker_count() const {
+  return impl_->worker_count();
+}
+std::size_t Client::in_flight() const {
+  return impl_->in_flight();
+}
+
+}  // namespace fastmd::ipc

@@ -1,0 +1,84 @@
+// payload.hpp — how a payload crosses a direct channel (PROTOCOL.md §4): inline in the
+// frame up to the threshold, else written once into a block of the sender's own segment
+// (only a handle travels), else in a one-off sealed memfd attached to the frame. And the
+// way back: a received payload resolved to bytes viewed in place, with a Hold that
+// releases the block (or unmaps the memfd) when the bytes are no longer needed.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "fastmd/ipc/reply.hpp"
+#include "fastmd/platform/fd.hpp"
+#include "fastmd/proto/control.hpp"
+#include "framed_socket.hpp"
+
+namespace fastmd::ipc::detail {
+
+class OwnSegment;
+class PeerSegment;
+
+/// This session's own segment, where it writes outgoing payloads. nullptr when the daemon
+/// gave none (pool exhausted, or no shared memory).
+std::shared_ptr<OwnSegment> open_own_segment(platform::UniqueFd fd,
+                                             const std::optional<proto::SegmentInfo>& info);
+
+/// A peer's segment as introduced, mapped read-only to read its payloads in place.
+/// nullptr when the peer has none. Errors (a bad fd) are the caller's to report.
+proto::Result<std::shared_ptr<PeerSegment>> open_peer_segment(
+    platform::UniqueFd fd, const std::optional<proto::SegmentInfo>& info);
+
+struct PayloadPolicy {
+  std::size_t inline_threshold = proto::kDefaultInlineThreshold;
+  std::uint32_t peer_max_frame = proto::kDefaultMaxDataFrame;
+  std::chrono::milliseconds shm_wait{50};
+};
+
+/// A message with its payload placed, ready to send; keeps an attached memfd open until then.
+struct Outgoing {
+  proto::Message message;
+  platform::UniqueFd attached;
+
+  proto::Status send_on(FramedSocket& socket) const;
+};
+
+/// Places `bytes` as the payload of `out.message`: inline, in `own` (may be nullptr), or in a
+/// one-off memfd.
+proto::Status place_payload(proto::ByteView bytes, const PayloadPolicy& policy, OwnSegment* own,
+                            Outgoing& out);
+
+/// Writes a payload whose size is learnt as it is written (a handler's result): small
+/// results collect inline; once reserve() or the appended size passes the threshold, the
+/// bytes go to a block of the own segment, each byte written once where possible.
+class PayloadBuilder {
+ public:
+  PayloadBuilder(const PayloadPolicy& policy, OwnSegment* own);
+  ~PayloadBuilder();
+  void reserve(std::size_t total);
+  void append(proto::ByteView bytes);
+  /// Places what was written as the payload of `out.message`.
+  proto::Status finish(Outgoing& out);
+
+ private:
+  class Block;
+  const PayloadPolicy& policy_;
+  OwnSegment* own_;
+  proto::ByteBuffer inline_;
+  std::unique_ptr<Block> block_;
+};
+
+/// A received payload: bytes valid while `hold` lives (no hold: they view the frame and are
+/// valid only until the channel reads again).
+struct Incoming {
+  proto::ByteView bytes;
+  std::unique_ptr<Reply::Hold> hold;
+};
+
+/// Resolves the payload of a received message: inline bytes, a block of the peer's segment
+/// (checked, viewed in place), or the attached one-off memfd (checked, mapped read-only).
+proto::Result<Incoming> take_payload(const proto::Message& message,
+                                     std::vector<platform::UniqueFd>& fds, PeerSegment* peer);
+
+}  // namespace fastmd::ipc::detail

@@ -1,0 +1,302 @@
+// fastmd::ipc::Worker (see fastmd/ipc/worker.hpp). The endpoint's I/O thread reads
+// requests and queues them as Tasks; handler threads take Tasks in batches, run the
+// handlers, write each result once (PayloadBuilder) and answer each batch with one write
+// per channel. A request for an unknown method, a bad payload or a cancelled call is
+// answered by the I/O thread at once.
+#include "fastmd/ipc/worker.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "endpoint.hpp"
+#include "fastmd/ipc/socket_path.hpp"
+
+namespace fastmd::ipc {
+
+using detail::DirectChannel;
+using proto::Errc;
+using proto::Error;
+
+namespace {
+
+// Tasks a handler thread takes at once; their answers share one write per channel.
+constexpr std::size_t kTasksPerBatch = 64;
+
+struct Task {
+  std::shared_ptr<DirectChannel> channel;
+  std::uint64_t id = 0;
+  const MethodTable::Entry* entry = nullptr;
+  std::string method;
+  ByteView params;
+  std::vector<std::byte> inline_params;  // a copy of inline params (the frame buffer moves on)
+  std::unique_ptr<Reply::Hold> hold;     // keeps shared-memory params until the task is done
+};
+
+class BuilderWriter final : public ResultWriter {
+ public:
+  explicit BuilderWriter(detail::PayloadBuilder& builder) : builder_(builder) {}
+  void append(ByteView bytes) override { builder_.append(bytes); }
+  void reserve(std::size_t total_bytes) override { builder_.reserve(total_bytes); }
+  using ResultWriter::append;
+
+ private:
+  detail::PayloadBuilder& builder_;
+};
+
+}  // namespace
+
+class Worker::Impl final : public detail::EndpointHooks {
+ public:
+  Impl(MethodTable methods, WorkerOptions options)
+      : methods_(std::move(methods)),
+        options_(std::move(options)),
+        stop_fd_(::eventfd(0, EFD_CLOEXEC)),
+        endpoint_(endpoint_options(methods_, options_), *this) {}
+
+  ~Impl() override { stop(); }
+
+  proto::Status start() {
+    if (methods_.empty()) {
+      return Error{Errc::invalid_field, "a worker must serve at least one method"};
+    }
+    if (started_) return Error{Errc::unexpected_message, "the worker is already running"};
+    for (unsigned i = 0; i < std::max(1u, options_.threads); ++i) {
+      threads_.emplace_back([this] { serve_tasks(); });
+    }
+    started_ = true;
+    if (auto connected = endpoint_.start(); !connected) {
+      stop();
+      return connected.error();
+    }
+    return {};
+  }
+
+  proto::Status run() {
+    if (auto started = start(); !started) return started;
+    std::uint64_t count;
+    while (::read(stop_fd_.get(), &count, sizeof(count)) < 0 && errno == EINTR) {
+    }
+    stop();
+    return {};
+  }
+
+  void request_stop() {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto written = ::write(stop_fd_.get(), &one, sizeof(one));
+  }
+
+  void stop() {
+    if (!started_) return;
+    endpoint_.stop();
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      tasks_.clear();
+    }
+    tasks_ready_.notify_all();
+    for (auto& thread : threads_) thread.join();
+    threads_.clear();
+    stopping_ = false;
+    started_ = false;
+  }
+
+  std::uint64_t answered() const { return answered_.load(std::memory_order_relaxed); }
+
+  // --- EndpointHooks, on the I/O thread ---
+
+  void on_session(const proto::HelloReply& reply, platform::UniqueFd segment_fd) override {
+    own_segment_ = detail::open_own_segment(std::move(segment_fd), reply.segment);
+  }
+
+  void on_channel(const std::shared_ptr<DirectChannel>& channel) override {
+    channel->own_segment = own_segment_;
+    auto peer_segment =
+        detail::open_peer_segment(channel->take_peer_segment_fd(), channel->peer().segment);
+    if (peer_segment) channel->peer_segment = std::move(*peer_segment);
+  }
+
+  void on_message(const std::shared_ptr<DirectChannel>& channel,
+                  detail::Inbound& inbound) override {
+    const proto::Message& m = inbound.message;
+    if (m.is_notification()) {
+      if (m.method == proto::kCancel) {
+        auto cancel = proto::decode_body<proto::Cancel>(cancel_decoder_, m.payload);
+        if (cancel) cancel_queued(channel, cancel->id);
+      }
+      return;
+    }
+    if (!m.is_request()) return;
+    const MethodTable::Entry* entry = methods_.find(m.method);
+    if (!entry) {
+      return answer_error(
+          *channel, m.id,
+          Error{Errc::method_not_found, "method '" + std::string(m.method) +
+                                            "' is not served by worker '" + options_.name + "'"});
+    }
+    auto payload = detail::take_payload(m, inbound.fds, channel->peer_segment.get());
+    if (!payload) return answer_error(*channel, m.id, payload.error());
+
+    Task task{channel, m.id, entry, std::string(m.method), {}, {}, std::move(payload->hold)};
+    if (task.hold) {
+      task.params = payload->bytes;
+    } else {
+      task.inline_params.assign(payload->bytes.begin(), payload->bytes.end());
+      task.params = task.inline_params;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      tasks_.push_back(std::move(task));
+    }
+    tasks_ready_.notify_one();
+  }
+
+  void on_channel_closed(const std::shared_ptr<DirectChannel>& channel, const Error&) override {
+    // Its client re-sends or fails what it had in flight: drop the queued work.
+    std::lock_guard lock(mutex_);
+    std::erase_if(tasks_, [&](const Task& task) { return task.channel == channel; });
+  }
+
+ private:
+  static detail::EndpointOptions endpoint_options(const MethodTable& methods,
+                                                  const WorkerOptions& options) {
+    detail::EndpointOptions out;
+    out.socket_path = resolve_socket_path(options.socket_path);
+    out.hello.role = proto::Role::worker;
+    out.hello.pid = static_cast<std::uint32_t>(::getpid());
+    out.hello.name = options.name;
+    out.hello.methods = methods.specs();
+    out.hello_timeout = options.connect_timeout;
+    out.reconnect_max = options.reconnect_max;
+    out.spin_budget = options.spin_budget;
+    return out;
+  }
+
+  void answer_error(DirectChannel& channel, std::uint64_t id, const Error& error) {
+    (void)channel.socket().send(proto::Message::failure(id, error.code, error.message));
+    answered_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void cancel_queued(const std::shared_ptr<DirectChannel>& channel, std::uint64_t id) {
+    std::optional<Task> cancelled;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = std::find_if(tasks_.begin(), tasks_.end(), [&](const Task& task) {
+        return task.id == id && task.channel == channel;
+      });
+      if (it == tasks_.end()) return;  // running or done: answered as usual
+      cancelled.emplace(std::move(*it));
+      tasks_.erase(it);
+    }
+    answer_error(
+        *channel, id,
+        Error{Errc::cancelled, "call '" + cancelled->method + "' was cancelled before it started"});
+  }
+
+  void serve_tasks() {
+    std::vector<Task> batch;
+    std::unordered_map<DirectChannel*, proto::ByteBuffer> answers;
+    for (;;) {
+      {
+        std::unique_lock lock(mutex_);
+        tasks_ready_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
+        if (stopping_) return;
+        while (!tasks_.empty() && batch.size() < kTasksPerBatch) {
+          batch.push_back(std::move(tasks_.front()));
+          tasks_.pop_front();
+        }
+      }
+      for (Task& task : batch) run_task(task, answers[task.channel.get()]);
+      for (Task& task : batch) {
+        proto::ByteBuffer& frames = answers[task.channel.get()];
+        if (!frames.empty()) {
+          (void)task.channel->socket().send_encoded(frames);
+          frames.clear();
+        }
+      }
+      answered_.fetch_add(batch.size(), std::memory_order_relaxed);
+      batch.clear();
+    }
+  }
+
+  // Runs one handler and appends its answer to `frames`, or sends it alone when it carries
+  // a memfd.
+  void run_task(Task& task, proto::ByteBuffer& frames) {
+    DirectChannel& channel = *task.channel;
+    const detail::PayloadPolicy policy{options_.inline_threshold, channel.peer().max_frame,
+                                       options_.shm_wait};
+    detail::PayloadBuilder builder(policy, channel.own_segment.get());
+    std::optional<Error> failure;
+    try {
+      BuilderWriter writer(builder);
+      task.entry->handler(task.params, writer);
+    } catch (const CallError& e) {
+      failure.emplace(e.code(), e.what());
+    } catch (const std::exception& e) {
+      failure.emplace(Errc::handler_failed, "handler of '" + task.method + "' threw: " + e.what());
+    } catch (...) {
+      failure.emplace(Errc::handler_failed,
+                      "handler of '" + task.method + "' threw a non-standard exception");
+    }
+    task.hold.reset();  // the params are released as soon as the handler is done
+    detail::Outgoing out;
+    out.message = proto::Message::response(task.id);
+    if (!failure) {
+      if (auto placed = builder.finish(out); !placed) failure = placed.error();
+    }
+    if (failure) {
+      proto::append_frame(proto::Message::failure(task.id, failure->code, failure->message),
+                          frames);
+      return;
+    }
+    if (out.attached) {
+      (void)out.send_on(channel.socket());
+      return;
+    }
+    proto::append_frame(out.message, frames);
+  }
+
+  MethodTable methods_;
+  WorkerOptions options_;
+  platform::UniqueFd stop_fd_;
+  proto::Decoder cancel_decoder_;
+  std::shared_ptr<detail::OwnSegment> own_segment_;  // I/O thread only
+
+  std::mutex mutex_;
+  std::condition_variable tasks_ready_;
+  std::deque<Task> tasks_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+  bool started_ = false;
+  std::atomic<std::uint64_t> answered_{0};
+  detail::Endpoint endpoint_;  // last: stopped before the rest goes
+};
+
+Worker::Worker(MethodTable methods, WorkerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(methods), std::move(options))) {}
+Worker::~Worker() = default;
+
+proto::Status Worker::start() {
+  return impl_->start();
+}
+proto::Status Worker::run() {
+  return impl_->run();
+}
+void Worker::request_stop() {
+  impl_->request_stop();
+}
+void Worker::stop() {
+  impl_->stop();
+}
+std::uint64_t Worker::answered() const {
+  return impl_->answered();
+}
+
+}  // namespace fastmd::ipc
