@@ -1,0 +1,63 @@
+// fastmd/platform/mapping.hpp — Mapping, the one owner of an mmap'ed range. Every shared
+// mapping in fastmd-ipc (pool segments, a peer's segment, one-off memfds) lives in one;
+// nothing else calls munmap().
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <span>
+#include <utility>
+
+#include "fastmd/proto/result.hpp"
+
+namespace fastmd::platform {
+
+class Mapping {
+ public:
+  /// How the pages are brought in when the range is mapped.
+  enum class Populate : bool {
+    lazy,     // first touch faults each page in (one-off payloads read once)
+    prefault  // MAP_POPULATE: pay every fault now, never on the hot path (segments)
+  };
+
+  Mapping() = default;
+  Mapping(Mapping&& other) noexcept
+      : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+  Mapping& operator=(Mapping&& other) noexcept {
+    if (this != &other) {
+      reset();
+      data_ = std::exchange(other.data_, nullptr);
+      size_ = std::exchange(other.size_, 0);
+    }
+    return *this;
+  }
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  ~Mapping() { reset(); }
+
+  /// Maps `size` bytes of `fd` at `offset`, MAP_SHARED, read-only or read-write. `size` must
+  /// be > 0 (IO_ERROR otherwise, as mmap would say). The fd may be closed afterwards.
+  static proto::Result<Mapping> map(int fd, std::size_t size, bool writable, off_t offset = 0,
+                                    Populate populate = Populate::lazy);
+
+  std::byte* data() const { return data_; }
+  std::size_t size() const { return size_; }
+  bool valid() const { return data_ != nullptr; }
+  explicit operator bool() const { return valid(); }
+  std::span<std::byte> bytes() const { return {data_, size_}; }
+
+  /// madvise(2) over the whole range (MADV_HUGEPAGE, MADV_DONTNEED, ...).
+  proto::Status advise(int advice) const;
+
+  /// Unmaps (if mapped). munmap errors are ignored: the range is gone or was never ours.
+  void reset();
+
+ private:
+  Mapping(std::byte* data, std::size_t size) : data_(data), size_(size) {}
+
+  std::byte* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+}  // namespace fastmd::platform

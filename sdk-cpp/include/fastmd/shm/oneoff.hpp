@@ -1,0 +1,84 @@
+// fastmd/shm/oneoff.hpp — payloads larger than any segment: written once into a fresh memfd,
+// sealed immutable (F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_WRITE), attached to the frame that
+// carries the handle {segment: 0, offset: 0, length: N, generation: 0} (PROTOCOL.md §4),
+// and mapped read-only by the receiver after checking the fd. Any size the memory allows.
+//
+//     auto payload = fastmd::shm::make_oneoff(bytes).value();    // sender
+//     send(frame_with(payload.handle), payload.fd.get());
+//
+//     auto view = fastmd::shm::map_attached(std::move(fd), handle.length).value();  // receiver
+//     use(view.bytes());
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+
+#include "fastmd/platform/fd.hpp"
+#include "fastmd/platform/mapping.hpp"
+#include "fastmd/proto/message.hpp"
+#include "fastmd/proto/result.hpp"
+
+namespace fastmd::shm {
+
+/// A sealed one-off payload, ready to attach to a frame (the fd) that carries `handle`.
+struct OneOff {
+  platform::UniqueFd fd;
+  proto::ShmHandle handle;  // {0, 0, length, 0}
+};
+
+/// Copies `bytes` into a new sealed memfd.
+proto::Result<OneOff> make_oneoff(proto::ByteView bytes);
+
+/// Fills a new memfd of up to `capacity` bytes in place: `fill` gets the writable memory and
+/// returns how many bytes it used (<= capacity); the file is cut to that size and sealed.
+proto::Result<OneOff> make_oneoff(std::size_t capacity,
+                                  const std::function<std::size_t(std::span<std::byte>)>& fill);
+
+/// Builds a one-off payload of unknown final size by appending (a handler's output that
+/// outgrew the segment): the memfd grows by doubling, then finish() seals it.
+class OneOffBuilder {
+ public:
+  /// Starts with room for `initial_capacity` bytes (at least one page is reserved).
+  static proto::Result<OneOffBuilder> create(std::size_t initial_capacity);
+
+  /// Appends bytes, growing the file when needed (IO_ERROR when memory runs out).
+  proto::Status append(proto::ByteView bytes);
+  std::size_t size() const { return size_; }
+
+  /// Cuts the file to size(), unmaps it, seals it and returns it. The builder is then empty.
+  proto::Result<OneOff> finish();
+
+ private:
+  OneOffBuilder(platform::UniqueFd fd, platform::Mapping mapping)
+      : fd_(std::move(fd)), mapping_(std::move(mapping)) {}
+  proto::Status reserve(std::size_t total);
+
+  platform::UniqueFd fd_;
+  platform::Mapping mapping_;
+  std::size_t size_ = 0;
+};
+
+/// A received one-off payload mapped read-only. Move-only; the bytes stay valid while it lives.
+class AttachedPayload {
+ public:
+  AttachedPayload() = default;
+  proto::ByteView bytes() const { return {mapping_.data(), length_}; }
+  std::size_t size() const { return length_; }
+
+ private:
+  friend proto::Result<AttachedPayload> map_attached(platform::UniqueFd fd, std::uint64_t length);
+  AttachedPayload(platform::Mapping mapping, std::size_t length)
+      : mapping_(std::move(mapping)), length_(length) {}
+
+  platform::Mapping mapping_;
+  std::size_t length_ = 0;
+};
+
+/// Checks a memfd attached to a frame (a memfd sealed F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_WRITE
+/// of at least `length` bytes, else SHM_BAD_FD) and maps its first `length` bytes read-only.
+/// The fd is closed once mapped. `length` 0 gives an empty payload.
+proto::Result<AttachedPayload> map_attached(platform::UniqueFd fd, std::uint64_t length);
+
+}  // namespace fastmd::shm
