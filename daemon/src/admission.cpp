@@ -1,0 +1,24 @@
+// Peer admission by credentials (see admission.hpp).
+#include "admission.hpp"
+
+#include <algorithm>
+#include <string>
+
+namespace fastmd::daemon {
+
+proto::Status admit(const platform::PeerCredentials& peer, const AdmissionPolicy& policy) {
+  const auto contains = [](const auto& list, auto value) {
+    return std::find(list.begin(), list.end(), value) != list.end();
+  };
+  if (peer.uid == policy.daemon_uid || contains(policy.allow_uids, peer.uid) ||
+      contains(policy.allow_gids, peer.gid)) {
+    return {};
+  }
+  return proto::Error{proto::Errc::permission_denied,
+                      "uid " + std::to_string(peer.uid) + " (gid " + std::to_string(peer.gid) +
+                          ") may not use this daemon, which runs as uid " +
+                          std::to_string(policy.daemon_uid) +
+                          "; allow it with --allow-uid or --allow-gid"};
+}
+
+}  // namespace fastmd::daemon

@@ -1,0 +1,25 @@
+// admission.hpp — who may use the daemon: the kernel's SO_PEERCRED credentials of a peer
+// (never what the peer claims) against the daemon's own uid and a configured allow-list of
+// uids and gids.
+#pragma once
+
+#include <sys/types.h>
+
+#include <vector>
+
+#include "fastmd/platform/unix_socket.hpp"
+#include "fastmd/proto/result.hpp"
+
+namespace fastmd::daemon {
+
+struct AdmissionPolicy {
+  uid_t daemon_uid = 0;
+  std::vector<uid_t> allow_uids;
+  std::vector<gid_t> allow_gids;
+};
+
+/// OK when the peer's uid is the daemon's or allowed, or its primary gid is allowed;
+/// PERMISSION_DENIED naming the uid and how to allow it otherwise.
+proto::Status admit(const platform::PeerCredentials& peer, const AdmissionPolicy& policy);
+
+}  // namespace fastmd::daemon

@@ -1,0 +1,279 @@
+// Session brokering (see broker.hpp).
+#include "broker.hpp"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "fastmd/platform/unix_socket.hpp"
+
+namespace fastmd::daemon {
+
+using platform::UniqueFd;
+using proto::Errc;
+using proto::Error;
+
+namespace {
+
+bool serves_method(const Session& worker, const std::string& method) {
+  const auto& methods = worker.hello().methods;
+  return std::any_of(methods.begin(), methods.end(),
+                     [&](const proto::MethodSpec& spec) { return spec.name == method; });
+}
+
+bool is_live(const Session& session, proto::Role role) {
+  return session.state() == Session::State::established && session.hello().role == role;
+}
+
+// A client that wants nothing in particular wants every method.
+bool wants_any_of(const Session& client, const Session& worker) {
+  const auto& wants = client.hello().wants;
+  return wants.empty() || std::any_of(wants.begin(), wants.end(), [&](const std::string& m) {
+           return serves_method(worker, m);
+         });
+}
+
+template <class Body>
+void notify(Session& session, std::string_view method, const Body& body,
+            std::vector<UniqueFd> fds = {}) {
+  const proto::ByteBuffer params = proto::encode_body(body);
+  proto::Message message = proto::Message::notification(method, params);
+  message.fds = static_cast<std::uint32_t>(fds.size());
+  session.send(message, std::move(fds));
+}
+
+proto::Introduce describe_for_peer(const Session& about) {
+  proto::Introduce body;
+  body.peer = about.id();
+  body.role = about.hello().role;
+  body.pid = static_cast<std::uint32_t>(about.peer().pid);
+  body.name = about.hello().name;
+  body.methods = about.hello().methods;
+  body.max_frame = about.hello().max_frame;
+  return body;
+}
+
+}  // namespace
+
+Broker::Broker(asio::io_context& io, const Limits& limits, AdmissionPolicy policy,
+               std::string daemon_version)
+    : io_(io),
+      limits_(limits),
+      policy_(std::move(policy)),
+      daemon_version_(std::move(daemon_version)),
+      quotas_(limits_) {}
+
+Broker::~Broker() {
+  // Sessions call back into the broker while they close; end them while it is still whole.
+  waits_.clear();
+  close_all();
+}
+
+SessionLimits Broker::session_limits() const {
+  return SessionLimits{limits_.handshake_timeout(), limits_.max_queued_bytes_per_session};
+}
+
+void Broker::accept(UniqueFd socket) {
+  auto credentials = platform::peer_credentials(socket.get());
+  if (!credentials) {
+    spdlog::warn("dropped a new connection: {}", credentials.error().to_string());
+    return;
+  }
+  ++counters_.accepted;
+  quotas_.session_opened(credentials->uid);
+  const std::uint64_t id = next_session_id_++;
+  auto session =
+      std::make_shared<Session>(io_, std::move(socket), *credentials, id, *this, session_limits());
+  sessions_.emplace(id, session);
+  session->start();
+}
+
+void Broker::apply_limits(const Limits& limits) {
+  limits_ = limits;
+  for (auto& [id, session] : sessions_) session->set_limits(session_limits());
+}
+
+void Broker::hello(Session& session, std::uint64_t request_id, proto::Hello hello) {
+  if (draining_) {
+    session.fail(EndKind::refused, request_id,
+                 Error{Errc::daemon_shutting_down, "the daemon is shutting down"});
+    return;
+  }
+  if (auto admitted = admit(session.peer(), policy_); !admitted) {
+    session.fail(EndKind::refused, request_id, admitted.error());
+    return;
+  }
+  if (!quotas_.sessions_within_limits(session.peer().uid)) {
+    session.fail(EndKind::refused, request_id,
+                 Error{Errc::quota_exceeded,
+                       "uid " + std::to_string(session.peer().uid) + " has reached its " +
+                           std::to_string(limits_.max_sessions_per_uid) +
+                           " sessions, or the daemon its " + std::to_string(limits_.max_sessions) +
+                           "; close unused connections or raise the limits"});
+    return;
+  }
+  session.establish(std::move(hello));
+  ++counters_.handshakes;
+
+  proto::HelloReply reply;
+  reply.session = session.id();
+  reply.daemon = daemon_version_;
+  const proto::ByteBuffer result = proto::encode_body(reply);
+  session.send(proto::Message::response(request_id, result));
+  spdlog::info("{} joined", session.describe());
+
+  // Introduce after the reply, so the peer knows its session before it meets anyone.
+  const proto::Role role = session.hello().role;
+  for (auto& [id, other] : sessions_) {
+    if (role == proto::Role::worker && is_live(*other, proto::Role::client) &&
+        wants_any_of(*other, session)) {
+      introduce(*other, session);
+    } else if (role == proto::Role::client && is_live(*other, proto::Role::worker) &&
+               wants_any_of(session, *other)) {
+      introduce(session, *other);
+    }
+  }
+  if (role == proto::Role::worker) cancel_waits_served_by(session);
+  if (role == proto::Role::client) announce_unserved(session);
+}
+
+void Broker::introduce(Session& client, Session& worker) {
+  if (client.introduced().contains(worker.id())) return;
+  const std::uint32_t limit = limits_.max_introductions_per_session;
+  if (client.introduced().size() >= limit || worker.introduced().size() >= limit) {
+    ++counters_.introductions_over_quota;
+    spdlog::warn("not introducing {} to {}: one of them has reached its {} introductions",
+                 client.describe(), worker.describe(), limit);
+    return;
+  }
+  auto pair = platform::make_socketpair();
+  if (!pair) {
+    spdlog::error("cannot introduce {} to {}: {}", client.describe(), worker.describe(),
+                  pair.error().to_string());
+    return;
+  }
+  std::vector<UniqueFd> client_fds;
+  client_fds.push_back(std::move(pair->first));
+  std::vector<UniqueFd> worker_fds;
+  worker_fds.push_back(std::move(pair->second));
+  notify(client, proto::kIntroduce, describe_for_peer(worker), std::move(client_fds));
+  notify(worker, proto::kIntroduce, describe_for_peer(client), std::move(worker_fds));
+  client.introduced().insert(worker.id());
+  worker.introduced().insert(client.id());
+  ++counters_.introductions;
+  spdlog::debug("introduced {} to {}", client.describe(), worker.describe());
+}
+
+bool Broker::serves(const std::string& method) const {
+  return std::any_of(sessions_.begin(), sessions_.end(), [&](const auto& entry) {
+    return is_live(*entry.second, proto::Role::worker) && serves_method(*entry.second, method);
+  });
+}
+
+void Broker::announce_unserved(Session& client) {
+  for (const std::string& method : client.hello().wants) {
+    auto key = std::pair{client.id(), method};
+    if (serves(method) || waits_.contains(key)) continue;
+    ++counters_.no_worker;
+    notify(client, proto::kNoWorker, proto::NoWorker{method, limits_.no_worker_wait_ms});
+    auto timer = std::make_unique<asio::steady_timer>(
+        io_, std::chrono::milliseconds(limits_.no_worker_wait_ms));
+    timer->async_wait([this, key](asio::error_code error) {
+      if (!error) end_wait(key.first, key.second);
+    });
+    waits_.emplace(std::move(key), std::move(timer));
+  }
+}
+
+// The wait is over and still nobody serves the method: `wait_ms: 0` tells the client to fail
+// its calls now (PROTOCOL.md §3.3). A worker that registers later is still introduced.
+void Broker::end_wait(std::uint64_t session, const std::string& method) {
+  waits_.erase(std::pair{session, method});
+  auto it = sessions_.find(session);
+  if (it == sessions_.end() || serves(method)) return;
+  notify(*it->second, proto::kNoWorker, proto::NoWorker{method, 0});
+}
+
+void Broker::cancel_waits_served_by(const Session& worker) {
+  std::erase_if(waits_,
+                [&](const auto& entry) { return serves_method(worker, entry.first.second); });
+}
+
+void Broker::cancel_waits_of(std::uint64_t session) {
+  std::erase_if(waits_, [&](const auto& entry) { return entry.first.first == session; });
+}
+
+void Broker::status(Session& session, std::uint64_t request_id) {
+  const proto::ByteBuffer result = status_reporter_ ? status_reporter_() : proto::ByteBuffer{};
+  session.send(proto::Message::response(request_id, result));
+}
+
+bool Broker::charge_queued(uid_t uid, std::int64_t bytes) {
+  if (bytes < 0) {
+    quotas_.release_queued(uid, static_cast<std::uint64_t>(-bytes));
+    return true;
+  }
+  return quotas_.charge_queued(uid, static_cast<std::uint64_t>(bytes));
+}
+
+void Broker::closed(Session& session, EndKind kind, const std::string& reason) {
+  switch (kind) {
+    case EndKind::normal:
+      ++counters_.disconnects_normal;
+      break;
+    case EndKind::refused:
+      ++counters_.refused;
+      break;
+    case EndKind::hostile:
+      ++counters_.disconnects_hostile;
+      break;
+    case EndKind::slow:
+      ++counters_.disconnects_slow;
+      break;
+  }
+  const std::uint64_t id = session.id();
+  quotas_.session_closed(session.peer().uid, 0);
+  cancel_waits_of(id);
+  // Keep the session alive until this function is done with it.
+  std::shared_ptr<Session> keep = std::move(sessions_.at(id));
+  sessions_.erase(id);
+
+  for (std::uint64_t peer_id : session.introduced()) {
+    auto it = sessions_.find(peer_id);
+    if (it == sessions_.end()) continue;
+    Session& peer = *it->second;
+    peer.introduced().erase(id);
+    ++counters_.peers_gone;
+    notify(peer, proto::kPeerGone, proto::PeerGone{id, reason});
+    // A client may have lost the last worker of a method it wants.
+    if (is_live(peer, proto::Role::client) && !draining_) announce_unserved(peer);
+  }
+  if (draining_ && sessions_.empty() && on_empty_) {
+    auto on_empty = std::move(on_empty_);
+    on_empty_ = nullptr;
+    on_empty();
+  }
+}
+
+void Broker::drain(const std::string& reason, std::function<void()> on_empty) {
+  draining_ = true;
+  waits_.clear();
+  on_empty_ = std::move(on_empty);
+  if (sessions_.empty()) {
+    auto done = std::move(on_empty_);
+    on_empty_ = nullptr;
+    done();
+    return;
+  }
+  std::vector<std::shared_ptr<Session>> all;
+  for (auto& [id, session] : sessions_) all.push_back(session);
+  for (auto& session : all) session->drain(reason);
+}
+
+void Broker::close_all() {
+  std::vector<std::shared_ptr<Session>> all;
+  for (auto& [id, session] : sessions_) all.push_back(session);
+  for (auto& session : all) session->close(EndKind::normal, "the daemon is shutting down");
+}
+
+}  // namespace fastmd::daemon

@@ -1,0 +1,121 @@
+// The daemon's options (see config.hpp).
+#include "config.hpp"
+
+#include <spdlog/common.h>
+
+#include <memory>
+
+namespace fastmd::daemon {
+
+using proto::Errc;
+using proto::Error;
+
+void add_options(CLI::App& app, Options& o) {
+  app.set_config("--config", "", "read options from this TOML file (flags given too win)");
+  app.get_config_ptr()->check(CLI::ExistingFile);
+
+  app.add_option("--socket", o.socket_path,
+                 "listen on this socket path (default: $FASTMD_IPC_SOCKET, else "
+                 "$XDG_RUNTIME_DIR/fastmd/ipcd.sock, else /run/fastmd/ipcd.sock for root, else "
+                 "/tmp/fastmd-<uid>/ipcd.sock); ignored under socket activation");
+  app.add_option("--log-level", o.log_level,
+                 "trace, debug, info, warn, error, critical or off (SIGHUP reloads)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  app.add_option("--allow-uid", o.allow_uids,
+                 "also admit peers with this uid (repeatable; the daemon's own uid is always "
+                 "admitted)");
+  app.add_option("--allow-gid", o.allow_gids,
+                 "also admit peers whose primary gid is this one (repeatable)");
+  app.add_option("--drain-timeout-ms", o.drain_timeout_ms,
+                 "on SIGTERM, how long queued messages may take to flush before exit")
+      ->check(CLI::Range(0u, 60000u))
+      ->capture_default_str();
+
+  app.add_option("--pool-size-mib", o.pool_size_mib, "shared-memory pool size in MiB")
+      ->check(CLI::Range(std::uint64_t{10}, std::uint64_t{512}))
+      ->capture_default_str();
+  app.add_option("--segment-size-kib", o.segment_size_kib,
+                 "size of the segment each session gets from the pool, in KiB")
+      ->check(CLI::Range(std::uint64_t{64}, std::uint64_t{512} * 1024))
+      ->capture_default_str();
+  app.add_option("--pool-backing", o.pool_backing,
+                 "memfd (sealed, Linux) or shm (named /dev/shm/fastmd-* objects)")
+      ->check(CLI::IsMember({"memfd", "shm"}))
+      ->capture_default_str();
+
+  Limits& l = o.limits;
+  app.add_option("--handshake-timeout-ms", l.handshake_timeout_ms,
+                 "close a connection that has not completed ipc.hello in this time (SIGHUP "
+                 "reloads)")
+      ->check(CLI::Range(10u, 600000u))
+      ->capture_default_str();
+  app.add_option("--no-worker-wait-ms", l.no_worker_wait_ms,
+                 "how long a client waits for a worker of a method nobody serves (SIGHUP "
+                 "reloads)")
+      ->check(CLI::Range(0u, 3600000u))
+      ->capture_default_str();
+  app.add_option("--max-sessions", l.max_sessions, "sessions in all (SIGHUP reloads)")
+      ->check(CLI::Range(1u, 1000000u))
+      ->capture_default_str();
+  app.add_option("--max-sessions-per-uid", l.max_sessions_per_uid,
+                 "sessions of one uid (SIGHUP reloads)")
+      ->check(CLI::Range(1u, 1000000u))
+      ->capture_default_str();
+  app.add_option("--max-introductions-per-session", l.max_introductions_per_session,
+                 "peers one session may be introduced to (SIGHUP reloads)")
+      ->check(CLI::Range(1u, 1000000u))
+      ->capture_default_str();
+  app.add_option("--max-queued-bytes-per-session", l.max_queued_bytes_per_session,
+                 "bytes queued for a peer that does not read before it is disconnected (SIGHUP "
+                 "reloads)")
+      ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{1} << 32))
+      ->capture_default_str();
+  app.add_option("--max-queued-bytes-per-uid", l.max_queued_bytes_per_uid,
+                 "bytes queued for all sessions of one uid (SIGHUP reloads)")
+      ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{1} << 40))
+      ->capture_default_str();
+}
+
+proto::Status validate(const Options& o) {
+  if (o.segment_size_kib * 1024 > o.pool_size_mib * 1024 * 1024) {
+    return Error{Errc::invalid_field, "--segment-size-kib (" + std::to_string(o.segment_size_kib) +
+                                          ") must not exceed --pool-size-mib (" +
+                                          std::to_string(o.pool_size_mib) + " MiB)"};
+  }
+  if (o.limits.max_sessions_per_uid > o.limits.max_sessions) {
+    return Error{Errc::invalid_field, "--max-sessions-per-uid must not exceed --max-sessions"};
+  }
+  if (o.limits.max_queued_bytes_per_session > o.limits.max_queued_bytes_per_uid) {
+    return Error{Errc::invalid_field,
+                 "--max-queued-bytes-per-session must not exceed --max-queued-bytes-per-uid"};
+  }
+  return {};
+}
+
+proto::Result<Options> reparse(const std::vector<std::string>& argv) {
+  Options options;
+  CLI::App app;
+  add_options(app, options);
+  // CLI11 parses a reversed vector of the arguments that follow the program name.
+  std::vector<std::string> reversed(argv.rbegin(), argv.rend());
+  if (!reversed.empty()) reversed.pop_back();
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    return Error{Errc::invalid_field, e.what()};
+  }
+  if (auto valid = validate(options); !valid) return valid.error();
+  return options;
+}
+
+std::string effective_config(const Options& options) {
+  // Re-register on a scratch App bound to a copy, so defaults and parsed values print alike.
+  Options copy = options;
+  CLI::App app;
+  add_options(app, copy);
+  app.parse(std::vector<std::string>{});
+  return app.config_to_str(true, false);
+}
+
+}  // namespace fastmd::daemon

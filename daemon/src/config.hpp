@@ -1,0 +1,61 @@
+// config.hpp — the daemon's options: one struct, filled by CLI11 from flags and a TOML config
+// file (every option is both), validated, printable as the effective config, and partly
+// reloadable on SIGHUP (log level and limits; the socket and pools stay as started).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "fastmd/proto/result.hpp"
+
+namespace fastmd::daemon {
+
+/// Limits that SIGHUP may change while sessions run.
+struct Limits {
+  std::uint32_t handshake_timeout_ms = 2000;
+  std::uint32_t no_worker_wait_ms = 5000;
+  std::uint32_t max_sessions = 4096;
+  std::uint32_t max_sessions_per_uid = 1024;
+  std::uint32_t max_introductions_per_session = 256;
+  std::uint64_t max_queued_bytes_per_session = 1024 * 1024;
+  std::uint64_t max_queued_bytes_per_uid = 64 * 1024 * 1024;
+
+  std::chrono::milliseconds handshake_timeout() const {
+    return std::chrono::milliseconds(handshake_timeout_ms);
+  }
+};
+
+struct Options {
+  std::string config_file;
+  std::string socket_path;  // empty: FASTMD_IPC_SOCKET, then the default rule
+  std::string log_level = "info";
+  std::vector<uid_t> allow_uids;
+  std::vector<gid_t> allow_gids;
+  std::uint32_t drain_timeout_ms = 2000;
+  std::uint64_t pool_size_mib = 32;
+  std::uint64_t segment_size_kib = 1024;
+  std::string pool_backing = "memfd";
+  Limits limits;
+};
+
+/// Registers every option on `app`, bound to `options` (and `--config FILE` as CLI11's
+/// config file option, TOML). Call once per App; parse with app.parse(argc, argv).
+void add_options(CLI::App& app, Options& options);
+
+/// Checks cross-field rules CLI11 cannot express; the message names the option to fix.
+proto::Status validate(const Options& options);
+
+/// Parses `argv` into fresh Options (config file included) as at start; used again on SIGHUP
+/// to re-read the config file. Returns INVALID_FIELD with CLI11's or validate()'s message.
+proto::Result<Options> reparse(const std::vector<std::string>& argv);
+
+/// The effective configuration as TOML, suitable as a config file.
+std::string effective_config(const Options& options);
+
+}  // namespace fastmd::daemon

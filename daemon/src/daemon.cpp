@@ -1,0 +1,125 @@
+// The daemon's event loop, signals and lifecycle (see daemon.hpp).
+#include "daemon.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+
+#include <spdlog/spdlog.h>
+
+#include "fastmd/ipc/socket_path.hpp"
+#include "status.hpp"
+
+namespace fastmd::daemon {
+
+void set_log_level(const std::string& level) {
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+Daemon::Daemon(Options options, std::vector<std::string> argv)
+    : options_(std::move(options)),
+      argv_(std::move(argv)),
+      started_(std::chrono::steady_clock::now()),
+      notifier_(io_),
+      signals_(io_, SIGTERM, SIGINT, SIGHUP),
+      drain_timer_(io_),
+      broker_(io_, options_.limits,
+              AdmissionPolicy{::geteuid(), options_.allow_uids, options_.allow_gids},
+              FASTMD_VERSION) {}
+
+Daemon::~Daemon() {
+  // Close every session and the listener, then let their aborted handlers run, so nothing
+  // pending outlives the objects it points to.
+  broker_.close_all();
+  listener_.reset();
+  asio::error_code ignored;
+  signals_.cancel(ignored);
+  drain_timer_.cancel();
+  io_.restart();
+  io_.run();
+}
+
+proto::Status Daemon::start() {
+  auto listener = Listener::socket_activated()
+                      ? Listener::adopt_activated(io_)
+                      : Listener::open_own(io_, ipc::resolve_socket_path(options_.socket_path));
+  if (!listener) return listener.error();
+  listener_ = std::move(*listener);
+
+  broker_.set_status_reporter([this] {
+    DaemonFacts facts;
+    facts.version = FASTMD_VERSION;
+    facts.pid = ::getpid();
+    facts.started = started_;
+    facts.socket_path = listener_ ? listener_->path() : std::string{};
+    facts.dropped_for_emfile = listener_ ? listener_->dropped_for_emfile() : 0;
+    return encode_status(broker_, facts);
+  });
+  listener_->start([this](platform::UniqueFd socket) { broker_.accept(std::move(socket)); });
+  wait_for_signals();
+
+  const std::string where = listener_->activated() ? "socket from systemd " : "";
+  spdlog::info("fastmd-ipcd {} listening on {}{} (pid {})", FASTMD_VERSION, where,
+               listener_->path(), ::getpid());
+  notifier_.ready("listening on " + listener_->path());
+  return {};
+}
+
+int Daemon::run() {
+  io_.run();
+  spdlog::info("fastmd-ipcd stopped");
+  return 0;
+}
+
+void Daemon::wait_for_signals() {
+  signals_.async_wait([this](asio::error_code error, int signal) {
+    if (error) return;
+    if (signal == SIGHUP) {
+      reload();
+    } else {
+      shut_down(signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    }
+    wait_for_signals();
+  });
+}
+
+void Daemon::reload() {
+  notifier_.reloading();
+  auto reloaded = reparse(argv_);
+  if (!reloaded) {
+    spdlog::error("SIGHUP: keeping the running configuration: {}", reloaded.error().message);
+  } else {
+    options_.log_level = reloaded->log_level;
+    options_.limits = reloaded->limits;
+    set_log_level(options_.log_level);
+    broker_.apply_limits(options_.limits);
+    spdlog::info("SIGHUP: reloaded log level ({}) and limits", options_.log_level);
+  }
+  notifier_.ready("listening on " + listener_->path());
+}
+
+void Daemon::shut_down(const std::string& why) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  spdlog::info("{}: draining {} sessions", why, broker_.sessions().size());
+  notifier_.stopping("draining after " + why);
+  listener_->close();
+  drain_timer_.expires_after(std::chrono::milliseconds(options_.drain_timeout_ms));
+  drain_timer_.async_wait([this](asio::error_code error) {
+    if (error) return;
+    spdlog::warn("drain timeout: closing {} sessions that did not flush",
+                 broker_.sessions().size());
+    stop();
+  });
+  broker_.drain("the daemon received " + why, [this] { stop(); });
+}
+
+void Daemon::stop() {
+  drain_timer_.cancel();
+  broker_.close_all();
+  asio::error_code ignored;
+  signals_.cancel(ignored);
+  io_.stop();
+}
+
+}  // namespace fastmd::daemon

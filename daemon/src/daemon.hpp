@@ -1,0 +1,55 @@
+// daemon.hpp — fastmd-ipcd as a whole: one io_context on one thread running the listener, the
+// broker and its sessions, signal handling (SIGTERM/SIGINT drain and exit 0, SIGHUP reloads
+// the log level and limits) and the systemd notifications.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "broker.hpp"
+#include "config.hpp"
+#include "listener.hpp"
+#include "service_notifier.hpp"
+
+namespace fastmd::daemon {
+
+class Daemon {
+ public:
+  /// `argv` is kept to re-read the same flags and config file on SIGHUP.
+  Daemon(Options options, std::vector<std::string> argv);
+  ~Daemon();
+
+  /// Opens (or adopts) the socket and starts accepting; fails with a message for the log.
+  proto::Status start();
+
+  /// Serves until SIGTERM/SIGINT has drained every session; returns the exit code.
+  int run();
+
+ private:
+  void wait_for_signals();
+  void reload();
+  void shut_down(const std::string& why);
+  void stop();
+
+  asio::io_context io_;  // first: destroyed last, after everything that uses it
+  Options options_;
+  std::vector<std::string> argv_;
+  std::chrono::steady_clock::time_point started_;
+  ServiceNotifier notifier_;
+  asio::signal_set signals_;
+  asio::steady_timer drain_timer_;
+  std::unique_ptr<Listener> listener_;
+  Broker broker_;
+  bool shutting_down_ = false;
+};
+
+/// Applies a --log-level value to the process's logger.
+void set_log_level(const std::string& level);
+
+}  // namespace fastmd::daemon

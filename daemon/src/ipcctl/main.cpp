@@ -1,0 +1,144 @@
+// fastmd-ipcctl: asks a running fastmd-ipcd about itself. `fastmd-ipcctl status [--json]
+// [--socket PATH]` connects as an observer, sends ipc.status and prints the report.
+#include <poll.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "fastmd/ipc/socket_path.hpp"
+#include "fastmd/platform/fd_passing.hpp"
+#include "fastmd/platform/unix_socket.hpp"
+#include "fastmd/proto/control.hpp"
+#include "fastmd/proto/frame_reader.hpp"
+#include "status_printer.hpp"
+
+namespace {
+
+using fastmd::proto::ByteBuffer;
+using fastmd::proto::Errc;
+using fastmd::proto::Error;
+using fastmd::proto::Result;
+
+constexpr int kReplyTimeoutMs = 5000;
+
+/// Sends `request` and returns the body of the next frame (the daemon answers in order).
+Result<ByteBuffer> exchange(int socket, fastmd::proto::FrameReader& reader,
+                            const fastmd::proto::Message& request) {
+  ByteBuffer frame;
+  fastmd::proto::append_frame(request, frame);
+  iovec part{frame.data(), frame.size()};
+  auto sent = fastmd::platform::send_with_fds(socket, std::span(&part, 1));
+  if (!sent) return sent.error();
+  if (sent->bytes != frame.size()) return Error{Errc::io_error, "short write to the daemon"};
+
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kReplyTimeoutMs);
+  for (;;) {
+    auto next = reader.next();
+    if (!next) return next.error();
+    if (*next) return ByteBuffer((*next)->begin(), (*next)->end());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd readable{socket, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&readable, 1, static_cast<int>(left.count())) == 0) {
+      return Error{Errc::timeout,
+                   "the daemon did not answer within " + std::to_string(kReplyTimeoutMs) + " ms"};
+    }
+    auto received = fastmd::platform::recv_with_fds(socket, reader.writable());
+    if (!received) return received.error();
+    if (received->eof) return Error{Errc::io_error, "the daemon closed the connection"};
+    reader.commit(received->bytes);
+  }
+}
+
+/// Decodes a response body; a failed response becomes its error.
+Result<fastmd::proto::Message> expect_success(fastmd::proto::Decoder& decoder,
+                                              const ByteBuffer& body) {
+  auto message = decoder.decode(body);
+  if (!message) return message.error();
+  if (!message->is_response()) {
+    return Error{Errc::unexpected_message, "the daemon sent a " +
+                                               std::string(message_type_name(message->type)) +
+                                               " where a response was expected"};
+  }
+  if (message->error) {
+    return Error{message->error->code, std::string(message->error->message)};
+  }
+  return *message;
+}
+
+int status(const std::string& socket_option, bool json) {
+  const std::string path = fastmd::ipc::resolve_socket_path(socket_option);
+  auto socket = fastmd::platform::connect_unix(path);
+  if (!socket) {
+    std::cerr << "fastmd-ipcctl: " << socket.error().to_string() << "\n";
+    return 1;
+  }
+  fastmd::proto::FrameReader reader(fastmd::proto::kDefaultMaxControlFrame);
+  fastmd::proto::Decoder decoder;
+
+  fastmd::proto::Hello hello;
+  hello.role = fastmd::proto::Role::observer;
+  hello.pid = static_cast<std::uint32_t>(::getpid());
+  hello.name = "fastmd-ipcctl";
+  hello.shm = false;
+  const ByteBuffer hello_params = fastmd::proto::encode_body(hello);
+  auto hello_reply =
+      exchange(socket->get(), reader,
+               fastmd::proto::Message::request(1, fastmd::proto::kHello, hello_params));
+  if (hello_reply) {
+    if (auto ok = expect_success(decoder, *hello_reply); !ok) hello_reply = ok.error();
+  }
+  if (!hello_reply) {
+    std::cerr << "fastmd-ipcctl: handshake with " << path
+              << " failed: " << hello_reply.error().to_string() << "\n";
+    return 1;
+  }
+
+  auto body =
+      exchange(socket->get(), reader, fastmd::proto::Message::request(2, fastmd::proto::kStatus));
+  Result<fastmd::proto::Message> reply =
+      body ? expect_success(decoder, *body) : Result<fastmd::proto::Message>(body.error());
+  if (!reply) {
+    std::cerr << "fastmd-ipcctl: status from " << path << " failed: " << reply.error().to_string()
+              << "\n";
+    return 1;
+  }
+  fastmd::proto::Decoder status_decoder;
+  auto report = status_decoder.unpack(reply->payload);
+  if (!report) {
+    std::cerr << "fastmd-ipcctl: unreadable status: " << report.error().to_string() << "\n";
+    return 1;
+  }
+  if (json) {
+    fastmd::ipcctl::print_json(std::cout, *report);
+  } else {
+    fastmd::ipcctl::print_text(std::cout, *report);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fastmd-ipcctl: query a running fastmd-ipcd", "fastmd-ipcctl"};
+  app.set_version_flag("--version", std::string("fastmd-ipcctl ") + FASTMD_VERSION);
+  app.require_subcommand(1);
+  std::string socket_option;
+  bool json = false;
+  CLI::App* status_command =
+      app.add_subcommand("status", "sessions, workers and their methods, counters, limits, pools");
+  status_command->add_option("--socket", socket_option,
+                             "the daemon's socket (default: $FASTMD_IPC_SOCKET, else the "
+                             "daemon's default path)");
+  status_command->add_flag("--json", json, "print the report as JSON");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return status(socket_option, json);
+}

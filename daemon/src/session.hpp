@@ -1,0 +1,143 @@
+// session.hpp — one connected peer on the control socket. A Session reads frames (checking
+// each length, decoding under the control limits, refusing any fd), enforces the handshake
+// state machine and its timeout, and writes through a bounded output queue. What a hello or a
+// status request means is the SessionHost's business (the broker); a session only knows its
+// own peer. Every way a session ends goes through close(), which reports it exactly once.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <asio/io_context.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "fastmd/platform/fd.hpp"
+#include "fastmd/platform/unix_socket.hpp"
+#include "fastmd/proto/control.hpp"
+#include "fastmd/proto/frame_reader.hpp"
+
+namespace fastmd::daemon {
+
+class Session;
+
+/// Why a session ended; each kind has its own counter in the status.
+enum class EndKind : std::uint8_t {
+  normal,   // EOF, process exit, or daemon shutdown
+  refused,  // admission or handshake refused with an error response
+  hostile,  // broke the protocol (garbage, oversize, wrong state, stray fds, no handshake)
+  slow,     // did not read: its output queue hit a limit
+};
+
+/// What a session needs from the daemon around it.
+class SessionHost {
+ public:
+  virtual ~SessionHost() = default;
+  /// A well-formed ipc.hello arrived; the host answers it (reply or error) through the session.
+  virtual void hello(Session& session, std::uint64_t request_id, proto::Hello hello) = 0;
+  /// An ipc.status request arrived after the handshake.
+  virtual void status(Session& session, std::uint64_t request_id) = 0;
+  /// The session ended; called once, after its socket is closed.
+  virtual void closed(Session& session, EndKind kind, const std::string& reason) = 0;
+  /// Charges (positive) or releases (negative) bytes queued for a peer of `uid`; false when a
+  /// charge would exceed the uid's quota (nothing is charged then).
+  virtual bool charge_queued(uid_t uid, std::int64_t bytes) = 0;
+};
+
+struct SessionLimits {
+  std::chrono::milliseconds handshake_timeout{2000};
+  std::uint64_t max_queued_bytes = 1024 * 1024;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  enum class State : std::uint8_t { awaiting_hello, established, closed };
+
+  Session(asio::io_context& io, platform::UniqueFd socket, platform::PeerCredentials peer,
+          std::uint64_t id, SessionHost& host, SessionLimits limits);
+
+  /// Starts reading and the handshake timer.
+  void start();
+
+  /// Queues one frame with `fds` attached (ownership passes to the queue until sent). When
+  /// the queue would exceed its limit the session is ended as slow (after this call returns).
+  void send(const proto::Message& message, std::vector<platform::UniqueFd> fds = {});
+
+  /// Answers `request_id` with an error, logs it, and ends the session. `kind` says whether it
+  /// was a refusal or a protocol violation.
+  void fail(EndKind kind, std::uint64_t request_id, const proto::Error& error);
+
+  /// Sends ipc.shutdown and ends the session once its queue has drained.
+  void drain(const std::string& reason);
+
+  /// Ends the session now.
+  void close(EndKind kind, const std::string& reason);
+
+  /// Marks the handshake done: the peer's hello is recorded and liveness watched by pidfd.
+  void establish(proto::Hello hello);
+
+  std::uint64_t id() const { return id_; }
+  State state() const { return state_; }
+  const platform::PeerCredentials& peer() const { return peer_; }
+  /// The peer's hello (meaningful once established).
+  const proto::Hello& hello() const { return hello_; }
+  std::uint64_t queued_bytes() const { return queued_bytes_; }
+  void set_limits(SessionLimits limits) { limits_ = limits; }
+
+  /// The peers this session has been introduced to (by session id).
+  std::set<std::uint64_t>& introduced() { return introduced_; }
+  const std::set<std::uint64_t>& introduced() const { return introduced_; }
+
+  /// "session 7 (worker 'md', pid 1234)" for log lines.
+  std::string describe() const;
+
+ private:
+  struct Outbound {
+    proto::ByteBuffer bytes;
+    std::size_t offset = 0;
+    std::vector<platform::UniqueFd> fds;  // sent with the first byte, then dropped
+  };
+
+  void wait_readable();
+  void read_ready();
+  /// Handles one frame; false when the session ended.
+  bool handle_frame(proto::ByteView body);
+  void handle_message(const proto::Message& message);
+  void watch_process();
+  void flush();
+  void wait_writable();
+  void pop_sent(std::size_t bytes);
+  void end_later(EndKind kind, std::string reason);
+
+  asio::io_context& io_;
+  asio::posix::stream_descriptor socket_;
+  asio::posix::stream_descriptor process_;  // pidfd: readable when the peer process exits
+  asio::steady_timer handshake_timer_;
+  platform::PeerCredentials peer_;
+  std::uint64_t id_;
+  SessionHost& host_;
+  SessionLimits limits_;
+  State state_ = State::awaiting_hello;
+  proto::Hello hello_;
+
+  proto::FrameReader reader_;
+  proto::Decoder decoder_;
+
+  std::deque<Outbound> queue_;
+  std::uint64_t queued_bytes_ = 0;
+  bool write_waiting_ = false;
+  bool draining_ = false;
+  bool ending_ = false;  // an end was scheduled by end_later()
+
+  std::set<std::uint64_t> introduced_;
+};
+
+}  // namespace fastmd::daemon
