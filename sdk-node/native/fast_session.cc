@@ -1,0 +1,501 @@
+// The client session of the fast transport (see fast_session.hpp).
+#include "fast_session.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+
+#include "fastmd/platform/unix_socket.hpp"
+#include "fastmd/shm/oneoff.hpp"
+
+namespace fastmd::node {
+
+using ipc::detail::FramedSocket;
+using ipc::detail::Inbound;
+using proto::Errc;
+using proto::Error;
+
+namespace {
+
+constexpr std::uint64_t kHelloId = 1;
+
+// The JS thread never waits for space in the own segment: a payload that does not fit now
+// goes through a one-off memfd instead, which any size can.
+constexpr std::chrono::milliseconds kNoWait{0};
+
+// Room a frame needs besides its inline payload (length prefix, keys, id, method).
+constexpr std::size_t kFrameOverhead = 1024;
+
+std::string error_code_name(Errc code) {
+  return "FASTMD_" + std::string(proto::errc_name(code));
+}
+
+Napi::Object error_data(Napi::Env env, const Error& error) {
+  Napi::Object data = Napi::Object::New(env);
+  data.Set("errno", static_cast<double>(error.code));
+  data.Set("message", error.message);
+  return data;
+}
+
+Napi::Array method_names(Napi::Env env, const std::vector<proto::MethodSpec>& methods) {
+  Napi::Array names = Napi::Array::New(env, methods.size());
+  for (std::uint32_t i = 0; i < methods.size(); ++i) names.Set(i, methods[i].name);
+  return names;
+}
+
+std::uint64_t to_u64(const Napi::Value& value, const char* what) {
+  if (!value.IsNumber())
+    throw Napi::TypeError::New(value.Env(), std::string(what) + " must be a number");
+  const double number = value.As<Napi::Number>().DoubleValue();
+  if (number < 0 || number > 9007199254740991.0) {
+    throw Napi::RangeError::New(value.Env(), std::string(what) + " is out of range");
+  }
+  return static_cast<std::uint64_t>(number);
+}
+
+}  // namespace
+
+void throw_error(Napi::Env env, const Error& error) {
+  Napi::Error js = Napi::Error::New(env, error.message);
+  js.Set("code", error_code_name(error.code));
+  js.Set("errno", static_cast<double>(error.code));
+  throw js;
+}
+
+Napi::Function FastSession::define(Napi::Env env) {
+  return DefineClass(
+      env, "FastSession",
+      {InstanceMethod<&FastSession::send>("send"), InstanceMethod<&FastSession::cancel>("cancel"),
+       InstanceMethod<&FastSession::abandon>("abandon"),
+       InstanceMethod<&FastSession::close>("close")});
+}
+
+FastSession::FastSession(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<FastSession>(info), env_(info.Env()) {
+  if (info.Length() < 4 || !info[0].IsString() || !info[1].IsObject() || !info[2].IsFunction() ||
+      !info[3].IsFunction()) {
+    throw Napi::TypeError::New(env_, "FastSession(socketPath, options, onEvent, onResponses)");
+  }
+  const std::string path = info[0].As<Napi::String>();
+  const Napi::Object options = info[1].As<Napi::Object>();
+  on_event_ = Napi::Persistent(info[2].As<Napi::Function>());
+  on_responses_ = Napi::Persistent(info[3].As<Napi::Function>());
+  async_context_ = std::make_unique<Napi::AsyncContext>(env_, "FastmdFastSession");
+
+  proto::Hello hello;
+  hello.role = proto::Role::client;
+  hello.pid = static_cast<std::uint32_t>(::getpid());
+  if (options.Has("name")) hello.name = options.Get("name").As<Napi::String>();
+  if (options.Has("wants") && options.Get("wants").IsArray()) {
+    Napi::Array wants = options.Get("wants").As<Napi::Array>();
+    for (std::uint32_t i = 0; i < wants.Length(); ++i) {
+      hello.wants.push_back(wants.Get(i).As<Napi::String>());
+    }
+  }
+  if (options.Has("maxFrame")) {
+    hello.max_frame = static_cast<std::uint32_t>(to_u64(options.Get("maxFrame"), "maxFrame"));
+  }
+  if (options.Has("inlineThreshold")) {
+    inline_threshold_ = to_u64(options.Get("inlineThreshold"), "inlineThreshold");
+  }
+
+  auto connected = platform::connect_unix(path);
+  if (!connected) throw_error(env_, connected.error());
+
+  NAPI_THROW_IF_FAILED_VOID(env_, napi_get_uv_event_loop(env_, &loop_));
+  hold_ = std::make_unique<LoopHold>(loop_);
+  control_ = std::make_unique<FramedSocket>(std::move(*connected), proto::DecodeLimits::control());
+  control_poll_ = std::make_unique<PollWatcher>(
+      loop_, control_->fd(), [this](int status, int events) { on_control_ready(status, events); });
+  control_->on_backlog([this] { control_poll_->want_writable(true); });
+
+  const proto::ByteBuffer body = proto::encode_body(hello);
+  proto::Status sent = control_->send(proto::Message::request(kHelloId, proto::kHello, body));
+  if (!sent) {
+    close_all();
+    throw_error(env_, sent.error());
+  }
+  update_hold();  // the handshake is in flight
+}
+
+FastSession::~FastSession() {
+  close_all();
+}
+
+// ---- control connection ----------------------------------------------------------------
+
+void FastSession::on_control_ready(int status, int events) {
+  Napi::HandleScope scope(env_);
+  if (status < 0) {
+    end_control(Error{Errc::io_error, std::string("daemon connection: ") + uv_strerror(status)});
+    return;
+  }
+  if (events & UV_WRITABLE) {
+    proto::Status flushed = control_->flush();
+    if (!flushed) return end_control(flushed.error());
+    if (!control_->wants_write()) control_poll_->want_writable(false);
+  }
+  if (!(events & (UV_READABLE | UV_DISCONNECT))) return;
+  auto open = control_->receive();
+  for (;;) {
+    auto next = control_->next();
+    if (!next) return end_control(next.error());
+    if (!*next) break;
+    if (!handle_control(**next)) return;
+    if (closed_ || !control_) return;  // JS closed the session from an event
+  }
+  if (!open) return end_control(open.error());
+  if (!*open) end_control(Error{Errc::daemon_unreachable, "the daemon closed the connection"});
+}
+
+bool FastSession::handle_control(Inbound& inbound) {
+  const proto::Message& message = inbound.message;
+  if (message.is_response()) {
+    if (!ready_ && message.id == kHelloId) handle_hello_reply(inbound);
+    return !closed_ && control_ != nullptr;
+  }
+  if (!message.is_notification()) return true;
+  if (message.method == proto::kIntroduce) {
+    handle_introduce(inbound);
+  } else if (message.method == proto::kPeerGone) {
+    auto gone = proto::decode_body<proto::PeerGone>(body_decoder_, message.payload);
+    if (!gone) {
+      end_control(gone.error());
+      return false;
+    }
+    drop_peer(gone->peer, "peer_gone", Error{Errc::peer_gone, gone->reason});
+  } else if (message.method == proto::kNoWorker) {
+    auto no_worker = proto::decode_body<proto::NoWorker>(body_decoder_, message.payload);
+    if (!no_worker) {
+      end_control(no_worker.error());
+      return false;
+    }
+    Napi::Object data = Napi::Object::New(env_);
+    data.Set("method", no_worker->method);
+    data.Set("waitMs", static_cast<double>(no_worker->wait_ms));
+    emit("no_worker", data);
+  } else if (message.method == proto::kShutdown) {
+    auto shutdown = proto::decode_body<proto::Shutdown>(body_decoder_, message.payload);
+    Napi::Object data = Napi::Object::New(env_);
+    data.Set("reason", shutdown ? shutdown->reason : std::string("draining"));
+    emit("shutdown", data);
+  }
+  return !closed_ && control_ != nullptr;
+}
+
+void FastSession::handle_hello_reply(Inbound& inbound) {
+  const proto::Message& message = inbound.message;
+  if (message.error) {
+    const Error refused{message.error->code, std::string(message.error->message)};
+    control_poll_.reset();
+    control_.reset();
+    update_hold();
+    emit("failed", error_data(env_, refused));
+    return;
+  }
+  auto reply = proto::decode_body<proto::HelloReply>(body_decoder_, message.payload);
+  if (!reply) {
+    end_control(reply.error());
+    return;
+  }
+  if (reply->segment && !inbound.fds.empty()) {
+    auto segment = shm::SegmentWriter::open(std::move(inbound.fds.front()), *reply->segment);
+    if (segment) own_segment_ = std::move(*segment);
+    // Without a usable segment, payloads go inline or through one-off memfds.
+  }
+  ready_ = true;
+  update_hold();
+  Napi::Object data = Napi::Object::New(env_);
+  data.Set("session", static_cast<double>(reply->session));
+  data.Set("daemon", reply->daemon);
+  data.Set("segmentSize",
+           static_cast<double>(own_segment_ && reply->segment ? reply->segment->size : 0));
+  emit("ready", data);
+}
+
+void FastSession::handle_introduce(Inbound& inbound) {
+  auto intro = proto::decode_body<proto::Introduce>(body_decoder_, inbound.message.payload);
+  if (!intro || inbound.fds.empty()) {
+    // A broken introduction concerns one peer only: skip it, the session goes on.
+    return;
+  }
+  auto peer = std::make_unique<Peer>();
+  peer->session = intro->peer;
+  peer->max_frame = intro->max_frame;
+  if (intro->segment && inbound.fds.size() >= 2) {
+    auto segment = shm::SegmentReader::open(std::move(inbound.fds[1]), *intro->segment);
+    if (segment) peer->segment.emplace(std::move(*segment));
+  }
+  peer->channel =
+      std::make_unique<FramedSocket>(std::move(inbound.fds.front()), proto::DecodeLimits::data());
+  const std::uint64_t id = intro->peer;
+  Peer* raw = peer.get();
+  peer->poll = std::make_unique<PollWatcher>(
+      loop_, peer->channel->fd(),
+      [this, id](int status, int events) { on_peer_ready(id, status, events); });
+  peer->channel->on_backlog([raw] { raw->poll->want_writable(true); });
+  peers_[id] = std::move(peer);
+
+  Napi::Object data = Napi::Object::New(env_);
+  data.Set("peer", static_cast<double>(id));
+  data.Set("name", intro->name);
+  data.Set("pid", static_cast<double>(intro->pid));
+  data.Set("methods", method_names(env_, intro->methods));
+  emit("introduce", data);
+}
+
+void FastSession::end_control(const Error& why) {
+  if (!control_) return;
+  control_poll_.reset();
+  control_.reset();
+  const bool was_ready = ready_;
+  ready_ = false;
+  update_hold();
+  // Established direct channels keep working (PROTOCOL.md §3.3); JS decides on reconnects.
+  emit(was_ready ? "control_closed" : "failed", error_data(env_, why));
+}
+
+// ---- direct channels -------------------------------------------------------------------
+
+void FastSession::on_peer_ready(std::uint64_t peer_id, int status, int events) {
+  Napi::HandleScope scope(env_);
+  auto found = peers_.find(peer_id);
+  if (found == peers_.end()) return;
+  Peer& peer = *found->second;
+  if (status < 0) {
+    drop_peer(peer_id, "peer_closed",
+              Error{Errc::peer_gone, std::string("direct channel: ") + uv_strerror(status)});
+    return;
+  }
+  if (events & UV_WRITABLE) {
+    proto::Status flushed = peer.channel->flush();
+    if (!flushed) return drop_peer(peer_id, "peer_closed", flushed.error());
+    if (!peer.channel->wants_write()) peer.poll->want_writable(false);
+  }
+  if (!(events & (UV_READABLE | UV_DISCONNECT))) return;
+
+  Napi::Array batch = Napi::Array::New(env_);
+  std::optional<Error> failure;
+  auto open = peer.channel->receive();
+  for (;;) {
+    auto next = peer.channel->next();
+    if (!next) {
+      failure = next.error();
+      break;
+    }
+    if (!*next) break;
+    if ((*next)->message.is_response()) read_response(peer, **next, batch);
+  }
+  if (!failure && !open) failure = open.error();
+  if (!failure && !*open) failure = Error{Errc::peer_gone, "the worker closed its channel"};
+  update_hold();
+
+  if (batch.Length() > 0) {
+    try {
+      on_responses_.MakeCallback(
+          Value(), {Napi::Number::New(env_, static_cast<double>(peer_id)), batch}, *async_context_);
+    } catch (const Napi::Error& error) {
+      napi_fatal_exception(env_, error.Value());
+    }
+  }
+  if (failure && !closed_) drop_peer(peer_id, "peer_closed", *failure);
+}
+
+void FastSession::read_response(Peer& peer, Inbound& inbound, Napi::Array& batch) {
+  const proto::Message& message = inbound.message;
+  auto call = peer.in_flight.find(message.id);
+  const bool wanted = call != peer.in_flight.end();
+  const ResultKind kind = wanted ? call->second : ResultKind::buffer;
+  if (wanted) {
+    peer.in_flight.erase(call);
+    --in_flight_;
+  }
+
+  Errc code = Errc::ok;
+  Napi::Value value;
+  if (message.error) {
+    code = message.error->code;
+    value = Napi::String::New(env_, message.error->message.data(), message.error->message.size());
+  } else if (!message.shm) {
+    if (wanted) value = make_result(env_, message.payload, kind);
+  } else if (message.shm->attached_memfd()) {
+    auto mapped = inbound.fds.empty()
+                      ? proto::Result<shm::AttachedPayload>(
+                            Error{Errc::fd_mismatch, "a one-off result came without its memfd"})
+                      : shm::map_attached(std::move(inbound.fds.front()), message.shm->length);
+    if (!mapped) {
+      code = mapped.error().code;
+      value = Napi::String::New(env_, mapped.error().message);
+    } else if (wanted) {
+      value = make_result(env_, mapped->bytes(), kind);
+    }
+  } else if (!peer.segment) {
+    code = Errc::shm_unknown_segment;
+    value = Napi::String::New(env_, "a result names a segment the worker was not introduced with");
+  } else {
+    // Released when `block` goes: copied or decoded by then, so the worker may reuse it.
+    auto block = peer.segment->acquire(*message.shm);
+    if (!block) {
+      code = block.error().code;
+      value = Napi::String::New(env_, block.error().message);
+    } else if (wanted) {
+      value = make_result(env_, block->bytes(), kind);
+    }
+  }
+  if (!wanted) return;
+  const std::uint32_t at = batch.Length();
+  batch.Set(at, static_cast<double>(message.id));
+  batch.Set(at + 1, static_cast<double>(code));
+  batch.Set(at + 2, value);
+}
+
+void FastSession::drop_peer(std::uint64_t peer_id, const char* event, const Error& why) {
+  auto found = peers_.find(peer_id);
+  if (found == peers_.end()) return;
+  in_flight_ -= found->second->in_flight.size();
+  peers_.erase(found);
+  update_hold();
+  Napi::Object data = error_data(env_, why);
+  data.Set("peer", static_cast<double>(peer_id));
+  emit(event, data);
+}
+
+// ---- requests --------------------------------------------------------------------------
+
+proto::Status FastSession::place_payload(const JsPayload& payload, const Peer& peer,
+                                         proto::Message& request, platform::UniqueFd& attached) {
+  if (payload.empty()) return {};
+  const std::size_t inline_max =
+      std::min<std::size_t>(inline_threshold_, peer.max_frame - kFrameOverhead);
+  // Small bytes go inline, written to the socket straight from the caller's memory.
+  if (!payload.is_string() && payload.max_size() <= inline_max) {
+    request.payload = payload.bytes();
+    return {};
+  }
+  // A string that may be small is encoded into the scratch buffer: inline if it fits, else
+  // copied on (a few KiB at most).
+  proto::ByteView encoded;
+  if (payload.is_string() && payload.max_size() / 3 <= inline_max) {
+    scratch_.resize(payload.room_for(payload.max_size()));
+    const std::size_t size = payload.write_to(scratch_);
+    if (size <= inline_max) {
+      request.payload = {scratch_.data(), size};
+      return {};
+    }
+    encoded = {scratch_.data(), size};
+  }
+  // Shared memory: the payload is written once, where the worker will read it.
+  auto write = [&](std::span<std::byte> out) -> std::size_t {
+    if (encoded.empty()) return payload.write_to(out);
+    std::memcpy(out.data(), encoded.data(), encoded.size());
+    return encoded.size();
+  };
+  std::size_t room = encoded.empty() ? payload.room_for(payload.max_size()) : encoded.size();
+  if (own_segment_) {
+    if (room > own_segment_->max_block() && encoded.empty() && payload.is_string()) {
+      room = payload.room_for(payload.exact_size());  // the bound was too loose: measure
+    }
+    if (room <= own_segment_->max_block()) {
+      auto block = own_segment_->allocate(room, kNoWait);
+      if (block) {
+        request.shm = block->seal(write(block->data()));
+        return {};
+      }
+    }
+  }
+  // Larger than the segment, or no space now: a one-off memfd, which any size can use.
+  auto oneoff = shm::make_oneoff(room, write);
+  if (!oneoff) return oneoff.error();
+  request.shm = oneoff->handle;
+  request.fds = 1;
+  attached = std::move(oneoff->fd);
+  return {};
+}
+
+FastSession::Peer& FastSession::peer_for(const Napi::CallbackInfo& info) {
+  if (closed_) throw_error(env_, Error{Errc::peer_gone, "the fast transport is closed"});
+  auto found = peers_.find(to_u64(info[0], "peer"));
+  if (found == peers_.end()) {
+    throw_error(env_, Error{Errc::peer_gone, "the worker's direct channel is closed"});
+  }
+  return *found->second;
+}
+
+Napi::Value FastSession::send(const Napi::CallbackInfo& info) {
+  Peer& peer = peer_for(info);
+  const std::uint64_t id = to_u64(info[1], "id");
+  const std::string method = info[2].As<Napi::String>();
+  const JsPayload payload = JsPayload::from(info[3]);
+  const ResultKind kind = info[4].ToBoolean() ? ResultKind::string : ResultKind::buffer;
+
+  proto::Message request = proto::Message::request(id, method);
+  platform::UniqueFd attached;
+  proto::Status placed = place_payload(payload, peer, request, attached);
+  if (!placed) throw_error(env_, placed.error());
+  const int fds[1] = {attached.get()};
+  proto::Status sent =
+      peer.channel->send(request, attached ? std::span<const int>(fds) : std::span<const int>());
+  if (!sent) throw_error(env_, sent.error());
+  peer.in_flight.emplace(id, kind);
+  ++in_flight_;
+  update_hold();
+  return env_.Undefined();
+}
+
+Napi::Value FastSession::cancel(const Napi::CallbackInfo& info) {
+  Peer& peer = peer_for(info);
+  proto::Cancel body;
+  body.id = to_u64(info[1], "id");
+  body.has_id = true;
+  const proto::ByteBuffer bytes = proto::encode_body(body);
+  proto::Status sent = peer.channel->send(proto::Message::notification(proto::kCancel, bytes));
+  if (!sent) throw_error(env_, sent.error());
+  return env_.Undefined();
+}
+
+Napi::Value FastSession::abandon(const Napi::CallbackInfo& info) {
+  auto found = peers_.find(to_u64(info[0], "peer"));
+  if (found != peers_.end() && found->second->in_flight.erase(to_u64(info[1], "id")) > 0) {
+    --in_flight_;
+    update_hold();
+  }
+  return env_.Undefined();
+}
+
+Napi::Value FastSession::close(const Napi::CallbackInfo&) {
+  close_all();
+  return env_.Undefined();
+}
+
+// ---- plumbing --------------------------------------------------------------------------
+
+void FastSession::emit(const char* kind, Napi::Object data) {
+  if (closed_) return;
+  try {
+    on_event_.MakeCallback(Value(), {Napi::String::New(env_, kind), data}, *async_context_);
+  } catch (const Napi::Error& error) {
+    napi_fatal_exception(env_, error.Value());
+  }
+}
+
+void FastSession::update_hold() {
+  if (!hold_) return;
+  const bool handshaking = control_ != nullptr && !ready_;
+  hold_->set_busy(!closed_ && (handshaking || in_flight_ > 0));
+}
+
+void FastSession::close_all() {
+  if (closed_) return;
+  closed_ = true;
+  peers_.clear();
+  control_poll_.reset();
+  control_.reset();
+  own_segment_.reset();
+  in_flight_ = 0;
+  hold_.reset();
+}
+
+}  // namespace fastmd::node

@@ -1,0 +1,101 @@
+// fast_session.hpp — one client session with fastmd-ipcd, as a JS object (`FastSession`):
+// the control connection (ipc.hello, then introductions, peers gone, shutdown), one direct
+// channel per introduced worker, this session's own segment (requests written in place) and
+// each worker's segment (results read in place). All I/O is non-blocking and driven by
+// libuv; policy (which worker, retries, timeouts, reconnects) lives in lib/transports/fast.js.
+//
+// JS interface:
+//   new FastSession(socketPath, {name, wants, inlineThreshold, maxFrame}, onEvent, onResponses)
+//     onEvent(kind, data): 'ready' {session, daemon, segmentSize} | 'failed' {errno, message}
+//       | 'introduce' {peer, name, pid, methods} | 'peer_gone' {peer, reason}
+//       | 'peer_closed' {peer, errno, message} | 'no_worker' {method, waitMs}
+//       | 'shutdown' {reason} | 'control_closed' {errno, message}
+//     onResponses(peer, [id, errno, value, ...]): errno 0 → value is the result, else its message
+//   send(peer, id, method, payload, asString)  cancel(peer, id)  abandon(peer, id)  close()
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "fastmd/proto/control.hpp"
+#include "fastmd/shm/segment_reader.hpp"
+#include "fastmd/shm/segment_writer.hpp"
+#include "framed_socket.hpp"
+#include "js_payload.hpp"
+#include "uv_handles.hpp"
+
+namespace fastmd::node {
+
+class FastSession : public Napi::ObjectWrap<FastSession> {
+ public:
+  static Napi::Function define(Napi::Env env);
+
+  explicit FastSession(const Napi::CallbackInfo& info);
+  ~FastSession() override;
+
+ private:
+  // A worker this session was introduced to.
+  struct Peer {
+    std::uint64_t session = 0;
+    std::uint32_t max_frame = proto::kDefaultMaxDataFrame;
+    std::unique_ptr<ipc::detail::FramedSocket> channel;  // before `poll`: outlives it
+    std::unique_ptr<PollWatcher> poll;
+    std::optional<shm::SegmentReader> segment;
+    std::unordered_map<std::uint64_t, ResultKind> in_flight;
+  };
+
+  Napi::Value send(const Napi::CallbackInfo& info);
+  Napi::Value cancel(const Napi::CallbackInfo& info);
+  Napi::Value abandon(const Napi::CallbackInfo& info);
+  Napi::Value close(const Napi::CallbackInfo& info);
+
+  void on_control_ready(int status, int events);
+  // Handles one control frame; false when the control connection must end.
+  bool handle_control(ipc::detail::Inbound& inbound);
+  void handle_hello_reply(ipc::detail::Inbound& inbound);
+  void handle_introduce(ipc::detail::Inbound& inbound);
+  void end_control(const proto::Error& why);
+
+  void on_peer_ready(std::uint64_t peer_id, int status, int events);
+  void read_response(Peer& peer, ipc::detail::Inbound& inbound, Napi::Array& batch);
+  void drop_peer(std::uint64_t peer_id, const char* event, const proto::Error& why);
+
+  // Places a request's payload: inline, in the own segment, or in a one-off memfd.
+  proto::Status place_payload(const JsPayload& payload, const Peer& peer, proto::Message& request,
+                              platform::UniqueFd& attached);
+
+  void emit(const char* kind, Napi::Object data);
+  void update_hold();
+  void close_all();
+  Peer& peer_for(const Napi::CallbackInfo& info);
+
+  Napi::Env env_;
+  uv_loop_t* loop_ = nullptr;
+  Napi::FunctionReference on_event_;
+  Napi::FunctionReference on_responses_;
+  std::unique_ptr<Napi::AsyncContext> async_context_;
+  std::size_t inline_threshold_ = proto::kDefaultInlineThreshold;
+
+  std::unique_ptr<LoopHold> hold_;
+  std::unique_ptr<ipc::detail::FramedSocket> control_;  // before `control_poll_`
+  std::unique_ptr<PollWatcher> control_poll_;
+  proto::Decoder body_decoder_{proto::DecodeLimits::control()};
+  bool ready_ = false;
+  bool closed_ = false;
+
+  std::unique_ptr<shm::SegmentWriter> own_segment_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Peer>> peers_;
+  std::size_t in_flight_ = 0;
+  proto::ByteBuffer scratch_;  // inline string payloads are encoded here
+};
+
+/// Throws a JS Error for `error` with `code` 'FASTMD_<NAME>' and `errno` <number>.
+[[noreturn]] void throw_error(Napi::Env env, const proto::Error& error);
+
+}  // namespace fastmd::node

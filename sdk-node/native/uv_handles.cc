@@ -1,0 +1,81 @@
+// libuv handles (see uv_handles.hpp).
+#include "uv_handles.hpp"
+
+#include <stdexcept>
+#include <string>
+
+namespace fastmd::node {
+
+namespace {
+
+void check_uv(int status, const char* what) {
+  if (status < 0) throw std::runtime_error(std::string(what) + ": " + uv_strerror(status));
+}
+
+}  // namespace
+
+struct PollWatcher::State {
+  uv_poll_t handle;
+  Callback on_ready;
+};
+
+PollWatcher::PollWatcher(uv_loop_t* loop, int fd, Callback on_ready)
+    : state_(new State{{}, std::move(on_ready)}) {
+  const int status = uv_poll_init(loop, &state_->handle, fd);
+  if (status < 0) {
+    delete state_;
+    check_uv(status, "uv_poll_init");
+  }
+  state_->handle.data = state_;
+  // The loop's lifetime is LoopHold's business: a watched channel alone never keeps it alive.
+  uv_unref(reinterpret_cast<uv_handle_t*>(&state_->handle));
+  apply();
+}
+
+PollWatcher::~PollWatcher() {
+  uv_poll_stop(&state_->handle);
+  uv_close(reinterpret_cast<uv_handle_t*>(&state_->handle),
+           [](uv_handle_t* handle) { delete static_cast<State*>(handle->data); });
+}
+
+void PollWatcher::want_writable(bool on) {
+  if (on == writable_) return;
+  writable_ = on;
+  apply();
+}
+
+void PollWatcher::apply() {
+  const int events = UV_READABLE | UV_DISCONNECT | (writable_ ? UV_WRITABLE : 0);
+  check_uv(uv_poll_start(&state_->handle, events,
+                         [](uv_poll_t* handle, int status, int ready) {
+                           static_cast<State*>(handle->data)->on_ready(status, ready);
+                         }),
+           "uv_poll_start");
+}
+
+LoopHold::LoopHold(uv_loop_t* loop) : handle_(new uv_async_t{}) {
+  // An async handle that is never sent: its only job is to be ref'd or not.
+  const int status = uv_async_init(loop, handle_, nullptr);
+  if (status < 0) {
+    delete handle_;
+    check_uv(status, "uv_async_init");
+  }
+  uv_unref(reinterpret_cast<uv_handle_t*>(handle_));
+}
+
+LoopHold::~LoopHold() {
+  uv_close(reinterpret_cast<uv_handle_t*>(handle_),
+           [](uv_handle_t* handle) { delete reinterpret_cast<uv_async_t*>(handle); });
+}
+
+void LoopHold::set_busy(bool busy) {
+  if (busy == busy_) return;
+  busy_ = busy;
+  if (busy) {
+    uv_ref(reinterpret_cast<uv_handle_t*>(handle_));
+  } else {
+    uv_unref(reinterpret_cast<uv_handle_t*>(handle_));
+  }
+}
+
+}  // namespace fastmd::node
