@@ -38,6 +38,10 @@ proto::Result<UniqueFd> create_shm_object(const std::string& name, std::uint64_t
 /// Removes the named shm object (shm_unlink). Missing is not an error.
 proto::Status unlink_shm_object(const std::string& name);
 
+/// True when `fd` is a named POSIX shm object (its path is under /dev/shm), which, unlike a
+/// memfd, cannot carry seals.
+bool is_named_shm_object(int fd);
+
 /// What a memory fd turned out to be.
 struct MemoryFdInfo {
   std::uint64_t size = 0;

@@ -18,6 +18,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "fastmd/platform/mapping.hpp"
+#include "fastmd/proto/control.hpp"
+#include "fastmd/proto/result.hpp"
+
 namespace fastmd::shm {
 
 inline constexpr std::size_t kCacheLine = 64;
@@ -97,5 +101,10 @@ BlockHeaderCopy copy_block_header(const std::byte* header);
 /// Writes the segment header (daemon side, on lease).
 void write_segment_header(std::byte* segment_base, std::uint32_t segment, std::uint32_t generation,
                           std::uint64_t size);
+
+/// Checks a segment's fd against `info` (a memfd sealed against shrink/grow, or a named
+/// /dev/shm object, of at least info.size bytes: SHM_BAD_FD otherwise; segment 0 is
+/// SHM_UNKNOWN_SEGMENT) and maps it read-write with every page pre-faulted.
+proto::Result<platform::Mapping> map_segment(int fd, const proto::SegmentInfo& info);
 
 }  // namespace fastmd::shm

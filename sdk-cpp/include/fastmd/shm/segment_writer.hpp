@@ -126,7 +126,7 @@ class SegmentWriter {
   // All below run with mutex_ held.
   void reclaim_released();
   std::optional<std::uint64_t> find_gap(std::uint64_t span) const;
-  std::uint64_t place(std::uint64_t header_offset, std::uint64_t span, std::uint64_t capacity);
+  std::uint64_t place(std::uint64_t header_offset, std::uint64_t span);
   bool try_extend(std::uint64_t header_offset, std::uint64_t new_span);
   void forget(std::uint64_t header_offset);
   proto::Result<std::uint64_t> reserve(std::uint64_t capacity, std::chrono::milliseconds wait,

@@ -1,0 +1,33 @@
+// Shared memory mappings (see fastmd/platform/mapping.hpp).
+#include "fastmd/platform/mapping.hpp"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+
+#include "fastmd/platform/unix_socket.hpp"
+
+namespace fastmd::platform {
+
+proto::Result<Mapping> Mapping::map(int fd, std::size_t size, bool writable, off_t offset,
+                                    Populate populate) {
+  if (size == 0) return system_error("mmap of 0 bytes", EINVAL);
+  const int protection = writable ? PROT_READ | PROT_WRITE : PROT_READ;
+  const int flags = MAP_SHARED | (populate == Populate::prefault ? MAP_POPULATE : 0);
+  void* address = ::mmap(nullptr, size, protection, flags, fd, offset);
+  if (address == MAP_FAILED) return system_error("mmap", errno);
+  return Mapping(static_cast<std::byte*>(address), size);
+}
+
+proto::Status Mapping::advise(int advice) const {
+  if (::madvise(data_, size_, advice) != 0) return system_error("madvise", errno);
+  return {};
+}
+
+void Mapping::reset() {
+  if (data_ != nullptr) ::munmap(data_, size_);
+  data_ = nullptr;
+  size_ = 0;
+}
+
+}  // namespace fastmd::platform

@@ -1,0 +1,124 @@
+// One-off sealed memfds for payloads larger than any segment (see fastmd/shm/oneoff.hpp).
+#include "fastmd/shm/oneoff.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "fastmd/platform/memfd.hpp"
+#include "fastmd/platform/unix_socket.hpp"
+
+namespace fastmd::shm {
+
+namespace {
+
+constexpr const char* kOneOffName = "fastmd-oneoff";
+constexpr std::size_t kPage = 4096;
+
+proto::Status truncate_to(int fd, std::size_t size) {
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    return platform::system_error("ftruncate", errno);
+  }
+  return {};
+}
+
+// The last step of every one-off: no writable mapping may remain (F_SEAL_WRITE would fail
+// with EBUSY), then seal, and seal the seals.
+proto::Result<OneOff> seal_oneoff(platform::UniqueFd fd, std::size_t length) {
+  if (auto sealed = platform::add_seals(fd.get(), platform::kOneOffSeals | F_SEAL_SEAL); !sealed) {
+    return sealed.error();
+  }
+  return OneOff{std::move(fd), proto::ShmHandle{proto::kAttachedMemfdSegment, 0, length, 0}};
+}
+
+}  // namespace
+
+proto::Result<OneOff> make_oneoff(std::size_t capacity,
+                                  const std::function<std::size_t(std::span<std::byte>)>& fill) {
+  auto fd = platform::create_memfd(kOneOffName, capacity);
+  if (!fd) return fd.error();
+  std::size_t used = 0;
+  if (capacity > 0) {
+    // Pre-faulting in the kernel is cheaper than one trap per page on first touch.
+    auto mapping =
+        platform::Mapping::map(fd->get(), capacity, true, 0, platform::Mapping::Populate::prefault);
+    if (!mapping) return mapping.error();
+    used = fill(mapping->bytes());
+    if (used > capacity) {
+      return proto::Error{proto::Errc::internal,
+                          "a one-off fill callback reported " + std::to_string(used) +
+                              " bytes for a capacity of " + std::to_string(capacity)};
+    }
+  }
+  if (used < capacity) {
+    if (auto cut = truncate_to(fd->get(), used); !cut) return cut.error();
+  }
+  return seal_oneoff(std::move(*fd), used);
+}
+
+proto::Result<OneOff> make_oneoff(proto::ByteView bytes) {
+  return make_oneoff(bytes.size(), [&](std::span<std::byte> out) {
+    std::memcpy(out.data(), bytes.data(), bytes.size());
+    return bytes.size();
+  });
+}
+
+// ---- OneOffBuilder ----
+
+proto::Result<OneOffBuilder> OneOffBuilder::create(std::size_t initial_capacity) {
+  const std::size_t capacity = std::max(kPage, (initial_capacity + kPage - 1) / kPage * kPage);
+  auto fd = platform::create_memfd(kOneOffName, capacity);
+  if (!fd) return fd.error();
+  auto mapping = platform::Mapping::map(fd->get(), capacity, true);
+  if (!mapping) return mapping.error();
+  return OneOffBuilder(std::move(*fd), std::move(*mapping));
+}
+
+proto::Status OneOffBuilder::reserve(std::size_t total) {
+  if (total <= mapping_.size()) return {};
+  const std::size_t capacity = std::max(total, mapping_.size() * 2);
+  if (auto grown = truncate_to(fd_.get(), capacity); !grown) return grown;
+  // Remapping keeps the bytes: they live in the memfd, not in the mapping.
+  mapping_.reset();
+  auto mapping = platform::Mapping::map(fd_.get(), capacity, true);
+  if (!mapping) return mapping.error();
+  mapping_ = std::move(*mapping);
+  return {};
+}
+
+proto::Status OneOffBuilder::append(proto::ByteView bytes) {
+  if (!fd_) return proto::Error{proto::Errc::internal, "append to a finished OneOffBuilder"};
+  if (auto room = reserve(size_ + bytes.size()); !room) return room;
+  std::memcpy(mapping_.data() + size_, bytes.data(), bytes.size());
+  size_ += bytes.size();
+  return {};
+}
+
+proto::Result<OneOff> OneOffBuilder::finish() {
+  if (!fd_) return proto::Error{proto::Errc::internal, "finish of a finished OneOffBuilder"};
+  mapping_.reset();
+  if (auto cut = truncate_to(fd_.get(), size_); !cut) return cut.error();
+  const std::size_t length = std::exchange(size_, 0);
+  return seal_oneoff(std::move(fd_), length);
+}
+
+// ---- receiving ----
+
+proto::Result<AttachedPayload> map_attached(platform::UniqueFd fd, std::uint64_t length) {
+  auto checked = platform::check_memory_fd(fd.get(), platform::kOneOffSeals, length);
+  if (!checked) return checked.error();
+  if (length > SIZE_MAX) {
+    return proto::Error{proto::Errc::shm_bad_fd, "a one-off payload of " + std::to_string(length) +
+                                                     " bytes cannot be mapped here"};
+  }
+  if (length == 0) return AttachedPayload{};
+  auto mapping = platform::Mapping::map(fd.get(), static_cast<std::size_t>(length), false, 0,
+                                        platform::Mapping::Populate::prefault);
+  if (!mapping) return mapping.error();
+  return AttachedPayload(std::move(*mapping), static_cast<std::size_t>(length));
+}
+
+}  // namespace fastmd::shm
