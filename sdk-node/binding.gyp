@@ -15,7 +15,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "MSGPACK_NO_BOOST"],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++20", "-fexceptions", "-Wall", "-Wextra", "-O3"]
+      "cflags_cc": ["-std=c++20", "-fexceptions", "-Wall", "-Wextra", "-O2"]
     }
   ]
 }

@@ -88,17 +88,18 @@ FastSession::FastSession(const Napi::CallbackInfo& info)
   proto::Hello hello;
   hello.role = proto::Role::client;
   hello.pid = static_cast<std::uint32_t>(::getpid());
-  if (options.Has("name")) hello.name = options.Get("name").As<Napi::String>();
-  if (options.Has("wants") && options.Get("wants").IsArray()) {
+  auto given = [&](const char* key) { return !options.Get(key).IsUndefined(); };
+  if (given("name")) hello.name = options.Get("name").As<Napi::String>();
+  if (options.Get("wants").IsArray()) {
     Napi::Array wants = options.Get("wants").As<Napi::Array>();
     for (std::uint32_t i = 0; i < wants.Length(); ++i) {
       hello.wants.push_back(wants.Get(i).As<Napi::String>());
     }
   }
-  if (options.Has("maxFrame")) {
+  if (given("maxFrame")) {
     hello.max_frame = static_cast<std::uint32_t>(to_u64(options.Get("maxFrame"), "maxFrame"));
   }
-  if (options.Has("inlineThreshold")) {
+  if (given("inlineThreshold")) {
     inline_threshold_ = to_u64(options.Get("inlineThreshold"), "inlineThreshold");
   }
 

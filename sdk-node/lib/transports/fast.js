@@ -1,0 +1,355 @@
+'use strict';
+// The fast transport: requests go straight to workers over the direct channels fastmd-ipcd
+// introduced, payloads above the inline threshold through shared memory (native/). This file
+// is the policy: which worker takes a call (fewest outstanding), what happens when one dies
+// (in-flight calls are re-sent elsewhere), timeouts and aborts, reconnecting after a daemon
+// restart. The addon does the I/O and memory; it keeps the event loop alive only while calls
+// are in flight, so a process exits by itself when it has nothing left to do.
+
+const { loadAddon } = require('../fast/addon');
+const { fastError, fromErrno, fromNative } = require('../fast/errors');
+
+const DEFAULT_HANDSHAKE_MS = 2000;
+// How long a call waits for a worker when the daemon has not said (ipc.no_worker says).
+const DEFAULT_NO_WORKER_MS = 10000;
+// How many times a call is re-sent after the worker holding it ended.
+const MAX_ATTEMPTS = 4;
+const RECONNECT_FIRST_MS = 50;
+const RECONNECT_MAX_MS = 2000;
+
+/** Turns a payload into what the addon takes: a string or a Uint8Array view. */
+function normalizePayload(payload) {
+  if (typeof payload === 'string' || payload instanceof Uint8Array) return payload;
+  if (payload === undefined || payload === null) return '';
+  if (ArrayBuffer.isView(payload)) {
+    return new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
+  }
+  if (payload instanceof ArrayBuffer) return new Uint8Array(payload);
+  throw new TypeError('a payload must be a string, Buffer, Uint8Array or ArrayBuffer');
+}
+
+class FastTransport {
+  constructor(addon, options) {
+    this.name = 'fast';
+    this._addon = addon;
+    this._options = options;
+    this.socketPath = addon.resolveSocketPath(options.socket || '');
+    this._handshakeMs = options.handshakeTimeoutMs ?? options.timeoutMs ?? DEFAULT_HANDSHAKE_MS;
+    this._nextId = 1;
+    this._calls = new Map(); // id -> call (sent or queued)
+    this._queue = []; // calls waiting for a worker
+    this._workers = new Set(); // live workers of every session
+    this._sessions = new Set();
+    this._session = null; // the session new work is registered with
+    this._closed = false;
+    this._reconnectTimer = null;
+    this._reconnectDelay = RECONNECT_FIRST_MS;
+    this._noWorkerTimer = null;
+  }
+
+  /** The workers calls can go to now, with their load: [{name, pid, outstanding}]. */
+  get workers() {
+    return [...this._workers].map(({ name, pid, outstanding }) => ({ name, pid, outstanding }));
+  }
+
+  /** Connects and completes ipc.hello within the handshake timeout. */
+  open() {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        this._closeSession(session);
+        reject(fastError('HANDSHAKE_TIMEOUT',
+          `fastmd-ipcd at ${this.socketPath} did not answer ipc.hello within ${this._handshakeMs} ms`));
+      }, this._handshakeMs);
+      const session = this._connect((error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (error) {
+          this._closeSession(session);
+          reject(error);
+        } else {
+          resolve(this);
+        }
+      });
+    });
+  }
+
+  // Opens one native session; `onOpen(error|null)` is called once, when its handshake ends.
+  _connect(onOpen) {
+    const record = { native: null, workers: new Map(), ready: false };
+    const onEvent = (kind, data) => this._onEvent(record, kind, data, onOpen);
+    const onResponses = (peer, batch) => this._onResponses(record, peer, batch);
+    try {
+      record.native = new this._addon.FastSession(this.socketPath, {
+        name: this._options.name || `node:${process.pid}`,
+        wants: this._options.wants || [],
+        inlineThreshold: this._options.inlineThreshold,
+      }, onEvent, onResponses);
+    } catch (error) {
+      queueMicrotask(() => onOpen(fromNative(error)));
+      return record;
+    }
+    this._sessions.add(record);
+    return record;
+  }
+
+  _onEvent(record, kind, data, onOpen) {
+    switch (kind) {
+      case 'ready':
+        record.ready = true;
+        this._session = record;
+        this._reconnectDelay = RECONNECT_FIRST_MS;
+        onOpen(null);
+        break;
+      case 'failed':
+        this._closeSession(record);
+        onOpen(fromErrno(data.errno, data.message));
+        break;
+      case 'introduce': {
+        const worker = {
+          session: record, peer: data.peer, name: data.name, pid: data.pid,
+          methods: new Set(data.methods), outstanding: 0, calls: new Set(),
+        };
+        record.workers.set(data.peer, worker);
+        this._workers.add(worker);
+        this._drainQueue();
+        break;
+      }
+      case 'peer_gone':
+      case 'peer_closed':
+        this._dropWorker(record, data.peer, data.message);
+        break;
+      case 'no_worker':
+        this._armNoWorker(data.waitMs);
+        break;
+      case 'control_closed':
+        // The daemon went away: its direct channels keep serving; a new session takes new work.
+        if (this._session === record) this._session = null;
+        record.ready = false;
+        if (record.workers.size === 0) this._closeSession(record);
+        this._scheduleReconnect();
+        break;
+      default:
+        break; // 'shutdown': established channels keep working until the daemon is gone
+    }
+  }
+
+  _onResponses(record, peer, batch) {
+    const worker = record.workers.get(peer);
+    for (let i = 0; i < batch.length; i += 3) {
+      const call = this._calls.get(batch[i]);
+      if (!call || call.worker !== worker) continue;
+      const errno = batch[i + 1];
+      if (errno === 0) this._settle(call, null, batch[i + 2]);
+      else this._settle(call, fromErrno(errno, batch[i + 2]));
+    }
+  }
+
+  /**
+   * Calls `method` with `payload` (string or bytes) on the least busy worker. Resolves with
+   * a string or Buffer (`as`, else the payload's kind); rejects with a FastmdError, or with
+   * `signal.reason` when aborted.
+   */
+  call(method, payload, { signal, timeoutMs, as } = {}) {
+    if (this._closed) return Promise.reject(fastError('CANCELLED', 'the client is closed'));
+    let body;
+    try {
+      body = normalizePayload(payload);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const asString = as ? as === 'string' : typeof body === 'string';
+    return new Promise((resolve, reject) => {
+      const call = {
+        id: this._nextId++, method, payload: body, asString, resolve, reject,
+        worker: null, attempts: 0, timer: null, signal, onAbort: null,
+      };
+      this._calls.set(call.id, call);
+      if (timeoutMs !== undefined && timeoutMs !== null) {
+        call.timer = setTimeout(() => {
+          this._withdraw(call);
+          this._settle(call, fastError('TIMEOUT', `${method} did not answer within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }
+      if (signal) {
+        call.onAbort = () => {
+          this._withdraw(call);
+          this._settle(call, signal.reason);
+        };
+        signal.addEventListener('abort', call.onAbort, { once: true });
+      }
+      this._dispatch(call);
+    });
+  }
+
+  /** Calls `method` once per payload, all in flight together; resolves in payload order. */
+  callMany(method, payloads, options = {}) {
+    return Promise.all(Array.from(payloads, (payload) => this.call(method, payload, options)));
+  }
+
+  // Sends `call` to the least busy live worker serving its method, or queues it.
+  _dispatch(call) {
+    for (;;) {
+      let best = null;
+      for (const worker of this._workers) {
+        if (!worker.methods.has(call.method)) continue;
+        if (best === null || worker.outstanding < best.outstanding) best = worker;
+      }
+      if (best === null) {
+        this._queue.push(call);
+        this._armNoWorker(undefined);
+        return;
+      }
+      try {
+        best.session.native.send(best.peer, call.id, call.method, call.payload, call.asString);
+      } catch (error) {
+        const failure = fromNative(error);
+        if (failure.code === 'FASTMD_PEER_GONE') {
+          this._dropWorker(best.session, best.peer, failure.message);
+          continue;
+        }
+        this._settle(call, failure);
+        return;
+      }
+      call.worker = best;
+      call.attempts += 1;
+      best.outstanding += 1;
+      best.calls.add(call);
+      return;
+    }
+  }
+
+  _drainQueue() {
+    const waiting = this._queue;
+    this._queue = [];
+    for (const call of waiting) {
+      if (this._calls.get(call.id) === call) this._dispatch(call);
+    }
+    if (this._queue.length === 0 && this._noWorkerTimer) {
+      clearTimeout(this._noWorkerTimer);
+      this._noWorkerTimer = null;
+    }
+  }
+
+  // Fails queued calls that found no worker within `waitMs` (the daemon's, else a default).
+  _armNoWorker(waitMs) {
+    if (this._queue.length === 0) return;
+    if (this._noWorkerTimer) {
+      if (waitMs === undefined) return;
+      clearTimeout(this._noWorkerTimer);
+    }
+    this._noWorkerTimer = setTimeout(() => {
+      this._noWorkerTimer = null;
+      const waiting = this._queue;
+      this._queue = [];
+      for (const call of waiting) {
+        this._settle(call, fastError('NO_WORKER',
+          `no worker serving '${call.method}' was introduced by fastmd-ipcd at ${this.socketPath}`));
+      }
+    }, waitMs ?? DEFAULT_NO_WORKER_MS);
+  }
+
+  // A worker ended: forget it and re-send its calls to another worker (calls are idempotent).
+  _dropWorker(record, peer, reason) {
+    const worker = record.workers.get(peer);
+    if (!worker) return;
+    record.workers.delete(peer);
+    this._workers.delete(worker);
+    const orphans = [...worker.calls];
+    worker.calls.clear();
+    for (const call of orphans) {
+      call.worker = null;
+      if (call.attempts >= MAX_ATTEMPTS || this._options.idempotent === false) {
+        this._settle(call, fastError('PEER_GONE',
+          `the worker ${worker.name || worker.peer} ended while '${call.method}' was in flight (${reason})`));
+      } else {
+        this._dispatch(call);
+      }
+    }
+    if (record !== this._session && record.workers.size === 0) this._closeSession(record);
+  }
+
+  // Takes a call back from its worker (timeout, abort): the worker is asked to cancel it,
+  // and its answer, if any comes, is dropped.
+  _withdraw(call) {
+    const worker = call.worker;
+    if (!worker) return;
+    try {
+      worker.session.native.cancel(worker.peer, call.id);
+    } catch {
+      // the channel is gone: nothing to cancel
+    }
+    worker.session.native.abandon(worker.peer, call.id);
+  }
+
+  _settle(call, error, value) {
+    if (this._calls.get(call.id) !== call) return;
+    this._calls.delete(call.id);
+    if (call.timer) clearTimeout(call.timer);
+    if (call.onAbort) call.signal.removeEventListener('abort', call.onAbort);
+    if (call.worker) {
+      call.worker.outstanding -= 1;
+      call.worker.calls.delete(call);
+      call.worker = null;
+    }
+    const queued = this._queue.indexOf(call);
+    if (queued >= 0) this._queue.splice(queued, 1);
+    if (error) call.reject(error);
+    else call.resolve(value);
+  }
+
+  _scheduleReconnect() {
+    if (this._closed || this._reconnectTimer || this._session) return;
+    const delay = this._reconnectDelay;
+    this._reconnectDelay = Math.min(delay * 2, RECONNECT_MAX_MS);
+    this._reconnectTimer = setTimeout(() => {
+      this._reconnectTimer = null;
+      if (this._closed || this._session) return;
+      const record = this._connect((error) => {
+        if (error) {
+          this._closeSession(record);
+          this._scheduleReconnect();
+        }
+      });
+    }, delay);
+    // Reconnecting alone never keeps a process alive; queued calls arm their own timer.
+    this._reconnectTimer.unref();
+  }
+
+  _closeSession(record) {
+    if (!this._sessions.delete(record)) return;
+    if (this._session === record) this._session = null;
+    for (const worker of record.workers.values()) this._workers.delete(worker);
+    record.workers.clear();
+    record.native?.close();
+  }
+
+  /** Fails what is still pending, closes every channel; the process may then exit. */
+  async close() {
+    if (this._closed) return;
+    this._closed = true;
+    clearTimeout(this._reconnectTimer);
+    clearTimeout(this._noWorkerTimer);
+    for (const call of [...this._calls.values()]) {
+      this._settle(call, fastError('CANCELLED', 'the client was closed while the call was pending'));
+    }
+    for (const record of [...this._sessions]) this._closeSession(record);
+  }
+}
+
+/**
+ * Opens the fast transport: loads the addon, connects to fastmd-ipcd (option `socket`, env
+ * FASTMD_IPC_SOCKET, else the default path) and completes the handshake. Throws a
+ * FastmdError when the fast path is unavailable: FASTMD_ADDON_UNAVAILABLE,
+ * FASTMD_DAEMON_UNREACHABLE, FASTMD_HANDSHAKE_TIMEOUT, or the daemon's refusal.
+ */
+async function openFastTransport(options = {}) {
+  const transport = new FastTransport(loadAddon(), options);
+  return transport.open();
+}
+
+module.exports = { openFastTransport };

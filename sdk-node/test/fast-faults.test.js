@@ -1,0 +1,124 @@
+'use strict';
+// The fast transport when things go wrong: deadlines, aborts, a worker killed with -9 in the
+// middle of a load (every call still answered exactly once), the daemon restarted.
+// Slow calls use fastmd-test-worker's `sleep` (the reference Markdown worker has no slow
+// method); everything else runs against fastmd-worker-md.
+
+const assert = require('node:assert/strict');
+const { after, before, describe, it } = require('node:test');
+
+const { openFastTransport } = require('../lib/transports/fast');
+const { Cluster, waitFor } = require('./fast-support/cluster');
+
+describe('deadlines and aborts', { timeout: 60000 }, () => {
+  let cluster;
+  let transport;
+
+  before(async () => {
+    cluster = new Cluster({ worker: 'fastmd-test-worker' });
+    await cluster.startDaemon();
+    cluster.startWorker(['--threads', '4']);
+    transport = await openFastTransport({ socket: cluster.socket });
+    await waitFor(() => transport.workers.length === 1, 10000, 'the worker to be introduced');
+  });
+
+  after(async () => {
+    await transport?.close();
+    await cluster?.stop();
+  });
+
+  it('fails a call that outlives timeoutMs with FASTMD_TIMEOUT, and goes on', async () => {
+    const started = Date.now();
+    await assert.rejects(transport.call('sleep', '3000', { timeoutMs: 100 }), (error) => {
+      assert.equal(error.code, 'FASTMD_TIMEOUT');
+      return true;
+    });
+    assert.ok(Date.now() - started < 2500, 'the deadline, not the worker, ended the call');
+    assert.equal(await transport.call('echo', 'still here', { timeoutMs: 10000 }), 'still here');
+  });
+
+  it('rejects with signal.reason when aborted in flight', async () => {
+    const controller = new AbortController();
+    const reason = new Error('user gave up');
+    const pending = transport.call('sleep', '3000', { signal: controller.signal });
+    setTimeout(() => controller.abort(reason), 50);
+    await assert.rejects(pending, (error) => error === reason);
+  });
+
+  it('rejects at once with signal.reason when already aborted', async () => {
+    const reason = new Error('never mind');
+    await assert.rejects(transport.call('echo', 'x', { signal: AbortSignal.abort(reason) }),
+      (error) => error === reason);
+  });
+
+  it('reports a handler failure with FASTMD_HANDLER_FAILED', async () => {
+    await assert.rejects(transport.call('fail', 'x', { timeoutMs: 10000 }), (error) => {
+      assert.equal(error.code, 'FASTMD_HANDLER_FAILED');
+      assert.equal(error.errno, 301);
+      return true;
+    });
+  });
+});
+
+describe('a worker killed with -9 under load', { timeout: 120000 }, () => {
+  it('re-sends its in-flight calls: every call is answered once, correctly', async () => {
+    const cluster = new Cluster();
+    let transport;
+    try {
+      await cluster.startDaemon();
+      const victim = cluster.startWorker();
+      cluster.startWorker();
+      transport = await openFastTransport({ socket: cluster.socket });
+      await waitFor(() => transport.workers.length === 2, 10000, 'two workers to be introduced');
+
+      const total = 4000;
+      const settled = new Array(total).fill(0);
+      let answered = 0;
+      let killed = false;
+      const calls = Array.from({ length: total }, (_, i) => {
+        const payload = `${i}:${'m'.repeat(i % 3 === 0 ? 40000 : 200)}`; // inline and shm
+        return transport.call('echo', payload, { timeoutMs: 60000 }).then((result) => {
+          settled[i] += 1;
+          assert.equal(result, payload);
+          answered += 1;
+          if (!killed && answered === 200) {
+            killed = true;
+            victim.kill('SIGKILL');
+          }
+        });
+      });
+      await Promise.all(calls);
+      assert.ok(killed, 'the worker was killed while calls were in flight');
+      assert.ok(settled.every((count) => count === 1), 'each call settled exactly once');
+      await waitFor(() => transport.workers.length === 1, 10000, 'the dead worker to be dropped');
+    } finally {
+      await transport?.close();
+      await cluster.stop();
+    }
+  });
+});
+
+describe('daemon restart', { timeout: 60000 }, () => {
+  it('reconnects to the new daemon and is introduced to its workers', async () => {
+    const cluster = new Cluster();
+    let transport;
+    try {
+      await cluster.startDaemon();
+      cluster.startWorker();
+      transport = await openFastTransport({ socket: cluster.socket });
+      await waitFor(() => transport.workers.length === 1, 10000, 'the worker to be introduced');
+      assert.equal(await transport.call('echo', 'before', { timeoutMs: 10000 }), 'before');
+
+      cluster.daemon.kill('SIGKILL');
+      await new Promise((resolve) => cluster.daemon.once('exit', resolve));
+      await cluster.startDaemon();
+      const fresh = cluster.startWorker();
+      await waitFor(() => transport.workers.some((w) => w.pid === fresh.pid), 15000,
+        'an introduction to the new daemon\'s worker');
+      assert.equal(await transport.call('echo', 'after', { timeoutMs: 10000 }), 'after');
+    } finally {
+      await transport?.close();
+      await cluster.stop();
+    }
+  });
+});

@@ -1,0 +1,79 @@
+'use strict';
+// A private fastmd-ipcd and its workers for the fast transport's tests: binaries from
+// FASTMD_BIN_DIR (else the repository's build/bin), a socket in a fresh temporary directory,
+// every wait bounded, every process and file removed by stop().
+
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const binDir = process.env.FASTMD_BIN_DIR || path.resolve(__dirname, '..', '..', '..', 'build', 'bin');
+
+function binary(name) {
+  const file = path.join(binDir, name);
+  if (!fs.existsSync(file)) {
+    throw new Error(`${file} is missing: build it (scripts/build) or set FASTMD_BIN_DIR`);
+  }
+  return file;
+}
+
+/** Resolves once `check()` is true; rejects after `ms` with `what` in the message. */
+async function waitFor(check, ms, what) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Ends `child` with SIGTERM, then SIGKILL if it has not exited within `ms`. */
+function stopProcess(child, ms = 3000) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+class Cluster {
+  constructor({ worker = 'fastmd-worker-md', daemonArgs = [] } = {}) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastmd-node-fast-'));
+    this.socket = path.join(this.dir, 'ipcd.sock');
+    this.workerBinary = worker;
+    this.daemonArgs = daemonArgs;
+    this.daemon = null;
+    this.workers = [];
+  }
+
+  /** Starts (or restarts) the daemon and waits, bounded, for its socket. */
+  async startDaemon() {
+    fs.rmSync(this.socket, { force: true }); // a killed daemon's socket: wait for the new one
+    this.daemon = spawn(binary('fastmd-ipcd'), ['--socket', this.socket, ...this.daemonArgs],
+      { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.daemon.stderr.on('data', () => {}); // logs are not the test's business
+    await waitFor(() => fs.existsSync(this.socket), 5000, `fastmd-ipcd to listen on ${this.socket}`);
+    return this;
+  }
+
+  /** Starts one more worker process serving through the daemon. */
+  startWorker(extraArgs = []) {
+    const child = spawn(binary(this.workerBinary), ['--socket', this.socket, ...extraArgs],
+      { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr.on('data', () => {});
+    this.workers.push(child);
+    return child;
+  }
+
+  async stop() {
+    await Promise.all([...this.workers, this.daemon].filter(Boolean).map((child) => stopProcess(child)));
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+module.exports = { Cluster, waitFor, binDir };
