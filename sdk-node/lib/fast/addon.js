@@ -3,7 +3,7 @@
 // build is reported as FASTMD_ADDON_UNAVAILABLE so `auto` can fall back to legacy.
 
 const path = require('node:path');
-const { fastError } = require('./errors');
+const { fastmdError } = require('../errors');
 
 const candidates = [
   path.join(__dirname, '..', '..', 'build', 'Release', 'fastmd_ipc.node'),
@@ -28,7 +28,7 @@ function loadAddon() {
     }
     failure = reasons.join('; ');
   }
-  throw fastError('ADDON_UNAVAILABLE',
+  throw fastmdError('ADDON_UNAVAILABLE',
     `the @fastmd/ipc native addon could not be loaded (run \`npm rebuild @fastmd/ipc\`): ${failure}`);
 }
 

@@ -7,7 +7,8 @@
 // are in flight, so a process exits by itself when it has nothing left to do.
 
 const { loadAddon } = require('../fast/addon');
-const { fastError, fromErrno, fromNative } = require('../fast/errors');
+const { FastmdError, fastmdError } = require('../errors');
+const { fromNative } = require('../fast/errors');
 
 const DEFAULT_HANDSHAKE_MS = 2000;
 // How long a call waits for a worker when the daemon has not said (ipc.no_worker says).
@@ -60,7 +61,7 @@ class FastTransport {
         if (settled) return;
         settled = true;
         this._closeSession(session);
-        reject(fastError('HANDSHAKE_TIMEOUT',
+        reject(fastmdError('HANDSHAKE_TIMEOUT',
           `fastmd-ipcd at ${this.socketPath} did not answer ipc.hello within ${this._handshakeMs} ms`));
       }, this._handshakeMs);
       const session = this._connect((error) => {
@@ -106,7 +107,7 @@ class FastTransport {
         break;
       case 'failed':
         this._closeSession(record);
-        onOpen(fromErrno(data.errno, data.message));
+        onOpen(new FastmdError(data.errno, data.message));
         break;
       case 'introduce': {
         const worker = {
@@ -144,7 +145,7 @@ class FastTransport {
       if (!call || call.worker !== worker) continue;
       const errno = batch[i + 1];
       if (errno === 0) this._settle(call, null, batch[i + 2]);
-      else this._settle(call, fromErrno(errno, batch[i + 2]));
+      else this._settle(call, new FastmdError(errno, batch[i + 2]));
     }
   }
 
@@ -153,8 +154,8 @@ class FastTransport {
    * a string or Buffer (`as`, else the payload's kind); rejects with a FastmdError, or with
    * `signal.reason` when aborted.
    */
-  call(method, payload, { signal, timeoutMs, as } = {}) {
-    if (this._closed) return Promise.reject(fastError('CANCELLED', 'the client is closed'));
+  call(method, payload, { signal, timeoutMs = this._options.timeoutMs, as } = {}) {
+    if (this._closed) return Promise.reject(fastmdError('CANCELLED', 'the client is closed'));
     let body;
     try {
       body = normalizePayload(payload);
@@ -172,7 +173,7 @@ class FastTransport {
       if (timeoutMs !== undefined && timeoutMs !== null) {
         call.timer = setTimeout(() => {
           this._withdraw(call);
-          this._settle(call, fastError('TIMEOUT', `${method} did not answer within ${timeoutMs} ms`));
+          this._settle(call, fastmdError('TIMEOUT', `${method} did not answer within ${timeoutMs} ms`));
         }, timeoutMs);
       }
       if (signal) {
@@ -247,7 +248,7 @@ class FastTransport {
       const waiting = this._queue;
       this._queue = [];
       for (const call of waiting) {
-        this._settle(call, fastError('NO_WORKER',
+        this._settle(call, fastmdError('NO_WORKER',
           `no worker serving '${call.method}' was introduced by fastmd-ipcd at ${this.socketPath}`));
       }
     }, waitMs ?? DEFAULT_NO_WORKER_MS);
@@ -264,7 +265,7 @@ class FastTransport {
     for (const call of orphans) {
       call.worker = null;
       if (call.attempts >= MAX_ATTEMPTS || this._options.idempotent === false) {
-        this._settle(call, fastError('PEER_GONE',
+        this._settle(call, fastmdError('PEER_GONE',
           `the worker ${worker.name || worker.peer} ended while '${call.method}' was in flight (${reason})`));
       } else {
         this._dispatch(call);
@@ -335,7 +336,7 @@ class FastTransport {
     clearTimeout(this._reconnectTimer);
     clearTimeout(this._noWorkerTimer);
     for (const call of [...this._calls.values()]) {
-      this._settle(call, fastError('CANCELLED', 'the client was closed while the call was pending'));
+      this._settle(call, fastmdError('CANCELLED', 'the client was closed while the call was pending'));
     }
     for (const record of [...this._sessions]) this._closeSession(record);
   }
