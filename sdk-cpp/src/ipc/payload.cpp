@@ -1,77 +1,233 @@
 // Payload placement and resolution (see payload.hpp).
 #include "payload.hpp"
 
+#include <cstring>
+#include <variant>
+
+#include "fastmd/shm/oneoff.hpp"
+#include "fastmd/shm/segment_reader.hpp"
+#include "fastmd/shm/segment_writer.hpp"
+
 namespace fastmd::ipc::detail {
 
 using proto::Errc;
 using proto::Error;
 
-class OwnSegment {};
-class PeerSegment {};
+class OwnSegment {
+ public:
+  explicit OwnSegment(std::unique_ptr<shm::SegmentWriter> owned) : writer(std::move(owned)) {}
+  std::unique_ptr<shm::SegmentWriter> writer;
+};
 
-class PayloadBuilder::Block {};
+class PeerSegment {
+ public:
+  explicit PeerSegment(shm::SegmentReader mapped) : reader(std::move(mapped)) {}
+  shm::SegmentReader reader;
+};
 
-std::shared_ptr<OwnSegment> open_own_segment(platform::UniqueFd,
-                                             const std::optional<proto::SegmentInfo>&) {
-  return nullptr;
+std::shared_ptr<OwnSegment> open_own_segment(platform::UniqueFd fd,
+                                             const std::optional<proto::SegmentInfo>& info) {
+  if (!fd || !info) return nullptr;
+  auto writer = shm::SegmentWriter::open(std::move(fd), *info);
+  // Without a usable segment, payloads go inline or by one-off memfd: slower, still correct.
+  if (!writer) return nullptr;
+  return std::make_shared<OwnSegment>(std::move(*writer));
 }
 
 proto::Result<std::shared_ptr<PeerSegment>> open_peer_segment(
-    platform::UniqueFd, const std::optional<proto::SegmentInfo>&) {
-  return std::shared_ptr<PeerSegment>{};
-}
-
-proto::Status Outgoing::send_on(FramedSocket& socket) const {
-  if (!attached) return socket.send(message);
-  const int fd = attached.get();
-  return socket.send(message, {&fd, 1});
+    platform::UniqueFd fd, const std::optional<proto::SegmentInfo>& info) {
+  if (!fd || !info) return std::shared_ptr<PeerSegment>{};
+  auto reader = shm::SegmentReader::open(std::move(fd), *info);
+  if (!reader) return reader.error();
+  return std::make_shared<PeerSegment>(std::move(*reader));
 }
 
 namespace {
 
 // Room the rest of a frame (keys, id, method, handle) needs beside an inline payload.
 constexpr std::size_t kFrameOverhead = 1024;
+// A result that outgrows the inline threshold without a reserve() hint gets a block this big
+// (or twice what it has), grown by doubling.
+constexpr std::size_t kFirstBlockBytes = 256 * 1024;
 
 bool fits_inline(std::size_t size, const PayloadPolicy& policy) {
-  return size + kFrameOverhead <= policy.peer_max_frame;
+  return size <= policy.inline_threshold && size + kFrameOverhead <= policy.peer_max_frame;
+}
+
+template <class T>
+class HoldOf final : public Reply::Hold {
+ public:
+  explicit HoldOf(T value) : value_(std::move(value)) {}
+
+ private:
+  T value_;
+};
+
+void attach_oneoff(shm::OneOff oneoff, Outgoing& out) {
+  out.message.shm = oneoff.handle;
+  out.message.fds = 1;
+  out.attached = std::move(oneoff.fd);
 }
 
 }  // namespace
 
-proto::Status place_payload(proto::ByteView bytes, const PayloadPolicy& policy, OwnSegment*,
-                            Outgoing& out) {
-  if (!fits_inline(bytes.size(), policy)) {
-    return Error{Errc::payload_too_large,
-                 "a payload of " + std::to_string(bytes.size()) +
-                     " bytes exceeds the peer's frame maximum and no shared memory is available"};
+proto::Status Outgoing::send_on(FramedSocket& socket) const {
+  proto::Status sent;
+  if (attached) {
+    const int fd = attached.get();
+    sent = socket.send(message, {&fd, 1});
+  } else {
+    sent = socket.send(message);
   }
-  out.message.payload = bytes;
+  // A block whose handle never left is given back at once.
+  if (!sent && placed_in && message.shm) placed_in->writer->discard(*message.shm);
+  return sent;
+}
+
+proto::Status place_payload(proto::ByteView bytes, const PayloadPolicy& policy, OwnSegment* own,
+                            Outgoing& out) {
+  if (fits_inline(bytes.size(), policy)) {
+    out.message.payload = bytes;
+    return {};
+  }
+  if (own && bytes.size() <= own->writer->max_block()) {
+    auto block = own->writer->allocate(bytes.size(), policy.shm_wait);
+    if (block) {
+      std::memcpy(block->data().data(), bytes.data(), bytes.size());
+      out.message.shm = block->seal(bytes.size());
+      out.placed_in = own;
+      return {};
+    }
+    // The segment stayed full for the whole wait: this payload goes by one-off memfd.
+  }
+  auto oneoff = shm::make_oneoff(bytes);
+  if (!oneoff) return oneoff.error();
+  attach_oneoff(std::move(*oneoff), out);
   return {};
 }
+
+// Where a result grows once it left the inline buffer: a block of the own segment, or a
+// one-off memfd when the segment cannot hold it.
+class PayloadBuilder::Block {
+ public:
+  shm::WriteBlock block;
+  std::optional<shm::OneOffBuilder> oneoff;
+  std::size_t used = 0;
+};
 
 PayloadBuilder::PayloadBuilder(const PayloadPolicy& policy, OwnSegment* own)
     : policy_(policy), own_(own) {}
 PayloadBuilder::~PayloadBuilder() = default;
 
 void PayloadBuilder::reserve(std::size_t total) {
-  inline_.reserve(total);
+  if (error_ || block_) return;
+  if (total <= policy_.inline_threshold) {
+    inline_.reserve(total);
+    return;
+  }
+  start_block(total);
+}
+
+void PayloadBuilder::start_block(std::size_t capacity) {
+  block_ = std::make_unique<Block>();
+  if (own_ && capacity <= own_->writer->max_block()) {
+    auto block = own_->writer->allocate(capacity, policy_.shm_wait);
+    if (block) block_->block = std::move(*block);
+  }
+  if (!block_->block.valid()) {
+    auto oneoff = shm::OneOffBuilder::create(capacity);
+    if (!oneoff) {
+      error_ = oneoff.error();
+      return;
+    }
+    block_->oneoff.emplace(std::move(*oneoff));
+  }
+  // What was collected inline so far moves over once.
+  const proto::ByteBuffer collected = std::move(inline_);
+  inline_.clear();
+  append_to_block(collected);
 }
 
 void PayloadBuilder::append(proto::ByteView bytes) {
-  inline_.insert(inline_.end(), bytes.begin(), bytes.end());
+  if (error_) return;
+  if (!block_) {
+    if (inline_.size() + bytes.size() <= policy_.inline_threshold) {
+      inline_.insert(inline_.end(), bytes.begin(), bytes.end());
+      return;
+    }
+    start_block(std::max(kFirstBlockBytes, 2 * (inline_.size() + bytes.size())));
+    if (error_) return;
+  }
+  append_to_block(bytes);
+}
+
+void PayloadBuilder::append_to_block(proto::ByteView bytes) {
+  if (bytes.empty() || error_) return;
+  Block& b = *block_;
+  if (b.oneoff) {
+    if (auto appended = b.oneoff->append(bytes); !appended) error_ = appended.error();
+    return;
+  }
+  const std::size_t needed = b.used + bytes.size();
+  if (needed > b.block.capacity()) {
+    const std::size_t wanted = std::max(needed, 2 * b.block.capacity());
+    if (!b.block.grow(wanted, b.used, policy_.shm_wait)) {
+      // The segment cannot hold it: continue in a one-off memfd (the bytes so far move once).
+      auto oneoff = shm::OneOffBuilder::create(wanted);
+      if (!oneoff) {
+        error_ = oneoff.error();
+        return;
+      }
+      b.oneoff.emplace(std::move(*oneoff));
+      if (auto moved = b.oneoff->append({b.block.data().data(), b.used}); !moved) {
+        error_ = moved.error();
+        return;
+      }
+      b.block = shm::WriteBlock{};
+      if (auto appended = b.oneoff->append(bytes); !appended) error_ = appended.error();
+      return;
+    }
+  }
+  std::memcpy(b.block.data().data() + b.used, bytes.data(), bytes.size());
+  b.used = needed;
 }
 
 proto::Status PayloadBuilder::finish(Outgoing& out) {
-  return place_payload(inline_, policy_, own_, out);
+  if (error_) return *error_;
+  if (!block_) return place_payload(inline_, policy_, nullptr, out);
+  if (block_->oneoff) {
+    auto oneoff = block_->oneoff->finish();
+    if (!oneoff) return oneoff.error();
+    attach_oneoff(std::move(*oneoff), out);
+    return {};
+  }
+  out.message.shm = block_->block.seal(block_->used);
+  out.placed_in = own_;
+  return {};
 }
 
 proto::Result<Incoming> take_payload(const proto::Message& message,
-                                     std::vector<platform::UniqueFd>&, PeerSegment*) {
-  if (message.shm) {
-    return Error{Errc::shm_unknown_segment,
-                 "a shared-memory handle arrived but no segment of the peer is mapped"};
+                                     std::vector<platform::UniqueFd>& fds, PeerSegment* peer) {
+  if (!message.shm) return Incoming{message.payload, nullptr};
+  const proto::ShmHandle& handle = *message.shm;
+  if (handle.attached_memfd()) {
+    if (fds.empty()) {
+      return Error{Errc::fd_mismatch, "a one-off payload arrived without its memfd"};
+    }
+    auto attached = shm::map_attached(std::move(fds.front()), handle.length);
+    if (!attached) return attached.error();
+    const proto::ByteView bytes = attached->bytes();
+    return Incoming{bytes, std::make_unique<HoldOf<shm::AttachedPayload>>(std::move(*attached))};
   }
-  return Incoming{message.payload, nullptr};
+  if (!peer) {
+    return Error{Errc::shm_unknown_segment, "a shared-memory handle names segment " +
+                                                std::to_string(handle.segment) +
+                                                " but the peer was introduced without one"};
+  }
+  auto block = peer->reader.acquire(handle);
+  if (!block) return block.error();
+  const proto::ByteView bytes = block->bytes();
+  return Incoming{bytes, std::make_unique<HoldOf<shm::ReadBlock>>(std::move(*block))};
 }
 
 }  // namespace fastmd::ipc::detail

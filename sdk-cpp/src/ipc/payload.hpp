@@ -40,6 +40,9 @@ struct PayloadPolicy {
 struct Outgoing {
   proto::Message message;
   platform::UniqueFd attached;
+  OwnSegment* placed_in = nullptr;  // the segment holding the payload's block, if any
+
+  /// Sends the message; a block whose handle could not be sent is given back.
 
   proto::Status send_on(FramedSocket& socket) const;
 };
@@ -63,10 +66,14 @@ class PayloadBuilder {
 
  private:
   class Block;
+  void start_block(std::size_t capacity);
+  void append_to_block(proto::ByteView bytes);
+
   const PayloadPolicy& policy_;
   OwnSegment* own_;
   proto::ByteBuffer inline_;
   std::unique_ptr<Block> block_;
+  std::optional<proto::Error> error_;  // the first failure; finish() reports it
 };
 
 /// A received payload: bytes valid while `hold` lives (no hold: they view the frame and are

@@ -1,7 +1,9 @@
 // fastmd::ipc::Worker (see fastmd/ipc/worker.hpp). The endpoint's I/O thread reads
-// requests and queues them as Tasks; handler threads take Tasks in batches, run the
-// handlers, write each result once (PayloadBuilder) and answer each batch with one write
-// per channel. A request for an unknown method, a bad payload or a cancelled call is
+// requests and queues them as Tasks; handler threads take them one at a time (so a queued
+// task can still be cancelled), run the handler, and write each result once
+// (PayloadBuilder). Answers are batched, one write per channel, while more tasks are queued
+// and the next one is known to be quick; a slow or unknown handler never holds earlier
+// answers back. A request for an unknown method, a bad payload or a cancelled call is
 // answered by the I/O thread at once.
 #include "fastmd/ipc/worker.hpp"
 
@@ -27,8 +29,37 @@ using proto::Error;
 
 namespace {
 
-// Tasks a handler thread takes at once; their answers share one write per channel.
-constexpr std::size_t kTasksPerBatch = 64;
+// Answers a handler thread holds back at most before writing them.
+constexpr std::size_t kAnswersPerBatch = 64;
+// Answers wait for the next task only when its method usually takes less than this.
+constexpr std::chrono::nanoseconds kQuickHandler = std::chrono::microseconds(50);
+
+// Answers written by one handler thread and not yet sent, per channel.
+class AnswerBatch {
+ public:
+  proto::ByteBuffer& frames_for(const std::shared_ptr<DirectChannel>& channel) {
+    ++count_;
+    for (auto& [known, frames] : pending_) {
+      if (known == channel) return frames;
+    }
+    return pending_.emplace_back(channel, proto::ByteBuffer{}).second;
+  }
+  std::size_t count() const { return count_; }
+
+  /// One write per channel; channels that ended are forgotten.
+  void send() {
+    for (auto& [channel, frames] : pending_) {
+      if (!frames.empty()) (void)channel->socket().send_encoded(frames);
+      frames.clear();
+    }
+    std::erase_if(pending_, [](const auto& entry) { return entry.first->socket().is_shut_down(); });
+    count_ = 0;
+  }
+
+ private:
+  std::vector<std::pair<std::shared_ptr<DirectChannel>, proto::ByteBuffer>> pending_;
+  std::size_t count_ = 0;
+};
 
 struct Task {
   std::shared_ptr<DirectChannel> channel;
@@ -38,6 +69,26 @@ struct Task {
   ByteView params;
   std::vector<std::byte> inline_params;  // a copy of inline params (the frame buffer moves on)
   std::unique_ptr<Reply::Hold> hold;     // keeps shared-memory params until the task is done
+};
+
+// How long a method's handler usually takes: an exponential moving average, shared by the
+// handler threads. A method not yet timed counts as slow.
+class MethodTiming {
+ public:
+  bool is_quick() const {
+    const auto average = average_ns_.load(std::memory_order_relaxed);
+    return average != kUnknown && std::chrono::nanoseconds(average) < kQuickHandler;
+  }
+  void record(std::chrono::nanoseconds took) {
+    const auto average = average_ns_.load(std::memory_order_relaxed);
+    const auto sample = static_cast<std::uint64_t>(took.count());
+    average_ns_.store(average == kUnknown ? sample : (average * 7 + sample) / 8,
+                      std::memory_order_relaxed);
+  }
+
+ private:
+  static constexpr std::uint64_t kUnknown = ~std::uint64_t{0};
+  std::atomic<std::uint64_t> average_ns_{kUnknown};
 };
 
 class BuilderWriter final : public ResultWriter {
@@ -59,7 +110,9 @@ class Worker::Impl final : public detail::EndpointHooks {
       : methods_(std::move(methods)),
         options_(std::move(options)),
         stop_fd_(::eventfd(0, EFD_CLOEXEC)),
-        endpoint_(endpoint_options(methods_, options_), *this) {}
+        endpoint_(endpoint_options(methods_, options_), *this) {
+    for (const auto& spec : methods_.specs()) timings_[methods_.find(spec.name)];
+  }
 
   ~Impl() override { stop(); }
 
@@ -201,28 +254,33 @@ class Worker::Impl final : public detail::EndpointHooks {
   }
 
   void serve_tasks() {
-    std::vector<Task> batch;
-    std::unordered_map<DirectChannel*, proto::ByteBuffer> answers;
+    AnswerBatch answers;
     for (;;) {
+      std::optional<Task> task;
+      bool more_queued = false;
       {
         std::unique_lock lock(mutex_);
-        tasks_ready_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
+        if (answers.count() == 0) {
+          tasks_ready_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
+        }
         if (stopping_) return;
-        while (!tasks_.empty() && batch.size() < kTasksPerBatch) {
-          batch.push_back(std::move(tasks_.front()));
+        if (!tasks_.empty()) {
+          task.emplace(std::move(tasks_.front()));
           tasks_.pop_front();
+          more_queued = !tasks_.empty();
         }
       }
-      for (Task& task : batch) run_task(task, answers[task.channel.get()]);
-      for (Task& task : batch) {
-        proto::ByteBuffer& frames = answers[task.channel.get()];
-        if (!frames.empty()) {
-          (void)task.channel->socket().send_encoded(frames);
-          frames.clear();
-        }
+      if (!task) {
+        answers.send();  // nothing queued: held answers go now
+        continue;
       }
-      answered_.fetch_add(batch.size(), std::memory_order_relaxed);
-      batch.clear();
+      MethodTiming& timing = timings_.at(task->entry);
+      if (answers.count() > 0 && !timing.is_quick()) answers.send();
+      const auto started = std::chrono::steady_clock::now();
+      run_task(*task, answers.frames_for(task->channel));
+      timing.record(std::chrono::steady_clock::now() - started);
+      answered_.fetch_add(1, std::memory_order_relaxed);
+      if (!more_queued || answers.count() >= kAnswersPerBatch) answers.send();
     }
   }
 
@@ -268,6 +326,8 @@ class Worker::Impl final : public detail::EndpointHooks {
   platform::UniqueFd stop_fd_;
   proto::Decoder cancel_decoder_;
   std::shared_ptr<detail::OwnSegment> own_segment_;  // I/O thread only
+  // One per method, made up front: the map never changes, its values are atomic.
+  std::unordered_map<const MethodTable::Entry*, MethodTiming> timings_;
 
   std::mutex mutex_;
   std::condition_variable tasks_ready_;

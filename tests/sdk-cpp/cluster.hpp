@@ -1,0 +1,64 @@
+// cluster.hpp — a throwaway fastmd-ipc installation for one test: a temporary directory,
+// the real fastmd-ipcd listening in it, and fastmd-test-worker processes, each a child
+// process that is killed and reaped when the test ends. Every wait is bounded.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fastmd/ipc/client.hpp"
+
+namespace fastmd::testing {
+
+/// A child process, killed (SIGKILL) and reaped on destruction unless it already exited.
+class ChildProcess {
+ public:
+  /// Starts `argv` (argv[0] is a path); throws std::runtime_error when it cannot.
+  explicit ChildProcess(const std::vector<std::string>& argv);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  void signal(int signo) const;
+  /// The wait status once it exited, std::nullopt if still running after `timeout`.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+class Cluster {
+ public:
+  /// Creates the directory and starts the daemon (extra flags appended).
+  explicit Cluster(std::vector<std::string> daemon_flags = {});
+  ~Cluster();
+
+  const std::string& socket_path() const { return socket_path_; }
+
+  /// Starts (again) the daemon and waits until it accepts connections.
+  void start_daemon();
+  /// kill -9 of the daemon.
+  void kill_daemon();
+
+  /// Starts a fastmd-test-worker named `name` with `threads` handler threads.
+  ChildProcess& start_worker(const std::string& name, unsigned threads = 1);
+
+  /// A client of this cluster's daemon; throws when it cannot connect.
+  std::unique_ptr<ipc::Client> client(ipc::ClientOptions options = {});
+
+ private:
+  std::string directory_;
+  std::string socket_path_;
+  std::vector<std::string> daemon_flags_;
+  std::unique_ptr<ChildProcess> daemon_;
+  std::vector<std::unique_ptr<ChildProcess>> workers_;
+};
+
+}  // namespace fastmd::testing

@@ -1,0 +1,224 @@
+// Client ⇄ Worker over the real daemon: round trips of every size, pipelining, load sharing,
+// errors, deadlines and cancellation.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstring>
+#include <future>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "cluster.hpp"
+
+using namespace std::chrono_literals;
+using fastmd::ipc::CallOptions;
+using fastmd::ipc::CallResult;
+using fastmd::ipc::ClientOptions;
+using fastmd::proto::ByteView;
+using fastmd::proto::Errc;
+
+namespace {
+
+constexpr auto kWorkerWait = 10s;
+
+std::vector<std::byte> random_bytes(std::size_t size, unsigned seed) {
+  std::vector<std::byte> bytes(size);
+  std::mt19937_64 generator(seed);
+  for (std::size_t i = 0; i < size; i += 8) {
+    const std::uint64_t word = generator();
+    std::memcpy(bytes.data() + i, &word, std::min<std::size_t>(8, size - i));
+  }
+  return bytes;
+}
+
+ByteView text(const std::string& s) {
+  return fastmd::proto::as_bytes(s);
+}
+
+}  // namespace
+
+TEST_CASE("round trips of 0 B, 1 KiB, 1 MiB, 10 MiB and 64 MiB come back byte for byte") {
+  fastmd::testing::Cluster cluster;
+  cluster.start_worker("echo-worker");
+  auto client = cluster.client();
+  REQUIRE(client->wait_for_workers(1, kWorkerWait));
+
+  for (std::size_t size : {std::size_t{0}, std::size_t{1} << 10, std::size_t{1} << 20,
+                           std::size_t{10} << 20, std::size_t{64} << 20}) {
+    INFO("payload of " << size << " bytes");
+    const auto payload = random_bytes(size, static_cast<unsigned>(size));
+    CallResult reply = client->call("echo", payload);
+    REQUIRE(reply.ok());
+    REQUIRE(reply->size() == size);
+    REQUIRE(std::equal(payload.begin(), payload.end(), reply->bytes().begin()));
+  }
+}
+
+TEST_CASE("10,000 pipelined calls are all answered, asynchronously and in a batch") {
+  fastmd::testing::Cluster cluster;
+  cluster.start_worker("echo-worker", 2);
+  auto client = cluster.client();
+  REQUIRE(client->wait_for_workers(1, kWorkerWait));
+  constexpr std::size_t kCalls = 10'000;
+
+  std::vector<std::string> params;
+  for (std::size_t i = 0; i < kCalls; ++i) params.push_back("call " + std::to_string(i));
+
+  SECTION("futures") {
+    std::vector<std::future<CallResult>> replies;
+    for (const auto& p : params) replies.push_back(client->call_async("echo", text(p)));
+    for (std::size_t i = 0; i < kCalls; ++i) {
+      REQUIRE(replies[i].wait_for(30s) == std::future_status::ready);
+      CallResult reply = replies[i].get();
+      REQUIRE(reply.ok());
+      REQUIRE(reply->text() == params[i]);
+    }
+  }
+  SECTION("call_many") {
+    std::vector<ByteView> views;
+    for (const auto& p : params) views.push_back(text(p));
+    std::vector<CallResult> replies = client->call_many("echo", views);
+    REQUIRE(replies.size() == kCalls);
+    for (std::size_t i = 0; i < kCalls; ++i) {
+      REQUIRE(replies[i].ok());
+      REQUIRE(replies[i]->text() == params[i]);
+    }
+  }
+  REQUIRE(client->in_flight() == 0);
+}
+
+TEST_CASE("two workers share the load") {
+  fastmd::testing::Cluster cluster;
+  const pid_t first = cluster.start_worker("worker-a").pid();
+  const pid_t second = cluster.start_worker("worker-b").pid();
+  auto client = cluster.client();
+  REQUIRE(client->wait_for_workers(2, kWorkerWait));
+
+  std::vector<ByteView> views(2'000);
+  std::vector<CallResult> replies = client->call_many("pid", views);
+  std::map<std::string, int> calls_per_worker;
+  for (auto& reply : replies) {
+    REQUIRE(reply.ok());
+    ++calls_per_worker[reply->to_string()];
+  }
+  REQUIRE(calls_per_worker.size() == 2);
+  REQUIRE(calls_per_worker[std::to_string(first)] >= 500);
+  REQUIRE(calls_per_worker[std::to_string(second)] >= 500);
+}
+
+TEST_CASE("a handler that throws fails its call and the worker goes on") {
+  fastmd::testing::Cluster cluster;
+  cluster.start_worker("worker");
+  auto client = cluster.client();
+  REQUIRE(client->wait_for_workers(1, kWorkerWait));
+
+  CallResult failed = client->call("fail", {});
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.error().code == Errc::handler_failed);
+  CHECK_THAT(failed.error().message, Catch::Contains("always fails"));
+
+  CallResult next = client->call("echo", text("still here"));
+  REQUIRE(next.ok());
+  CHECK(next->text() == "still here");
+}
+
+TEST_CASE("large results are written in the worker's memory and read in place") {
+  fastmd::testing::Cluster cluster;
+  cluster.start_worker("worker");
+  auto client = cluster.client();
+  REQUIRE(client->wait_for_workers(1, kWorkerWait));
+
+  for (std::size_t size : {std::size_t{100}, std::size_t{3} << 20, std::size_t{20} << 20}) {
+    INFO("result of " << size << " bytes");
+    CallResult reply = client->call("big", text(std::to_string(size)));
+    REQUIRE(reply.ok());
+    REQUIRE(reply->size() == size);
+    bool pattern = true;
+    for (std::size_t i = 0; i < size && pattern; ++i) {
+      pattern = reply->text()[i] == static_cast<char>('a' + i % 26);
+    }
+    CHECK(pattern);
+  }
+}
+
+TEST_CASE("a call without a worker fails with NO_WORKER after the wait") {
+  fastmd::testing::Cluster cluster({"--no-worker-wait-ms", "200"});
+  ClientOptions options;
+  options.no_worker_wait = 300ms;
+  auto client = cluster.client(options);
+
+  const auto started = std::chrono::steady_clock::now();
+  CallResult reply = client->call("echo", text("anyone?"));
+  REQUIRE_FALSE(reply.ok());
+  CHECK(reply.error().code == Errc::no_worker);
+  CHECK(std::chrono::steady_clock::now() - started < 5s);
+}
+
+TEST_CASE("a call waiting for a worker goes to the first one that registers") {
+  fastmd::testing::Cluster cluster;
+  auto client = cluster.client();
+  auto pending = client->call_async("echo", text("late"));
+  std::this_thread::sleep_for(100ms);
+  cluster.start_worker("late-worker");
+  REQUIRE(pending.wait_for(10s) == std::future_status::ready);
+  CallResult reply = pending.get();
+  REQUIRE(reply.ok());
+  CHECK(reply->text() == "late");
+}
+
+TEST_CASE("a call's deadline fails it with TIMEOUT and the client goes on") {
+  fastmd::testing::Cluster cluster;
+  cluster.start_worker("worker", 2);
+  auto client = cluster.client();
+  REQUIRE(client->wait_for_workers(1, kWorkerWait));
+
+  CallOptions options;
+  options.timeout = 50ms;
+  const auto started = std::chrono::steady_clock::now();
+  CallResult slow = client->call("sleep", text("2000"), options);
+  REQUIRE_FALSE(slow.ok());
+  CHECK(slow.error().code == Errc::timeout);
+  CHECK(std::chrono::steady_clock::now() - started < 1500ms);
+
+  CallResult quick = client->call("echo", text("after"), options);
+  REQUIRE(quick.ok());
+  CHECK(quick->text() == "after");
+}
+
+TEST_CASE("a cancelled call completes with CANCELLED and the worker skips it") {
+  fastmd::testing::Cluster cluster;
+  cluster.start_worker("worker", 1);
+  auto client = cluster.client();
+  REQUIRE(client->wait_for_workers(1, kWorkerWait));
+
+  // The only handler thread is busy, so the next call waits in the worker's queue.
+  auto busy = client->call_async("sleep", text("300"));
+  std::promise<CallResult> outcome;
+  const fastmd::ipc::CallId id = client->call_async(
+      "sleep", text("5000"), [&outcome](CallResult r) { outcome.set_value(std::move(r)); });
+  std::this_thread::sleep_for(50ms);
+  REQUIRE(client->cancel(id));
+  auto cancelled = outcome.get_future();
+  REQUIRE(cancelled.wait_for(1s) == std::future_status::ready);
+  CallResult reply = cancelled.get();
+  REQUIRE_FALSE(reply.ok());
+  CHECK(reply.error().code == Errc::cancelled);
+  CHECK_FALSE(client->cancel(id));
+
+  // The worker skipped the cancelled 5 s call: the next call is answered right after `busy`.
+  REQUIRE(busy.wait_for(2s) == std::future_status::ready);
+  const auto started = std::chrono::steady_clock::now();
+  CallResult next = client->call("echo", text("next"));
+  REQUIRE(next.ok());
+  CHECK(std::chrono::steady_clock::now() - started < 2s);
+}
+
+TEST_CASE("connecting without a daemon fails with DAEMON_UNREACHABLE") {
+  ClientOptions options;
+  options.socket_path = "/tmp/fastmd-no-daemon-here/ipcd.sock";
+  auto client = fastmd::ipc::Client::connect(options);
+  REQUIRE_FALSE(client.ok());
+  CHECK(client.error().code == Errc::daemon_unreachable);
+}
