@@ -1,0 +1,172 @@
+// Failures under load: a worker killed with SIGKILL, the daemon killed and restarted. Every
+// call must complete exactly once — with its result, or with an error that says why.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "cluster.hpp"
+
+using namespace std::chrono_literals;
+using fastmd::ipc::CallOptions;
+using fastmd::ipc::CallResult;
+using fastmd::proto::Errc;
+
+namespace {
+
+// Counts the outcomes of many asynchronous calls, each by its index.
+class Tally {
+ public:
+  explicit Tally(std::size_t calls) : answers_(calls) {}
+
+  fastmd::ipc::Callback recorder(std::size_t index) {
+    return [this, index](CallResult result) {
+      std::lock_guard lock(mutex_);
+      ++answers_[index];
+      if (result.ok()) {
+        ++succeeded_;
+      } else {
+        ++failures_[result.error().code];
+      }
+      ++completed_;
+      if (completed_ == answers_.size()) all_done_.notify_all();
+    };
+  }
+
+  bool wait_all(std::chrono::seconds timeout) {
+    std::unique_lock lock(mutex_);
+    return all_done_.wait_for(lock, timeout, [&] { return completed_ == answers_.size(); });
+  }
+
+  bool each_answered_once() const {
+    std::lock_guard lock(mutex_);
+    for (int count : answers_) {
+      if (count != 1) return false;
+    }
+    return true;
+  }
+  std::size_t succeeded() const {
+    std::lock_guard lock(mutex_);
+    return succeeded_;
+  }
+  std::size_t failed_with(Errc code) const {
+    std::lock_guard lock(mutex_);
+    auto it = failures_.find(code);
+    return it == failures_.end() ? 0 : it->second;
+  }
+  std::size_t failed() const {
+    std::lock_guard lock(mutex_);
+    std::size_t total = 0;
+    for (const auto& [code, count] : failures_) total += count;
+    return total;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable all_done_;
+  std::vector<int> answers_;
+  std::map<Errc, std::size_t> failures_;
+  std::size_t succeeded_ = 0;
+  std::size_t completed_ = 0;
+};
+
+fastmd::proto::ByteView text(const std::string& s) {
+  return fastmd::proto::as_bytes(s);
+}
+
+}  // namespace
+
+TEST_CASE("kill -9 of a worker under load: every call is answered exactly once") {
+  fastmd::testing::Cluster cluster;
+  cluster.start_worker("survivor", 2);
+  auto& victim = cluster.start_worker("victim", 2);
+  auto client = cluster.client();
+  REQUIRE(client->wait_for_workers(2, 10s));
+
+  const bool idempotent = GENERATE(true, false);
+  INFO("idempotent calls: " << idempotent);
+  constexpr std::size_t kCalls = 3000;
+  Tally tally(kCalls);
+  CallOptions options;
+  options.idempotent = idempotent;
+  for (std::size_t i = 0; i < kCalls; ++i) {
+    client->call_async("sleep", text("1"), tally.recorder(i), options);
+    if (i == kCalls / 4) victim.signal(SIGKILL);
+  }
+  REQUIRE(tally.wait_all(60s));
+  CHECK(tally.each_answered_once());
+  if (idempotent) {
+    CHECK(tally.succeeded() == kCalls);  // re-sent to the survivor
+  } else {
+    CHECK(tally.failed_with(Errc::peer_gone) > 0);  // the victim had calls in flight
+    CHECK(tally.failed() == tally.failed_with(Errc::peer_gone));
+    CHECK(tally.succeeded() + tally.failed_with(Errc::peer_gone) == kCalls);
+  }
+  REQUIRE(client->in_flight() == 0);
+  REQUIRE(client->call("echo", text("after")).ok());
+}
+
+TEST_CASE("the daemon killed and restarted under load: calls complete, the client recovers") {
+  fastmd::testing::Cluster cluster;
+  cluster.start_worker("worker", 2);
+  auto client = cluster.client();
+  REQUIRE(client->wait_for_workers(1, 10s));
+
+  constexpr std::size_t kCalls = 4000;
+  Tally tally(kCalls);
+  std::thread load([&] {
+    for (std::size_t i = 0; i < kCalls; ++i) {
+      client->call_async("echo", text("call " + std::to_string(i)), tally.recorder(i));
+      if (i % 100 == 0) std::this_thread::sleep_for(2ms);
+    }
+  });
+  std::this_thread::sleep_for(20ms);
+  cluster.kill_daemon();
+  std::this_thread::sleep_for(100ms);
+  cluster.start_daemon();
+  load.join();
+
+  REQUIRE(tally.wait_all(60s));
+  CHECK(tally.each_answered_once());
+  // The direct channel outlives the daemon, so calls keep being answered through it.
+  CHECK(tally.succeeded() == kCalls);
+
+  // Both sides registered with the new daemon: the worker is introduced again, and a worker
+  // that starts only now is introduced too.
+  REQUIRE(client->wait_for_workers(2, 15s));
+  cluster.start_worker("newcomer", 1);
+  REQUIRE(client->wait_for_workers(3, 15s));
+  std::vector<fastmd::proto::ByteView> views(300);
+  std::set<std::string> pids;
+  for (auto& reply : client->call_many("pid", views)) {
+    REQUIRE(reply.ok());
+    pids.insert(reply->to_string());
+  }
+  CHECK(pids.size() == 2);
+}
+
+TEST_CASE("a worker that stops cleanly hands its clients over to the others") {
+  fastmd::testing::Cluster cluster;
+  cluster.start_worker("stays", 1);
+  auto& leaving = cluster.start_worker("leaves", 1);
+  auto client = cluster.client();
+  REQUIRE(client->wait_for_workers(2, 10s));
+
+  constexpr std::size_t kCalls = 500;
+  Tally tally(kCalls);
+  for (std::size_t i = 0; i < kCalls; ++i) {
+    client->call_async("sleep", text("1"), tally.recorder(i));
+  }
+  leaving.signal(SIGTERM);
+  REQUIRE(leaving.wait_exit(10s).has_value());
+  REQUIRE(tally.wait_all(60s));
+  CHECK(tally.each_answered_once());
+  CHECK(tally.succeeded() == kCalls);
+  CHECK(client->worker_count() == 1);
+}
