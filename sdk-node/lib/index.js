@@ -28,6 +28,11 @@ class Client {
     return this._transport.name;
   }
 
+  /** The workers calls can go to now, with their load: [{pid, outstanding, ...}]. */
+  get workers() {
+    return this._transport.workers;
+  }
+
   /**
    * Calls `method` of a worker with `payload` (string or Buffer/Uint8Array). Resolves with
    * the result as a string or Buffer (`options.as`, else the payload's kind); rejects with

@@ -9,9 +9,7 @@
 // so a process that forgets close() still exits.
 
 const { spawn } = require('node:child_process');
-const fs = require('node:fs');
-const path = require('node:path');
-
+const { findBinary } = require('../binaries');
 const { decodeLine, encodeLine } = require('../codec');
 const { FastmdError, fastmdError } = require('../errors');
 
@@ -23,20 +21,9 @@ const CRASH_LOOP_MS = 1000;
 const CLOSE_GRACE_MS = 2000;
 const STDERR_TAIL_BYTES = 4096;
 
-/** An executable file's path, or null. */
-function executable(file) {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile() ? file : null;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * The worker's argv: option `workerCommand` (a path, given `--stdio`, or a full argv array),
- * else env FASTMD_WORKER (a path), else fastmd-worker-md from FASTMD_BIN_DIR, the repository's
- * build/bin, or PATH.
+ * else env FASTMD_WORKER (a path), else fastmd-worker-md (lib/binaries.js).
  */
 function resolveWorkerCommand(workerCommand) {
   if (Array.isArray(workerCommand)) {
@@ -45,18 +32,7 @@ function resolveWorkerCommand(workerCommand) {
   }
   if (workerCommand) return [String(workerCommand), '--stdio'];
   if (process.env.FASTMD_WORKER) return [process.env.FASTMD_WORKER, '--stdio'];
-  const candidates = [];
-  if (process.env.FASTMD_BIN_DIR) candidates.push(path.join(process.env.FASTMD_BIN_DIR, WORKER_BINARY));
-  candidates.push(path.resolve(__dirname, '..', '..', '..', 'build', 'bin', WORKER_BINARY));
-  for (const dir of (process.env.PATH || '').split(path.delimiter).filter(Boolean)) {
-    candidates.push(path.join(dir, WORKER_BINARY));
-  }
-  const found = candidates.find(executable);
-  if (!found) {
-    throw fastmdError('WORKER_UNAVAILABLE', `${WORKER_BINARY} was not found (looked in ${candidates.slice(0, 2).join(', ')} ` +
-      'and PATH): build it (scripts/build), set FASTMD_BIN_DIR or FASTMD_WORKER, or pass workerCommand');
-  }
-  return [found, '--stdio'];
+  return [findBinary(WORKER_BINARY), '--stdio'];
 }
 
 /**

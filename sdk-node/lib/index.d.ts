@@ -1,0 +1,80 @@
+// Type declarations of @fastmd/ipc (hand-written; the implementation is lib/index.js).
+
+/// <reference types="node" />
+
+/** Which path calls take: `fast` (fastmd-ipcd, direct channels, shared memory) or `legacy` (NDJSON over worker children's stdio). */
+export type TransportName = 'fast' | 'legacy';
+
+/** Options of {@link connect}. */
+export interface ConnectOptions {
+  /** fastmd-ipcd's socket (fast). Default: env FASTMD_IPC_SOCKET, then the system path. */
+  socket?: string;
+  /** `auto` (default, or env FASTMD_IPC) tries fast and falls back to legacy with one warning (code FASTMD_FALLBACK); `fast` never falls back. */
+  transport?: 'auto' | TransportName;
+  /** Legacy worker: a path (started with `--stdio`) or a full argv. Default: env FASTMD_WORKER, else fastmd-worker-md from FASTMD_BIN_DIR, the repository's build/bin, or PATH. */
+  workerCommand?: string | string[];
+  /** Legacy: how many worker children to start (default 1); calls go to the one with the fewest outstanding. */
+  workers?: number;
+  /** Default deadline of every call, in milliseconds (none by default); also bounds the fast handshake. */
+  timeoutMs?: number;
+  /** How long the fast handshake with fastmd-ipcd may take (default: timeoutMs, else 2000 ms). */
+  handshakeTimeoutMs?: number;
+}
+
+/** Options of one call. */
+export interface CallOptions {
+  /** Aborting rejects the call with `signal.reason` and cancels it at the worker. */
+  signal?: AbortSignal;
+  /** Rejects with FASTMD_TIMEOUT after this many milliseconds (default: connect's timeoutMs). */
+  timeoutMs?: number;
+  /** The result's kind; default: the payload's kind (string in, string out; bytes in, Buffer out). */
+  as?: 'string' | 'buffer';
+  /** Legacy: re-send the call to a restarted worker if its worker dies (default true). */
+  idempotent?: boolean;
+}
+
+export type Payload = string | Uint8Array | ArrayBuffer;
+
+type ResultOf<P, O> = O extends { as: 'string' } ? string
+  : O extends { as: 'buffer' } ? Buffer
+  : P extends string ? string : Buffer;
+
+/** A connection to workers, from {@link connect}. */
+export declare class Client implements AsyncDisposable {
+  private constructor();
+  /** The path calls take. */
+  readonly transport: TransportName;
+  /** Calls `method` with `payload`; rejects with a {@link FastmdError} or, when aborted, `signal.reason`. */
+  call<P extends Payload, O extends CallOptions = {}>(method: string, payload: P, options?: O): Promise<ResultOf<P, O>>;
+  /** The Markdown job: Markdown in, HTML out. */
+  transform<P extends Payload, O extends CallOptions = {}>(markdown: P, options?: O): Promise<ResultOf<P, O>>;
+  /** `method` once per payload, all in flight together; results in the payloads' order. */
+  callMany<P extends Payload, O extends CallOptions = {}>(method: string, payloads: Iterable<P>, options?: O): Promise<Array<ResultOf<P, O>>>;
+  /** Fails pending calls with FASTMD_CANCELLED and ends channels and children; afterwards the process can exit. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Connects with the chosen transport; rejects with a {@link FastmdError} when none can be used. */
+export declare function connect(options?: ConnectOptions): Promise<Client>;
+
+/** The protocol's error numbers by name (PROTOCOL.md §6). */
+export declare const ERRNO: Readonly<Record<string, number>>;
+
+/** Every failure the SDK reports: `code` is stable ('FASTMD_TIMEOUT'), `errno` the protocol number (302) when there is one. */
+export declare class FastmdError extends Error {
+  constructor(codeOrErrno: string | number, message: string, options?: { cause?: unknown });
+  readonly code: FastmdErrorCode;
+  readonly errno?: number;
+}
+
+export type FastmdErrorCode =
+  | 'FASTMD_FRAME_TOO_LARGE' | 'FASTMD_FRAME_EMPTY' | 'FASTMD_MALFORMED' | 'FASTMD_LIMIT_EXCEEDED'
+  | 'FASTMD_NOT_A_MAP' | 'FASTMD_MISSING_FIELD' | 'FASTMD_WRONG_FIELD_TYPE' | 'FASTMD_VERSION_MISMATCH'
+  | 'FASTMD_UNKNOWN_TYPE' | 'FASTMD_TRAILING_BYTES' | 'FASTMD_UNEXPECTED_MESSAGE' | 'FASTMD_FD_MISMATCH'
+  | 'FASTMD_INVALID_FIELD' | 'FASTMD_PERMISSION_DENIED' | 'FASTMD_HANDSHAKE_TIMEOUT' | 'FASTMD_QUOTA_EXCEEDED'
+  | 'FASTMD_DAEMON_SHUTTING_DOWN' | 'FASTMD_NO_WORKER' | 'FASTMD_PEER_GONE' | 'FASTMD_DAEMON_UNREACHABLE'
+  | 'FASTMD_METHOD_NOT_FOUND' | 'FASTMD_HANDLER_FAILED' | 'FASTMD_TIMEOUT' | 'FASTMD_CANCELLED'
+  | 'FASTMD_PAYLOAD_TOO_LARGE' | 'FASTMD_SHM_UNKNOWN_SEGMENT' | 'FASTMD_SHM_OUT_OF_BOUNDS'
+  | 'FASTMD_SHM_STALE_GENERATION' | 'FASTMD_SHM_NO_SPACE' | 'FASTMD_SHM_BAD_FD' | 'FASTMD_SHM_BAD_BLOCK'
+  | 'FASTMD_INTERNAL' | 'FASTMD_IO_ERROR' | 'FASTMD_ADDON_UNAVAILABLE' | 'FASTMD_WORKER_UNAVAILABLE';
