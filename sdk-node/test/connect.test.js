@@ -1,0 +1,101 @@
+'use strict';
+// Choosing the transport: `auto` falls back to legacy with exactly one warning
+// (FASTMD_FALLBACK) when no daemon can be reached, `fast` fails with the error's code, and
+// `auto` takes the fast path when a daemon with a worker is there. Each case runs in a child
+// process, so what it warns and whether it exits by itself are observed as a user would.
+
+const assert = require('node:assert/strict');
+const path = require('node:path');
+const { describe, it } = require('node:test');
+
+const { connect } = require('..');
+const { legacyWorker, runNode, tempDir } = require('./support/env');
+const { Cluster } = require('./fast-support/cluster');
+
+const worker = JSON.stringify(legacyWorker());
+
+describe('transport selection', () => {
+  it('auto falls back to legacy with one FASTMD_FALLBACK warning when no daemon answers', async (t) => {
+    const socket = path.join(tempDir(t), 'absent.sock');
+    const { code, stdout, stderr } = await runNode({
+      env: { FASTMD_IPC_SOCKET: socket, FASTMD_IPC: '' },
+      script: `
+        const { connect } = require('.');
+        const warnings = [];
+        process.on('warning', (w) => warnings.push(w.code));
+        (async () => {
+          const first = await connect({ workerCommand: ${worker} });
+          const second = await connect({ transport: 'auto', workerCommand: ${worker} });
+          console.log(JSON.stringify({ transports: [first.transport, second.transport],
+            html: await first.transform('# x'), warnings }));
+          await first.close();
+          await second.close();
+        })();`,
+    });
+    assert.equal(code, 0, stderr);
+    const seen = JSON.parse(stdout);
+    assert.deepEqual(seen.transports, ['legacy', 'legacy']);
+    assert.equal(seen.html, '<h1>x</h1>\n');
+    assert.deepEqual(seen.warnings.filter((c) => c === 'FASTMD_FALLBACK'), ['FASTMD_FALLBACK']);
+    assert.match(stderr, /FASTMD_FALLBACK/);
+    assert.match(stderr, /FASTMD_DAEMON_UNREACHABLE/);
+  });
+
+  it('fast never falls back: it fails with FASTMD_DAEMON_UNREACHABLE', async (t) => {
+    const socket = path.join(tempDir(t), 'absent.sock');
+    await assert.rejects(connect({ transport: 'fast', socket, workerCommand: legacyWorker() }),
+      { code: 'FASTMD_DAEMON_UNREACHABLE', errno: 206 });
+  });
+
+  it('FASTMD_IPC=fast in the environment means fast, and fails the same way', async (t) => {
+    const socket = path.join(tempDir(t), 'absent.sock');
+    const { code, stdout } = await runNode({
+      env: { FASTMD_IPC: 'fast', FASTMD_IPC_SOCKET: socket },
+      script: `require('.').connect().then(() => console.log('connected'), (e) => console.log(e.code));`,
+    });
+    assert.equal(code, 0);
+    assert.equal(stdout.trim(), 'FASTMD_DAEMON_UNREACHABLE');
+  });
+
+  it('FASTMD_IPC=legacy means legacy, without a warning', async () => {
+    const { code, stdout, stderr } = await runNode({
+      env: { FASTMD_IPC: 'legacy' },
+      script: `require('.').connect({ workerCommand: ${worker} }).then(async (c) => { console.log(c.transport); await c.close(); });`,
+    });
+    assert.equal(code, 0);
+    assert.equal(stdout.trim(), 'legacy');
+    assert.doesNotMatch(stderr, /Warning/);
+  });
+
+  it('rejects an unknown transport name', async () => {
+    await assert.rejects(connect({ transport: 'carrier-pigeon' }), TypeError);
+  });
+
+  it('fails with FASTMD_WORKER_UNAVAILABLE when the worker cannot be started', async (t) => {
+    await assert.rejects(connect({ transport: 'legacy', workerCommand: [path.join(tempDir(t), 'no-such-worker')] }),
+      { code: 'FASTMD_WORKER_UNAVAILABLE' });
+  });
+
+  it('auto takes the fast path when a daemon with a worker answers, and exits after close()', async () => {
+    const cluster = new Cluster();
+    try {
+      await cluster.startDaemon();
+      cluster.startWorker();
+      const { code, stdout, stderr } = await runNode({
+        env: { FASTMD_IPC_SOCKET: cluster.socket, FASTMD_IPC: 'auto' },
+        script: `
+          const { connect } = require('.');
+          (async () => {
+            const client = await connect({ timeoutMs: 20000 });
+            console.log(client.transport, JSON.stringify(await client.transform('*fast*')));
+            await client.close();
+          })();`,
+      });
+      assert.equal(code, 0, stderr);
+      assert.equal(stdout.trim(), 'fast "<p><em>fast</em></p>\\n"');
+      assert.doesNotMatch(stderr, /FASTMD_FALLBACK/);
+    } finally {
+      await cluster.stop();
+    }
+  });
+});
