@@ -1,0 +1,80 @@
+// response_output.cpp — batched, group-committed writes of NDJSON responses.
+#include "response_output.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace fastmd::ipc::legacy {
+
+namespace {
+
+// A batch this large is written without waiting for a flush.
+constexpr std::size_t kFlushBytes = 256 * 1024;
+// Senders wait while the batch exceeds this and a writer is busy (the reader is slow).
+constexpr std::size_t kMaxBatchBytes = 16 * 1024 * 1024;
+
+}  // namespace
+
+ResponseOutput::ResponseOutput(int fd)
+    : fd_(fd),
+      batch_(std::make_unique<proto::ndjson::LineBuffer>()),
+      writing_(std::make_unique<proto::ndjson::LineBuffer>()) {}
+
+void ResponseOutput::send(const proto::Message& response, bool flush) {
+  std::unique_lock lock(mutex_);
+  written_.wait(lock, [&] { return !writer_active_ || batch_->GetSize() < kMaxBatchBytes; });
+  if (error_) return;
+  encoder_.append_line(response, *batch_);
+  if (flush || batch_->GetSize() >= kFlushBytes) write_batches(lock);
+}
+
+void ResponseOutput::flush() {
+  std::unique_lock lock(mutex_);
+  write_batches(lock);
+}
+
+proto::Status ResponseOutput::status() const {
+  std::lock_guard lock(mutex_);
+  if (error_) return *error_;
+  return {};
+}
+
+// Writes batches until none is left; a thread arriving while another writes leaves its lines
+// to that one.
+void ResponseOutput::write_batches(std::unique_lock<std::mutex>& lock) {
+  if (writer_active_) return;
+  writer_active_ = true;
+  while (batch_->GetSize() > 0 && !error_) {
+    std::swap(batch_, writing_);
+    lock.unlock();
+    proto::Status wrote = write_all(*writing_);
+    writing_->Clear();
+    lock.lock();
+    if (!wrote) error_ = wrote.error();
+    written_.notify_all();
+  }
+  if (error_) batch_->Clear();
+  writer_active_ = false;
+  written_.notify_all();
+}
+
+proto::Status ResponseOutput::write_all(const proto::ndjson::LineBuffer& bytes) const {
+  const char* data = bytes.GetString();
+  std::size_t left = bytes.GetSize();
+  while (left > 0) {
+    const ssize_t wrote = ::write(fd_, data, left);
+    if (wrote < 0) {
+      if (errno == EINTR) continue;
+      return proto::Error{proto::Errc::io_error,
+                          std::string("write() of the responses failed: ") + std::strerror(errno)};
+    }
+    data += wrote;
+    left -= static_cast<std::size_t>(wrote);
+  }
+  return {};
+}
+
+}  // namespace fastmd::ipc::legacy
