@@ -212,8 +212,8 @@ void FastSession::handle_hello_reply(Inbound& inbound) {
   Napi::Object data = Napi::Object::New(env_);
   data.Set("session", static_cast<double>(reply->session));
   data.Set("daemon", reply->daemon);
-  data.Set("segmentSize",
-           static_cast<double>(own_segment_ && reply->segment ? reply->segment->size : 0));
+  data.Set("segment", static_cast<double>(own_segment_ ? reply->segment->segment : 0));
+  data.Set("segmentSize", static_cast<double>(own_segment_ ? reply->segment->size : 0));
   emit("ready", data);
 }
 
@@ -245,6 +245,7 @@ void FastSession::handle_introduce(Inbound& inbound) {
   data.Set("name", intro->name);
   data.Set("pid", static_cast<double>(intro->pid));
   data.Set("methods", method_names(env_, intro->methods));
+  data.Set("segment", static_cast<double>(raw->segment ? intro->segment->segment : 0));
   emit("introduce", data);
 }
 
@@ -339,11 +340,15 @@ void FastSession::read_response(Peer& peer, Inbound& inbound, Napi::Array& batch
   } else {
     // Released when `block` goes: copied or decoded by then, so the worker may reuse it.
     auto block = peer.segment->acquire(*message.shm);
-    if (!block) {
-      code = block.error().code;
-      value = Napi::String::New(env_, block.error().message);
-    } else if (wanted) {
-      value = make_result(env_, block->bytes(), kind);
+    if (block && wanted) value = make_result(env_, block->bytes(), kind);
+    // Checked again after the copy: a worker that died after answering has its segment
+    // reclaimed (zeroed) by the daemon, possibly while it was being copied. Such a result is
+    // lost with its worker, and the call is re-sent like the worker's other calls.
+    auto still = block ? peer.segment->read(*message.shm) : block.error();
+    if (!still) {
+      code = Errc::peer_gone;
+      value = Napi::String::New(env_, "the worker's result was lost with its segment (" +
+                                          still.error().to_string() + ")");
     }
   }
   if (!wanted) return;
@@ -439,7 +444,15 @@ Napi::Value FastSession::send(const Napi::CallbackInfo& info) {
   const int fds[1] = {attached.get()};
   proto::Status sent =
       peer.channel->send(request, attached ? std::span<const int>(fds) : std::span<const int>());
-  if (!sent) throw_error(env_, sent.error());
+  if (!sent) {
+    // The channel is broken (the worker died, EPIPE): the block goes back, the caller
+    // sends elsewhere.
+    if (request.shm && !request.shm->attached_memfd() && own_segment_) {
+      own_segment_->discard(*request.shm);
+    }
+    throw_error(env_, Error{Errc::peer_gone,
+                            "the worker's direct channel failed: " + sent.error().to_string()});
+  }
   peer.in_flight.emplace(id, kind);
   ++in_flight_;
   update_hold();

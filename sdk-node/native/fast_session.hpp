@@ -6,10 +6,10 @@
 //
 // JS interface:
 //   new FastSession(socketPath, {name, wants, inlineThreshold, maxFrame}, onEvent, onResponses)
-//     onEvent(kind, data): 'ready' {session, daemon, segmentSize} | 'failed' {errno, message}
-//       | 'introduce' {peer, name, pid, methods} | 'peer_gone' {peer, reason}
-//       | 'peer_closed' {peer, errno, message} | 'no_worker' {method, waitMs}
-//       | 'shutdown' {reason} | 'control_closed' {errno, message}
+//     onEvent(kind, data): 'ready' {session, daemon, segment, segmentSize}
+//       | 'failed' {errno, message} | 'introduce' {peer, name, pid, methods, segment} | 'peer_gone'
+//       {peer, reason} | 'peer_closed' {peer, errno, message} | 'no_worker' {method, waitMs} |
+//       'shutdown' {reason} | 'control_closed' {errno, message}
 //     onResponses(peer, [id, errno, value, ...]): errno 0 → value is the result, else its message
 //   send(peer, id, method, payload, asString)  cancel(peer, id)  abandon(peer, id)  close()
 #pragma once

@@ -7,7 +7,7 @@
 // are in flight, so a process exits by itself when it has nothing left to do.
 
 const { loadAddon } = require('../fast/addon');
-const { FastmdError, fastmdError } = require('../errors');
+const { ERRNO, FastmdError, fastmdError } = require('../errors');
 const { fromNative } = require('../fast/errors');
 
 const DEFAULT_HANDSHAKE_MS = 2000;
@@ -48,9 +48,9 @@ class FastTransport {
     this._noWorkerTimer = null;
   }
 
-  /** The workers calls can go to now, with their load: [{name, pid, outstanding}]. */
+  /** The workers calls can go to now, with their load: [{name, pid, segment, outstanding}]. */
   get workers() {
-    return [...this._workers].map(({ name, pid, outstanding }) => ({ name, pid, outstanding }));
+    return [...this._workers].map(({ name, pid, segment, outstanding }) => ({ name, pid, segment, outstanding }));
   }
 
   /** Connects and completes ipc.hello within the handshake timeout. */
@@ -101,6 +101,7 @@ class FastTransport {
     switch (kind) {
       case 'ready':
         record.ready = true;
+        record.segment = data.segment;
         this._session = record;
         this._reconnectDelay = RECONNECT_FIRST_MS;
         onOpen(null);
@@ -111,7 +112,7 @@ class FastTransport {
         break;
       case 'introduce': {
         const worker = {
-          session: record, peer: data.peer, name: data.name, pid: data.pid,
+          session: record, peer: data.peer, name: data.name, pid: data.pid, segment: data.segment,
           methods: new Set(data.methods), outstanding: 0, calls: new Set(),
         };
         record.workers.set(data.peer, worker);
@@ -145,6 +146,7 @@ class FastTransport {
       if (!call || call.worker !== worker) continue;
       const errno = batch[i + 1];
       if (errno === 0) this._settle(call, null, batch[i + 2]);
+      else if (errno === ERRNO.PEER_GONE) this._retry(call, batch[i + 2]);
       else this._settle(call, new FastmdError(errno, batch[i + 2]));
     }
   }
@@ -260,18 +262,26 @@ class FastTransport {
     if (!worker) return;
     record.workers.delete(peer);
     this._workers.delete(worker);
-    const orphans = [...worker.calls];
-    worker.calls.clear();
-    for (const call of orphans) {
-      call.worker = null;
-      if (call.attempts >= MAX_ATTEMPTS || this._options.idempotent === false) {
-        this._settle(call, fastmdError('PEER_GONE',
-          `the worker ${worker.name || worker.peer} ended while '${call.method}' was in flight (${reason})`));
-      } else {
-        this._dispatch(call);
-      }
-    }
+    for (const call of [...worker.calls]) this._retry(call, reason);
     if (record !== this._session && record.workers.size === 0) this._closeSession(record);
+  }
+
+  // Takes `call` off its worker, which ended or lost the result, and sends it again elsewhere
+  // (calls are idempotent unless the client said otherwise), or fails it with PEER_GONE.
+  _retry(call, reason) {
+    const worker = call.worker;
+    if (worker) {
+      worker.outstanding -= 1;
+      worker.calls.delete(call);
+      call.worker = null;
+    }
+    if (call.attempts >= MAX_ATTEMPTS || this._options.idempotent === false) {
+      const who = worker ? worker.name || worker.peer : 'the worker';
+      this._settle(call, fastmdError('PEER_GONE',
+        `${who} ended while '${call.method}' was in flight (${reason})`));
+    } else {
+      this._dispatch(call);
+    }
   }
 
   // Takes a call back from its worker (timeout, abort): the worker is asked to cancel it,
