@@ -25,6 +25,6 @@ if (!nodedir) {
   process.exit(1);
 }
 const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
-const result = spawnSync(process.execPath, [nodeGyp, 'rebuild', `--nodedir=${nodedir}`],
+const result = spawnSync(process.execPath, [nodeGyp, 'rebuild', `--nodedir=${nodedir}`, '--jobs=max'],
   { cwd: path.resolve(__dirname, '..'), stdio: 'inherit' });
 process.exit(result.status ?? 1);
