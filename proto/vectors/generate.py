@@ -2,13 +2,21 @@
 """Generates proto/vectors/*.json: frames encoded by this small, independent MessagePack
 encoder (not by the C++ or Node codecs it checks), with their expected decoded form.
 
-  python3 proto/vectors/generate.py     # rewrites valid.json and invalid.json
+  python3 proto/vectors/generate.py     # rewrites valid.json, invalid.json and ndjson.json
 
 valid.json:   [{name, hex, message}]  — decoders must give `message`; encoders given
               `message` must give `hex` byte for byte.
 invalid.json: [{name, hex, max_frame, error}] — decoders must fail with `error`.
 `message` uses the wire keys; bin payloads appear as `params_hex` / `result_hex`.
+ndjson.json:  {valid: [{name, line, message}], invalid: [{name, line | line_hex, error,
+              answer_id?}]} — the legacy form (PROTOCOL.md §8), one line each without its
+              '\n', written by Python's json module. Decoders of `valid` lines must give
+              `message`; encoders given `message` must give `line` exactly, except entries
+              marked "decode_only". An `invalid` line must fail with `error`; when it has
+              `answer_id` it is a request a server answers with that error (else the session
+              ends). Lines that are not UTF-8 are given as `line_hex`.
 """
+import base64
 import json
 import os
 import struct
@@ -187,9 +195,117 @@ def invalid_vectors():
     return [{"name": n, "hex": h.hex(), "max_frame": mf, "error": e} for n, h, mf, e in raw]
 
 
+def ndjson_line(message):
+    """The NDJSON line of a message: wire keys in order, payload as text or base64."""
+    out = {}
+    for key in KEY_ORDER:
+        if key in message:
+            out[key] = message[key]
+        elif key + "_hex" in message:
+            raw = bytes.fromhex(message[key + "_hex"])
+            try:
+                out[key] = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                out[key + "_base64"] = base64.b64encode(raw).decode()
+    return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
+
+
+def ndjson_vectors():
+    markdown = "# Title\n\nSome *text* with \"quotes\", a \\ and\ttabs, caf\u00e9 \u2603 \U0001F600.\n"
+    messages = [
+        ("request-empty", {"version": 1, "type": "request", "id": 1, "method": "echo"}),
+        ("request-markdown", {"version": 1, "type": "request", "id": 2, "method": "transform",
+                              "params_hex": markdown.encode().hex()}),
+        ("request-big-id", {"version": 1, "type": "request", "id": 2**64 - 1,
+                            "method": "transform", "params_hex": b"# hi".hex()}),
+        ("request-binary", {"version": 1, "type": "request", "id": 3, "method": "echo",
+                            "params_hex": bytes(range(256)).hex()}),
+        ("request-invalid-utf8", {"version": 1, "type": "request", "id": 4, "method": "echo",
+                                  "params_hex": b"caf\xe9 \xed\xa0\x80 \xc0\xaf".hex()}),
+        ("response-ok", {"version": 1, "type": "response", "id": 2,
+                         "result_hex": b"<h1>Title</h1>\n".hex()}),
+        ("response-empty", {"version": 1, "type": "response", "id": 5}),
+        ("response-binary", {"version": 1, "type": "response", "id": 3,
+                             "result_hex": b"\xff\xfe\x00".hex()}),
+        ("response-error", {"version": 1, "type": "response", "id": 8,
+                            "error": {"code": 300, "message": "method 'x' is not served"}}),
+        ("notification-cancel", {"version": 1, "type": "notification", "method": "ipc.cancel",
+                                 "params_hex": b'{"id":2}'.hex()}),
+    ]
+    valid = [{"name": name, "line": ndjson_line(m), "message": m} for name, m in messages]
+    # Decoders accept any key order, unknown keys, whitespace and every JSON escape; these
+    # decode to `message` but are not what an encoder writes.
+    decode_only = [
+        ("request-any-order-unknown-key",
+         '{"method":"echo","future":{"a":[1,2.5,null,true]},"id":9,"type":"request","version":1,'
+         '"params":"abc"}',
+         {"version": 1, "type": "request", "id": 9, "method": "echo",
+          "params_hex": b"abc".hex()}),
+        ("request-escapes",
+         '{ "version": 1, "type": "request", "id": 10, "method": "echo", '
+         '"params": "\\u0041\\u001f\\u001F\\/\\ud83d\\ude00\\u0000" }',
+         {"version": 1, "type": "request", "id": 10, "method": "echo",
+          "params_hex": ("A\x1f\x1f/\U0001F600\x00").encode().hex()}),
+        ("request-base64-text",
+         '{"version":1,"type":"request","id":11,"method":"echo","params_base64":"aGk="}',
+         {"version": 1, "type": "request", "id": 11, "method": "echo",
+          "params_hex": b"hi".hex()}),
+    ]
+    valid += [{"name": n, "decode_only": True, "line": line, "message": m}
+              for n, line, m in decode_only]
+
+    ok = '{"version":1,"type":"request","id":1,"method":"echo"'
+    invalid = [
+        ("empty-line", "", "FRAME_EMPTY", None),
+        ("not-json", "hello", "MALFORMED", None),
+        ("truncated", '{"version":1,"type":"req', "MALFORMED", None),
+        ("array", "[1,2]", "NOT_A_MAP", None),
+        ("string", '"request"', "NOT_A_MAP", None),
+        ("two-objects", ok + "} {}", "TRAILING_BYTES", None),
+        ("missing-version", '{"type":"request","id":1,"method":"echo"}', "MISSING_FIELD", 1),
+        ("missing-type", '{"version":1,"id":1,"method":"echo"}', "MISSING_FIELD", None),
+        ("missing-id", '{"version":1,"type":"request","method":"echo"}', "MISSING_FIELD", None),
+        ("missing-method", '{"version":1,"type":"request","id":1}', "MISSING_FIELD", 1),
+        ("version-2", '{"version":2,"type":"request","id":1,"method":"echo"}',
+         "VERSION_MISMATCH", 1),
+        ("unknown-type", '{"version":1,"type":"query","id":1,"method":"echo"}',
+         "UNKNOWN_TYPE", None),
+        ("id-is-string", '{"version":1,"type":"request","id":"1","method":"echo"}',
+         "WRONG_FIELD_TYPE", None),
+        ("negative-id", '{"version":1,"type":"request","id":-1,"method":"echo"}',
+         "WRONG_FIELD_TYPE", None),
+        ("fractional-id", '{"version":1,"type":"request","id":1.5,"method":"echo"}',
+         "WRONG_FIELD_TYPE", None),
+        ("id-over-u64", '{"version":1,"type":"request","id":18446744073709551616,'
+         '"method":"echo"}', "WRONG_FIELD_TYPE", None),
+        ("params-is-number", ok + ',"params":5}', "WRONG_FIELD_TYPE", 1),
+        ("params-is-null", ok + ',"params":null}', "WRONG_FIELD_TYPE", 1),
+        ("method-too-long", '{"version":1,"type":"request","id":1,"method":"' + "m" * 129 + '"}',
+         "INVALID_FIELD", 1),
+        ("text-and-base64", ok + ',"params":"a","params_base64":"YQ=="}', "INVALID_FIELD", 1),
+        ("bad-base64", ok + ',"params_base64":"YQ="}', "INVALID_FIELD", 1),
+        ("shm-in-ndjson", ok + ',"shm":{"segment":1,"offset":0,"length":1,"generation":1}}',
+         "INVALID_FIELD", 1),
+        ("fds-in-ndjson", ok + ',"fds":1}', "INVALID_FIELD", 1),
+        ("error-without-code", '{"version":1,"type":"response","id":1,"error":{"message":"x"}}',
+         "MISSING_FIELD", None),
+        ("error-and-result", '{"version":1,"type":"response","id":1,'
+         '"error":{"code":300,"message":"x"},"result":"y"}', "INVALID_FIELD", None),
+        ("raw-control-char", ok + ',"params":"a\tb"}', "MALFORMED", None),
+        ("depth-bomb", ok + ',"x":' + "[" * 200 + "]" * 200 + "}", "LIMIT_EXCEEDED", None),
+    ]
+    out = [{"name": n, "line": line, "error": e, **({"answer_id": a} if a is not None else {})}
+           for n, line, e, a in invalid]
+    out.append({"name": "invalid-utf8-in-string",
+                "line_hex": (ok + ',"params":"caf').encode().hex() + "e9" + '"}'.encode().hex(),
+                "error": "MALFORMED"})
+    return {"valid": valid, "invalid": out}
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    for name, vectors in (("valid.json", valid_vectors()), ("invalid.json", invalid_vectors())):
+    for name, vectors in (("valid.json", valid_vectors()), ("invalid.json", invalid_vectors()),
+                          ("ndjson.json", ndjson_vectors())):
         with open(os.path.join(here, name), "w") as f:
             json.dump(vectors, f, indent=1)
             f.write("\n")

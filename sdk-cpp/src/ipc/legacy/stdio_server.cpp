@@ -1,7 +1,7 @@
 // stdio_server.cpp — the legacy NDJSON server: the reading thread decodes lines in place and
 // queues requests; handler threads run them and send their responses through one batched
-// output. A lone request on an idle server runs on the reading thread itself, so a
-// request/response round trip costs no extra thread wake-up.
+// output. With one handler thread, a lone request on an idle server runs on the reading thread
+// itself, so a request/response round trip costs no extra thread wake-up.
 #include "fastmd/ipc/stdio_server.hpp"
 
 #include <atomic>
@@ -85,9 +85,11 @@ class StdioServer::Impl {
         if (!fatal_) pushed += on_line(line, chunk);
       });
       if (!read) fatal_ = read.error();
-      const bool lone = pushed == 1 && !reader_.has_partial_line();
-      if (Call* call = calls_.release(lone && !fatal_)) serve(*call, inline_result);
       output_.flush();  // answers the reader gave itself (errors), if any
+      // With one handler thread, a lone request runs right here: reading pauses meanwhile,
+      // which costs nothing when only one call could run anyway.
+      const bool lone = pushed == 1 && !reader_.has_partial_line() && options_.threads == 1;
+      if (Call* call = calls_.release(lone && !fatal_)) serve(*call, inline_result);
       if (fatal_) return fatal_;
       if (auto written = output_.status(); !written) return written.error();
       if (*read == legacy::ReadOutcome::end_of_input) return std::nullopt;
