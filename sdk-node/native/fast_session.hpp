@@ -12,6 +12,7 @@
 //       'shutdown' {reason} | 'control_closed' {errno, message}
 //     onResponses(peer, [id, errno, value, ...]): errno 0 → value is the result, else its message
 //   send(peer, id, method, payload, asString)  cancel(peer, id)  abandon(peer, id)  close()
+//   stats() → {sent: {inline, segment, oneoff}, received: {...}}
 #pragma once
 
 #include <napi.h>
@@ -54,6 +55,7 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
   Napi::Value cancel(const Napi::CallbackInfo& info);
   Napi::Value abandon(const Napi::CallbackInfo& info);
   Napi::Value close(const Napi::CallbackInfo& info);
+  Napi::Value stats(const Napi::CallbackInfo& info);
 
   void on_control_ready(int status, int events);
   // Handles one control frame; false when the control connection must end.
@@ -93,6 +95,15 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
   std::unordered_map<std::uint64_t, std::unique_ptr<Peer>> peers_;
   std::size_t in_flight_ = 0;
   proto::ByteBuffer scratch_;  // inline string payloads are encoded here
+
+  // How payloads travelled, by path: what the measurements in docs/sdk-node.md count.
+  struct PathCounts {
+    double inline_frames = 0;
+    double segment_blocks = 0;
+    double oneoff_memfds = 0;
+  };
+  PathCounts sent_;
+  PathCounts received_;
 };
 
 /// Throws a JS Error for `error` with `code` 'FASTMD_<NAME>' and `errno` <number>.

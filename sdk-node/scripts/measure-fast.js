@@ -38,17 +38,21 @@ async function main() {
   const transport = await openFastTransport({ socket: cluster.socket, inlineThreshold });
   try {
     await waitFor(() => transport.workers.length === 1, 10000, 'the worker to be introduced');
-    console.log('| payload | kind | median µs | p99 µs |');
-    console.log('|---|---|---|---|');
-    for (const size of [64, 1024, 8192, 16384, 65536, 1 << 20, 10 << 20]) {
+    console.log('| payload | kind | median µs | p99 µs | request via | result via |');
+    console.log('|---|---|---|---|---|---|');
+    for (const size of (option("--sizes") || "64,1024,8192,16384,65536,1048576,10485760").split(",").map(Number)) {
       const count = size >= 1 << 20 ? 30 : 1000;
       for (const [kind, payload] of [
         ['ascii string', 'a'.repeat(size)],
         ['utf-8 string', 'é'.repeat(size / 2)],
         ['Buffer', Buffer.alloc(size, 0x61)],
       ]) {
+        const before = transport.stats;
         const { median, p99 } = await roundTrips(transport, payload, count);
-        console.log(`| ${size} B | ${kind} | ${median.toFixed(1)} | ${p99.toFixed(1)} |`);
+        const after = transport.stats;
+        const paths = (direction) => ['inline', 'segment', 'oneoff']
+          .filter((path) => after[direction][path] > before[direction][path]).join('+');
+        console.log(`| ${size} B | ${kind} | ${median.toFixed(1)} | ${p99.toFixed(1)} | ${paths('sent')} | ${paths('received')} |`);
       }
     }
     for (const size of [64, 16384]) {

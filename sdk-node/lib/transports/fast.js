@@ -53,6 +53,21 @@ class FastTransport {
     return [...this._workers].map(({ name, pid, segment, outstanding }) => ({ name, pid, segment, outstanding }));
   }
 
+  /**
+   * How payloads have travelled over the open sessions, by path:
+   * {sent: {inline, segment, oneoff}, received: {inline, segment, oneoff}}.
+   */
+  get stats() {
+    const total = { sent: { inline: 0, segment: 0, oneoff: 0 }, received: { inline: 0, segment: 0, oneoff: 0 } };
+    for (const record of this._sessions) {
+      const counts = record.native.stats();
+      for (const direction of ['sent', 'received']) {
+        for (const path of ['inline', 'segment', 'oneoff']) total[direction][path] += counts[direction][path];
+      }
+    }
+    return total;
+  }
+
   /** Connects and completes ipc.hello within the handshake timeout. */
   open() {
     return new Promise((resolve, reject) => {
