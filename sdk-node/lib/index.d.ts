@@ -39,11 +39,22 @@ type ResultOf<P, O> = O extends { as: 'string' } ? string
   : O extends { as: 'buffer' } ? Buffer
   : P extends string ? string : Buffer;
 
+/** A worker as {@link Client.workers} lists it. */
+export interface WorkerInfo {
+  pid: number;
+  /** Calls sent to it and not answered yet. */
+  outstanding: number;
+  /** fast: the worker's label in the daemon. */
+  name?: string;
+}
+
 /** A connection to workers, from {@link connect}. */
 export declare class Client implements AsyncDisposable {
   private constructor();
   /** The path calls take. */
   readonly transport: TransportName;
+  /** The workers calls can go to now, with their load; calls go to the one with the fewest outstanding. */
+  readonly workers: WorkerInfo[];
   /** Calls `method` with `payload`; rejects with a {@link FastmdError} or, when aborted, `signal.reason`. */
   call<P extends Payload, O extends CallOptions = {}>(method: string, payload: P, options?: O): Promise<ResultOf<P, O>>;
   /** The Markdown job: Markdown in, HTML out. */

@@ -1,0 +1,35 @@
+// Compiled by test/types.test.js with tsc --strict: the hand-written lib/index.d.ts describes
+// the API the way the docs use it. The `@ts-expect-error` lines must stay errors.
+import { connect, Client, FastmdError, ERRNO, type ConnectOptions, type FastmdErrorCode } from '@fastmd/ipc';
+
+async function main(): Promise<void> {
+  const options: ConnectOptions = { transport: 'auto', workers: 2, timeoutMs: 1000, workerCommand: ['w', '--stdio'] };
+  const client: Client = await connect(options);
+  const transport: 'fast' | 'legacy' = client.transport;
+  const html: string = await client.transform('# hi');
+  const bytes: Buffer = await client.transform(Buffer.from('# hi'));
+  const asText: string = await client.call('echo', new Uint8Array([1]), { as: 'string' });
+  const asBytes: Buffer = await client.call('echo', 'x', { as: 'buffer', signal: AbortSignal.timeout(10) });
+  const many: string[] = await client.callMany('transform', ['a', 'b']);
+  const load: number = client.workers[0].outstanding;
+  try {
+    await client.call('x', 'y', { timeoutMs: 5, idempotent: false });
+  } catch (error) {
+    if (error instanceof FastmdError) {
+      const code: FastmdErrorCode = error.code;
+      const errno: number | undefined = error.errno;
+      console.log(code, errno, ERRNO.TIMEOUT);
+    }
+  }
+  // @ts-expect-error a number is not a payload
+  await client.call('echo', 42);
+  // @ts-expect-error not a transport
+  await connect({ transport: 'carrier-pigeon' });
+  // @ts-expect-error a string payload gives a string
+  const wrong: Buffer = await client.transform('# hi');
+  console.log(transport, html, bytes, asText, asBytes, many, load, wrong);
+  await client[Symbol.asyncDispose]();
+  await client.close();
+}
+
+void main();
