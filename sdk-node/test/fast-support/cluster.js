@@ -1,22 +1,14 @@
 'use strict';
-// A private fastmd-ipcd and its workers for the fast transport's tests: binaries from
-// FASTMD_BIN_DIR (else the repository's build/bin), a socket in a fresh temporary directory,
-// every wait bounded, every process and file removed by stop().
+// A private fastmd-ipcd and its workers for the tests that need a daemon: binaries from
+// FASTMD_BIN_DIR (else the repository's build/bin, see ../support/env.js), a socket in a
+// fresh temporary directory, every wait bounded, every process and file removed by stop().
 
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const binDir = process.env.FASTMD_BIN_DIR || path.resolve(__dirname, '..', '..', '..', 'build', 'bin');
-
-function binary(name) {
-  const file = path.join(binDir, name);
-  if (!fs.existsSync(file)) {
-    throw new Error(`${file} is missing: build it (scripts/build) or set FASTMD_BIN_DIR`);
-  }
-  return file;
-}
+const { binary } = require('../support/env');
 
 /** Resolves once `check()` is true; rejects after `ms` with `what` in the message. */
 async function waitFor(check, ms, what) {
@@ -76,4 +68,4 @@ class Cluster {
   }
 }
 
-module.exports = { Cluster, waitFor, binDir };
+module.exports = { Cluster, waitFor };
