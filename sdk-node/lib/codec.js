@@ -626,39 +626,118 @@ function encodeLine(message) {
   return `${JSON.stringify(out)}\n`;
 }
 
+const PAYLOAD_KEYS = new Set(['params', 'result', 'params_base64', 'result_base64']);
+const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+// The unpack limits of PROTOCOL.md §1 applied to a parsed line, payloads excepted (they are
+// bounded by the line's length).
+function checkJsonLimits(value, limits, depth) {
+  if (typeof value === 'string') {
+    if (value.length > limits.str / 3 && Buffer.byteLength(value) > limits.str) {
+      throw fastmdError('LIMIT_EXCEEDED', `unpack limit exceeded: a string of more than ${limits.str} bytes`);
+    }
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  if (depth >= limits.depth) {
+    throw fastmdError('LIMIT_EXCEEDED', `unpack limit exceeded: nesting deeper than ${limits.depth}`);
+  }
+  if (Array.isArray(value)) {
+    if (value.length > limits.array) {
+      throw fastmdError('LIMIT_EXCEEDED', `unpack limit exceeded: an array of more than ${limits.array} elements`);
+    }
+    for (const item of value) checkJsonLimits(item, limits, depth + 1);
+    return;
+  }
+  const keys = Object.keys(value);
+  if (keys.length > limits.map) {
+    throw fastmdError('LIMIT_EXCEEDED', `unpack limit exceeded: an object of more than ${limits.map} keys`);
+  }
+  for (const key of keys) {
+    checkJsonLimits(key, limits, depth + 1);
+    if (depth === 0 && PAYLOAD_KEYS.has(key)) continue;
+    checkJsonLimits(value[key], limits, depth + 1);
+  }
+}
+
+// The source text of the number that is the value of top-level `key` in a JSON object line
+// (JSON.parse rounds integers above 2^53; ids go up to 2^64 - 1). Only called for such ids.
+function topLevelNumberText(text, key) {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      if (depth === 1 && text.slice(i + 1, end) === key) {
+        const match = /^\s*:\s*(-?\d+)/.exec(text.slice(end + 1, end + 64));
+        if (match) return match[1];
+      }
+      i = end;
+    } else if (ch === '{' || ch === '[') {
+      depth++;
+    } else if (ch === '}' || ch === ']') {
+      depth--;
+    }
+  }
+  return null;
+}
+
 /**
- * Decodes one NDJSON line (a string or bytes, without its '\n'). The payload is returned as
- * it came: `payload` a string for `params`/`result`, a Buffer for the `_base64` forms.
+ * Decodes one NDJSON line (a string or UTF-8 bytes, without its '\n') under the unpack limits.
+ * The payload is returned as it came: a string for `params`/`result`, a Buffer for the
+ * `_base64` forms.
  */
-function decodeLine(line) {
+function decodeLine(line, limits = decodeLimits()) {
+  let text = line;
+  if (typeof line !== 'string') {
+    const bytes = Buffer.isBuffer(line) ? line : Buffer.from(line.buffer, line.byteOffset, line.byteLength);
+    if (!isUtf8(bytes)) throw fastmdError('MALFORMED', 'the line is not valid UTF-8');
+    text = bytes.toString('utf8');
+  }
+  if (text.length === 0) throw fastmdError('FRAME_EMPTY', 'an empty line');
   let object;
   try {
-    object = JSON.parse(typeof line === 'string' ? line : Buffer.from(line.buffer, line.byteOffset, line.byteLength).toString('utf8'));
+    object = JSON.parse(text);
   } catch (error) {
+    // V8 says "... after JSON at position N" when a whole value is followed by more.
+    if (/after JSON/.test(error.message)) throw fastmdError('TRAILING_BYTES', `the line holds more than one JSON value: ${error.message}`);
     throw fastmdError('MALFORMED', `invalid JSON line: ${error.message}`);
   }
   if (object === null || typeof object !== 'object' || Array.isArray(object)) {
     throw fastmdError('NOT_A_MAP', 'an NDJSON message must be a JSON object');
   }
+  checkJsonLimits(object, limits, 0);
+  if (object.shm !== undefined || object.fds !== undefined) {
+    throw fastmdError('INVALID_FIELD', "'shm' and 'fds' never appear on the legacy channel");
+  }
   let payload = '';
   let hasPayload = false;
   for (const key of ['params', 'result']) {
+    const base64 = object[`${key}_base64`];
+    if (object[key] !== undefined && base64 !== undefined) {
+      throw fastmdError('INVALID_FIELD', `a message carries '${key}' or '${key}_base64', not both`);
+    }
     if (object[key] !== undefined) {
       if (typeof object[key] !== 'string') throw wrongType(key, 'a string');
       payload = object[key];
       hasPayload = true;
-    }
-    const base64 = object[`${key}_base64`];
-    if (base64 !== undefined) {
+    } else if (base64 !== undefined) {
       if (typeof base64 !== 'string') throw wrongType(`${key}_base64`, 'a base64 string');
+      if (!STRICT_BASE64.test(base64)) throw fastmdError('INVALID_FIELD', `'${key}_base64' is not valid base64`);
       payload = Buffer.from(base64, 'base64');
       hasPayload = true;
     }
   }
-  const get = (key) => fromJson(object[key]);
-  if (object.shm !== undefined || object.fds !== undefined) {
-    throw fastmdError('INVALID_FIELD', "'shm' and 'fds' never appear on the legacy channel");
-  }
+  const get = (key) => {
+    const value = object[key];
+    if (key === 'id' && typeof value === 'number' && value > Number.MAX_SAFE_INTEGER) {
+      const exact = BigInt(topLevelNumberText(text, 'id') ?? value);
+      if (exact > U64) throw wrongType('id', 'an unsigned 64-bit integer');
+      return exact;
+    }
+    return fromJson(value);
+  };
   return buildMessage(get, payload, hasPayload);
 }
 
