@@ -1,6 +1,8 @@
 // Session brokering (see broker.hpp).
 #include "broker.hpp"
 
+#include <fcntl.h>
+
 #include <algorithm>
 
 #include <spdlog/spdlog.h>
@@ -42,6 +44,11 @@ void notify(Session& session, std::string_view method, const Body& body,
   session.send(message, std::move(fds));
 }
 
+// An owned duplicate of a segment's fd for the output queue; empty if the daemon is out of fds.
+UniqueFd duplicate_segment_fd(const Session& owner) {
+  return UniqueFd(::fcntl(owner.segment()->fd(), F_DUPFD_CLOEXEC, 0));
+}
+
 proto::Introduce describe_for_peer(const Session& about) {
   proto::Introduce body;
   body.peer = about.id();
@@ -50,6 +57,7 @@ proto::Introduce describe_for_peer(const Session& about) {
   body.name = about.hello().name;
   body.methods = about.hello().methods;
   body.max_frame = about.hello().max_frame;
+  if (about.segment()) body.segment = about.segment()->info();
   return body;
 }
 
@@ -118,8 +126,21 @@ void Broker::hello(Session& session, std::uint64_t request_id, proto::Hello hell
   proto::HelloReply reply;
   reply.session = session.id();
   reply.daemon = daemon_version_;
+  std::vector<UniqueFd> fds;
+  const proto::Hello& greeting = session.hello();
+  if (pools_ != nullptr && greeting.shm && greeting.role != proto::Role::observer) {
+    if (auto lease = pools_->lease(session.id(), session.peer().uid)) {
+      session.set_segment(std::move(*lease));
+      if (UniqueFd fd = duplicate_segment_fd(session)) {
+        reply.segment = session.segment()->info();
+        fds.push_back(std::move(fd));
+      }
+    }
+  }
   const proto::ByteBuffer result = proto::encode_body(reply);
-  session.send(proto::Message::response(request_id, result));
+  proto::Message response = proto::Message::response(request_id, result);
+  response.fds = static_cast<std::uint32_t>(fds.size());
+  session.send(response, std::move(fds));
   spdlog::info("{} joined", session.describe());
 
   // Introduce after the reply, so the peer knows its session before it meets anyone.
@@ -152,12 +173,22 @@ void Broker::introduce(Session& client, Session& worker) {
                   pair.error().to_string());
     return;
   }
-  std::vector<UniqueFd> client_fds;
-  client_fds.push_back(std::move(pair->first));
-  std::vector<UniqueFd> worker_fds;
-  worker_fds.push_back(std::move(pair->second));
-  notify(client, proto::kIntroduce, describe_for_peer(worker), std::move(client_fds));
-  notify(worker, proto::kIntroduce, describe_for_peer(client), std::move(worker_fds));
+  // Each side gets its end of the channel (fd #1) and the other side's segment (fd #2).
+  const auto send_introduction = [](Session& to, const Session& about, UniqueFd channel) {
+    proto::Introduce body = describe_for_peer(about);
+    std::vector<UniqueFd> fds;
+    fds.push_back(std::move(channel));
+    if (body.segment) {
+      if (UniqueFd segment = duplicate_segment_fd(about)) {
+        fds.push_back(std::move(segment));
+      } else {
+        body.segment.reset();
+      }
+    }
+    notify(to, proto::kIntroduce, body, std::move(fds));
+  };
+  send_introduction(client, worker, std::move(pair->first));
+  send_introduction(worker, client, std::move(pair->second));
   client.introduced().insert(worker.id());
   worker.introduced().insert(client.id());
   ++counters_.introductions;

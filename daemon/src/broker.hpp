@@ -47,6 +47,8 @@ class Broker final : public SessionHost {
   ~Broker() override;
 
   void set_status_reporter(StatusReporter reporter) { status_reporter_ = std::move(reporter); }
+  /// The pools sessions lease their segments from (none: peers go without segments).
+  void set_pools(Pools* pools) { pools_ = pools; }
 
   /// Starts a session for a freshly accepted connection.
   void accept(platform::UniqueFd socket);
@@ -88,6 +90,7 @@ class Broker final : public SessionHost {
   Quotas quotas_;
   Counters counters_;
   StatusReporter status_reporter_;
+  Pools* pools_ = nullptr;
   std::uint64_t next_session_id_ = 1;
   std::map<std::uint64_t, std::shared_ptr<Session>> sessions_;
   // (client session, method) → the bounded wait for a worker of that method.

@@ -43,6 +43,11 @@ void add_options(CLI::App& app, Options& o) {
                  "memfd (sealed, Linux) or shm (named /dev/shm/fastmd-* objects)")
       ->check(CLI::IsMember({"memfd", "shm"}))
       ->capture_default_str();
+  app.add_option("--max-segments-per-uid", o.max_segments_per_uid,
+                 "segments one uid may hold at once (0: no limit below the pool's size)")
+      ->capture_default_str();
+  app.add_flag("--huge-pages", o.huge_pages,
+               "advise transparent huge pages for the segments (madvise MADV_HUGEPAGE)");
 
   Limits& l = o.limits;
   app.add_option("--handshake-timeout-ms", l.handshake_timeout_ms,
@@ -77,7 +82,20 @@ void add_options(CLI::App& app, Options& o) {
       ->capture_default_str();
 }
 
+PoolOptions Options::pool_options() const {
+  PoolOptions pool;
+  pool.pool_size = pool_size_mib * kMiB;
+  pool.segment_size = segment_size_kib * 1024;
+  pool.backing = pool_backing == "shm" ? PoolBacking::shm : PoolBacking::memfd;
+  pool.huge_pages = huge_pages;
+  pool.max_segments_per_uid = max_segments_per_uid;
+  return pool;
+}
+
 proto::Status validate(const Options& o) {
+  if (o.segment_size_kib % 4 != 0) {
+    return Error{Errc::invalid_field, "--segment-size-kib must be a multiple of 4 (whole pages)"};
+  }
   if (o.segment_size_kib * 1024 > o.pool_size_mib * 1024 * 1024) {
     return Error{Errc::invalid_field, "--segment-size-kib (" + std::to_string(o.segment_size_kib) +
                                           ") must not exceed --pool-size-mib (" +

@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "fastmd/proto/result.hpp"
+#include "memory/pools.hpp"
 
 namespace fastmd::daemon {
 
@@ -38,9 +39,14 @@ struct Options {
   std::vector<uid_t> allow_uids;
   std::vector<gid_t> allow_gids;
   std::uint32_t drain_timeout_ms = 2000;
-  std::uint64_t pool_size_mib = 32;
-  std::uint64_t segment_size_kib = 1024;
+  std::uint64_t pool_size_mib = PoolOptions{}.pool_size / kMiB;
+  std::uint64_t segment_size_kib = PoolOptions{}.segment_size / 1024;
   std::string pool_backing = "memfd";
+  std::uint32_t max_segments_per_uid = 0;
+  bool huge_pages = false;
+
+  /// The pool part of the options, as memory/pools.hpp takes it.
+  PoolOptions pool_options() const;
   Limits limits;
 };
 

@@ -46,6 +46,17 @@ proto::Status Daemon::start() {
   if (!listener) return listener.error();
   listener_ = std::move(*listener);
 
+  // Under the instance lock now: objects a killed predecessor left in /dev/shm can go.
+  if (auto removed = cleanup_stale_shm_objects(::geteuid()); !removed) {
+    spdlog::warn("could not clean up stale shared memory: {}", removed.error().to_string());
+  } else if (*removed > 0) {
+    spdlog::info("removed {} shared-memory objects left by a daemon that is gone", *removed);
+  }
+  auto pools = Pools::create(options_.pool_options());
+  if (!pools) return pools.error();
+  pools_.emplace(std::move(*pools));
+  broker_.set_pools(&*pools_);
+
   broker_.set_status_reporter([this] {
     DaemonFacts facts;
     facts.version = FASTMD_VERSION;
@@ -53,14 +64,17 @@ proto::Status Daemon::start() {
     facts.started = started_;
     facts.socket_path = listener_ ? listener_->path() : std::string{};
     facts.dropped_for_emfile = listener_ ? listener_->dropped_for_emfile() : 0;
+    facts.write_pools = [this](proto::Packer& packer) { pools_->write_status(packer); };
     return encode_status(broker_, facts);
   });
   listener_->start([this](platform::UniqueFd socket) { broker_.accept(std::move(socket)); });
   wait_for_signals();
 
   const std::string where = listener_->activated() ? "socket from systemd " : "";
-  spdlog::info("fastmd-ipcd {} listening on {}{} (pid {})", FASTMD_VERSION, where,
-               listener_->path(), ::getpid());
+  const PoolStats pool = pools_->stats();
+  spdlog::info("fastmd-ipcd {} listening on {}{} (pid {}); pool: {} segments of {} KiB ({})",
+               FASTMD_VERSION, where, listener_->path(), ::getpid(), pool.segments,
+               pool.segment_size / 1024, pool_backing_name(pool.backing));
   notifier_.ready("listening on " + listener_->path());
   return {};
 }

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,7 @@ class Daemon {
   asio::signal_set signals_;
   asio::steady_timer drain_timer_;
   std::unique_ptr<Listener> listener_;
+  std::optional<Pools> pools_;  // before the broker: sessions return their leases on the way out
   Broker broker_;
   bool shutting_down_ = false;
 };

@@ -181,6 +181,7 @@ void Listener::wait_for_connections() {
 }
 
 void Listener::accept_ready() {
+  if (!reserve_) reserve_ = open_reserve_fd();  // fds were short when it was last used
   for (;;) {
     const int fd =
         ::accept4(socket_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -194,8 +195,8 @@ void Listener::accept_ready() {
         continue;
       case EMFILE:
       case ENFILE:
-        drop_one_connection();
-        if (!reserve_) return;  // could not even do that: wait for the next readiness
+        // accept() reports EMFILE before it looks at the backlog: stop once it is empty.
+        if (!drop_one_connection()) return;
         continue;
       case EAGAIN:
         return;
@@ -206,11 +207,12 @@ void Listener::accept_ready() {
   }
 }
 
-void Listener::drop_one_connection() {
+bool Listener::drop_one_connection() {
   // Free the reserve fd, take the waiting connection with it and close it, then re-arm.
   reserve_.reset();
   UniqueFd dropped(::accept4(socket_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC));
-  if (dropped) {
+  const bool was_waiting = dropped.valid();
+  if (was_waiting) {
     ++dropped_for_emfile_;
     spdlog::warn(
         "out of file descriptors: closed a new connection at once ({} so far); raise "
@@ -219,6 +221,7 @@ void Listener::drop_one_connection() {
   }
   dropped.reset();
   reserve_ = open_reserve_fd();
+  return was_waiting && reserve_.valid();
 }
 
 }  // namespace fastmd::daemon

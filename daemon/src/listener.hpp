@@ -72,7 +72,8 @@ class Listener {
  private:
   void wait_for_connections();
   void accept_ready();
-  void drop_one_connection();
+  /// Takes one waiting connection with the reserve fd and closes it; false when none waited.
+  bool drop_one_connection();
 
   asio::posix::stream_descriptor socket_;
   std::string path_;

@@ -293,6 +293,7 @@ void Session::close(EndKind kind, const std::string& reason) {
   host_.charge_queued(peer_.uid, -static_cast<std::int64_t>(queued_bytes_));
   queue_.clear();
   queued_bytes_ = 0;
+  segment_.reset();  // back to the pool: zeroed, generation bumped
   switch (kind) {
     case EndKind::hostile:
       spdlog::warn("disconnected hostile peer {}: {}", who, reason);

@@ -24,6 +24,7 @@
 #include "fastmd/platform/unix_socket.hpp"
 #include "fastmd/proto/control.hpp"
 #include "fastmd/proto/frame_reader.hpp"
+#include "memory/pools.hpp"
 
 namespace fastmd::daemon {
 
@@ -92,6 +93,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t queued_bytes() const { return queued_bytes_; }
   void set_limits(SessionLimits limits) { limits_ = limits; }
 
+  /// The peer's own shared-memory segment, held until the session ends (then reclaimed).
+  void set_segment(SegmentLease lease) { segment_ = std::move(lease); }
+  const std::optional<SegmentLease>& segment() const { return segment_; }
+
   /// The peers this session has been introduced to (by session id).
   std::set<std::uint64_t>& introduced() { return introduced_; }
   const std::set<std::uint64_t>& introduced() const { return introduced_; }
@@ -138,6 +143,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool ending_ = false;  // an end was scheduled by end_later()
 
   std::set<std::uint64_t> introduced_;
+  std::optional<SegmentLease> segment_;
 };
 
 }  // namespace fastmd::daemon

@@ -1,0 +1,121 @@
+// Hostile peers: each is disconnected with one log line naming its pid and the reason, the
+// daemon's fd count returns to what it was, and other sessions go on.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "daemon_process.hpp"
+#include "peer_checks.hpp"
+
+using namespace fastmd;
+using namespace fastmd::test;
+
+namespace {
+
+proto::ByteBuffer bytes_of(std::initializer_list<std::uint8_t> values) {
+  proto::ByteBuffer out;
+  for (auto v : values) out.push_back(static_cast<std::byte>(v));
+  return out;
+}
+
+proto::ByteBuffer frame_of(const proto::Message& message) {
+  proto::ByteBuffer out;
+  proto::append_frame(message, out);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("hostile peers are disconnected without leaking fds or disturbing others") {
+  DaemonProcess daemon({"--handshake-timeout-ms", "300"});
+  auto bystander = RawPeer::connect(daemon.socket_path());
+  require_welcome(bystander.hello(observer_hello()));
+  // Let the bystander's session settle (its pidfd is open), then count.
+  StatusReport(bystander.status());
+  const std::size_t baseline = daemon.open_fds();
+
+  auto hostile = RawPeer::connect(daemon.socket_path());
+  std::string reason;
+  SECTION("garbage bytes") {
+    hostile.send_bytes(bytes_of({4, 0, 0, 0, 0xc1, 0xc1, 0xc1, 0xc1}));
+    reason = "MALFORMED";
+  }
+  SECTION("a length prefix beyond the maximum") {
+    hostile.send_bytes(bytes_of({0xff, 0xff, 0xff, 0x7f}));
+    reason = "FRAME_TOO_LARGE";
+  }
+  SECTION("an empty frame") {
+    hostile.send_bytes(bytes_of({0, 0, 0, 0}));
+    reason = "FRAME_EMPTY";
+  }
+  SECTION("a valid frame of the wrong type for the state: status before hello") {
+    hostile.send(proto::Message::request(1, proto::kStatus));
+    reason = "UNEXPECTED_MESSAGE";
+  }
+  SECTION("a valid frame of the wrong type for the state: a notification after hello") {
+    require_welcome(hostile.hello(client_hello({})));
+    hostile.send(proto::Message::notification(proto::kCancel));
+    reason = "UNEXPECTED_MESSAGE";
+  }
+  SECTION("fds attached to a frame that takes none") {
+    platform::UniqueFd attached(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    const int fds[] = {attached.get(), attached.get()};
+    const proto::ByteBuffer params = proto::encode_body(client_hello({}));
+    hostile.send_bytes(frame_of(proto::Message::request(1, proto::kHello, params)), fds);
+    reason = "attached fds to a frame that takes none";
+  }
+  SECTION("a frame announcing fds that never came") {
+    const proto::ByteBuffer params = proto::encode_body(client_hello({}));
+    proto::Message hello = proto::Message::request(1, proto::kHello, params);
+    hello.fds = 1;
+    hostile.send(hello);
+    reason = "FD_MISMATCH";
+  }
+  SECTION("a handshake never finished") {
+    const proto::ByteBuffer params = proto::encode_body(client_hello({}));
+    const proto::ByteBuffer frame = frame_of(proto::Message::request(1, proto::kHello, params));
+    hostile.send_bytes(proto::ByteView(frame).first(frame.size() / 2));
+    reason = "HANDSHAKE_TIMEOUT";
+  }
+
+  CHECK(hostile.wait_closed());
+  CHECK(daemon.wait_for_log("disconnected hostile peer session"));
+  const std::string log = daemon.log();
+  const auto line_start = log.find("disconnected hostile peer");
+  const std::string line = log.substr(line_start, log.find('\n', line_start) - line_start);
+  INFO("log line: " << line);
+  CHECK(line.find("pid " + std::to_string(::getpid())) != std::string::npos);
+  CHECK(line.find(reason) != std::string::npos);
+
+  CHECK(daemon.wait_open_fds(baseline) == baseline);
+  StatusReport status(bystander.status());
+  CHECK(status.number("counters.disconnects_hostile") == 1);
+  CHECK(status.number("sessions_total") == 1);
+}
+
+TEST_CASE("a peer that does not read is disconnected while others go on") {
+  DaemonProcess daemon({"--max-queued-bytes-per-session", "16384"});
+  auto bystander = RawPeer::connect(daemon.socket_path());
+  require_welcome(bystander.hello(observer_hello()));
+
+  auto sluggard = RawPeer::connect(daemon.socket_path());
+  require_welcome(sluggard.hello(observer_hello()));
+  // Ask for status reports without reading one: the kernel buffer fills, then the daemon's
+  // queue; past its limit the daemon gives up on this peer.
+  proto::ByteBuffer requests;
+  for (std::uint64_t id = 2; id < 2002; ++id) {
+    proto::append_frame(proto::Message::request(id, proto::kStatus), requests);
+  }
+  bool disconnected = false;
+  for (int round = 0; round < 200 && !disconnected; ++round) {
+    disconnected =
+        !sluggard.send_bytes(requests) || daemon.wait_for_log("disconnected slow peer", 0ms);
+  }
+  REQUIRE(daemon.wait_for_log("disconnected slow peer session 2"));
+  CHECK(daemon.log().find("pid " + std::to_string(::getpid())) != std::string::npos);
+
+  StatusReport status(bystander.status());
+  CHECK(status.number("counters.disconnects_slow") == 1);
+  CHECK(status.number("sessions_total") == 1);
+  auto newcomer = RawPeer::connect(daemon.socket_path());
+  require_welcome(newcomer.hello(client_hello({})));
+}
