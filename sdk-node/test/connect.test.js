@@ -67,6 +67,19 @@ describe('transport selection', () => {
     assert.doesNotMatch(stderr, /Warning/);
   });
 
+  it('offers the same API from the ESM entry', async () => {
+    const { code, stdout, stderr } = await runNode({
+      args: ['--input-type=module', '-e', `
+        import { connect, FastmdError, ERRNO } from '@fastmd/ipc';
+        import core from '@fastmd/ipc';
+        const client = await connect({ transport: 'legacy', workerCommand: ${worker} });
+        console.log(client.transport, await client.transform('_esm_'), FastmdError === core.FastmdError, ERRNO.TIMEOUT);
+        await client.close();`],
+    });
+    assert.equal(code, 0, stderr);
+    assert.equal(stdout, 'legacy <p><em>esm</em></p>\n true 302\n');
+  });
+
   it('rejects an unknown transport name', async () => {
     await assert.rejects(connect({ transport: 'carrier-pigeon' }), TypeError);
   });

@@ -142,7 +142,8 @@ class WorkerProcess {
     try {
       message = decodeLine(line);
     } catch (error) {
-      this._fail(new FastmdError(error.code, `worker ${this.pid} wrote an invalid line: ${error.message}`));
+      const code = error instanceof FastmdError ? error.code : 'FASTMD_INTERNAL';
+      this._fail(new FastmdError(code, `worker ${this.pid} wrote an invalid line: ${error.message}`));
       return;
     }
     if (message.type !== 'response') return;
