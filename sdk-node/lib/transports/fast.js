@@ -68,8 +68,14 @@ class FastTransport {
     return total;
   }
 
-  /** Connects and completes ipc.hello within the handshake timeout. */
-  open() {
+  /** Connects and completes ipc.hello within the handshake timeout; resolves with this. */
+  async open() {
+    await this._handshake();
+    return this;
+  }
+
+  // Opens a session and completes its handshake within the timeout (first open, reconnects).
+  _handshake() {
     return new Promise((resolve, reject) => {
       let settled = false;
       const timer = setTimeout(() => {
@@ -79,6 +85,8 @@ class FastTransport {
         reject(fastmdError('HANDSHAKE_TIMEOUT',
           `fastmd-ipcd at ${this.socketPath} did not answer ipc.hello within ${this._handshakeMs} ms`));
       }, this._handshakeMs);
+      // The addon keeps the loop alive while the handshake is in flight; after close() nothing.
+      timer.unref();
       const session = this._connect((error) => {
         if (settled) return;
         settled = true;
@@ -87,7 +95,7 @@ class FastTransport {
           this._closeSession(session);
           reject(error);
         } else {
-          resolve(this);
+          resolve();
         }
       });
     });
@@ -335,12 +343,7 @@ class FastTransport {
     this._reconnectTimer = setTimeout(() => {
       this._reconnectTimer = null;
       if (this._closed || this._session) return;
-      const record = this._connect((error) => {
-        if (error) {
-          this._closeSession(record);
-          this._scheduleReconnect();
-        }
-      });
+      this._handshake().catch(() => this._scheduleReconnect());
     }, delay);
     // Reconnecting alone never keeps a process alive; queued calls arm their own timer.
     this._reconnectTimer.unref();
