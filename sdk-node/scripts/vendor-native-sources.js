@@ -36,4 +36,4 @@ fs.rmSync(vendorDir, { recursive: true, force: true });
 for (const dir of sharedSourceDirs) copyTree(dir, ['.cpp', '.hpp']);
 for (const file of sharedSourceFiles) copyFile(file);
 for (const dir of sharedIncludeDirs) copyTree(dir, ['.hpp']);
-console.log(`vendor-native-sources: copied the addon's C++ sources into ${path.relative(packageDir, vendorDir)}`);
+console.error(`vendor-native-sources: copied the addon's C++ sources into ${path.relative(packageDir, vendorDir)}`);
