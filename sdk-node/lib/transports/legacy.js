@@ -95,7 +95,7 @@ class WorkerProcess {
     this.child.stderr.on('data', (text) => {
       this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL_BYTES);
     });
-    this.child.stdin.on('error', () => {}); // EPIPE when the child died: its 'exit' reports it
+    this.child.stdin.on('error', () => {}); // EPIPE when the child died: its 'close' reports it
     this.child.on('error', (error) => this._fail(fastmdError('WORKER_UNAVAILABLE',
       `could not start the worker ${file}: ${error.message}`)));
     // 'close' (not 'exit'): every line the worker wrote before it ended has been read by then.
@@ -155,7 +155,7 @@ class WorkerProcess {
     this.transport._answer(call, message);
   }
 
-  // The worker broke the protocol or could not be started: it is ended, and its 'exit'
+  // The worker broke the protocol or could not be started: it is ended, and its 'close'
   // re-sends or fails its calls.
   _fail(error) {
     this.failure ??= error;
