@@ -1,0 +1,118 @@
+// bench/run --quick: it runs to the end and writes latest.json of the shape docs/performance.md
+// documents ({"machine":{...},"rows":[...]}, one row per measurement, numbers where numbers
+// belong), plus latest.md and latest.svg. Nothing here looks at how fast anything was.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <rapidjson/document.h>
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Runs argv with a bounded wait; returns its exit status, or -1 when it had to be killed.
+int run_bounded(std::vector<std::string> argv, std::chrono::seconds limit) {
+  std::vector<char*> args;
+  for (auto& arg : argv) args.push_back(arg.data());
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  if (::posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) return -2;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "fastmd-test-bench-XXXXXX").string();
+    path = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("bench/run --quick writes latest.json, latest.md and latest.svg of the documented shape") {
+  TempDir out;
+  const int status = run_bounded({"node", std::string(FASTMD_SOURCE_DIR) + "/bench/run", "--quick", "--out",
+                                  out.path.string(), "--bin-dir", FASTMD_BIN_DIR},
+                                 std::chrono::seconds(280));
+  REQUIRE(status == 0);
+
+  rapidjson::Document doc;
+  const std::string json = read_text(out.path / "latest.json");
+  REQUIRE_FALSE(doc.Parse(json.c_str()).HasParseError());
+  REQUIRE(doc.IsObject());
+  REQUIRE(doc.HasMember("machine"));
+  CHECK(doc["machine"].IsObject());
+  CHECK(doc["machine"].HasMember("cpus"));
+  REQUIRE(doc.HasMember("rows"));
+  REQUIRE(doc["rows"].IsArray());
+  REQUIRE(doc["rows"].Size() > 0);
+
+  const std::set<std::string> numeric = {"payload_bytes", "p50_us", "p99_us", "p999_us", "msgs_per_s",
+                                         "gb_per_s", "cpu_us_per_req"};
+  std::set<std::string> seen;  // "client transport method"
+  for (const auto& row : doc["rows"].GetArray()) {
+    REQUIRE(row.IsObject());
+    REQUIRE(row.HasMember("client"));
+    REQUIRE(row.HasMember("transport"));
+    const std::string client = row["client"].GetString();
+    CHECK((client == "node" || client == "cpp"));
+    for (const auto& field : row.GetObject()) {
+      if (numeric.count(field.name.GetString())) {
+        INFO("field " << field.name.GetString());
+        CHECK(field.value.IsNumber());
+        CHECK(field.value.GetDouble() >= 0);
+      }
+    }
+    if (row.HasMember("p50_us")) {
+      CHECK(row.HasMember("p99_us"));
+      CHECK(row.HasMember("p999_us"));
+    }
+    seen.insert(client + " " + row["transport"].GetString() + " " +
+                (row.HasMember("method") ? row["method"].GetString() : ""));
+  }
+  for (const char* expected :
+       {"cpp floor-memcpy ", "cpp floor-socketpair pingpong", "cpp floor-shm-spin pingpong",
+        "cpp legacy echo", "cpp inline echo", "cpp fast echo", "cpp fast-spin echo", "cpp daemon ",
+        "node legacy echo", "node fast echo", "node fast-spin echo", "node legacy transform",
+        "node fast transform", "node markdown-it transform"}) {
+    INFO("row " << expected);
+    CHECK(seen.count(expected) == 1);
+  }
+
+  CHECK(read_text(out.path / "latest.md").find("| client | transport |") != std::string::npos);
+  CHECK(read_text(out.path / "latest.svg").rfind("<svg", 0) == 0);
+}
