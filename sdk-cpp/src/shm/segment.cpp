@@ -13,10 +13,8 @@ namespace fastmd::shm {
 namespace {
 
 std::uint64_t load(const std::byte* header, std::size_t field_offset, std::memory_order order) {
-  // The mapping is shared with another process; atomic_ref needs a mutable object but
-  // load() never writes.
-  auto* word = reinterpret_cast<std::uint64_t*>(const_cast<std::byte*>(header + field_offset));
-  return std::atomic_ref<std::uint64_t>(*word).load(order);
+  // atomic_ref needs a mutable object, but a load never writes.
+  return header_word(const_cast<std::byte*>(header), field_offset).load(order);
 }
 
 }  // namespace

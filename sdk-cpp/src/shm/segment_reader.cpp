@@ -53,12 +53,10 @@ proto::Result<proto::ByteView> check_handle(const std::byte* base, const proto::
 
 void release_block(std::byte* base, const proto::SegmentInfo& info, const proto::ShmHandle& h) {
   if (!check_handle(base, info, h)) return;
-  auto* word = reinterpret_cast<std::uint64_t*>(base + h.offset - sizeof(BlockHeader) +
-                                                offsetof(BlockHeader, state));
   std::uint64_t expected = pack_state(h.generation, BlockState::sealed);
-  std::atomic_ref<std::uint64_t>(*word).compare_exchange_strong(
-      expected, pack_state(h.generation, BlockState::released), std::memory_order_acq_rel,
-      std::memory_order_relaxed);
+  header_word(base + h.offset - sizeof(BlockHeader), offsetof(BlockHeader, state))
+      .compare_exchange_strong(expected, pack_state(h.generation, BlockState::released),
+                               std::memory_order_acq_rel, std::memory_order_relaxed);
 }
 
 }  // namespace

@@ -17,17 +17,20 @@ namespace fastmd::shm {
 
 namespace {
 
-std::atomic_ref<std::uint64_t> field(std::byte* header, std::size_t field_offset) {
-  return std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(header + field_offset));
-}
-
 void store_state(std::byte* header, std::uint32_t generation, BlockState state) {
-  field(header, offsetof(BlockHeader, state))
+  header_word(header, offsetof(BlockHeader, state))
       .store(pack_state(generation, state), std::memory_order_release);
 }
 
 void store_capacity(std::byte* header, std::uint64_t capacity) {
-  field(header, offsetof(BlockHeader, capacity)).store(capacity, std::memory_order_relaxed);
+  header_word(header, offsetof(BlockHeader, capacity)).store(capacity, std::memory_order_relaxed);
+}
+
+proto::Error too_large(std::size_t length, const proto::SegmentInfo& info, std::size_t max_block) {
+  return proto::Error{proto::Errc::payload_too_large,
+                      std::to_string(length) + " bytes exceed the largest block of segment " +
+                          std::to_string(info.segment) + " (" + std::to_string(max_block) +
+                          " bytes); send them as a one-off memfd"};
 }
 
 // Readers that poll released blocks back give no wake-up, so a waiting writer polls with a
@@ -120,13 +123,7 @@ WriterStats SegmentWriter::stats() const {
 
 proto::Result<WriteBlock> SegmentWriter::allocate(std::size_t length,
                                                   std::chrono::milliseconds wait) {
-  if (length > max_block()) {
-    return proto::Error{proto::Errc::payload_too_large,
-                        "a payload of " + std::to_string(length) +
-                            " bytes exceeds the largest block of segment " +
-                            std::to_string(info_.segment) + " (" + std::to_string(max_block()) +
-                            " bytes); send it as a one-off memfd"};
-  }
+  if (length > max_block()) return too_large(length, info_, max_block());
   std::unique_lock lock(mutex_);
   auto header_offset = reserve(length, wait, lock);
   if (!header_offset) return header_offset.error();
@@ -199,10 +196,10 @@ std::uint64_t SegmentWriter::place(std::uint64_t header_offset, std::uint64_t sp
   stats_.bytes_held += span;
 
   std::byte* header = header_at(header_offset);
-  field(header, offsetof(BlockHeader, magic)).store(kBlockMagic, std::memory_order_relaxed);
-  field(header, offsetof(BlockHeader, offset))
+  header_word(header, offsetof(BlockHeader, magic)).store(kBlockMagic, std::memory_order_relaxed);
+  header_word(header, offsetof(BlockHeader, offset))
       .store(header_offset + sizeof(BlockHeader), std::memory_order_relaxed);
-  field(header, offsetof(BlockHeader, length)).store(0, std::memory_order_relaxed);
+  header_word(header, offsetof(BlockHeader, length)).store(0, std::memory_order_relaxed);
   store_capacity(header, span - sizeof(BlockHeader));
   store_state(header, info_.generation, BlockState::writing);
   return header_offset;
@@ -212,7 +209,7 @@ void SegmentWriter::reclaim_released() {
   for (auto it = placed_.begin(); it != placed_.end();) {
     std::byte* header = header_at(it->first);
     const std::uint64_t word =
-        field(header, offsetof(BlockHeader, state)).load(std::memory_order_acquire);
+        header_word(header, offsetof(BlockHeader, state)).load(std::memory_order_acquire);
     if (it->second.sealed && word == pack_state(info_.generation, BlockState::released)) {
       store_state(header, info_.generation, BlockState::free);
       stats_.bytes_held -= it->second.span;
@@ -262,7 +259,7 @@ proto::ShmHandle SegmentWriter::seal_block(std::uint64_t payload_offset, std::si
   block.sealed = true;
   std::byte* header = header_at(header_offset);
   store_capacity(header, block.span - sizeof(BlockHeader));
-  field(header, offsetof(BlockHeader, length)).store(used_length, std::memory_order_relaxed);
+  header_word(header, offsetof(BlockHeader, length)).store(used_length, std::memory_order_relaxed);
   store_state(header, info_.generation, BlockState::sealed);  // publishes payload and fields
   return proto::ShmHandle{info_.segment, payload_offset, used_length, info_.generation};
 }
@@ -286,13 +283,7 @@ void SegmentWriter::discard(const proto::ShmHandle& handle) {
 proto::Result<std::uint64_t> SegmentWriter::grow_block(std::uint64_t payload_offset,
                                                        std::size_t new_capacity, std::size_t keep,
                                                        std::chrono::milliseconds wait) {
-  if (new_capacity > max_block()) {
-    return proto::Error{proto::Errc::payload_too_large,
-                        "a block of " + std::to_string(new_capacity) +
-                            " bytes exceeds the largest block of segment " +
-                            std::to_string(info_.segment) + " (" + std::to_string(max_block()) +
-                            " bytes); continue in a one-off memfd"};
-  }
+  if (new_capacity > max_block()) return too_large(new_capacity, info_, max_block());
   std::unique_lock lock(mutex_);
   const std::uint64_t header_offset = payload_offset - sizeof(BlockHeader);
   if (try_extend(header_offset, sizeof(BlockHeader) + round_to_cache_line(new_capacity))) {

@@ -80,6 +80,12 @@ static_assert(sizeof(BlockHeader) == kCacheLine);
 static_assert(std::atomic_ref<std::uint64_t>::is_always_lock_free,
               "shared-memory state words must be lock-free across processes");
 
+/// The header word at `field_offset` (offsetof(BlockHeader, ...)) of the header at `header`,
+/// as an atomic: two processes may touch it at once.
+inline std::atomic_ref<std::uint64_t> header_word(std::byte* header, std::size_t field_offset) {
+  return std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(header + field_offset));
+}
+
 /// A copy of a block header taken out of shared memory, to be checked at leisure.
 struct BlockHeaderCopy {
   std::uint64_t state = 0;
