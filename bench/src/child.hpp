@@ -39,7 +39,8 @@ class Child {
       ::posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
     }
     pid_t pid = -1;
-    if (::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ) == 0) child.pid_ = pid;
+    if (::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ) == 0)
+      child.pid_ = pid;
     ::posix_spawn_file_actions_destroy(&actions);
     if (piped) {
       platform::UniqueFd child_in(in[0]), child_out(out[1]);  // the child's ends: ours close

@@ -125,7 +125,8 @@ Usage reap(pid_t child) {
 bool transfer(int fd, std::byte* bytes, std::size_t size, bool write) {
   std::size_t done = 0;
   while (done < size) {
-    const ssize_t n = write ? ::write(fd, bytes + done, size - done) : ::read(fd, bytes + done, size - done);
+    const ssize_t n =
+        write ? ::write(fd, bytes + done, size - done) : ::read(fd, bytes + done, size - done);
     if (n <= 0) return false;
     done += std::size_t(n);
   }
@@ -144,7 +145,8 @@ void socketpair_floor(const Budget& budget) {
   if (child == 0) {
     mine.reset();
     std::byte message[kSize];
-    while (transfer(theirs.get(), message, kSize, false) && transfer(theirs.get(), message, kSize, true)) {
+    while (transfer(theirs.get(), message, kSize, false) &&
+           transfer(theirs.get(), message, kSize, true)) {
     }
     ::_exit(0);
   }
@@ -210,7 +212,8 @@ void spin_floor(bool same_core, const Budget& budget) {
   // Two spinners on one core only progress when the scheduler preempts one: a round trip
   // costs a time slice, so that series is cut short by a time limit.
   const int iterations = same_core ? budget.pingpong_iterations : budget.spin_iterations;
-  const auto deadline = Clock::now() + (same_core ? budget.shared_core_limit : std::chrono::hours(1));
+  const auto deadline =
+      Clock::now() + (same_core ? budget.shared_core_limit : std::chrono::hours(1));
   std::vector<double> samples;
   samples.reserve(std::size_t(iterations));
   const Usage before = self_usage();

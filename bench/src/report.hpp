@@ -50,7 +50,7 @@ struct Row {
   std::optional<double> client_cpu_us_per_req;  // the client's share
   std::optional<double> worker_cpu_us_per_req;  // the worker's share
   std::optional<double> minflt_per_req;         // minor page faults, client + worker
-  std::optional<double> us_per_fault;          // the page-fault floor
+  std::optional<double> us_per_fault;           // the page-fault floor
   std::optional<double> daemon_rss_kib;
   std::optional<std::uint64_t> sessions;
   std::optional<std::uint64_t> iterations;
@@ -65,7 +65,8 @@ inline void field(std::string& out, const char* name, double value) {
 
 /// Writes `row` as one JSON line on stdout and flushes (bench/run reads it as it comes).
 inline void emit(const Row& row) {
-  std::string out = fmt::format("{{\"client\":\"{}\",\"transport\":\"{}\"", row.client, row.transport);
+  std::string out =
+      fmt::format("{{\"client\":\"{}\",\"transport\":\"{}\"", row.client, row.transport);
   if (!row.method.empty()) out += fmt::format(",\"method\":\"{}\"", row.method);
   if (row.payload_bytes) out += fmt::format(",\"payload_bytes\":{}", *row.payload_bytes);
   if (row.latency) {
@@ -76,8 +77,10 @@ inline void emit(const Row& row) {
   if (row.msgs_per_s) detail::field(out, "msgs_per_s", *row.msgs_per_s);
   if (row.gb_per_s) detail::field(out, "gb_per_s", *row.gb_per_s);
   if (row.cpu_us_per_req) detail::field(out, "cpu_us_per_req", *row.cpu_us_per_req);
-  if (row.client_cpu_us_per_req) detail::field(out, "client_cpu_us_per_req", *row.client_cpu_us_per_req);
-  if (row.worker_cpu_us_per_req) detail::field(out, "worker_cpu_us_per_req", *row.worker_cpu_us_per_req);
+  if (row.client_cpu_us_per_req)
+    detail::field(out, "client_cpu_us_per_req", *row.client_cpu_us_per_req);
+  if (row.worker_cpu_us_per_req)
+    detail::field(out, "worker_cpu_us_per_req", *row.worker_cpu_us_per_req);
   if (row.minflt_per_req) detail::field(out, "minflt_per_req", *row.minflt_per_req);
   if (row.us_per_fault) detail::field(out, "us_per_fault", *row.us_per_fault);
   if (row.daemon_rss_kib) detail::field(out, "daemon_rss_kib", *row.daemon_rss_kib);

@@ -51,7 +51,10 @@ double elapsed_ns(Clock::time_point since) {
 struct Budget {
   bool quick;
   std::size_t round_trips(std::size_t size) const {
-    const std::size_t full = size <= 1024 ? 20'000 : size <= 64 * 1024 ? 5'000 : size <= 1024 * 1024 ? 300 : 40;
+    const std::size_t full = size <= 1024          ? 20'000
+                             : size <= 64 * 1024   ? 5'000
+                             : size <= 1024 * 1024 ? 300
+                                                   : 40;
     return quick ? std::max<std::size_t>(full / 10, 10) : full;
   }
   std::size_t small_messages() const { return quick ? 50'000 : 500'000; }
@@ -61,10 +64,12 @@ struct Budget {
 // ASCII text (no quotes or backslashes): what a Markdown payload looks like to a transport,
 // and carried verbatim by every path, JSON included.
 std::string text_payload(std::size_t size) {
-  static constexpr std::string_view kWords = "the quick brown fox jumps over the lazy dog 0123456789 ";
+  static constexpr std::string_view kWords =
+      "the quick brown fox jumps over the lazy dog 0123456789 ";
   std::string text;
   text.reserve(size);
-  while (text.size() < size) text.append(kWords.substr(0, std::min(kWords.size(), size - text.size())));
+  while (text.size() < size)
+    text.append(kWords.substr(0, std::min(kWords.size(), size - text.size())));
   return text;
 }
 
@@ -147,7 +152,8 @@ class LegacyTarget final : public Target {
  private:
   void send(std::string_view method, std::string_view payload) {
     line_.Clear();
-    encoder_.append_line(proto::Message::request(++next_id_, method, proto::as_bytes(payload)), line_);
+    encoder_.append_line(proto::Message::request(++next_id_, method, proto::as_bytes(payload)),
+                         line_);
     const char* data = line_.GetString();
     std::size_t left = line_.GetSize();
     while (left > 0) {
@@ -161,7 +167,8 @@ class LegacyTarget final : public Target {
   std::size_t receive() {
     auto message = decoder_.decode(reader_.next());
     if (!message) throw std::runtime_error("legacy answer: " + message.error().to_string());
-    if (message->error) throw std::runtime_error("legacy worker: " + std::string(message->error->message));
+    if (message->error)
+      throw std::runtime_error("legacy worker: " + std::string(message->error->message));
     return message->payload.size();
   }
 
@@ -251,7 +258,8 @@ void latency_series(Target& target, const std::string& transport, std::string_vi
   Row row{.transport = transport, .method = std::string(method), .payload_bytes = payload.size()};
   row.latency = percentiles(samples);
   row.msgs_per_s = double(iterations) / (m.total_ns / 1e9);
-  if (payload.size() >= 64 * 1024) row.gb_per_s = double(payload.size()) / (row.latency->p50_us * 1e3);
+  if (payload.size() >= 64 * 1024)
+    row.gb_per_s = double(payload.size()) / (row.latency->p50_us * 1e3);
   row.iterations = iterations;
   add_costs(row, m, double(iterations));
   emit(row);
@@ -305,7 +313,8 @@ class PrivateDaemon {
     daemon_ = Child::spawn(argv);
     const auto deadline = Clock::now() + std::chrono::seconds(5);
     while (!fs::exists(socket_)) {
-      if (Clock::now() > deadline) throw std::runtime_error("fastmd-ipcd did not listen within 5 s");
+      if (Clock::now() > deadline)
+        throw std::runtime_error("fastmd-ipcd did not listen within 5 s");
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
@@ -338,9 +347,11 @@ void daemon_memory(const fs::path& bin_dir) {
           .note = "fastmd-ipcd RSS with this many client sessions connected (default pool)"});
   };
   while (clients.size() < 128) {
-    auto client = ipc::Client::connect({.socket_path = daemon.socket(), .name = "fastmd-bench-rss"});
-    if (!client) throw std::runtime_error("session " + std::to_string(clients.size()) + ": " +
-                                          client.error().to_string());
+    auto client =
+        ipc::Client::connect({.socket_path = daemon.socket(), .name = "fastmd-bench-rss"});
+    if (!client)
+      throw std::runtime_error("session " + std::to_string(clients.size()) + ": " +
+                               client.error().to_string());
     clients.push_back(std::move(*client));
     if (clients.size() == 1) report(1);
   }
@@ -373,7 +384,8 @@ int main(int argc, char** argv) {
   app.add_flag("--quick", quick, "fewer iterations (a check that everything runs)");
   app.add_option("--bin-dir", bin_dir, "where fastmd-ipcd and fastmd-worker-md are");
   app.add_option("--markdown", markdown_path, "a Markdown document for the transform rows");
-  app.add_flag("--serve-inline", serve, "run as the inline-only worker (used by the benchmark itself)");
+  app.add_flag("--serve-inline", serve,
+               "run as the inline-only worker (used by the benchmark itself)");
   app.add_option("--socket", socket, "--serve-inline: the daemon's socket");
   app.add_option("--spin-us", spin_us, "--serve-inline: the worker's spin budget");
   CLI11_PARSE(app, argc, argv);
@@ -399,9 +411,13 @@ int main(int argc, char** argv) {
     };
     const Variant variants[] = {
         {"inline", {inline_worker, "--serve-inline", "--socket", daemon.socket()}, all_inline},
-        {"inline-spin", {inline_worker, "--serve-inline", "--socket", daemon.socket(), "--spin-us", spin}, all_inline},
+        {"inline-spin",
+         {inline_worker, "--serve-inline", "--socket", daemon.socket(), "--spin-us", spin},
+         all_inline},
         {"fast", {worker_md, "--socket", daemon.socket()}, proto::kDefaultInlineThreshold},
-        {"fast-spin", {worker_md, "--socket", daemon.socket(), "--spin-us", spin}, proto::kDefaultInlineThreshold},
+        {"fast-spin",
+         {worker_md, "--socket", daemon.socket(), "--spin-us", spin},
+         proto::kDefaultInlineThreshold},
     };
     for (const Variant& variant : variants) {
       FastTarget target(Child::spawn(variant.worker), daemon.socket(), variant.inline_threshold);

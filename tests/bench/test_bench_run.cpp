@@ -63,10 +63,11 @@ struct TempDir {
 
 }  // namespace
 
-TEST_CASE("bench/run --quick writes latest.json, latest.md and latest.svg of the documented shape") {
+TEST_CASE(
+    "bench/run --quick writes latest.json, latest.md and latest.svg of the documented shape") {
   TempDir out;
-  const int status = run_bounded({"node", std::string(FASTMD_SOURCE_DIR) + "/bench/run", "--quick", "--out",
-                                  out.path.string(), "--bin-dir", FASTMD_BIN_DIR},
+  const int status = run_bounded({"node", std::string(FASTMD_SOURCE_DIR) + "/bench/run", "--quick",
+                                  "--out", out.path.string(), "--bin-dir", FASTMD_BIN_DIR},
                                  std::chrono::seconds(280));
   REQUIRE(status == 0);
 
@@ -81,8 +82,8 @@ TEST_CASE("bench/run --quick writes latest.json, latest.md and latest.svg of the
   REQUIRE(doc["rows"].IsArray());
   REQUIRE(doc["rows"].Size() > 0);
 
-  const std::set<std::string> numeric = {"payload_bytes", "p50_us", "p99_us", "p999_us", "msgs_per_s",
-                                         "gb_per_s", "cpu_us_per_req"};
+  const std::set<std::string> numeric = {"payload_bytes", "p50_us",   "p99_us",        "p999_us",
+                                         "msgs_per_s",    "gb_per_s", "cpu_us_per_req"};
   std::set<std::string> seen;  // "client transport method"
   for (const auto& row : doc["rows"].GetArray()) {
     REQUIRE(row.IsObject());

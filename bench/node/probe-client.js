@@ -1,0 +1,53 @@
+'use strict';
+// bench/node/probe-client.js — the load bench/probe counts: COUNT calls of `echo` with SIZE
+// bytes (or COUNT messages through callMany with --many) from Node over one transport, after
+// a warm-up, so the counts of two runs with different COUNTs differ by the calls alone.
+//
+//   node bench/node/probe-client.js legacy|fast|fast-spin SIZE COUNT [--many] [--bin-dir DIR]
+
+const path = require('node:path');
+const { PrivateDaemon, stopChildren, waitForWorkers } = require('./daemon');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const ipc = require(path.join(ROOT, 'sdk-node'));
+
+async function load(client, size, count, many) {
+  const payload = 'x'.repeat(size);
+  if (many) {
+    const batch = new Array(4096).fill(payload);
+    for (let done = 0; done < count; done += batch.length) await client.callMany('echo', batch);
+  } else {
+    for (let i = 0; i < count; i++) await client.call('echo', payload);
+  }
+}
+
+async function main() {
+  const [transport, size, count] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
+  const many = process.argv.includes('--many');
+  const binFlag = process.argv.indexOf('--bin-dir');
+  const binDir = path.resolve(binFlag > 0 ? process.argv[binFlag + 1] : process.env.FASTMD_BIN_DIR ?? path.join(ROOT, 'build', 'bin'));
+  if (transport === 'legacy') {
+    const client = await ipc.connect({ transport: 'legacy', workerCommand: path.join(binDir, 'fastmd-worker-md') });
+    await load(client, size, 200, many);
+    await load(client, size, count, many);
+    await client.close();
+    return;
+  }
+  const daemon = await PrivateDaemon.start(binDir);
+  const workers = daemon.startWorkers(1, transport === 'fast-spin' ? ['--spin-us', '200'] : []);
+  try {
+    const client = await ipc.connect({ transport: 'fast', socket: daemon.socket });
+    await waitForWorkers(client, 1);
+    await load(client, size, 200, many);
+    await load(client, size, count, many);
+    await client.close();
+  } finally {
+    await stopChildren(workers);
+    await daemon.stop();
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`probe-client: ${error.stack ?? error}\n`);
+  process.exit(1);
+});
