@@ -185,7 +185,7 @@ async function openWorkers(options) {
   }
   try {
     const client = await connect({ transport: 'fast', socket: options.socket, handshakeTimeoutMs: 500 });
-    return { client, cluster: null, where: `the fastmd-ipcd at ${options.socket ?? 'the system socket'}` };
+    return { client, cluster: null, where: `the fastmd-ipcd at ${options.socket ?? process.env.FASTMD_IPC_SOCKET ?? 'the system socket'}` };
   } catch (error) {
     if (error.code === 'FASTMD_ADDON_UNAVAILABLE' || options.socket) {
       if (options.transport === 'fast') throw error;

@@ -9,6 +9,7 @@ const path = require('node:path');
 const { describe, it } = require('node:test');
 
 const { binDir, runNode, tempDir } = require('./support/env');
+const { Cluster } = require('./fast-support/cluster');
 
 const cli = path.resolve(__dirname, '..', 'bin', 'fastmd-transform.js');
 
@@ -58,6 +59,21 @@ describe('fastmd-transform', () => {
     assert.equal(code, 0, stderr);
     checkMirrored(out);
     assert.match(stderr, /3 file\(s\), .* MB\/s, \d+ files\/s; transport fast \(a private fastmd-ipcd with 2 worker\(s\)\)/);
+  });
+
+  it('uses the daemon that answers on FASTMD_IPC_SOCKET instead of starting one', async (t) => {
+    const { src, out } = tree(t);
+    const cluster = new Cluster();
+    try {
+      await cluster.startDaemon();
+      cluster.startWorker();
+      const { code, stderr } = await runNode({ args: [cli, '--out', out, src], env: env(t, { FASTMD_IPC_SOCKET: cluster.socket }) });
+      assert.equal(code, 0, stderr);
+      checkMirrored(out);
+      assert.match(stderr, /3 file\(s\).*transport fast \(the fastmd-ipcd at .*ipcd\.sock\)/);
+    } finally {
+      await cluster.stop();
+    }
   });
 
   it('mirrors a directory tree with --transport legacy', async (t) => {
