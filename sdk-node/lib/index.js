@@ -12,6 +12,9 @@
 const { FastmdError, ERRNO } = require('./errors');
 const { TRANSPORT_CHOICES } = require('./transports/transport');
 
+// Node 18 has no Symbol.asyncDispose yet; Node 20 defines it as this registered symbol.
+const asyncDispose = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose');
+
 // The fallback warning is for a person reading the log: once per process is enough.
 let fallbackWarned = false;
 
@@ -69,7 +72,7 @@ class Client {
     return this._closing;
   }
 
-  [Symbol.asyncDispose]() {
+  [asyncDispose]() {
     return this.close();
   }
 }
