@@ -137,6 +137,14 @@ describe('legacy transport: deadlines and aborts', () => {
     await pending;
     await assert.rejects(other.call('echo', 'x'), { code: 'FASTMD_CANCELLED' });
   });
+
+  it('closes through Symbol.asyncDispose, once however often it is called', async () => {
+    const other = await connect({ transport: 'legacy', workerCommand: legacyWorker() });
+    const pid = other.workers[0].pid;
+    await Promise.all([other[Symbol.asyncDispose](), other.close(), other[Symbol.asyncDispose]()]);
+    await assert.rejects(other.call('echo', 'x'), { code: 'FASTMD_CANCELLED' });
+    assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, 'the worker process has ended');
+  });
 });
 
 describe('legacy transport: a worker killed with SIGKILL under load', () => {
