@@ -134,6 +134,8 @@ class FastTransport {
         onOpen(new FastmdError(data.errno, data.message));
         break;
       case 'introduce': {
+        // A peer introduced again replaces its old channel: its calls go out afresh.
+        if (record.workers.has(data.peer)) this._dropWorker(record, data.peer, 'introduced again');
         const worker = {
           session: record, peer: data.peer, name: data.name, pid: data.pid, segment: data.segment,
           methods: new Set(data.methods), outstanding: 0, calls: new Set(),
