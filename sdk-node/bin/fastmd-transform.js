@@ -246,6 +246,7 @@ class Progress {
     this.bytes = 0;
     this.timer = null;
     if (this.enabled) {
+      this.draw();
       this.timer = setInterval(() => this.draw(), 100);
       this.timer.unref();
     }

@@ -4,6 +4,7 @@
 // with the summary line, and usage errors.
 
 const assert = require('node:assert/strict');
+const { execFile } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { describe, it } = require('node:test');
@@ -82,6 +83,20 @@ describe('fastmd-transform', () => {
     assert.equal(code, 0, stderr);
     checkMirrored(out);
     assert.match(stderr, /transport legacy \(3 worker process\(es\) over stdio\)/);
+  });
+
+  it('shows a progress bar on a terminal for a long run', async (t) => {
+    const { src, out } = tree(t);
+    for (let i = 0; i < 250; i++) fs.writeFileSync(path.join(src, `page-${i}.md`), `# Page ${i}\n`);
+    // script(1) gives the command a pseudo-terminal, as a person's shell would.
+    const command = [process.execPath, cli, '--transport', 'legacy', '--out', out, src].map((a) => `'${a}'`).join(' ');
+    const output = await new Promise((resolve, reject) => {
+      execFile('script', ['-qec', command, '/dev/null'], { env: { ...process.env, ...env(t) }, timeout: 60000 },
+        (error, stdout) => (error ? reject(error) : resolve(stdout)));
+    });
+    assert.match(output, /\[[# ]{30}\] \d+\/253 files/);
+    assert.match(output, /253 file\(s\)/);
+    assert.equal(fs.readFileSync(path.join(out, 'page-249.html'), 'utf8'), '<h1>Page 249</h1>\n');
   });
 
   it('fails with a usage message (status 2) on a directory without --out', async (t) => {
