@@ -519,12 +519,14 @@ class Decoder {
                                               " bytes exceeds the maximum of " +
                                               std::to_string(max_line_)};
     }
+    // One fast pass (ASCII eight bytes at a time) instead of RapidJSON's per-character check.
+    if (!is_valid_utf8(as_bytes({line.data(), line.size()}))) {
+      return Error{Errc::malformed, "the line is not valid UTF-8"};
+    }
     detail::LineHandler handler(limits_);
     rapidjson::InsituStringStream stream(line.data());
     rapidjson::Reader reader;
-    constexpr unsigned kFlags = rapidjson::kParseInsituFlag |
-                                rapidjson::kParseValidateEncodingFlag |
-                                rapidjson::kParseIterativeFlag;
+    constexpr unsigned kFlags = rapidjson::kParseInsituFlag | rapidjson::kParseIterativeFlag;
     const rapidjson::ParseResult parsed = reader.Parse<kFlags>(stream, handler);
     if (handler.limit_error) return *handler.limit_error;
     if (parsed.IsError()) return parse_error(parsed);
@@ -556,8 +558,6 @@ class Decoder {
         return Error{Errc::frame_empty, "an empty line"};
       case rapidjson::kParseErrorDocumentRootNotSingular:
         return Error{Errc::trailing_bytes, "more than one JSON value on a line" + at};
-      case rapidjson::kParseErrorStringInvalidEncoding:
-        return Error{Errc::malformed, "the line is not valid UTF-8" + at};
       default:
         return Error{Errc::malformed, std::string("invalid JSON") + at + ": " +
                                           rapidjson::GetParseError_En(parsed.Code())};
