@@ -6,13 +6,17 @@
 
 namespace fastmd::daemon {
 
-proto::Status admit(const platform::PeerCredentials& peer, const AdmissionPolicy& policy) {
+proto::Status admit(const platform::PeerCredentials& peer, const std::vector<gid_t>& groups,
+                    const AdmissionPolicy& policy) {
   const auto contains = [](const auto& list, auto value) {
     return std::find(list.begin(), list.end(), value) != list.end();
   };
   if (peer.uid == policy.daemon_uid || contains(policy.allow_uids, peer.uid) ||
       contains(policy.allow_gids, peer.gid)) {
     return {};
+  }
+  for (gid_t group : groups) {
+    if (contains(policy.allow_gids, group)) return {};
   }
   return proto::Error{proto::Errc::permission_denied,
                       "uid " + std::to_string(peer.uid) + " (gid " + std::to_string(peer.gid) +

@@ -1,6 +1,6 @@
 // admission.hpp — who may use the daemon: the kernel's SO_PEERCRED credentials of a peer
-// (never what the peer claims) against the daemon's own uid and a configured allow-list of
-// uids and gids.
+// and SO_PEERGROUPS (never what the peer claims) against the daemon's own uid and a configured
+// allow-list of uids and gids.
 #pragma once
 
 #include <sys/types.h>
@@ -18,8 +18,10 @@ struct AdmissionPolicy {
   std::vector<gid_t> allow_gids;
 };
 
-/// OK when the peer's uid is the daemon's or allowed, or its primary gid is allowed;
-/// PERMISSION_DENIED naming the uid and how to allow it otherwise.
-proto::Status admit(const platform::PeerCredentials& peer, const AdmissionPolicy& policy);
+/// OK when the peer's uid is the daemon's or allowed, or its primary gid or one of its
+/// supplementary `groups` (SO_PEERGROUPS) is allowed; PERMISSION_DENIED naming the uid and how
+/// to allow it otherwise.
+proto::Status admit(const platform::PeerCredentials& peer, const std::vector<gid_t>& groups,
+                    const AdmissionPolicy& policy);
 
 }  // namespace fastmd::daemon

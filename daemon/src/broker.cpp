@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "fastmd/platform/peer_groups.hpp"
 #include "fastmd/platform/unix_socket.hpp"
 
 namespace fastmd::daemon {
@@ -107,7 +108,12 @@ void Broker::hello(Session& session, std::uint64_t request_id, proto::Hello hell
                  Error{Errc::daemon_shutting_down, "the daemon is shutting down"});
     return;
   }
-  if (auto admitted = admit(session.peer(), policy_); !admitted) {
+  // Supplementary groups matter only when a gid allow-list is configured.
+  std::vector<gid_t> groups;
+  if (!policy_.allow_gids.empty()) {
+    if (auto listed = platform::peer_groups(session.socket())) groups = std::move(*listed);
+  }
+  if (auto admitted = admit(session.peer(), groups, policy_); !admitted) {
     session.fail(EndKind::refused, request_id, admitted.error());
     return;
   }

@@ -17,7 +17,8 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--socket", o.socket_path,
                  "listen on this socket path (default: $FASTMD_IPC_SOCKET, else "
                  "$XDG_RUNTIME_DIR/fastmd/ipcd.sock, else /run/fastmd/ipcd.sock for root, else "
-                 "/tmp/fastmd-<uid>/ipcd.sock); ignored under socket activation");
+                 "/tmp/fastmd-<uid>/ipcd.sock); ignored under socket activation")
+      ->capture_default_str();
   app.add_option("--log-level", o.log_level,
                  "trace, debug, info, warn, error, critical or off (SIGHUP reloads)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
@@ -26,7 +27,7 @@ void add_options(CLI::App& app, Options& o) {
                  "also admit peers with this uid (repeatable; the daemon's own uid is always "
                  "admitted)");
   app.add_option("--allow-gid", o.allow_gids,
-                 "also admit peers whose primary gid is this one (repeatable)");
+                 "also admit peers whose primary or a supplementary gid is this one (repeatable)");
   app.add_option("--drain-timeout-ms", o.drain_timeout_ms,
                  "on SIGTERM, how long queued messages may take to flush before exit")
       ->check(CLI::Range(0u, 60000u))
@@ -127,13 +128,53 @@ proto::Result<Options> reparse(const std::vector<std::string>& argv) {
   return options;
 }
 
-std::string effective_config(const Options& options) {
-  // Re-register on a scratch App bound to a copy, so defaults and parsed values print alike.
-  Options copy = options;
-  CLI::App app;
-  add_options(app, copy);
-  app.parse(std::vector<std::string>{});
-  return app.config_to_str(true, false);
+namespace {
+
+template <class Id>
+std::string toml_array(const std::vector<Id>& ids) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < ids.size(); ++i) out += (i ? ", " : "") + std::to_string(ids[i]);
+  return out + "]";
+}
+
+std::string toml_string(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string effective_config(const Options& o) {
+  const Limits& l = o.limits;
+  std::string out;
+  const auto line = [&out](std::string_view key, const std::string& value) {
+    out.append(key).append(" = ").append(value).append("\n");
+  };
+  line("socket", toml_string(o.socket_path));
+  line("log-level", toml_string(o.log_level));
+  // CLI11 reads no empty array: an empty allow-list is written as a comment.
+  if (o.allow_uids.empty()) out += "# ";
+  line("allow-uid", toml_array(o.allow_uids));
+  if (o.allow_gids.empty()) out += "# ";
+  line("allow-gid", toml_array(o.allow_gids));
+  line("drain-timeout-ms", std::to_string(o.drain_timeout_ms));
+  line("pool-size-mib", std::to_string(o.pool_size_mib));
+  line("segment-size-kib", std::to_string(o.segment_size_kib));
+  line("pool-backing", toml_string(o.pool_backing));
+  line("max-segments-per-uid", std::to_string(o.max_segments_per_uid));
+  line("huge-pages", o.huge_pages ? "true" : "false");
+  line("handshake-timeout-ms", std::to_string(l.handshake_timeout_ms));
+  line("no-worker-wait-ms", std::to_string(l.no_worker_wait_ms));
+  line("max-sessions", std::to_string(l.max_sessions));
+  line("max-sessions-per-uid", std::to_string(l.max_sessions_per_uid));
+  line("max-introductions-per-session", std::to_string(l.max_introductions_per_session));
+  line("max-queued-bytes-per-session", std::to_string(l.max_queued_bytes_per_session));
+  line("max-queued-bytes-per-uid", std::to_string(l.max_queued_bytes_per_uid));
+  return out;
 }
 
 }  // namespace fastmd::daemon

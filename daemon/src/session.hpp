@@ -88,6 +88,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t id() const { return id_; }
   State state() const { return state_; }
   const platform::PeerCredentials& peer() const { return peer_; }
+  /// The connected socket (for credential queries; reads and writes belong to the session).
+  int socket() { return socket_.native_handle(); }
   /// The peer's hello (meaningful once established).
   const proto::Hello& hello() const { return hello_; }
   std::uint64_t queued_bytes() const { return queued_bytes_; }

@@ -110,16 +110,26 @@ TEST_CASE(
   TempDir dir;
   const std::string config = dir.path() + "/ipcd.toml";
   write_file(config, "# a comment\npool-size-mib = 64\nmax-sessions = 100\n");
-  const CommandResult ok = run_program(
-      "fastmd-ipcd", {"--config", config, "--max-sessions-per-uid", "7", "--check-config"});
+  const CommandResult ok =
+      run_program("fastmd-ipcd", {"--config", config, "--max-sessions-per-uid", "7", "--allow-uid",
+                                  "1001", "--allow-uid", "1002", "--huge-pages", "--check-config"});
   CHECK(ok.exit_code == 0);
-  CHECK(ok.output.find("pool-size-mib=64") != std::string::npos);
-  CHECK(ok.output.find("max-sessions=100") != std::string::npos);
-  CHECK(ok.output.find("max-sessions-per-uid=7") != std::string::npos);
+  CHECK(ok.output.find("pool-size-mib = 64") != std::string::npos);
+  CHECK(ok.output.find("max-sessions = 100") != std::string::npos);
+  CHECK(ok.output.find("max-sessions-per-uid = 7") != std::string::npos);
+  CHECK(ok.output.find("allow-uid = [1001, 1002]") != std::string::npos);
+  CHECK(ok.output.find("huge-pages = true") != std::string::npos);
 
-  // The printed configuration is itself a valid config file.
+  // The printed configuration is itself a valid config file, read back the same.
   write_file(config, ok.output);
-  CHECK(run_program("fastmd-ipcd", {"--config", config, "--check-config"}).exit_code == 0);
+  const CommandResult again = run_program("fastmd-ipcd", {"--config", config, "--check-config"});
+  CHECK(again.exit_code == 0);
+  CHECK(again.output == ok.output);
+  // So is the commented example that ships with the units.
+  CHECK(run_program("fastmd-ipcd",
+                    {"--config", std::string(FASTMD_SOURCE_DIR) + "/systemd/fastmd-ipcd.toml",
+                     "--check-config"})
+            .exit_code == 0);
 
   const CommandResult too_small =
       run_program("fastmd-ipcd", {"--pool-size-mib", "4", "--check-config"});
