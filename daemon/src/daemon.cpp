@@ -36,7 +36,7 @@ Daemon::~Daemon() {
   signals_.cancel(ignored);
   drain_timer_.cancel();
   io_.restart();
-  io_.run();
+  io_.poll();  // only what is ready: a timer still armed must not keep the process waiting
 }
 
 proto::Status Daemon::start() {
