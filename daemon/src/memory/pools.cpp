@@ -129,7 +129,7 @@ proto::Result<platform::UniqueFd> create_backing(const PoolOptions& o, std::uint
     }
     return fd;
   }
-  name = "/fastmd-" + std::to_string(::getuid()) + "-" + std::to_string(::getpid()) + "-" +
+  name = "/fastmd-" + std::to_string(::geteuid()) + "-" + std::to_string(::getpid()) + "-" +
          std::to_string(segment);
   return platform::create_shm_object(name, o.segment_size);
 }
