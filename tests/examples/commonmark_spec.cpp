@@ -11,11 +11,20 @@ namespace {
 
 const std::string kFence(32, '`');
 
-void replace_all(std::string& text, std::string_view from, std::string_view to) {
-  for (std::size_t at = text.find(from); at != std::string::npos;
-       at = text.find(from, at + to.size())) {
-    text.replace(at, from.size(), to);
+// The spec writes tabs as '→' (U+2192) so they can be seen.
+std::string with_tabs(const std::string& text) {
+  static constexpr std::string_view kArrow = "\u2192";
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t at = 0; at < text.size();) {
+    if (text.compare(at, kArrow.size(), kArrow) == 0) {
+      out += '\t';
+      at += kArrow.size();
+    } else {
+      out += text[at++];
+    }
   }
+  return out;
 }
 
 }  // namespace
@@ -55,8 +64,8 @@ std::vector<SpecExample> load_commonmark_spec(const std::string& path) {
         current.markdown += line + "\n";
       }
     } else if (line == kFence) {
-      replace_all(current.markdown, "\u2192", "\t");
-      replace_all(current.html, "\u2192", "\t");
+      current.markdown = with_tabs(current.markdown);
+      current.html = with_tabs(current.html);
       examples.push_back(std::move(current));
       in = In::text;
     } else {

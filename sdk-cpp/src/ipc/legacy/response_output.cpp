@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 namespace fastmd::ipc::legacy {
@@ -27,7 +28,18 @@ void ResponseOutput::send(const proto::Message& response, bool flush) {
   std::unique_lock lock(mutex_);
   written_.wait(lock, [&] { return !writer_active_ || batch_->GetSize() < kMaxBatchBytes; });
   if (error_) return;
-  encoder_.append_line(response, *batch_);
+  const std::size_t line_start = batch_->GetSize();
+  try {
+    encoder_.append_line(response, *batch_);
+  } catch (const std::length_error& e) {
+    // A result over JSON's 4 GiB string limit: drop the partial line, answer with an error.
+    batch_->Pop(batch_->GetSize() - line_start);
+    encoder_.append_line(
+        proto::Message::failure(
+            response.id, proto::Errc::payload_too_large,
+            std::string(e.what()) + "; send results this large over the fast path"),
+        *batch_);
+  }
   if (flush || batch_->GetSize() >= kFlushBytes) write_batches(lock);
 }
 
