@@ -52,7 +52,12 @@ int main(int argc, char** argv) {
   using fastmd::proto::ByteView;
   fastmd::ipc::MethodTable methods;
   methods.add(
-      "echo", [](ByteView in, ResultWriter& out) { out.append(in); }, 4);
+      "echo",
+      [](ByteView in, ResultWriter& out) {
+        out.reserve(in.size());  // a large result is written once, into the segment
+        out.append(in);
+      },
+      4);
   methods.add("pid", [](ByteView, ResultWriter& out) { out.append(std::to_string(::getpid())); });
   methods.add("sleep", [](ByteView in, ResultWriter& out) {
     std::this_thread::sleep_for(std::chrono::milliseconds(parse_number(in)));
