@@ -7,11 +7,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <stdexcept>
 #include <thread>
-
-#include "fastmd/platform/unix_socket.hpp"
 
 extern char** environ;
 
@@ -60,41 +57,25 @@ std::optional<int> ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
   }
 }
 
-Cluster::Cluster(std::vector<std::string> daemon_flags) : daemon_flags_(std::move(daemon_flags)) {
-  char pattern[] = "/tmp/fastmd-sdk-test-XXXXXX";
-  if (!::mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
-  directory_ = pattern;
-  socket_path_ = directory_ + "/ipcd.sock";
+Cluster::Cluster(std::vector<std::string> daemon_flags)
+    : socket_path_(directory_.path() + "/ipcd.sock"), daemon_flags_(std::move(daemon_flags)) {
   start_daemon();
 }
 
 Cluster::~Cluster() {
   workers_.clear();
   daemon_.reset();
-  std::error_code ignored;
-  std::filesystem::remove_all(directory_, ignored);
 }
 
 void Cluster::start_daemon() {
-  std::vector<std::string> argv{binary("fastmd-ipcd"), "--socket", socket_path_, "--log-level",
-                                "warn"};
-  argv.insert(argv.end(), daemon_flags_.begin(), daemon_flags_.end());
-  daemon_ = std::make_unique<ChildProcess>(argv);
-  const auto until = std::chrono::steady_clock::now() + kStartupTimeout;
-  while (!platform::connect_unix(socket_path_)) {
-    if (daemon_->wait_exit(std::chrono::milliseconds(0))) {
-      throw std::runtime_error("fastmd-ipcd exited at start");
-    }
-    if (std::chrono::steady_clock::now() >= until) {
-      throw std::runtime_error("fastmd-ipcd did not listen on " + socket_path_ + " in time");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  std::vector<std::string> flags{"--log-level", "warn"};
+  flags.insert(flags.end(), daemon_flags_.begin(), daemon_flags_.end());
+  daemon_.reset();
+  daemon_ = std::make_unique<test::DaemonProcess>(flags, socket_path_);
 }
 
 void Cluster::kill_daemon() {
-  daemon_->signal(SIGKILL);
-  daemon_->wait_exit(kStartupTimeout);
+  daemon_->stop(SIGKILL, kStartupTimeout);
 }
 
 ChildProcess& Cluster::start_worker(const std::string& name, unsigned threads) {

@@ -1,6 +1,7 @@
-// cluster.hpp — a throwaway fastmd-ipc installation for one test: a temporary directory,
-// the real fastmd-ipcd listening in it, and fastmd-test-worker processes, each a child
-// process that is killed and reaped when the test ends. Every wait is bounded.
+// cluster.hpp — a throwaway fastmd-ipc installation for one test: the real fastmd-ipcd on a
+// socket in a temporary directory (tests/support's DaemonProcess, restartable on the same
+// path), and fastmd-test-worker processes, each killed and reaped when the test ends.
+// Every wait is bounded.
 #pragma once
 
 #include <sys/types.h>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon_process.hpp"
 #include "fastmd/ipc/client.hpp"
 
 namespace fastmd::testing {
@@ -36,13 +38,13 @@ class ChildProcess {
 
 class Cluster {
  public:
-  /// Creates the directory and starts the daemon (extra flags appended).
+  /// Starts the daemon (extra flags appended) on a socket in a fresh directory.
   explicit Cluster(std::vector<std::string> daemon_flags = {});
   ~Cluster();
 
   const std::string& socket_path() const { return socket_path_; }
 
-  /// Starts (again) the daemon and waits until it accepts connections.
+  /// Starts (again) the daemon on the same socket and waits until it is ready.
   void start_daemon();
   /// kill -9 of the daemon.
   void kill_daemon();
@@ -54,10 +56,10 @@ class Cluster {
   std::unique_ptr<ipc::Client> client(ipc::ClientOptions options = {});
 
  private:
-  std::string directory_;
+  test::TempDir directory_;
   std::string socket_path_;
   std::vector<std::string> daemon_flags_;
-  std::unique_ptr<ChildProcess> daemon_;
+  std::unique_ptr<test::DaemonProcess> daemon_;
   std::vector<std::unique_ptr<ChildProcess>> workers_;
 };
 
