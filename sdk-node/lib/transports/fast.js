@@ -9,6 +9,7 @@
 const { loadAddon } = require('../fast/addon');
 const { ERRNO, FastmdError, fastmdError } = require('../errors');
 const { fromNative } = require('../fast/errors');
+const { armCallLimits, callMany } = require('./transport');
 
 const DEFAULT_HANDSHAKE_MS = 2000;
 // How long a call waits for a worker when the daemon has not said (ipc.no_worker says).
@@ -197,26 +198,14 @@ class FastTransport {
         worker: null, attempts: 0, timer: null, signal, onAbort: null,
       };
       this._calls.set(call.id, call);
-      if (timeoutMs !== undefined && timeoutMs !== null) {
-        call.timer = setTimeout(() => {
-          this._withdraw(call);
-          this._settle(call, fastmdError('TIMEOUT', `${method} did not answer within ${timeoutMs} ms`));
-        }, timeoutMs);
-      }
-      if (signal) {
-        call.onAbort = () => {
-          this._withdraw(call);
-          this._settle(call, signal.reason);
-        };
-        signal.addEventListener('abort', call.onAbort, { once: true });
-      }
+      armCallLimits(call, { signal, timeoutMs }, (c) => this._withdraw(c), (c, e) => this._settle(c, e));
       this._dispatch(call);
     });
   }
 
   /** Calls `method` once per payload, all in flight together; resolves in payload order. */
   callMany(method, payloads, options = {}) {
-    return Promise.all(Array.from(payloads, (payload) => this.call(method, payload, options)));
+    return callMany(this, method, payloads, options);
   }
 
   // Sends `call` to the least busy live worker serving its method, or queues it.

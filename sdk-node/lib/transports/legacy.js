@@ -12,6 +12,7 @@ const { spawn } = require('node:child_process');
 const { findBinary } = require('../binaries');
 const { decodeLine, encodeLine } = require('../codec');
 const { FastmdError, fastmdError } = require('../errors');
+const { armCallLimits, callMany } = require('./transport');
 
 const WORKER_BINARY = 'fastmd-worker-md';
 // How many times a call is re-sent after the worker holding it died.
@@ -238,26 +239,14 @@ class LegacyTransport {
     const id = this._nextId++;
     return new Promise((resolve, reject) => {
       const call = { id, method, line, asString, idempotent, resolve, reject, worker: null, attempts: 0, timer: null, signal, onAbort: null };
-      if (timeoutMs !== undefined && timeoutMs !== null) {
-        call.timer = setTimeout(() => {
-          call.worker?.withdraw(call);
-          this._settle(call, fastmdError('TIMEOUT', `${method} did not answer within ${timeoutMs} ms`));
-        }, timeoutMs);
-      }
-      if (signal) {
-        call.onAbort = () => {
-          call.worker?.withdraw(call);
-          this._settle(call, signal.reason);
-        };
-        signal.addEventListener('abort', call.onAbort, { once: true });
-      }
+      armCallLimits(call, { signal, timeoutMs }, (c) => c.worker?.withdraw(c), (c, e) => this._settle(c, e));
       this._dispatch(call);
     });
   }
 
   /** Calls `method` once per payload, all in flight together; resolves in payload order. */
   callMany(method, payloads, options = {}) {
-    return Promise.all(Array.from(payloads, (payload) => this.call(method, payload, options)));
+    return callMany(this, method, payloads, options);
   }
 
   _dispatch(call) {

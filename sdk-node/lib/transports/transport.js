@@ -4,6 +4,8 @@
 // channels and shared memory through fastmd-ipcd) agree on it. The client picks a transport
 // and forwards its calls; it never reaches into one.
 
+const { fastmdError } = require('../errors');
+
 /**
  * Options a transport factory takes; it reads the ones it understands and ignores the rest.
  * @typedef {object} TransportOptions
@@ -48,4 +50,35 @@
 /** The transport names `connect({transport})` and FASTMD_IPC accept. */
 const TRANSPORT_CHOICES = Object.freeze(['auto', 'fast', 'legacy']);
 
-module.exports = { TRANSPORT_CHOICES };
+/**
+ * Arms a call's deadline and abort signal, the same way in every transport: either one takes
+ * the call back from wherever it waits (`withdraw`) and settles it (`settle`) with
+ * FASTMD_TIMEOUT or `signal.reason`. Sets `call.timer` and `call.onAbort`, which the transport
+ * clears when the call settles.
+ * @param {{method: string, timer: any, onAbort: any}} call
+ * @param {CallOptions} options
+ * @param {(call: object) => void} withdraw
+ * @param {(call: object, error: any) => void} settle
+ */
+function armCallLimits(call, { signal, timeoutMs }, withdraw, settle) {
+  if (timeoutMs !== undefined && timeoutMs !== null) {
+    call.timer = setTimeout(() => {
+      withdraw(call);
+      settle(call, fastmdError('TIMEOUT', `${call.method} did not answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+  }
+  if (signal) {
+    call.onAbort = () => {
+      withdraw(call);
+      settle(call, signal.reason);
+    };
+    signal.addEventListener('abort', call.onAbort, { once: true });
+  }
+}
+
+/** `callMany` of every transport: all calls in flight together, results in payload order. */
+function callMany(transport, method, payloads, options = {}) {
+  return Promise.all(Array.from(payloads, (payload) => transport.call(method, payload, options)));
+}
+
+module.exports = { TRANSPORT_CHOICES, armCallLimits, callMany };
