@@ -4,12 +4,10 @@
 // expected HTML is reported (not ours to fix, but it must be known).
 #include <catch2/catch.hpp>
 
-#include <stdlib.h>
-
-#include <filesystem>
 #include <thread>
 
 #include "commonmark_spec.hpp"
+#include "daemon_process.hpp"
 #include "fastmd/ipc/client.hpp"
 #include "fastmd/proto/ndjson.hpp"
 #include "markdown.hpp"
@@ -25,21 +23,6 @@ std::string in_process(const SpecExample& example) {
   fastmd::examples::markdown_to_html(example.markdown, html);
   return html;
 }
-
-// A directory from mkdtemp, removed with its contents on destruction.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "fastmd-conformance-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-};
 
 }  // namespace
 
@@ -95,24 +78,15 @@ TEST_CASE("every CommonMark example through fastmd-worker-md --stdio equals md4c
 
 TEST_CASE("every CommonMark example through the fast path equals md4c in-process") {
   const std::vector<SpecExample> examples = fastmd::test::load_commonmark_spec();
-  TempDir dir;
-  const std::string socket = dir.path + "/ipcd.sock";
-  fastmd::test::StdioChild daemon("fastmd-ipcd", {"--socket", socket}, false);
-  fastmd::test::StdioChild worker("fastmd-worker-md", {"--socket", socket, "--concurrency", "2"},
-                                  false);
-  // The daemon is ready when a client's handshake succeeds (bounded: 10 s).
-  std::unique_ptr<fastmd::ipc::Client> client;
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!client) {
-    auto connected = fastmd::ipc::Client::connect({.socket_path = socket, .wants = {"transform"}});
-    if (connected) {
-      client = std::move(*connected);
-    } else {
-      INFO(connected.error().to_string());
-      REQUIRE(std::chrono::steady_clock::now() < deadline);
-      std::this_thread::sleep_for(20ms);
-    }
-  }
+  // DaemonProcess returns once the daemon reported READY, so the worker's first connect succeeds.
+  fastmd::test::DaemonProcess daemon;
+  fastmd::test::StdioChild worker("fastmd-worker-md",
+                                  {"--socket", daemon.socket_path(), "--concurrency", "2"}, false);
+  auto connected =
+      fastmd::ipc::Client::connect({.socket_path = daemon.socket_path(), .wants = {"transform"}});
+  INFO((connected ? std::string() : connected.error().to_string()));
+  REQUIRE(connected.ok());
+  std::unique_ptr<fastmd::ipc::Client> client = std::move(*connected);
   REQUIRE(client->wait_for_workers(1, 10s));
   std::vector<fastmd::proto::ByteView> params;
   for (const SpecExample& example : examples)
