@@ -78,10 +78,11 @@ void Cluster::kill_daemon() {
   daemon_->stop(SIGKILL, kStartupTimeout);
 }
 
-ChildProcess& Cluster::start_worker(const std::string& name, unsigned threads) {
-  workers_.push_back(std::make_unique<ChildProcess>(
-      std::vector<std::string>{binary("fastmd-test-worker"), "--socket", socket_path_, "--name",
-                               name, "--threads", std::to_string(threads)}));
+ChildProcess& Cluster::start_worker(const std::string& name, unsigned threads,
+                                    std::chrono::microseconds spin) {
+  workers_.push_back(std::make_unique<ChildProcess>(std::vector<std::string>{
+      binary("fastmd-test-worker"), "--socket", socket_path_, "--name", name, "--threads",
+      std::to_string(threads), "--spin-us", std::to_string(spin.count())}));
   return *workers_.back();
 }
 

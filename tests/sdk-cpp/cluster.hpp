@@ -49,8 +49,10 @@ class Cluster {
   /// kill -9 of the daemon.
   void kill_daemon();
 
-  /// Starts a fastmd-test-worker named `name` with `threads` handler threads.
-  ChildProcess& start_worker(const std::string& name, unsigned threads = 1);
+  /// Starts a fastmd-test-worker named `name` with `threads` handler threads and the
+  /// adaptive spin budget `spin` (0: never spin).
+  ChildProcess& start_worker(const std::string& name, unsigned threads = 1,
+                             std::chrono::microseconds spin = {});
 
   /// A client of this cluster's daemon; throws when it cannot connect.
   std::unique_ptr<ipc::Client> client(ipc::ClientOptions options = {});

@@ -2,10 +2,12 @@
 // errors, deadlines and cancellation.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <future>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -221,4 +223,102 @@ TEST_CASE("connecting without a daemon fails with DAEMON_UNREACHABLE") {
   auto client = fastmd::ipc::Client::connect(options);
   REQUIRE_FALSE(client.ok());
   CHECK(client.error().code == Errc::daemon_unreachable);
+}
+
+TEST_CASE("a worker with a spin budget answers every call byte for byte") {
+  fastmd::testing::Cluster cluster;
+  cluster.start_worker("spinning-worker", 1, 200us);
+  auto client = cluster.client();
+  REQUIRE(client->wait_for_workers(1, kWorkerWait));
+
+  for (std::size_t size :
+       {std::size_t{0}, std::size_t{64}, std::size_t{1} << 10, std::size_t{1} << 20}) {
+    INFO("payload of " << size << " bytes");
+    const auto payload = random_bytes(size, static_cast<unsigned>(size) + 1);
+    for (int round = 0; round < 50; ++round) {
+      CallResult reply = client->call("echo", payload);
+      REQUIRE(reply.ok());
+      REQUIRE(reply->size() == size);
+      REQUIRE(std::equal(payload.begin(), payload.end(), reply->bytes().begin()));
+    }
+  }
+  std::vector<std::string> params;
+  for (int i = 0; i < 2'000; ++i) params.push_back("spun " + std::to_string(i));
+  std::vector<ByteView> views;
+  for (const auto& p : params) views.push_back(text(p));
+  std::vector<CallResult> replies = client->call_many("echo", views);
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    REQUIRE(replies[i].ok());
+    REQUIRE(replies[i]->text() == params[i]);
+  }
+}
+
+TEST_CASE("a worker with one handler thread serves two clients in turn") {
+  fastmd::testing::Cluster cluster;
+  cluster.start_worker("single-thread-worker", 1);
+  auto first = cluster.client();
+  auto second = cluster.client();
+  REQUIRE(first->wait_for_workers(1, kWorkerWait));
+  REQUIRE(second->wait_for_workers(1, kWorkerWait));
+
+  // Each client makes sequential calls from its own thread; the successful completions are
+  // logged in the order they happen (Catch2 asserts on the test's thread only).
+  constexpr int kCallsEach = 40;
+  std::mutex log_mutex;
+  std::vector<int> completions;
+  const auto caller = [&](fastmd::ipc::Client& client, int who) {
+    for (int i = 0; i < kCallsEach; ++i) {
+      CallResult reply = client.call("sleep", text("1"));
+      std::lock_guard lock(log_mutex);
+      if (reply.ok()) completions.push_back(who);
+    }
+  };
+  std::thread one([&] { caller(*first, 1); });
+  std::thread two([&] { caller(*second, 2); });
+  one.join();
+  two.join();
+
+  // Every call succeeded, and neither client waited for the other to finish all its calls:
+  // their answers interleave.
+  REQUIRE(completions.size() == 2 * kCallsEach);
+  const auto first_of = [&](int who) {
+    return std::find(completions.begin(), completions.end(), who) - completions.begin();
+  };
+  const auto last_of = [&](int who) {
+    return std::find(completions.rbegin(), completions.rend(), who).base() - completions.begin();
+  };
+  CHECK(first_of(2) < last_of(1) - 1);
+  CHECK(first_of(1) < last_of(2) - 1);
+}
+
+TEST_CASE("handlers run at most `threads` at once, and a slow one does not hold up others") {
+  fastmd::testing::Cluster cluster;
+  cluster.start_worker("two-thread-worker", 2);
+  auto slow_client = cluster.client();
+  auto quick_client = cluster.client();
+  REQUIRE(slow_client->wait_for_workers(1, kWorkerWait));
+  REQUIRE(quick_client->wait_for_workers(1, kWorkerWait));
+
+  // One handler thread sleeps for 3 s; the other serves a second client's calls meanwhile.
+  auto slow = slow_client->call_async("sleep", text("3000"));
+  for (int i = 0; i < 20; ++i) {
+    CallResult reply = quick_client->call("echo", text("meanwhile"));
+    REQUIRE(reply.ok());
+    CHECK(reply->text() == "meanwhile");
+  }
+  CHECK(slow.wait_for(0s) == std::future_status::timeout);
+  REQUIRE(slow.wait_for(30s) == std::future_status::ready);
+  REQUIRE(slow.get().ok());
+
+  // Many calls at once never run more than two handlers at once.
+  std::vector<std::future<CallResult>> peaks;
+  for (int i = 0; i < 8; ++i) peaks.push_back(quick_client->call_async("peak", text("20")));
+  unsigned most = 0;
+  for (auto& peak : peaks) {
+    REQUIRE(peak.wait_for(30s) == std::future_status::ready);
+    CallResult reply = peak.get();
+    REQUIRE(reply.ok());
+    most = std::max<unsigned>(most, static_cast<unsigned>(std::stoul(reply->to_string())));
+  }
+  CHECK(most == 2);
 }

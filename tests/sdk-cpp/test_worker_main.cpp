@@ -1,11 +1,15 @@
 // fastmd-test-worker — a worker for the SDK's integration tests, built on fastmd::ipc::Worker.
 // Methods: echo (returns its params), pid (returns the worker's pid as text), sleep (params:
-// milliseconds as text; sleeps, then returns them), fail (throws), and big (params: a byte
-// count as text; returns that many bytes of a known pattern, written with reserve()).
+// milliseconds as text; sleeps, then returns them), fail (throws), big (params: a byte
+// count as text; returns that many bytes of a known pattern, written with reserve()), and
+// peak (params: milliseconds as text; sleeps, then returns the most handlers this process
+// ever ran at once, as text).
 //
 //   fastmd-test-worker --socket PATH [--name NAME] [--threads N] [--spin-us N]
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -76,6 +80,17 @@ int main(int argc, char** argv) {
       for (std::size_t i = 0; i < n; ++i) chunk[i] = static_cast<char>('a' + (done + i) % 26);
       out.append(std::string_view(chunk.data(), n));
     }
+  });
+
+  methods.add("peak", [](ByteView in, ResultWriter& out) {
+    static std::atomic<unsigned> running{0}, most{0};
+    const unsigned now = ++running;
+    unsigned seen = most.load();
+    while (now > seen && !most.compare_exchange_weak(seen, now)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(parse_number(in)));
+    --running;
+    out.append(std::to_string(most.load()));
   });
 
   fastmd::ipc::Worker worker(std::move(methods), options);
