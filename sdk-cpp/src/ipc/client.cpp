@@ -57,7 +57,11 @@ class Client::Impl final : public detail::EndpointHooks {
 
   ~Impl() override { shut_down(); }
 
-  proto::Status start() { return endpoint_.start(); }
+  proto::Status start() {
+    if (auto connected = endpoint_.connect(); !connected) return connected;
+    endpoint_.start_thread();
+    return {};
+  }
 
   CallId start_call(std::string_view method, ByteView params, std::vector<std::byte> owned,
                     Callback done, const CallOptions& options) {

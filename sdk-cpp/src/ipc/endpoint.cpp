@@ -23,23 +23,38 @@ Endpoint::~Endpoint() {
   stop();
 }
 
-proto::Status Endpoint::start() {
+proto::Status Endpoint::connect() {
   if (!wake_fd_) return Error{Errc::io_error, "eventfd failed: cannot create the wake-up fd"};
+  stopping_.store(false, std::memory_order_release);  // a stopped endpoint may start again
   auto control =
       ControlConnection::open(options_.socket_path, options_.hello, options_.hello_timeout);
   if (!control) return control.error();
   control_ = std::move(*control);
   ++epoch_;
   hooks_.on_session(control_->reply(), control_->take_segment_fd());
-  thread_ = std::thread([this] { run(); });
+  // Frames that arrived together with the hello reply are already buffered.
+  handle_control();
   return {};
 }
 
-void Endpoint::stop() {
-  if (!thread_.joinable()) return;
+void Endpoint::start_thread() {
+  thread_ = std::thread([this] {
+    while (run_round(/*may_block=*/true)) {
+    }
+  });
+}
+
+void Endpoint::request_stop() {
   stopping_.store(true, std::memory_order_release);
   wake();
-  thread_.join();
+}
+
+void Endpoint::stop() {
+  request_stop();
+  if (thread_.joinable()) thread_.join();
+  const Error stopped{Errc::cancelled, "the endpoint was stopped"};
+  while (!channels_.empty()) close_channel(channels_.size() - 1, stopped);
+  control_.reset();
 }
 
 void Endpoint::wake() {
@@ -48,37 +63,32 @@ void Endpoint::wake() {
   [[maybe_unused]] const auto written = ::write(wake_fd_.get(), &one, sizeof(one));
 }
 
-void Endpoint::run() {
-  std::vector<pollfd> fds;
-  // Frames that arrived together with the hello reply are already buffered.
-  handle_control();
-  while (!stopping_.load(std::memory_order_acquire)) {
-    const Clock::time_point now = Clock::now();
-    if (!control_ && now >= reconnect_at_) connect_now();
-    fds.clear();
-    fds.push_back({wake_fd_.get(), POLLIN, 0});
-    if (control_) fds.push_back({control_->fd(), POLLIN, 0});
-    const std::size_t first_channel = fds.size();
-    for (const auto& channel : channels_) {
-      const short events = POLLIN | (channel->socket().wants_write() ? POLLOUT : 0);
-      fds.push_back({channel->socket().fd(), events, 0});
-    }
-    if (wait_for_events(fds, poll_timeout_ms(now)) < 0) continue;
-    if (fds[0].revents & POLLIN) {
-      std::uint64_t count;
-      [[maybe_unused]] auto drained = ::read(wake_fd_.get(), &count, sizeof(count));
-    }
-    // Channels first (their indexes match `fds` only until one closes: go backwards).
-    for (std::size_t i = channels_.size(); i-- > 0;) {
-      const pollfd& polled = fds[first_channel + i];
-      if (polled.revents != 0 || channels_[i]->socket().wants_write()) handle_channel(i);
-    }
-    if (control_ && first_channel == 2 && fds[1].revents != 0) handle_control();
-    hooks_.on_timer(Clock::now());
+bool Endpoint::run_round(bool may_block) {
+  if (stopping_.load(std::memory_order_acquire)) return false;
+  const Clock::time_point now = Clock::now();
+  if (!control_ && now >= reconnect_at_) connect_now();
+  std::vector<pollfd>& fds = poll_fds_;
+  fds.clear();
+  fds.push_back({wake_fd_.get(), POLLIN, 0});
+  if (control_) fds.push_back({control_->fd(), POLLIN, 0});
+  const std::size_t first_channel = fds.size();
+  for (const auto& channel : channels_) {
+    const short events = POLLIN | (channel->socket().wants_write() ? POLLOUT : 0);
+    fds.push_back({channel->socket().fd(), events, 0});
   }
-  const Error stopped{Errc::cancelled, "the endpoint was stopped"};
-  while (!channels_.empty()) close_channel(channels_.size() - 1, stopped);
-  control_.reset();
+  if (wait_for_events(fds, may_block ? poll_timeout_ms(now) : 0) < 0) return true;
+  if (fds[0].revents & POLLIN) {
+    std::uint64_t count;
+    [[maybe_unused]] auto drained = ::read(wake_fd_.get(), &count, sizeof(count));
+  }
+  // Channels first (their indexes match `fds` only until one closes: go backwards).
+  for (std::size_t i = channels_.size(); i-- > 0;) {
+    const pollfd& polled = fds[first_channel + i];
+    if (polled.revents != 0 || channels_[i]->socket().wants_write()) handle_channel(i);
+  }
+  if (control_ && first_channel == 2 && fds[1].revents != 0) handle_control();
+  hooks_.on_timer(Clock::now());
+  return !stopping_.load(std::memory_order_acquire);
 }
 
 int Endpoint::poll_timeout_ms(Clock::time_point now) {

@@ -1,8 +1,10 @@
-// endpoint.hpp — the I/O loop shared by Client and Worker: one thread that keeps the
-// control connection to the daemon (reconnecting with backoff after it goes away), owns
-// every direct channel the daemon introduces, reads frames from them and hands each to the
-// owner's hooks, and flushes queued writes. One poll() over all sockets plus an eventfd for
-// wake-ups; an optional adaptive spin polls briefly before sleeping.
+// endpoint.hpp — the I/O loop shared by Client and Worker: it keeps the control connection
+// to the daemon (reconnecting with backoff after it goes away), owns every direct channel
+// the daemon introduces, reads frames from them and hands each to the owner's hooks, and
+// flushes queued writes. One poll() over all sockets plus an eventfd for wake-ups; an
+// optional adaptive spin polls briefly before sleeping. The loop is a sequence of rounds:
+// the Client runs them on a thread of its own, the Worker's handler threads take turns
+// (leader/follower), so the thread that reads a request can run it without a hand-off.
 #pragma once
 
 #include <poll.h>
@@ -30,7 +32,7 @@ struct EndpointOptions {
   std::chrono::microseconds spin_budget{0};
 };
 
-/// What the owner does with events. Every hook runs on the endpoint's I/O thread.
+/// What the owner does with events. Every hook runs on the thread running the current round.
 class EndpointHooks {
  public:
   virtual ~EndpointHooks() = default;
@@ -58,11 +60,26 @@ class Endpoint {
   Endpoint(const Endpoint&) = delete;
   Endpoint& operator=(const Endpoint&) = delete;
 
-  /// Connects (handshake included) and starts the I/O thread. Fails when the first
-  /// connection fails; later losses are retried in the background.
-  proto::Status start();
+  /// Connects (handshake included) and takes the announcements that came with the hello
+  /// reply. Fails when the first connection fails; later losses are retried by the rounds.
+  proto::Status connect();
 
-  /// Stops the I/O thread; every channel is closed (and reported) first. Idempotent.
+  /// Runs rounds on a thread of the endpoint's own until stop().
+  void start_thread();
+
+  /// One round of the loop on the calling thread: waits for events (at most until the next
+  /// timer or reconnection; not at all unless `may_block`), reads every ready channel and
+  /// the control connection, hands what arrived to the hooks, flushes write backlogs.
+  /// One thread at a time (the owner passes the turn with a happens-before, e.g. a mutex).
+  /// false once stop was requested.
+  bool run_round(bool may_block);
+
+  /// Makes the round in progress return and every later one return false (any thread).
+  void request_stop();
+
+  /// Stops: joins the endpoint's thread if it has one, then closes every channel (reported
+  /// through the hooks) and the control connection. Call it when no round runs any more.
+  /// Idempotent.
   void stop();
 
   /// Makes the I/O loop look at its timers and write backlogs again (any thread;
@@ -75,7 +92,6 @@ class Endpoint {
   }
 
  private:
-  void run();
   void connect_now();
   void handle_control();
   void close_control(const proto::Error& why);
@@ -89,7 +105,8 @@ class Endpoint {
   EndpointHooks& hooks_;
   platform::UniqueFd wake_fd_;
   std::unique_ptr<ControlConnection> control_;
-  std::vector<std::shared_ptr<DirectChannel>> channels_;  // I/O thread only
+  std::vector<std::shared_ptr<DirectChannel>> channels_;  // the thread running the round
+  std::vector<pollfd> poll_fds_;                          // the same
   std::uint64_t epoch_ = 0;
   Clock::time_point reconnect_at_ = Clock::time_point::max();
   std::chrono::milliseconds reconnect_delay_;

@@ -1,10 +1,16 @@
-// fastmd::ipc::Worker (see fastmd/ipc/worker.hpp). The endpoint's I/O thread reads
-// requests and queues them as Tasks; handler threads take them one at a time (so a queued
-// task can still be cancelled), run the handler, and write each result once
-// (PayloadBuilder). Answers are batched, one write per channel, while more tasks are queued
-// and the next one is known to be quick; a slow or unknown handler never holds earlier
-// answers back. A request for an unknown method, a bad payload or a cancelled call is
-// answered by the I/O thread at once.
+// fastmd::ipc::Worker (see fastmd/ipc/worker.hpp). Its threads share the endpoint's I/O
+// loop as leader/followers: one thread at a time (the leader) runs a round of the loop, which
+// reads requests and queues them as Tasks; then it runs the first task itself — no hand-off,
+// no second wake-up. There is one thread more than handlers may run at once, and a follower
+// is woken to lead the next round only when it has something to do: a free handler slot to
+// fill (so a slow handler never keeps other channels waiting beyond the concurrency) or
+// queued tasks (so pipelined requests are read while handlers run, and an ipc.cancel reaches
+// a queued task before it starts). A lone request on a one-handler worker is therefore read,
+// run and answered by one thread with one wake-up. Tasks are taken one at a time and each
+// result is written once (PayloadBuilder). Answers are batched, one write per channel, while
+// more tasks are queued and the next one is known to be quick; a slow or unknown handler
+// never holds earlier answers back. A request for an unknown method, a bad payload or a
+// cancelled call is answered by the leader at once.
 #include "fastmd/ipc/worker.hpp"
 
 #include <poll.h>
@@ -23,6 +29,7 @@
 
 namespace fastmd::ipc {
 
+using detail::Clock;
 using detail::DirectChannel;
 using proto::Errc;
 using proto::Error;
@@ -33,6 +40,10 @@ namespace {
 constexpr std::size_t kAnswersPerBatch = 64;
 // Answers wait for the next task only when its method usually takes less than this.
 constexpr std::chrono::nanoseconds kQuickHandler = std::chrono::microseconds(50);
+// When nobody leads (a follower is still on its way), a thread about to take a queued task
+// reads the channels first, without waiting, once this long has passed since the last round:
+// an ipc.cancel for a queued task must arrive before the task starts.
+constexpr std::chrono::nanoseconds kReadAtLeastEvery = kQuickHandler;
 
 // Answers written by one handler thread and not yet sent, per channel.
 class AnswerBatch {
@@ -121,13 +132,14 @@ class Worker::Impl final : public detail::EndpointHooks {
       return Error{Errc::invalid_field, "a worker must serve at least one method"};
     }
     if (started_) return Error{Errc::unexpected_message, "the worker is already running"};
-    for (unsigned i = 0; i < std::max(1u, options_.threads); ++i) {
-      threads_.emplace_back([this] { serve_tasks(); });
+    if (auto connected = endpoint_.connect(); !connected) {
+      endpoint_.stop();
+      return connected.error();
     }
     started_ = true;
-    if (auto connected = endpoint_.start(); !connected) {
-      stop();
-      return connected.error();
+    // One thread more than handler slots: it reads while every slot is busy.
+    for (unsigned i = 0; i < handler_slots() + 1; ++i) {
+      threads_.emplace_back([this] { serve(); });
     }
     return {};
   }
@@ -148,22 +160,24 @@ class Worker::Impl final : public detail::EndpointHooks {
 
   void stop() {
     if (!started_) return;
-    endpoint_.stop();
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
       tasks_.clear();
     }
-    tasks_ready_.notify_all();
+    endpoint_.request_stop();  // the leader's round returns
+    work_changed_.notify_all();
     for (auto& thread : threads_) thread.join();
     threads_.clear();
+    // Handlers that were running have answered; now the channels close.
+    endpoint_.stop();
     stopping_ = false;
     started_ = false;
   }
 
   std::uint64_t answered() const { return answered_.load(std::memory_order_relaxed); }
 
-  // --- EndpointHooks, on the I/O thread ---
+  // --- EndpointHooks, on the leader ---
 
   void on_session(const proto::HelloReply& reply, platform::UniqueFd segment_fd) override {
     own_segment_ = detail::open_own_segment(std::move(segment_fd), reply.segment);
@@ -204,11 +218,9 @@ class Worker::Impl final : public detail::EndpointHooks {
       task.inline_params.assign(payload->bytes.begin(), payload->bytes.end());
       task.params = task.inline_params;
     }
-    {
-      std::lock_guard lock(mutex_);
-      tasks_.push_back(std::move(task));
-    }
-    tasks_ready_.notify_one();
+    // The leader wakes a follower for it after the round (serve()).
+    std::lock_guard lock(mutex_);
+    tasks_.push_back(std::move(task));
   }
 
   void on_channel_closed(const std::shared_ptr<DirectChannel>& channel, const Error&) override {
@@ -253,35 +265,72 @@ class Worker::Impl final : public detail::EndpointHooks {
         Error{Errc::cancelled, "call '" + cancelled->method + "' was cancelled before it started"});
   }
 
-  void serve_tasks() {
+  // A thread of the pool: runs a queued task when a handler slot is free, else leads a round
+  // of the I/O loop when nobody does, and sleeps only when there is nothing for it.
+  void serve() {
     AnswerBatch answers;
-    for (;;) {
-      std::optional<Task> task;
-      bool more_queued = false;
-      {
-        std::unique_lock lock(mutex_);
-        if (answers.count() == 0) {
-          tasks_ready_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
-        }
-        if (stopping_) return;
-        if (!tasks_.empty()) {
-          task.emplace(std::move(tasks_.front()));
-          tasks_.pop_front();
-          more_queued = !tasks_.empty();
-        }
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      const bool can_run = !tasks_.empty() && running_ < handler_slots();
+      if (can_run && (leading_ || !round_due())) {
+        Task task = std::move(tasks_.front());
+        tasks_.pop_front();
+        const bool more_queued = !tasks_.empty();
+        ++running_;
+        wake_follower_if_needed();
+        lock.unlock();
+        run_and_answer(task, more_queued, answers);
+        lock.lock();
+        --running_;
+      } else if (answers.count() > 0) {
+        lock.unlock();
+        answers.send();  // nothing this thread may run now: held answers go
+        lock.lock();
+      } else if (!leading_) {
+        lead_round(lock, /*may_block=*/!can_run);
+      } else {
+        ++idle_threads_;
+        work_changed_.wait(lock);
+        --idle_threads_;
       }
-      if (!task) {
-        answers.send();  // nothing queued: held answers go now
-        continue;
-      }
-      MethodTiming& timing = timings_.at(task->entry);
-      if (answers.count() > 0 && !timing.is_quick()) answers.send();
-      const auto started = std::chrono::steady_clock::now();
-      run_task(*task, answers.frames_for(task->channel));
-      timing.record(std::chrono::steady_clock::now() - started);
-      answered_.fetch_add(1, std::memory_order_relaxed);
-      if (!more_queued || answers.count() >= kAnswersPerBatch) answers.send();
     }
+    lock.unlock();
+    answers.send();  // the channels close only after every thread is done (stop())
+  }
+
+  unsigned handler_slots() const { return std::max(1u, options_.threads); }
+
+  bool round_due() const { return Clock::now() - last_round_ >= kReadAtLeastEvery; }
+
+  void lead_round(std::unique_lock<std::mutex>& lock, bool may_block) {
+    leading_ = true;
+    lock.unlock();
+    endpoint_.run_round(may_block);
+    lock.lock();
+    leading_ = false;
+    last_round_ = Clock::now();
+  }
+
+  // Called by a thread that takes a task: an idle thread is woken only when there is work for
+  // it — leading, while a handler slot is free or tasks wait; or running a waiting task. So a
+  // lone request on a one-handler worker wakes nobody.
+  void wake_follower_if_needed() {
+    if (idle_threads_ == 0) return;
+    const bool slot_free = running_ < handler_slots();
+    const bool tasks_wait = !tasks_.empty();
+    if ((!leading_ && (slot_free || tasks_wait)) || (tasks_wait && slot_free)) {
+      work_changed_.notify_one();
+    }
+  }
+
+  void run_and_answer(Task& task, bool more_queued, AnswerBatch& answers) {
+    MethodTiming& timing = timings_.at(task.entry);
+    if (answers.count() > 0 && !timing.is_quick()) answers.send();
+    const auto started = Clock::now();
+    run_task(task, answers.frames_for(task.channel));
+    timing.record(Clock::now() - started);
+    answered_.fetch_add(1, std::memory_order_relaxed);
+    if (!more_queued || answers.count() >= kAnswersPerBatch) answers.send();
   }
 
   // Runs one handler and appends its answer to `frames`, or sends it alone when it carries
@@ -330,8 +379,12 @@ class Worker::Impl final : public detail::EndpointHooks {
   std::unordered_map<const MethodTable::Entry*, MethodTiming> timings_;
 
   std::mutex mutex_;
-  std::condition_variable tasks_ready_;
+  std::condition_variable work_changed_;  // tasks queued, or the lead is free
   std::deque<Task> tasks_;
+  bool leading_ = false;  // a thread is running a round of the I/O loop
+  unsigned running_ = 0;  // handlers running now, at most handler_slots()
+  unsigned idle_threads_ = 0;
+  Clock::time_point last_round_;  // when the last round ended
   bool stopping_ = false;
   std::vector<std::thread> threads_;
   bool started_ = false;
