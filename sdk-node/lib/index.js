@@ -93,6 +93,10 @@ function chooseTransport(option) {
  */
 async function connect(options = {}) {
   const choice = chooseTransport(options.transport);
+  const { spinUs } = options;
+  if (spinUs !== undefined && !(Number.isFinite(spinUs) && spinUs >= 0)) {
+    throw new TypeError(`spinUs must be a number of microseconds, 0 or more (got ${spinUs})`);
+  }
   if (choice === 'legacy') return new Client(await openLegacy(options), options);
   let fast;
   try {

@@ -10,8 +10,17 @@
 //       | 'failed' {errno, message} | 'introduce' {peer, name, pid, methods, segment} | 'peer_gone'
 //       {peer, reason} | 'peer_closed' {peer, errno, message} | 'no_worker' {method, waitMs} |
 //       'shutdown' {reason} | 'control_closed' {errno, message}
-//     onResponses(peer, [id, errno, value, ...]): errno 0 → value is the result, else its message
+//     onResponses(peer, codes, values): codes is a Float64Array [id, errno, ...], values an
+//       Array, one entry per answer: errno 0 → the result, else the error's message
 //   send(peer, id, method, payload, asString)  cancel(peer, id)  abandon(peer, id)  close()
+//   sendMany(peer, firstId, method, payloads, start, end, as) → [index, errno, message, ...]
+//     payloads[start..end) as calls firstId + index, written with as few writes as the socket
+//     allows; `as` true/false: string/Buffer results, undefined: each payload's kind. Returns
+//     the calls that could not be placed (the rest went out); throws PEER_GONE when the
+//     channel failed, and then none of them is in flight.
+//   spin(peer, id, spinUs) → [codes, values] or undefined: polls the channel until call `id`
+//     is answered or spinUs µs passed, and returns the answers found as onResponses would
+//     get them (they do not go to onResponses)
 //   stats() → {sent: {inline, segment, oneoff}, received: {...}}
 #pragma once
 
@@ -52,6 +61,8 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
   };
 
   Napi::Value send(const Napi::CallbackInfo& info);
+  Napi::Value send_many(const Napi::CallbackInfo& info);
+  Napi::Value spin(const Napi::CallbackInfo& info);
   Napi::Value cancel(const Napi::CallbackInfo& info);
   Napi::Value abandon(const Napi::CallbackInfo& info);
   Napi::Value close(const Napi::CallbackInfo& info);
@@ -65,12 +76,33 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
   void end_control(const proto::Error& why);
 
   void on_peer_ready(std::uint64_t peer_id, int status, int events);
-  void read_response(Peer& peer, ipc::detail::Inbound& inbound, Napi::Array& batch);
+  // Answers read in one go, as JS gets them: ids and errnos in one Float64Array (one
+  // allocation per batch, not two property sets per answer) and the values in an Array.
+  class Answers {
+   public:
+    explicit Answers(Napi::Env env);
+    void add(std::uint64_t id, proto::Errc code, Napi::Value value);
+    bool empty() const { return codes_.empty(); }
+    Napi::Float64Array codes() const;  // [id, errno, ...]
+    Napi::Array values;
+
+   private:
+    std::vector<double> codes_;
+  };
+
+  // Reads what has arrived on `peer`'s channel; responses are added to `answers`. Returns
+  // the error that ends the channel, if any.
+  std::optional<proto::Error> read_responses(Peer& peer, Answers& answers);
+  void read_response(Peer& peer, ipc::detail::Inbound& inbound, Answers& answers);
   void drop_peer(std::uint64_t peer_id, const char* event, const proto::Error& why);
 
   // Places a request's payload: inline, in the own segment, or in a one-off memfd.
   proto::Status place_payload(const JsPayload& payload, const Peer& peer, proto::Message& request,
                               platform::UniqueFd& attached);
+
+  // A request that never went out gives its block of the own segment back.
+  void give_back_block(const proto::ShmHandle& block);
+  [[noreturn]] void throw_channel_failed(const proto::Error& why);
 
   void emit(const char* kind, Napi::Object data);
   void update_hold();
@@ -94,7 +126,8 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
   std::unique_ptr<shm::SegmentWriter> own_segment_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Peer>> peers_;
   std::size_t in_flight_ = 0;
-  proto::ByteBuffer scratch_;  // inline string payloads are encoded here
+  proto::ByteBuffer scratch_;       // inline string payloads are encoded here
+  proto::ByteBuffer batch_frames_;  // sendMany's frames, written together
 
   // How payloads travelled, by path: what the measurements in docs/sdk-node.md count.
   struct PathCounts {

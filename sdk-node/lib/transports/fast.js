@@ -9,7 +9,7 @@
 const { loadAddon } = require('../fast/addon');
 const { ERRNO, FastmdError, fastmdError } = require('../errors');
 const { fromNative } = require('../fast/errors');
-const { armCallLimits, callMany } = require('./transport');
+const { armCallLimits } = require('./transport');
 
 const DEFAULT_HANDSHAKE_MS = 2000;
 // How long a call waits for a worker when the daemon has not said (ipc.no_worker says).
@@ -18,6 +18,9 @@ const DEFAULT_NO_WORKER_MS = 10000;
 const MAX_ATTEMPTS = 4;
 const RECONNECT_FIRST_MS = 50;
 const RECONNECT_MAX_MS = 2000;
+// Spinning holds the event loop: once spins have held it this long without a turn of the
+// loop, calls wait in the loop instead (so timers and other I/O still run).
+const SPIN_HOLD_MAX_MS = 10;
 
 /** Turns a payload into what the addon takes: a string or a Uint8Array view. */
 function normalizePayload(payload) {
@@ -37,6 +40,8 @@ class FastTransport {
     this._options = options;
     this.socketPath = addon.resolveSocketPath(options.socket || '');
     this._handshakeMs = options.handshakeTimeoutMs ?? options.timeoutMs ?? DEFAULT_HANDSHAKE_MS;
+    this._spinUs = options.spinUs ?? 0;
+    this._spinHeldSince = null; // when spins began holding the event loop in this turn
     this._nextId = 1;
     this._calls = new Map(); // id -> call (sent or queued)
     this._queue = []; // calls waiting for a worker
@@ -106,7 +111,7 @@ class FastTransport {
   _connect(onOpen) {
     const record = { native: null, workers: new Map(), ready: false };
     const onEvent = (kind, data) => this._onEvent(record, kind, data, onOpen);
-    const onResponses = (peer, batch) => this._onResponses(record, peer, batch);
+    const onResponses = (peer, codes, values) => this._onResponses(record, peer, codes, values);
     try {
       record.native = new this._addon.FastSession(this.socketPath, {
         name: this._options.name || `node:${process.pid}`,
@@ -139,7 +144,7 @@ class FastTransport {
         if (record.workers.has(data.peer)) this._dropWorker(record, data.peer, 'introduced again');
         const worker = {
           session: record, peer: data.peer, name: data.name, pid: data.pid, segment: data.segment,
-          methods: new Set(data.methods), outstanding: 0, calls: new Set(),
+          methods: new Set(data.methods), outstanding: 0,
         };
         record.workers.set(data.peer, worker);
         this._workers.add(worker);
@@ -165,15 +170,16 @@ class FastTransport {
     }
   }
 
-  _onResponses(record, peer, batch) {
+  // Answers from one worker: `codes` [id, errno, ...], `values` the results or error messages.
+  _onResponses(record, peer, codes, values) {
     const worker = record.workers.get(peer);
-    for (let i = 0; i < batch.length; i += 3) {
-      const call = this._calls.get(batch[i]);
+    for (let i = 0; i < values.length; i++) {
+      const call = this._calls.get(codes[2 * i]);
       if (!call || call.worker !== worker) continue;
-      const errno = batch[i + 1];
-      if (errno === 0) this._settle(call, null, batch[i + 2]);
-      else if (errno === ERRNO.PEER_GONE) this._retry(call, batch[i + 2]);
-      else this._settle(call, new FastmdError(errno, batch[i + 2]));
+      const errno = codes[2 * i + 1];
+      if (errno === 0) this._settle(call, null, values[i]);
+      else if (errno === ERRNO.PEER_GONE) this._retry(call, values[i]);
+      else this._settle(call, new FastmdError(errno, values[i]));
     }
   }
 
@@ -182,38 +188,106 @@ class FastTransport {
    * a string or Buffer (`as`, else the payload's kind); rejects with a FastmdError, or with
    * `signal.reason` when aborted.
    */
-  call(method, payload, { signal, timeoutMs = this._options.timeoutMs, as } = {}) {
+  call(method, payload, options = {}) {
+    return this._submit(method, [payload], options, false);
+  }
+
+  /**
+   * Calls `method` once per payload, all in flight together, written to each worker's channel
+   * as one batch. Resolves with the results in payload order; rejects with the first failure
+   * (the other calls are then dropped).
+   */
+  callMany(method, payloads, options = {}) {
+    return this._submit(method, Array.from(payloads), options, true);
+  }
+
+  // The calls of one call() or callMany(): a request, settled as a whole. It has one promise,
+  // one deadline and one abort listener however many calls it holds; each call has an id.
+  _submit(method, payloads, { signal, timeoutMs = this._options.timeoutMs, as }, many) {
     if (this._closed) return Promise.reject(fastmdError('CANCELLED', 'the client is closed'));
-    let body;
+    let bodies;
     try {
-      body = normalizePayload(payload);
+      bodies = payloads.map(normalizePayload);
     } catch (error) {
       return Promise.reject(error);
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const asString = as ? as === 'string' : typeof body === 'string';
+    if (bodies.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
-      const call = {
-        id: this._nextId++, method, payload: body, asString, resolve, reject,
-        worker: null, attempts: 0, timer: null, signal, onAbort: null,
+      const request = {
+        method, bodies, as, firstId: this._nextId, results: many ? new Array(bodies.length) : null,
+        pending: bodies.length, calls: null, done: false, resolve, reject, timer: null, signal, onAbort: null,
       };
-      this._calls.set(call.id, call);
-      armCallLimits(call, { signal, timeoutMs }, (c) => this._withdraw(c), (c, e) => this._settle(c, e));
-      this._dispatch(call);
+      this._nextId += bodies.length;
+      request.calls = bodies.map((body, index) => {
+        const call = { id: request.firstId + index, index, request, worker: null, attempts: 0 };
+        this._calls.set(call.id, call);
+        return call;
+      });
+      armCallLimits(request, { signal, timeoutMs }, (r) => this._cancelRequest(r), (r, e) => this._failRequest(r, e));
+      if (many) this._dispatchBatch(request);
+      else this._dispatch(request.calls[0]);
+      if (this._spinUs > 0) this._spin(request);
     });
   }
 
-  /** Calls `method` once per payload, all in flight together; resolves in payload order. */
-  callMany(method, payloads, options = {}) {
-    return callMany(this, method, payloads, options);
+  // Spreads a batch over the workers serving its method in contiguous shares that even out
+  // their loads; each share goes out with one sendMany.
+  _dispatchBatch(request) {
+    const workers = [...this._workers].filter((worker) => worker.methods.has(request.method));
+    if (workers.length === 0) {
+      for (const call of request.calls) this._queue.push(call);
+      this._armNoWorker(undefined);
+      return;
+    }
+    workers.sort((a, b) => a.outstanding - b.outstanding);
+    const count = request.calls.length;
+    const load = workers.reduce((sum, worker) => sum + worker.outstanding, count);
+    const fairShare = Math.ceil(load / workers.length);
+    let start = 0;
+    for (let w = 0; w < workers.length && start < count && !request.done; w++) {
+      const last = w === workers.length - 1;
+      const end = last ? count : Math.min(count, start + Math.max(0, fairShare - workers[w].outstanding));
+      if (end > start) this._sendShare(workers[w], request, start, end);
+      start = end;
+    }
   }
 
-  // Sends `call` to the least busy live worker serving its method, or queues it.
+  // Sends calls [start, end) of a batch to `worker`; if its channel failed, they go singly
+  // to the others.
+  _sendShare(worker, request, start, end) {
+    let unplaced;
+    try {
+      unplaced = worker.session.native.sendMany(worker.peer, request.firstId, request.method, request.bodies,
+        start, end, request.as === undefined ? undefined : request.as === 'string');
+    } catch (error) {
+      const failure = fromNative(error);
+      if (failure.code !== 'FASTMD_PEER_GONE') return this._failRequest(request, failure);
+      this._dropWorker(worker.session, worker.peer, failure.message);
+      for (let i = start; i < end; i++) {
+        const call = request.calls[i];
+        if (this._calls.get(call.id) === call) this._dispatch(call);
+      }
+      return;
+    }
+    for (let i = start; i < end; i++) {
+      const call = request.calls[i];
+      call.worker = worker;
+      call.attempts += 1;
+    }
+    worker.outstanding += end - start;
+    for (let i = 0; i < unplaced.length; i += 3) {
+      this._settle(request.calls[unplaced[i]], new FastmdError(unplaced[i + 1], unplaced[i + 2]));
+    }
+  }
+
+  // Sends one call to the least busy live worker serving its method, or queues it.
   _dispatch(call) {
+    const { request } = call;
     for (;;) {
       let best = null;
       for (const worker of this._workers) {
-        if (!worker.methods.has(call.method)) continue;
+        if (!worker.methods.has(request.method)) continue;
         if (best === null || worker.outstanding < best.outstanding) best = worker;
       }
       if (best === null) {
@@ -221,8 +295,10 @@ class FastTransport {
         this._armNoWorker(undefined);
         return;
       }
+      const body = request.bodies[call.index];
       try {
-        best.session.native.send(best.peer, call.id, call.method, call.payload, call.asString);
+        best.session.native.send(best.peer, call.id, request.method, body,
+          request.as ? request.as === 'string' : typeof body === 'string');
       } catch (error) {
         const failure = fromNative(error);
         if (failure.code === 'FASTMD_PEER_GONE') {
@@ -235,8 +311,28 @@ class FastTransport {
       call.worker = best;
       call.attempts += 1;
       best.outstanding += 1;
-      best.calls.add(call);
       return;
+    }
+  }
+
+  // spinUs: before the event loop runs again, polls each channel a request just went to
+  // until its last call there is answered or spinUs µs passed; answers found settle as usual.
+  // Calls answered within the spin never return to the event loop, so after SPIN_HOLD_MAX_MS
+  // of them in a row the next call waits in the loop.
+  _spin(request) {
+    const now = performance.now();
+    if (this._spinHeldSince === null) {
+      this._spinHeldSince = now;
+      setImmediate(() => { this._spinHeldSince = null; });
+    } else if (now - this._spinHeldSince > SPIN_HOLD_MAX_MS) {
+      return;
+    }
+    const lastCallOf = new Map();
+    for (const call of request.calls) if (call.worker) lastCallOf.set(call.worker, call);
+    for (const [worker, call] of lastCallOf) {
+      if (!this._workers.has(worker)) continue;
+      const answers = worker.session.native.spin(worker.peer, call.id, this._spinUs);
+      if (answers) this._onResponses(worker.session, worker.peer, answers[0], answers[1]);
     }
   }
 
@@ -265,7 +361,7 @@ class FastTransport {
       this._queue = [];
       for (const call of waiting) {
         this._settle(call, fastmdError('NO_WORKER',
-          `no worker serving '${call.method}' was introduced by fastmd-ipcd at ${this.socketPath}`));
+          `no worker serving '${call.request.method}' was introduced by fastmd-ipcd at ${this.socketPath}`));
       }
     }, waitMs ?? DEFAULT_NO_WORKER_MS);
   }
@@ -276,7 +372,9 @@ class FastTransport {
     if (!worker) return;
     record.workers.delete(peer);
     this._workers.delete(worker);
-    for (const call of [...worker.calls]) this._retry(call, reason);
+    const stranded = [];
+    for (const call of this._calls.values()) if (call.worker === worker) stranded.push(call);
+    for (const call of stranded) this._retry(call, reason);
     if (record !== this._session && record.workers.size === 0) this._closeSession(record);
   }
 
@@ -286,45 +384,81 @@ class FastTransport {
     const worker = call.worker;
     if (worker) {
       worker.outstanding -= 1;
-      worker.calls.delete(call);
       call.worker = null;
     }
     if (call.attempts >= MAX_ATTEMPTS || this._options.idempotent === false) {
       const who = worker ? worker.name || worker.peer : 'the worker';
       this._settle(call, fastmdError('PEER_GONE',
-        `${who} ended while '${call.method}' was in flight (${reason})`));
+        `${who} ended while '${call.request.method}' was in flight (${reason})`));
     } else {
       this._dispatch(call);
     }
   }
 
-  // Takes a call back from its worker (timeout, abort): the worker is asked to cancel it,
-  // and its answer, if any comes, is dropped.
-  _withdraw(call) {
-    const worker = call.worker;
-    if (!worker) return;
-    try {
-      worker.session.native.cancel(worker.peer, call.id);
-    } catch {
-      // the channel is gone: nothing to cancel
+  // A deadline or an abort takes a request back: its workers are asked to cancel its calls.
+  _cancelRequest(request) {
+    for (const call of request.calls) {
+      const worker = call.worker;
+      if (!worker || this._calls.get(call.id) !== call) continue;
+      try {
+        worker.session.native.cancel(worker.peer, call.id);
+      } catch {
+        // the channel is gone: nothing to cancel
+      }
     }
-    worker.session.native.abandon(worker.peer, call.id);
   }
 
+  // One call answered (or failed): a single call's request settles with it, a batch when its
+  // last call has answered or at its first failure.
   _settle(call, error, value) {
-    if (this._calls.get(call.id) !== call) return;
+    if (!this._forget(call)) return;
+    const { request } = call;
+    if (error) {
+      this._failRequest(request, error);
+    } else if (request.results === null) {
+      this._finish(request, value);
+    } else {
+      request.results[call.index] = value;
+      if (--request.pending === 0) this._finish(request, request.results);
+    }
+  }
+
+  // Takes a pending call off the books (the id map, its worker's load, the queue); false if
+  // it was not pending.
+  _forget(call) {
+    if (this._calls.get(call.id) !== call) return false;
     this._calls.delete(call.id);
-    if (call.timer) clearTimeout(call.timer);
-    if (call.onAbort) call.signal.removeEventListener('abort', call.onAbort);
     if (call.worker) {
       call.worker.outstanding -= 1;
-      call.worker.calls.delete(call);
       call.worker = null;
+    } else {
+      const queued = this._queue.indexOf(call);
+      if (queued >= 0) this._queue.splice(queued, 1);
     }
-    const queued = this._queue.indexOf(call);
-    if (queued >= 0) this._queue.splice(queued, 1);
-    if (error) call.reject(error);
-    else call.resolve(value);
+    return true;
+  }
+
+  _finish(request, value) {
+    request.done = true;
+    this._clearLimits(request);
+    request.resolve(value);
+  }
+
+  // Rejects a request; its calls still pending are dropped (their answers will be ignored).
+  _failRequest(request, error) {
+    if (request.done) return;
+    request.done = true;
+    for (const call of request.calls) {
+      const worker = call.worker;
+      if (this._forget(call) && worker) worker.session.native.abandon(worker.peer, call.id);
+    }
+    this._clearLimits(request);
+    request.reject(error);
+  }
+
+  _clearLimits(request) {
+    if (request.timer) clearTimeout(request.timer);
+    if (request.onAbort) request.signal.removeEventListener('abort', request.onAbort);
   }
 
   _scheduleReconnect() {
@@ -354,8 +488,9 @@ class FastTransport {
     this._closed = true;
     clearTimeout(this._reconnectTimer);
     clearTimeout(this._noWorkerTimer);
-    for (const call of [...this._calls.values()]) {
-      this._settle(call, fastmdError('CANCELLED', 'the client was closed while the call was pending'));
+    const pending = new Set(Array.from(this._calls.values(), (call) => call.request));
+    for (const request of pending) {
+      this._failRequest(request, fastmdError('CANCELLED', 'the client was closed while the call was pending'));
     }
     for (const record of [...this._sessions]) this._closeSession(record);
   }

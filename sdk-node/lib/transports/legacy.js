@@ -12,7 +12,7 @@ const { spawn } = require('node:child_process');
 const { findBinary } = require('../binaries');
 const { decodeLine, encodeLine } = require('../codec');
 const { FastmdError, fastmdError } = require('../errors');
-const { armCallLimits, callMany } = require('./transport');
+const { armCallLimits } = require('./transport');
 
 const WORKER_BINARY = 'fastmd-worker-md';
 // How many times a call is re-sent after the worker holding it died.
@@ -246,7 +246,7 @@ class LegacyTransport {
 
   /** Calls `method` once per payload, all in flight together; resolves in payload order. */
   callMany(method, payloads, options = {}) {
-    return callMany(this, method, payloads, options);
+    return Promise.all(Array.from(payloads, (payload) => this.call(method, payload, options)));
   }
 
   _dispatch(call) {

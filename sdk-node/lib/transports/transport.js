@@ -14,6 +14,7 @@ const { fastmdError } = require('../errors');
  * @property {number} [workers]         how many worker processes to spawn (legacy; default 1)
  * @property {number} [timeoutMs]       default deadline of each call; also bounds the fast handshake
  * @property {number} [handshakeTimeoutMs] how long the fast handshake may take (default: timeoutMs, else 2000)
+ * @property {number} [spinUs]          fast: after sending, poll the channel this many µs for the answer (default 0)
  */
 
 /**
@@ -54,7 +55,7 @@ const TRANSPORT_CHOICES = Object.freeze(['auto', 'fast', 'legacy']);
  * Arms a call's deadline and abort signal, the same way in every transport: either one takes
  * the call back from wherever it waits (`withdraw`) and settles it (`settle`) with
  * FASTMD_TIMEOUT or `signal.reason`. Sets `call.timer` and `call.onAbort`, which the transport
- * clears when the call settles.
+ * clears when the call settles. (The fast transport arms a whole batch as one call.)
  * @param {{method: string, timer: any, onAbort: any}} call
  * @param {CallOptions} options
  * @param {(call: object) => void} withdraw
@@ -76,9 +77,4 @@ function armCallLimits(call, { signal, timeoutMs }, withdraw, settle) {
   }
 }
 
-/** `callMany` of every transport: all calls in flight together, results in payload order. */
-function callMany(transport, method, payloads, options = {}) {
-  return Promise.all(Array.from(payloads, (payload) => transport.call(method, payload, options)));
-}
-
-module.exports = { TRANSPORT_CHOICES, armCallLimits, callMany };
+module.exports = { TRANSPORT_CHOICES, armCallLimits };

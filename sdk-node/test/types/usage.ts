@@ -11,6 +11,8 @@ async function main(): Promise<void> {
   const asText: string = await client.call('echo', new Uint8Array([1]), { as: 'string' });
   const asBytes: Buffer = await client.call('echo', 'x', { as: 'buffer', signal: AbortSignal.timeout(10) });
   const many: string[] = await client.callMany('transform', ['a', 'b']);
+  const spinning: Client = await connect({ transport: 'fast', spinUs: 200 });
+  const manyBytes: Buffer[] = await spinning.callMany('echo', ['a', 'b'], { as: 'buffer', timeoutMs: 100 });
   const load: number = client.workers[0].outstanding;
   try {
     await client.call('x', 'y', { timeoutMs: 5, idempotent: false });
@@ -25,9 +27,11 @@ async function main(): Promise<void> {
   await client.call('echo', 42);
   // @ts-expect-error not a transport
   await connect({ transport: 'carrier-pigeon' });
+  // @ts-expect-error spinUs is a number of microseconds
+  await connect({ spinUs: '200' });
   // @ts-expect-error a string payload gives a string
   const wrong: Buffer = await client.transform('# hi');
-  console.log(transport, html, bytes, asText, asBytes, many, load, wrong);
+  console.log(transport, html, bytes, asText, asBytes, many, manyBytes, load, wrong);
   await client[Symbol.asyncDispose]();
   await client.close();
 }
