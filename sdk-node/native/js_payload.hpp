@@ -1,7 +1,8 @@
 // js_payload.hpp — JS payloads to bytes and bytes to JS results, each in one pass:
 // a string is encoded to UTF-8 straight into the memory it is sent from (a frame buffer, a
 // shared-memory block or a one-off memfd), and a result becomes a Buffer or a string with an
-// ASCII fast path (see make_result) chosen by measurement (docs/sdk-node.md).
+// ASCII fast path and recycled memory for large strings (see make_result), chosen by
+// measurement (docs/sdk-node.md).
 #pragma once
 
 #include <napi.h>
@@ -53,9 +54,10 @@ class JsPayload {
 };
 
 /// Makes the JS result of `bytes` (copied: the caller may release them right after).
-/// Strings: pure ASCII is created as a one-byte string (external above a size, so V8 makes
-/// no heap copy of its own); anything else is decoded from UTF-8 to UTF-16 by the addon
-/// (invalid UTF-8 by V8, with replacement characters).
+/// Strings: pure ASCII becomes a one-byte string, anything else is decoded from UTF-8 to
+/// UTF-16 by the addon (invalid UTF-8 by V8, with replacement characters). From 64 KiB up
+/// both are external strings over recycled memory (a pool of at most 64 MiB of free
+/// buffers), so a large result is written into pages that are already faulted in.
 Napi::Value make_result(Napi::Env env, proto::ByteView bytes, ResultKind kind);
 
 /// Looks up the optional N-API functions make_result uses (once, at module load).
