@@ -322,3 +322,41 @@ TEST_CASE("handlers run at most `threads` at once, and a slow one does not hold 
   }
   CHECK(most == 2);
 }
+
+TEST_CASE(
+    "synchronous calls from several threads and asynchronous calls at once are all answered") {
+  fastmd::testing::Cluster cluster;
+  cluster.start_worker("worker-a", 2);
+  cluster.start_worker("worker-b", 1);
+  auto client = cluster.client();
+  REQUIRE(client->wait_for_workers(2, kWorkerWait));
+
+  // Each synchronous caller reads its own answers from the channel it borrowed; answers of
+  // the other calls on that channel must still reach their callers.
+  constexpr int kThreads = 4;
+  constexpr int kCallsEach = 500;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < kThreads; ++t) {
+    callers.emplace_back([&, t] {
+      for (int i = 0; i < kCallsEach; ++i) {
+        const std::string payload = "thread " + std::to_string(t) + " call " + std::to_string(i);
+        CallResult reply = client->call("echo", text(payload));
+        if (!reply.ok() || reply->text() != payload) ++wrong;
+      }
+    });
+  }
+  std::vector<std::string> params;
+  for (int i = 0; i < 2'000; ++i) params.push_back("async " + std::to_string(i));
+  std::vector<std::future<CallResult>> replies;
+  for (const auto& p : params) replies.push_back(client->call_async("echo", text(p)));
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    REQUIRE(replies[i].wait_for(30s) == std::future_status::ready);
+    CallResult reply = replies[i].get();
+    REQUIRE(reply.ok());
+    REQUIRE(reply->text() == params[i]);
+  }
+  for (auto& caller : callers) caller.join();
+  CHECK(wrong == 0);
+  CHECK(client->in_flight() == 0);
+}

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "cluster.hpp"
 
@@ -108,6 +109,38 @@ TEST_CASE("kill -9 of a worker under load: every call is answered exactly once")
     CHECK(tally.failed() == tally.failed_with(Errc::peer_gone));
     CHECK(tally.succeeded() + tally.failed_with(Errc::peer_gone) == kCalls);
   }
+  REQUIRE(client->in_flight() == 0);
+  REQUIRE(client->call("echo", text("after")).ok());
+}
+
+TEST_CASE("kill -9 of a worker under synchronous calls: every call is answered exactly once") {
+  fastmd::testing::Cluster cluster;
+  cluster.start_worker("survivor", 2);
+  auto& victim = cluster.start_worker("victim", 2);
+  auto client = cluster.client();
+  REQUIRE(client->wait_for_workers(2, 10s));
+
+  // Synchronous callers read their answers themselves; when their worker dies mid-call the
+  // call is re-sent to the survivor (idempotent) and must still come back to them.
+  constexpr int kThreads = 4;
+  constexpr int kCallsEach = 300;
+  std::atomic<int> answered{0}, failed{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < kThreads; ++t) {
+    callers.emplace_back([&] {
+      for (int i = 0; i < kCallsEach; ++i) {
+        (client->call("sleep", text("1")).ok() ? answered : failed)++;
+      }
+    });
+  }
+  const auto give_up = std::chrono::steady_clock::now() + 30s;
+  while (answered < kThreads * kCallsEach / 4 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(1ms);
+  }
+  victim.signal(SIGKILL);
+  for (auto& caller : callers) caller.join();
+  CHECK(failed == 0);
+  CHECK(answered == kThreads * kCallsEach);
   REQUIRE(client->in_flight() == 0);
   REQUIRE(client->call("echo", text("after")).ok());
 }

@@ -1,15 +1,22 @@
 // fastmd::ipc::Client (see fastmd/ipc/client.hpp). Every call is a Pending entry keyed by
 // its id until it completes; the entry says where the call is (on a channel, or waiting for
 // a worker) so that every way a call can end — result, error, deadline, cancel, worker
-// death, no worker, client shutdown — finds it and completes it exactly once.
+// death, no worker, client shutdown — finds it and completes it exactly once. The I/O
+// thread reads every channel, except one that a synchronous call() borrowed: that caller
+// waits on its call's channel and reads its answer itself, so the answer wakes the caller
+// directly instead of waking the I/O thread which would then wake the caller.
 #include "fastmd/ipc/client.hpp"
 
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 #include "endpoint.hpp"
@@ -48,6 +55,34 @@ void deliver(Completions& completions) {
   completions.clear();
 }
 
+// The calling thread's wake-up fd for synchronous calls: written by another thread that
+// completes the call, so the caller's poll() returns. Invalid when eventfd failed.
+int caller_wake_fd() {
+  thread_local const platform::UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  return wake.get();
+}
+
+// A channel borrowed from the I/O thread's watch (Endpoint::lend) while a caller reads it;
+// given back when the caller moves on or leaves.
+class ChannelLoan {
+ public:
+  explicit ChannelLoan(detail::Endpoint& endpoint) : endpoint_(endpoint) {}
+  ~ChannelLoan() { switch_to(nullptr); }
+  ChannelLoan(const ChannelLoan&) = delete;
+  ChannelLoan& operator=(const ChannelLoan&) = delete;
+
+  void switch_to(const std::shared_ptr<DirectChannel>& channel) {
+    if (channel == borrowed_) return;
+    if (borrowed_) endpoint_.give_back(borrowed_);
+    borrowed_ = channel;
+    if (borrowed_) endpoint_.lend(borrowed_);
+  }
+
+ private:
+  detail::Endpoint& endpoint_;
+  std::shared_ptr<DirectChannel> borrowed_;
+};
+
 }  // namespace
 
 class Client::Impl final : public detail::EndpointHooks {
@@ -63,8 +98,34 @@ class Client::Impl final : public detail::EndpointHooks {
     return {};
   }
 
+  CallResult call(std::string_view method, ByteView params, const CallOptions& options) {
+    const int wake_fd = caller_wake_fd();
+    const std::thread::id caller = std::this_thread::get_id();
+    std::promise<CallResult> outcome;
+    std::future<CallResult> result = outcome.get_future();
+    // Another thread that completes the call wakes the caller *before* setting the result, so
+    // the fd is written while the caller (and its thread-local fd) is surely still there.
+    const auto complete = [&outcome, wake_fd, caller](CallResult r) {
+      if (std::this_thread::get_id() != caller && wake_fd >= 0) {
+        const std::uint64_t one = 1;
+        [[maybe_unused]] const auto written = ::write(wake_fd, &one, sizeof(one));
+      }
+      outcome.set_value(std::move(r));
+    };
+    if (wake_fd >= 0) {
+      ChannelLoan loan(endpoint_);
+      const CallId id = start_call(method, params, {}, complete, options, &loan);
+      read_own_answer(id, result, wake_fd, loan);
+    } else {
+      start_call(method, params, {}, complete, options);
+    }
+    return result.get();
+  }
+
+  // `loan`, for a synchronous call: the channel the call goes to is lent to the caller before
+  // the request is written, so its answer cannot wake the I/O thread.
   CallId start_call(std::string_view method, ByteView params, std::vector<std::byte> owned,
-                    Callback done, const CallOptions& options) {
+                    Callback done, const CallOptions& options, ChannelLoan* loan = nullptr) {
     Completions completions;
     CallId id;
     {
@@ -73,7 +134,7 @@ class Client::Impl final : public detail::EndpointHooks {
       Pending& call = add_locked(id, method, options, std::move(done));
       call.owned = std::move(owned);
       call.params = call.owned.empty() ? params : ByteView{call.owned};
-      dispatch_locked(id, call, completions);
+      dispatch_locked(id, call, completions, loan);
     }
     deliver(completions);
     return id;
@@ -127,6 +188,41 @@ class Client::Impl final : public detail::EndpointHooks {
     return results;
   }
 
+  // Waits for call `id` on its channel, borrowed from the I/O thread, reading it on this
+  // thread. Returns once the result is set, or once the call left the pending calls because
+  // another thread completed it (a deadline, a failover, an answer the I/O thread read): that
+  // thread wakes this one and then sets the result. A wake-up left over from an earlier call
+  // finds the call still pending and is ignored.
+  void read_own_answer(CallId id, std::future<CallResult>& result, int wake_fd, ChannelLoan& loan) {
+    std::shared_ptr<DirectChannel> ended;
+    while (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      std::optional<std::shared_ptr<DirectChannel>> where = whereabouts(id);
+      if (!where) return;
+      std::shared_ptr<DirectChannel> channel = std::move(*where);
+      if (channel == ended) channel.reset();  // given back: its end is the I/O thread's to report
+      loan.switch_to(channel);
+      pollfd fds[2] = {{wake_fd, POLLIN, 0}, {channel ? channel->socket().fd() : -1, POLLIN, 0}};
+      if (::poll(fds, 2, -1) < 0) continue;  // EINTR
+      if (fds[0].revents & POLLIN) {
+        std::uint64_t count;
+        [[maybe_unused]] const auto drained = ::read(wake_fd, &count, sizeof(count));
+      }
+      if (channel && fds[1].revents != 0 && !endpoint_.read_lent(channel)) {
+        ended = channel;
+        loan.switch_to(nullptr);
+      }
+    }
+  }
+
+  // Where call `id` is: std::nullopt once it left the pending calls (completed), else its
+  // channel (null while it waits for a worker).
+  std::optional<std::shared_ptr<DirectChannel>> whereabouts(CallId id) const {
+    std::lock_guard lock(mutex_);
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return std::nullopt;
+    return it->second.channel;
+  }
+
   bool cancel(CallId id) {
     Completions completions;
     {
@@ -155,7 +251,7 @@ class Client::Impl final : public detail::EndpointHooks {
     return pending_.size();
   }
 
-  // --- EndpointHooks, on the I/O thread ---
+  // --- EndpointHooks, on the I/O thread (on_message also on a thread in call()) ---
 
   void on_session(const proto::HelloReply& reply, platform::UniqueFd segment_fd) override {
     auto own = detail::open_own_segment(std::move(segment_fd), reply.segment);
@@ -369,8 +465,9 @@ class Client::Impl final : public detail::EndpointHooks {
     channel->outstanding.fetch_add(1, std::memory_order_relaxed);
   }
 
-  // Sends the call to a worker, or parks it until one is introduced.
-  void dispatch_locked(CallId id, Pending& call, Completions& completions) {
+  // Sends the call to a worker, or parks it until one is introduced. `loan`: see start_call().
+  void dispatch_locked(CallId id, Pending& call, Completions& completions,
+                       ChannelLoan* loan = nullptr) {
     std::shared_ptr<DirectChannel> channel = pick_locked(call.method);
     if (!channel) {
       if (closing_) {
@@ -383,6 +480,7 @@ class Client::Impl final : public detail::EndpointHooks {
       return;
     }
     assign_locked(call, channel);
+    if (loan) loan->switch_to(channel);
     detail::Outgoing out;
     out.message = proto::Message::request(id, call.method);
     const detail::PayloadPolicy policy{options_.inline_threshold, channel->peer().max_frame,
@@ -450,11 +548,7 @@ Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::~Client() = default;
 
 CallResult Client::call(std::string_view method, ByteView params, CallOptions options) {
-  std::promise<CallResult> outcome;
-  std::future<CallResult> result = outcome.get_future();
-  impl_->start_call(
-      method, params, {}, [&outcome](CallResult r) { outcome.set_value(std::move(r)); }, options);
-  return result.get();
+  return impl_->call(method, params, options);
 }
 
 std::future<CallResult> Client::call_async(std::string_view method, ByteView params,

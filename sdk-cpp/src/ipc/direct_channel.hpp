@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 
 #include "control_connection.hpp"
 #include "framed_socket.hpp"
@@ -41,6 +42,18 @@ class DirectChannel {
 
   /// Requests sent on this channel and not yet answered (the client's load measure).
   std::atomic<std::uint32_t> outstanding{0};
+
+  /// Held while frames are read from the socket and handed on: a round and a thread that
+  /// borrowed the channel (Endpoint::lend) may both read it.
+  std::mutex read_mutex;
+
+  /// The endpoint's watch of the channel, guarded by its watch mutex: whether it is in the
+  /// rounds' set, how many threads borrowed it, whether it was closed.
+  struct Watch {
+    bool watched = false;
+    unsigned loans = 0;
+    bool closed = false;
+  } watch;
 
  private:
   FramedSocket socket_;

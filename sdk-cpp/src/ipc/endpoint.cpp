@@ -2,6 +2,7 @@
 #include "endpoint.hpp"
 
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -16,8 +17,11 @@ Endpoint::Endpoint(EndpointOptions options, EndpointHooks& hooks)
     : options_(std::move(options)),
       hooks_(hooks),
       wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      watch_set_(::epoll_create1(EPOLL_CLOEXEC)),
       reconnect_delay_(options_.reconnect_min),
-      spin_now_(options_.spin_budget) {}
+      spin_now_(options_.spin_budget) {
+  if (wake_fd_ && watch_set_) watch_fd(wake_fd_.get(), &wake_fd_, true);
+}
 
 Endpoint::~Endpoint() {
   stop();
@@ -25,11 +29,13 @@ Endpoint::~Endpoint() {
 
 proto::Status Endpoint::connect() {
   if (!wake_fd_) return Error{Errc::io_error, "eventfd failed: cannot create the wake-up fd"};
+  if (!watch_set_) return Error{Errc::io_error, "epoll_create1 failed: cannot watch channels"};
   stopping_.store(false, std::memory_order_release);  // a stopped endpoint may start again
   auto control =
       ControlConnection::open(options_.socket_path, options_.hello, options_.hello_timeout);
   if (!control) return control.error();
   control_ = std::move(*control);
+  watch_fd(control_->fd(), &control_, true);
   ++epoch_;
   hooks_.on_session(control_->reply(), control_->take_segment_fd());
   // Frames that arrived together with the hello reply are already buffered.
@@ -54,6 +60,7 @@ void Endpoint::stop() {
   if (thread_.joinable()) thread_.join();
   const Error stopped{Errc::cancelled, "the endpoint was stopped"};
   while (!channels_.empty()) close_channel(channels_.size() - 1, stopped);
+  if (control_) watch_fd(control_->fd(), &control_, false);
   control_.reset();
 }
 
@@ -67,26 +74,24 @@ bool Endpoint::run_round(bool may_block) {
   if (stopping_.load(std::memory_order_acquire)) return false;
   const Clock::time_point now = Clock::now();
   if (!control_ && now >= reconnect_at_) connect_now();
-  std::vector<pollfd>& fds = poll_fds_;
-  fds.clear();
-  fds.push_back({wake_fd_.get(), POLLIN, 0});
-  if (control_) fds.push_back({control_->fd(), POLLIN, 0});
-  const std::size_t first_channel = fds.size();
-  for (const auto& channel : channels_) {
-    const short events = POLLIN | (channel->socket().wants_write() ? POLLOUT : 0);
-    fds.push_back({channel->socket().fd(), events, 0});
+  const int ready = wait_for_events(may_block ? poll_timeout_ms(now) : 0);
+  bool control_ready = false;
+  for (int i = 0; i < ready; ++i) {
+    const void* source = ready_[i].data.ptr;
+    if (source == &wake_fd_) {
+      std::uint64_t count;
+      [[maybe_unused]] auto drained = ::read(wake_fd_.get(), &count, sizeof(count));
+    } else if (source == &control_) {
+      control_ready = true;
+    } else {
+      handle_ready(static_cast<const DirectChannel*>(source));
+    }
   }
-  if (wait_for_events(fds, may_block ? poll_timeout_ms(now) : 0) < 0) return true;
-  if (fds[0].revents & POLLIN) {
-    std::uint64_t count;
-    [[maybe_unused]] auto drained = ::read(wake_fd_.get(), &count, sizeof(count));
-  }
-  // Channels first (their indexes match `fds` only until one closes: go backwards).
+  // Backlogs are flushed whether or not POLLOUT came (a write may have queued since).
   for (std::size_t i = channels_.size(); i-- > 0;) {
-    const pollfd& polled = fds[first_channel + i];
-    if (polled.revents != 0 || channels_[i]->socket().wants_write()) handle_channel(i);
+    if (channels_[i]->socket().wants_write()) handle_channel(i);
   }
-  if (control_ && first_channel == 2 && fds[1].revents != 0) handle_control();
+  if (control_ready) handle_control();
   hooks_.on_timer(Clock::now());
   return !stopping_.load(std::memory_order_acquire);
 }
@@ -99,14 +104,14 @@ int Endpoint::poll_timeout_ms(Clock::time_point now) {
   return static_cast<int>(std::min<std::int64_t>(wait.count(), 60'000));
 }
 
-int Endpoint::wait_for_events(std::vector<pollfd>& fds, int timeout_ms) {
+int Endpoint::wait_for_events(int timeout_ms) {
   if (options_.spin_budget.count() > 0 && timeout_ms != 0) {
     // Adaptive spin: poll without sleeping for a while, since a wake-up costs more than
     // many polls. A spin that finds work doubles the next one; one that finds none halves
     // it (never below an eighth of the budget).
     const auto until = Clock::now() + spin_now_;
     do {
-      const int ready = ::poll(fds.data(), fds.size(), 0);
+      const int ready = wait_once(0);
       if (ready != 0) {
         spin_now_ = std::min(spin_now_ * 2, options_.spin_budget);
         return ready;
@@ -114,7 +119,22 @@ int Endpoint::wait_for_events(std::vector<pollfd>& fds, int timeout_ms) {
     } while (Clock::now() < until);
     spin_now_ = std::max(spin_now_ / 2, options_.spin_budget / 8);
   }
-  return ::poll(fds.data(), fds.size(), timeout_ms);
+  return wait_once(timeout_ms);
+}
+
+int Endpoint::wait_once(int timeout_ms) {
+  poll_fds_.clear();
+  for (const auto& channel : channels_) {
+    if (channel->socket().wants_write()) poll_fds_.push_back({channel->socket().fd(), POLLOUT, 0});
+  }
+  // Usually no channel has a write backlog: one epoll_wait is the whole wait.
+  if (poll_fds_.empty())
+    return ::epoll_wait(watch_set_.get(), ready_.data(), kReadyPerRound, timeout_ms);
+  // Backlogged channels (rare) wait for POLLOUT beside the set; the round flushes them.
+  poll_fds_.push_back({watch_set_.get(), POLLIN, 0});
+  const int polled = ::poll(poll_fds_.data(), poll_fds_.size(), timeout_ms);
+  if (polled <= 0) return polled;
+  return ::epoll_wait(watch_set_.get(), ready_.data(), kReadyPerRound, 0);
 }
 
 void Endpoint::connect_now() {
@@ -126,6 +146,7 @@ void Endpoint::connect_now() {
     return;
   }
   control_ = std::move(*control);
+  watch_fd(control_->fd(), &control_, true);
   ++epoch_;
   reconnect_at_ = Clock::time_point::max();
   reconnect_delay_ = options_.reconnect_min;
@@ -142,10 +163,7 @@ void Endpoint::handle_control() {
     if (!event) return close_control(event.error());
     if (!*event) break;
     if (auto* intro = std::get_if<Introduction>(&**event)) {
-      auto channel = std::make_shared<DirectChannel>(std::move(*intro), epoch_);
-      channel->socket().on_backlog(backlog_notifier());
-      channels_.push_back(channel);
-      hooks_.on_channel(channel);
+      add_channel(std::make_shared<DirectChannel>(std::move(*intro), epoch_));
     } else if (auto* gone = std::get_if<proto::PeerGone>(&**event)) {
       drop_peer(*gone);
     } else if (auto* none = std::get_if<proto::NoWorker>(&**event)) {
@@ -157,6 +175,7 @@ void Endpoint::handle_control() {
 }
 
 void Endpoint::close_control(const Error& why) {
+  watch_fd(control_->fd(), &control_, false);
   control_.reset();
   reconnect_delay_ = options_.reconnect_min;
   reconnect_at_ = Clock::now() + reconnect_delay_;
@@ -169,14 +188,8 @@ void Endpoint::handle_channel(std::size_t index) {
   if (socket.wants_write()) {
     if (auto flushed = socket.flush(); !flushed) return close_channel(index, flushed.error());
   }
-  auto open = socket.receive();
+  auto open = read_frames(channel);
   if (!open) return close_channel(index, open.error());
-  for (;;) {
-    auto inbound = socket.next();
-    if (!inbound) return close_channel(index, inbound.error());
-    if (!*inbound) break;
-    hooks_.on_message(channel, **inbound);
-  }
   if (!*open) {
     close_channel(index, Error{Errc::peer_gone, "peer '" + channel->peer().name + "' (pid " +
                                                     std::to_string(channel->peer().pid) +
@@ -184,11 +197,79 @@ void Endpoint::handle_channel(std::size_t index) {
   }
 }
 
+bool Endpoint::read_lent(const std::shared_ptr<DirectChannel>& channel) {
+  auto open = read_frames(channel);
+  if (open && *open) return true;
+  // A round closes the channel and reports it: a broken one must read as ended there too.
+  if (!open) channel->socket().shut_down();
+  return false;
+}
+
+proto::Result<bool> Endpoint::read_frames(const std::shared_ptr<DirectChannel>& channel) {
+  std::lock_guard reading(channel->read_mutex);
+  FramedSocket& socket = channel->socket();
+  auto open = socket.receive();
+  if (!open) return open.error();
+  for (;;) {
+    auto inbound = socket.next();
+    if (!inbound) return inbound.error();
+    if (!*inbound) break;
+    hooks_.on_message(channel, **inbound);
+  }
+  return *open;
+}
+
+void Endpoint::add_channel(const std::shared_ptr<DirectChannel>& channel) {
+  channel->socket().on_backlog(backlog_notifier());
+  {
+    std::lock_guard lock(watch_mutex_);
+    watch_locked(*channel, true);
+  }
+  channels_.push_back(channel);
+  hooks_.on_channel(channel);
+}
+
 void Endpoint::close_channel(std::size_t index, const Error& why) {
   const std::shared_ptr<DirectChannel> channel = channels_[index];
   channels_.erase(channels_.begin() + static_cast<std::ptrdiff_t>(index));
+  {
+    std::lock_guard lock(watch_mutex_);
+    watch_locked(*channel, false);
+    channel->watch.closed = true;
+  }
   channel->socket().shut_down();
   hooks_.on_channel_closed(channel, why);
+}
+
+void Endpoint::watch_locked(DirectChannel& channel, bool watched) {
+  if (channel.watch.watched == watched) return;
+  watch_fd(channel.socket().fd(), &channel, watched);
+  channel.watch.watched = watched;
+}
+
+void Endpoint::watch_fd(int fd, const void* source, bool watched) {
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.ptr = const_cast<void*>(source);
+  // Cannot fail for a valid fd and a set of our own (the fd is added once, removed once).
+  (void)::epoll_ctl(watch_set_.get(), watched ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, &event);
+}
+
+void Endpoint::lend(const std::shared_ptr<DirectChannel>& channel) {
+  std::lock_guard lock(watch_mutex_);
+  if (channel->watch.loans++ == 0) watch_locked(*channel, false);
+}
+
+void Endpoint::give_back(const std::shared_ptr<DirectChannel>& channel) {
+  std::lock_guard lock(watch_mutex_);
+  if (--channel->watch.loans == 0 && !channel->watch.closed) watch_locked(*channel, true);
+}
+
+void Endpoint::handle_ready(const DirectChannel* channel) {
+  // An event may name a channel closed earlier in this round: look it up, never dereference.
+  for (std::size_t i = 0; i < channels_.size(); ++i) {
+    if (channels_[i].get() == channel) return handle_channel(i);
+  }
 }
 
 void Endpoint::drop_peer(const proto::PeerGone& gone) {

@@ -1,14 +1,17 @@
 // endpoint.hpp — the I/O loop shared by Client and Worker: it keeps the control connection
 // to the daemon (reconnecting with backoff after it goes away), owns every direct channel
 // the daemon introduces, reads frames from them and hands each to the owner's hooks, and
-// flushes queued writes. One poll() over all sockets plus an eventfd for wake-ups; an
-// optional adaptive spin polls briefly before sleeping. The loop is a sequence of rounds:
-// the Client runs them on a thread of its own, the Worker's handler threads take turns
+// flushes queued writes. One epoll set holds the control connection, an eventfd for
+// wake-ups and the channels (a channel can leave the set without waking the loop, see
+// lend()); an optional adaptive spin polls briefly before sleeping. The loop is a sequence of
+// rounds: the Client runs them on a thread of its own, the Worker's handler threads take turns
 // (leader/follower), so the thread that reads a request can run it without a hand-off.
 #pragma once
 
 #include <poll.h>
+#include <sys/epoll.h>
 
+#include <array>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -32,7 +35,8 @@ struct EndpointOptions {
   std::chrono::microseconds spin_budget{0};
 };
 
-/// What the owner does with events. Every hook runs on the thread running the current round.
+/// What the owner does with events. Every hook runs on the thread running the current round,
+/// except on_message, which also runs on a thread that borrowed the channel (read_lent()).
 class EndpointHooks {
  public:
   virtual ~EndpointHooks() = default;
@@ -74,6 +78,18 @@ class Endpoint {
   /// false once stop was requested.
   bool run_round(bool may_block);
 
+  /// Takes `channel` out of the rounds' watch, for a thread that waits for its answer on the
+  /// channel itself (a Client's synchronous call): the rounds do not wake for what arrives on
+  /// it until the last borrower gives it back. Any thread; loans nest.
+  void lend(const std::shared_ptr<DirectChannel>& channel);
+  /// Ends a loan; the rounds watch the channel again (unless it was closed meanwhile).
+  void give_back(const std::shared_ptr<DirectChannel>& channel);
+
+  /// Reads what arrived on a borrowed channel and hands its frames to the hooks on the calling
+  /// thread, as a round would. false when the channel ended (give it back: a round closes and
+  /// reports it).
+  bool read_lent(const std::shared_ptr<DirectChannel>& channel);
+
   /// Makes the round in progress return and every later one return false (any thread).
   void request_stop();
 
@@ -95,18 +111,32 @@ class Endpoint {
   void connect_now();
   void handle_control();
   void close_control(const proto::Error& why);
+  void add_channel(const std::shared_ptr<DirectChannel>& channel);
+  void handle_ready(const DirectChannel* channel);
   void handle_channel(std::size_t index);
+  // Reads and hands on what arrived, under the channel's read lock. false: the peer closed it.
+  proto::Result<bool> read_frames(const std::shared_ptr<DirectChannel>& channel);
+  // Adds a channel to / removes it from the watched set; under watch_mutex_.
+  void watch_locked(DirectChannel& channel, bool watched);
   void close_channel(std::size_t index, const proto::Error& why);
   void drop_peer(const proto::PeerGone& gone);
   int poll_timeout_ms(Clock::time_point now);
-  int wait_for_events(std::vector<pollfd>& fds, int timeout_ms);
+  // Waits (spinning first when configured) and fills ready_; the number of events, or -1.
+  int wait_for_events(int timeout_ms);
+  int wait_once(int timeout_ms);
+  void watch_fd(int fd, const void* source, bool watched);
 
   EndpointOptions options_;
   EndpointHooks& hooks_;
   platform::UniqueFd wake_fd_;
+  platform::UniqueFd watch_set_;  // epoll: what the rounds watch for input (data.ptr says
+                                  // which: &wake_fd_, &control_ or a DirectChannel)
+  std::mutex watch_mutex_;        // guards each channel's membership and loans
   std::unique_ptr<ControlConnection> control_;
   std::vector<std::shared_ptr<DirectChannel>> channels_;  // the thread running the round
   std::vector<pollfd> poll_fds_;                          // the same
+  static constexpr int kReadyPerRound = 64;        // more wait for the next round (level-triggered)
+  std::array<epoll_event, kReadyPerRound> ready_;  // the same
   std::uint64_t epoch_ = 0;
   Clock::time_point reconnect_at_ = Clock::time_point::max();
   std::chrono::milliseconds reconnect_delay_;
