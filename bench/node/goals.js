@@ -39,6 +39,7 @@ function evaluateGoals(rows) {
   const goals = [];
   for (const bytes of [64, 1024]) {
     goals.push(ratioGoal(`${bytes} B round trip p50, fast-spin / legacy`, echo('node', 'fast-spin', bytes), echo('node', 'legacy', bytes), 'p50_us', 0.5));
+    goals.push(ratioGoal(`${bytes} B round trip p50, fast-client-spin / legacy`, echo('node', 'fast-client-spin', bytes), echo('node', 'legacy', bytes), 'p50_us', 0.5));
     goals.push(ratioGoal(`${bytes} B round trip p50, fast / legacy`, echo('node', 'fast', bytes), echo('node', 'legacy', bytes), 'p50_us', 0.8));
   }
   goals.push(ratioGoal('64 KiB round trip p50, fast / legacy', echo('node', 'fast', 64 * 1024), echo('node', 'legacy', 64 * 1024), 'p50_us', 0.3));

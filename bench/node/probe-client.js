@@ -3,7 +3,10 @@
 // bytes (or COUNT messages through callMany with --many) from Node over one transport, after
 // a warm-up, so the counts of two runs with different COUNTs differ by the calls alone.
 //
-//   node bench/node/probe-client.js legacy|fast|fast-spin SIZE COUNT [--many] [--bin-dir DIR]
+//   node bench/node/probe-client.js legacy|fast|fast-spin|fast-client-spin SIZE COUNT [--many] [--bin-dir DIR]
+//
+// fast-spin: the worker (--spin-us 200) and the client (spinUs 200) poll; fast-client-spin:
+// only the client does.
 
 const path = require('node:path');
 const { PrivateDaemon, stopChildren, waitForWorkers } = require('./daemon');
@@ -36,7 +39,8 @@ async function main() {
   const daemon = await PrivateDaemon.start(binDir);
   const workers = daemon.startWorkers(1, transport === 'fast-spin' ? ['--spin-us', '200'] : []);
   try {
-    const client = await ipc.connect({ transport: 'fast', socket: daemon.socket });
+    const spinUs = transport === 'fast-spin' || transport === 'fast-client-spin' ? 200 : 0;
+    const client = await ipc.connect({ transport: 'fast', socket: daemon.socket, spinUs });
     await waitForWorkers(client, 1);
     await load(client, size, 200, many);
     await load(client, size, count, many);

@@ -1,7 +1,8 @@
 'use strict';
 // bench/node/transports.js — the Node client's side: @fastmd/ipc over the legacy NDJSON
-// transport and the fast transport (a private fastmd-ipcd, fastmd-worker-md with and without
-// adaptive spin), the Markdown corpus over each (1 and 2 workers), and markdown-it in process.
+// transport and the fast transport (a private fastmd-ipcd, fastmd-worker-md; without spin,
+// with both sides spinning, and with only the client spinning), the Markdown corpus over
+// each (1 and 2 workers), and markdown-it in process.
 // Prints one JSON row per line on stdout (the shape of bench/results/latest.json); progress on
 // stderr.
 //
@@ -18,7 +19,13 @@ const ipc = require(path.join(ROOT, 'sdk-node'));
 
 const SIZES = [64, 1024, 64 * 1024, 1024 * 1024, 10 * 1024 * 1024];
 const BATCH = 4096;
-const SPIN_US = '200';
+const SPIN_US = 200;
+// The fast transports: name, fastmd-worker-md's arguments, the client's spinUs.
+const FAST_TRANSPORTS = [
+  ['fast', [], 0],
+  ['fast-spin', ['--spin-us', String(SPIN_US)], SPIN_US], // both sides poll before sleeping
+  ['fast-client-spin', [], SPIN_US], // only the Node client polls; the worker sleeps
+];
 
 function roundTrips(size, quick) {
   const full = size <= 1024 ? 20000 : size <= 64 * 1024 ? 5000 : size <= 1024 * 1024 ? 300 : 40;
@@ -133,10 +140,10 @@ async function main() {
 
   const daemon = await PrivateDaemon.start(binDir);
   try {
-    for (const [transport, args] of [['fast', []], ['fast-spin', ['--spin-us', SPIN_US]]]) {
+    for (const [transport, args, spinUs] of FAST_TRANSPORTS) {
       for (const workers of [1, 2]) {
         const children = daemon.startWorkers(workers, args);
-        const client = await ipc.connect({ transport: 'fast', socket: daemon.socket });
+        const client = await ipc.connect({ transport: 'fast', socket: daemon.socket, spinUs });
         try {
           await waitForWorkers(client, workers);
           const pids = children.map((c) => c.pid);
