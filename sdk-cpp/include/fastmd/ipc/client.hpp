@@ -61,9 +61,10 @@ struct CallOptions {
 using CallResult = proto::Result<Reply>;
 /// Identifies an asynchronous call, for cancel().
 using CallId = std::uint64_t;
-/// Receives a call's outcome, once, on the client's I/O thread (or, for a call that fails
-/// before it is sent, on the calling thread). Must not block, and must not make synchronous
-/// calls on the same client.
+/// Receives a call's outcome, once, on the client's I/O thread, on a thread waiting in call()
+/// on the same client (it reads the channel it waits on, answers to other calls included), or,
+/// for a call that fails before it is sent, on the calling thread. Must not block, and must
+/// not make synchronous calls on the same client.
 using Callback = std::function<void(CallResult)>;
 
 class Client {
@@ -81,7 +82,8 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   /// Calls `method` and waits for its result. `params` is not copied (the call borrows it
-  /// until it returns).
+  /// until it returns). The calling thread reads the answer from the worker's channel itself
+  /// (no hand-off from the I/O thread), so a round trip costs two wake-ups, like a pipe.
   ///
   ///     auto reply = client->call("transform", proto::as_bytes("# Hi\n"));
   ///     if (reply) std::cout << reply->text();

@@ -23,10 +23,12 @@ struct WorkerOptions {
   std::string socket_path;
   /// A label for the daemon's logs and status.
   std::string name = "cpp-worker";
-  /// Handler threads: how many calls run at once.
+  /// Handler threads: how many calls run at once. The worker runs one thread more, so the
+  /// channels are read while every handler is busy; the threads take turns reading, and the
+  /// one that reads a request runs it (no hand-off between threads).
   unsigned threads = 1;
-  /// Adaptive spin: how long the I/O thread polls the channels before it sleeps, when
-  /// requests keep arriving (each wake-up costs tens of µs). 0 (default): never spin —
+  /// Adaptive spin: how long the thread reading the channels polls them before it sleeps,
+  /// when requests keep arriving (each wake-up costs tens of µs). 0 (default): never spin —
   /// right for shared machines.
   std::chrono::microseconds spin_budget{0};
   /// Results up to this many bytes travel inline; larger ones in the worker's segment.
