@@ -291,7 +291,7 @@ void FastSession::on_peer_ready(std::uint64_t peer_id, int status, int events) {
   }
   if (!(events & (UV_READABLE | UV_DISCONNECT))) return;
 
-  Answers answers(env_);
+  Answers answers(env_, answer_codes_);
   const std::optional<Error> failure = read_responses(peer, answers);
   update_hold();
 
@@ -308,7 +308,8 @@ void FastSession::on_peer_ready(std::uint64_t peer_id, int status, int events) {
   if (failure && !closed_) drop_peer(peer_id, "peer_closed", *failure);
 }
 
-FastSession::Answers::Answers(Napi::Env env) : values(Napi::Array::New(env)) {}
+FastSession::Answers::Answers(Napi::Env env, Napi::Reference<Napi::Float64Array>& codes_buffer)
+    : values(Napi::Array::New(env)), codes_buffer_(codes_buffer) {}
 
 void FastSession::Answers::add(std::uint64_t id, Errc code, Napi::Value value) {
   codes_.push_back(static_cast<double>(id));
@@ -316,8 +317,12 @@ void FastSession::Answers::add(std::uint64_t id, Errc code, Napi::Value value) {
   values.Set(static_cast<std::uint32_t>(codes_.size() / 2 - 1), value);
 }
 
-Napi::Float64Array FastSession::Answers::codes() const {
-  Napi::Float64Array out = Napi::Float64Array::New(values.Env(), codes_.size());
+Napi::Float64Array FastSession::Answers::codes() {
+  if (codes_buffer_.IsEmpty() || codes_buffer_.Value().ElementLength() < codes_.size()) {
+    codes_buffer_ = Napi::Persistent(
+        Napi::Float64Array::New(values.Env(), std::max<std::size_t>(codes_.size(), 1024)));
+  }
+  Napi::Float64Array out = codes_buffer_.Value();
   std::copy(codes_.begin(), codes_.end(), out.Data());
   return out;
 }
@@ -554,7 +559,7 @@ Napi::Value FastSession::spin(const Napi::CallbackInfo& info) {
   const std::uint64_t id = to_u64(info[1], "id");
   const auto until =
       std::chrono::steady_clock::now() + std::chrono::microseconds(to_u64(info[2], "spinUs"));
-  Answers answers(env_);
+  Answers answers(env_, answer_codes_);
   for (;;) {
     auto found = peers_.find(peer_id);
     if (closed_ || found == peers_.end() || !found->second->in_flight.contains(id)) break;
