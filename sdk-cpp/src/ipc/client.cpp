@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -55,12 +56,20 @@ void deliver(Completions& completions) {
   completions.clear();
 }
 
-// The calling thread's wake-up fd for synchronous calls: written by another thread that
-// completes the call, so the caller's poll() returns. Invalid when eventfd failed.
-int caller_wake_fd() {
-  thread_local const platform::UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  return wake.get();
+// The calling thread's wake-up fd for synchronous calls, written by another thread that
+// completes the call so that the caller's poll() returns. Shared: a completer holds it open even
+// when the caller's thread has ended by the time it writes. Invalid when eventfd failed.
+std::shared_ptr<const platform::UniqueFd> caller_wake_fd() {
+  thread_local const auto wake =
+      std::make_shared<const platform::UniqueFd>(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  return wake;
 }
+
+// The outcome of a synchronous call: set once, by whichever thread completes the call.
+struct SyncOutcome {
+  std::optional<CallResult> result;
+  std::atomic<bool> done{false};
+};
 
 // A channel borrowed from the I/O thread's watch (Endpoint::lend) while a caller reads it;
 // given back when the caller moves on or leaves.
@@ -99,27 +108,34 @@ class Client::Impl final : public detail::EndpointHooks {
   }
 
   CallResult call(std::string_view method, ByteView params, const CallOptions& options) {
-    const int wake_fd = caller_wake_fd();
-    const std::thread::id caller = std::this_thread::get_id();
-    std::promise<CallResult> outcome;
-    std::future<CallResult> result = outcome.get_future();
-    // Another thread that completes the call wakes the caller *before* setting the result, so
-    // the fd is written while the caller (and its thread-local fd) is surely still there.
-    const auto complete = [&outcome, wake_fd, caller](CallResult r) {
-      if (std::this_thread::get_id() != caller && wake_fd >= 0) {
-        const std::uint64_t one = 1;
-        [[maybe_unused]] const auto written = ::write(wake_fd, &one, sizeof(one));
-      }
-      outcome.set_value(std::move(r));
-    };
-    if (wake_fd >= 0) {
-      ChannelLoan loan(endpoint_);
-      const CallId id = start_call(method, params, {}, complete, options, &loan);
-      read_own_answer(id, result, wake_fd, loan);
-    } else {
-      start_call(method, params, {}, complete, options);
+    std::shared_ptr<const platform::UniqueFd> wake = caller_wake_fd();
+    if (!*wake) {
+      // No eventfd (fd limit): the I/O thread reads the answer and hands it over.
+      std::promise<CallResult> outcome;
+      std::future<CallResult> result = outcome.get_future();
+      start_call(
+          method, params, {}, [&outcome](CallResult r) { outcome.set_value(std::move(r)); },
+          options);
+      return result.get();
     }
-    return result.get();
+    // Not a std::promise: its set_value costs a futex call every time (std::call_once).
+    SyncOutcome outcome;
+    const std::thread::id caller = std::this_thread::get_id();
+    // A completer on another thread publishes the result, then wakes the caller, touching
+    // nothing of the caller's after `done` is set: the caller may return at once.
+    const auto complete = [&outcome, wake, caller](CallResult r) {
+      outcome.result.emplace(std::move(r));
+      const bool elsewhere = std::this_thread::get_id() != caller;
+      outcome.done.store(true, std::memory_order_release);
+      if (elsewhere) {
+        const std::uint64_t one = 1;
+        [[maybe_unused]] const auto written = ::write(wake->get(), &one, sizeof(one));
+      }
+    };
+    ChannelLoan loan(endpoint_);
+    const CallId id = start_call(method, params, {}, complete, options, &loan);
+    read_own_answer(id, outcome, wake->get(), loan);
+    return std::move(*outcome.result);
   }
 
   // `loan`, for a synchronous call: the channel the call goes to is lent to the caller before
@@ -188,17 +204,14 @@ class Client::Impl final : public detail::EndpointHooks {
     return results;
   }
 
-  // Waits for call `id` on its channel, borrowed from the I/O thread, reading it on this
-  // thread. Returns once the result is set, or once the call left the pending calls because
-  // another thread completed it (a deadline, a failover, an answer the I/O thread read): that
-  // thread wakes this one and then sets the result. A wake-up left over from an earlier call
-  // finds the call still pending and is ignored.
-  void read_own_answer(CallId id, std::future<CallResult>& result, int wake_fd, ChannelLoan& loan) {
+  // Waits until call `id` is done, on its channel borrowed from the I/O thread, reading it on
+  // this thread. A call completed by another thread (a deadline, a failover, an answer a round
+  // read) wakes this one through `wake_fd`; a wake-up left over from an earlier call finds the
+  // call not done and is ignored.
+  void read_own_answer(CallId id, const SyncOutcome& outcome, int wake_fd, ChannelLoan& loan) {
     std::shared_ptr<DirectChannel> ended;
-    while (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-      std::optional<std::shared_ptr<DirectChannel>> where = whereabouts(id);
-      if (!where) return;
-      std::shared_ptr<DirectChannel> channel = std::move(*where);
+    while (!outcome.done.load(std::memory_order_acquire)) {
+      std::shared_ptr<DirectChannel> channel = channel_of(id);
       if (channel == ended) channel.reset();  // given back: its end is the I/O thread's to report
       loan.switch_to(channel);
       pollfd fds[2] = {{wake_fd, POLLIN, 0}, {channel ? channel->socket().fd() : -1, POLLIN, 0}};
@@ -214,13 +227,12 @@ class Client::Impl final : public detail::EndpointHooks {
     }
   }
 
-  // Where call `id` is: std::nullopt once it left the pending calls (completed), else its
-  // channel (null while it waits for a worker).
-  std::optional<std::shared_ptr<DirectChannel>> whereabouts(CallId id) const {
+  // The channel call `id` is in flight on; null while it waits for a worker, or once it was
+  // completed (by another thread, whose wake-up follows).
+  std::shared_ptr<DirectChannel> channel_of(CallId id) const {
     std::lock_guard lock(mutex_);
     auto it = pending_.find(id);
-    if (it == pending_.end()) return std::nullopt;
-    return it->second.channel;
+    return it == pending_.end() ? nullptr : it->second.channel;
   }
 
   bool cancel(CallId id) {
