@@ -174,10 +174,10 @@ class FastTransport {
   _onResponses(record, peer, codes, values) {
     const worker = record.workers.get(peer);
     for (let i = 0; i < values.length; i++) {
-      const call = this._calls.get(codes[2 * i]);
+      const call = this._calls.get(codes[2 * i]); // pending, if found
       if (!call || call.worker !== worker) continue;
       const errno = codes[2 * i + 1];
-      if (errno === 0) this._settle(call, null, values[i]);
+      if (errno === 0) this._answered(call, null, values[i]);
       else if (errno === ERRNO.PEER_GONE) this._retry(call, values[i]);
       else this._settle(call, new FastmdError(errno, values[i]));
     }
@@ -411,7 +411,12 @@ class FastTransport {
   // One call answered (or failed): a single call's request settles with it, a batch when its
   // last call has answered or at its first failure.
   _settle(call, error, value) {
-    if (!this._forget(call)) return;
+    if (this._calls.get(call.id) === call) this._answered(call, error, value);
+  }
+
+  // _settle of a call known to be pending.
+  _answered(call, error, value) {
+    this._release(call);
     const { request } = call;
     if (error) {
       this._failRequest(request, error);
@@ -423,10 +428,15 @@ class FastTransport {
     }
   }
 
-  // Takes a pending call off the books (the id map, its worker's load, the queue); false if
-  // it was not pending.
+  // Takes a call off the books if it is pending; false if it was not.
   _forget(call) {
     if (this._calls.get(call.id) !== call) return false;
+    this._release(call);
+    return true;
+  }
+
+  // Takes a pending call off the books: the id map, its worker's load, the queue.
+  _release(call) {
     this._calls.delete(call.id);
     if (call.worker) {
       call.worker.outstanding -= 1;
@@ -435,7 +445,6 @@ class FastTransport {
       const queued = this._queue.indexOf(call);
       if (queued >= 0) this._queue.splice(queued, 1);
     }
-    return true;
   }
 
   _finish(request, value) {
