@@ -5,6 +5,7 @@
 
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 namespace fastmd::examples {
 
@@ -50,6 +51,14 @@ ipc::MethodTable markdown_methods(std::uint32_t concurrency) {
       concurrency);
   methods.add(
       "echo", [](proto::ByteView params, ipc::ResultWriter& out) { out.append(params); },
+      concurrency);
+  // A one-way transfer for benchmarks: the payload arrives (in place, when it came through
+  // shared memory) and only its length, as decimal text, goes back.
+  methods.add(
+      "length",
+      [](proto::ByteView params, ipc::ResultWriter& out) {
+        out.append(std::to_string(params.size()));
+      },
       concurrency);
   return methods;
 }

@@ -20,8 +20,9 @@ void markdown_to_html(std::string_view markdown, ipc::ResultWriter& out);
 /// The same, appending to a string.
 void markdown_to_html(std::string_view markdown, std::string& out);
 
-/// The methods of fastmd-worker-md: `transform` (Markdown in, HTML out) and `echo` (returns
-/// its payload), each allowed `concurrency` calls at once.
+/// The methods of fastmd-worker-md: `transform` (Markdown in, HTML out), `echo` (returns its
+/// payload) and `length` (returns the payload's length as decimal text: a one-way transfer),
+/// each allowed `concurrency` calls at once.
 ipc::MethodTable markdown_methods(std::uint32_t concurrency);
 
 }  // namespace fastmd::examples

@@ -300,6 +300,16 @@ TEST_CASE("fastmd-worker-md --stdio echoes 0 B to 10 MiB, text and binary, byte 
   CHECK(worker.wait_exit() == 0);
 }
 
+TEST_CASE("fastmd-worker-md's length method answers the payload's size as decimal text") {
+  StdioChild worker("fastmd-worker-md", {"--stdio"});
+  REQUIRE(worker.pipes().write(request_line(1, "length", "")));
+  CHECK(next_response(worker.pipes()).text == "0");
+  REQUIRE(worker.pipes().write(request_line(2, "length", std::string(10u << 20, 'x'))));
+  CHECK(next_response(worker.pipes()).text == "10485760");
+  worker.pipes().close_input();
+  CHECK(worker.wait_exit() == 0);
+}
+
 TEST_CASE("fastmd-worker-md --stdio ends with an error on a line over --max-line") {
   StdioChild worker("fastmd-worker-md", {"--stdio", "--max-line", "1024"});
   REQUIRE(worker.pipes().write(request_line(1, "echo", "small")));
