@@ -1,7 +1,8 @@
 // fastmd-bench-floors — what this machine can do at best, measured in the same run as the
 // transports so every transport figure reads as a ratio to it: memcpy bandwidth into mapped
 // and into fresh pages, the cost of one page fault, a blocking socketpair ping-pong between
-// two processes, and a shared-memory spin ping-pong (on two cores, and on one).
+// two processes, and a shared-memory spin ping-pong (on two cores, and on one). memcpy is
+// measured warm (in cache) and cold (targets rotating beyond the last-level cache).
 //
 //   fastmd-bench-floors [--quick]     rows as JSON lines on stdout, progress on stderr
 #include <malloc.h>
@@ -48,23 +49,35 @@ std::unique_ptr<std::byte[]> untouched(std::size_t size) {
   return std::unique_ptr<std::byte[]>(new std::byte[size]);
 }
 
-void memcpy_floor(std::size_t size, const Budget& budget) {
-  auto source = untouched(size), target = untouched(size);
+// memcpy of `size` bytes. Warm: the same source and target every round, so a 10 MiB copy
+// (20 MiB touched) stays in a 32 MiB last-level cache. Cold: the target rotates through
+// kColdTargets buffers, as the blocks of a shared-memory segment do, so each copy reaches
+// memory that left the cache since its last use.
+void memcpy_floor(std::size_t size, bool cold, const Budget& budget) {
+  constexpr std::size_t kColdTargets = 6;
+  auto source = untouched(size);
   std::memset(source.get(), 'a', size);
-  std::memset(target.get(), 0, size);
+  std::vector<std::unique_ptr<std::byte[]>> targets;
+  for (std::size_t i = 0; i < (cold ? kColdTargets : 1); ++i) {
+    targets.push_back(untouched(size));
+    std::memset(targets.back().get(), 0, size);
+  }
   std::vector<double> samples;
   for (int round = 0; round < budget.memcpy_rounds; ++round) {
+    std::byte* target = targets[std::size_t(round) % targets.size()].get();
     const auto start = Clock::now();
-    std::memcpy(target.get(), source.get(), size);
+    std::memcpy(target, source.get(), size);
     samples.push_back(elapsed_ns(start));
   }
   const Percentiles p = percentiles(samples);
-  emit({.transport = "floor-memcpy",
+  emit({.transport = cold ? "floor-memcpy-cold" : "floor-memcpy",
         .payload_bytes = size,
         .latency = p,
         .gb_per_s = double(size) / (p.p50_us * 1e3),
         .iterations = std::uint64_t(budget.memcpy_rounds),
-        .note = "memcpy into already-mapped memory"});
+        .note = cold ? "memcpy into already-mapped memory, the target rotating through 6 buffers "
+                       "(more than the last-level cache holds)"
+                     : "memcpy into already-mapped memory (the same target every round)"});
 }
 
 void fresh_pages_floor(std::size_t size, const Budget& budget) {
@@ -122,6 +135,22 @@ Usage reap(pid_t child) {
   return {us(ru.ru_utime) + us(ru.ru_stime), double(ru.ru_minflt)};
 }
 
+// Emits a ping-pong floor's row: latency, rate and the CPU of both processes per round trip.
+void emit_pingpong(const char* transport, std::uint64_t payload_bytes, std::vector<double>& samples,
+                   double total_ns, const Usage& client, const Usage& worker, const char* note) {
+  const double n = double(samples.size());
+  emit({.transport = transport,
+        .method = "pingpong",
+        .payload_bytes = payload_bytes,
+        .latency = percentiles(samples),
+        .msgs_per_s = n / (total_ns / 1e9),
+        .cpu_us_per_req = (client.cpu_us + worker.cpu_us) / n,
+        .client_cpu_us_per_req = client.cpu_us / n,
+        .worker_cpu_us_per_req = worker.cpu_us / n,
+        .iterations = std::uint64_t(n),
+        .note = note});
+}
+
 bool transfer(int fd, std::byte* bytes, std::size_t size, bool write) {
   std::size_t done = 0;
   while (done < size) {
@@ -166,17 +195,8 @@ void socketpair_floor(const Budget& budget) {
   const Usage client = self_usage() - before;
   mine.reset();
   const Usage worker = reap(child);
-  const double n = budget.pingpong_iterations;
-  emit({.transport = "floor-socketpair",
-        .method = "pingpong",
-        .payload_bytes = kSize,
-        .latency = percentiles(samples),
-        .msgs_per_s = n / (total_ns / 1e9),
-        .cpu_us_per_req = (client.cpu_us + worker.cpu_us) / n,
-        .client_cpu_us_per_req = client.cpu_us / n,
-        .worker_cpu_us_per_req = worker.cpu_us / n,
-        .iterations = std::uint64_t(n),
-        .note = "blocking write/read of 64 B between two processes (two wake-ups)"});
+  emit_pingpong("floor-socketpair", kSize, samples, total_ns, client, worker,
+                "blocking write/read of 64 B between two processes (two wake-ups)");
 }
 
 // Two counters in shared memory, each on its own cache line: the client bumps `ping`, the
@@ -230,18 +250,10 @@ void spin_floor(bool same_core, const Budget& budget) {
   lines->ping.value.store(~std::uint64_t{0}, std::memory_order_release);
   const Usage worker = reap(child);
   unpin();
-  const double n = double(samples.size());
-  emit({.transport = same_core ? "floor-shm-spin-1core" : "floor-shm-spin",
-        .method = "pingpong",
-        .payload_bytes = 8,
-        .latency = percentiles(samples),
-        .msgs_per_s = n / (total_ns / 1e9),
-        .cpu_us_per_req = (client.cpu_us + worker.cpu_us) / n,
-        .client_cpu_us_per_req = client.cpu_us / n,
-        .worker_cpu_us_per_req = worker.cpu_us / n,
-        .iterations = std::uint64_t(n),
-        .note = same_core ? "both processes spinning on shared memory, pinned to the same core"
-                          : "both processes spinning on shared memory, on different cores"});
+  emit_pingpong(same_core ? "floor-shm-spin-1core" : "floor-shm-spin", 8, samples, total_ns, client,
+                worker,
+                same_core ? "both processes spinning on shared memory, pinned to the same core"
+                          : "both processes spinning on shared memory, on different cores");
 }
 
 }  // namespace
@@ -254,8 +266,9 @@ int main(int argc, char** argv) {
   ::mallopt(M_MMAP_THRESHOLD, 64 * 1024);
   progress("floors: memcpy");
   for (std::size_t size : {std::size_t{64} << 10, std::size_t{1} << 20, std::size_t{10} << 20}) {
-    memcpy_floor(size, budget);
+    memcpy_floor(size, false, budget);
   }
+  memcpy_floor(std::size_t{10} << 20, true, budget);
   progress("floors: memcpy into fresh pages");
   fresh_pages_floor(std::size_t{10} << 20, budget);
   progress("floors: socketpair ping-pong");

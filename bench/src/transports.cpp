@@ -287,6 +287,9 @@ void run_target(Target& target, const std::string& transport, const Budget& budg
     progress("cpp {}: echo {} B", transport, size);
     latency_series(target, transport, "echo", text_payload(size), budget.round_trips(size));
   }
+  const std::size_t transfer = kSizes[std::size(kSizes) - 1];
+  progress("cpp {}: one-way transfer of {} B (length)", transport, transfer);
+  latency_series(target, transport, "length", text_payload(transfer), budget.round_trips(transfer));
   progress("cpp {}: pipelined 64 B", transport);
   throughput_series(target, transport, budget.small_messages());
   if (!markdown.empty()) {
