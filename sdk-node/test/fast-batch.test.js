@@ -6,40 +6,25 @@
 // worker killed with -9 mid-batch has its calls re-sent.
 
 const assert = require('node:assert/strict');
-const { after, before, describe, it } = require('node:test');
+const { describe, it } = require('node:test');
 
 const { openFastTransport } = require('../lib/transports/fast');
-const { Cluster, waitFor } = require('./fast-support/cluster');
+const { Cluster, useFastCluster, waitFor } = require('./fast-support/cluster');
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
 describe('callMany over the fast transport', { timeout: 120000 }, () => {
-  let cluster;
-  let transport;
-
-  before(async () => {
-    cluster = new Cluster();
-    await cluster.startDaemon();
-    cluster.startWorker();
-    cluster.startWorker();
-    transport = await openFastTransport({ socket: cluster.socket });
-    await waitFor(() => transport.workers.length === 2, 10000, 'two workers to be introduced');
-  });
-
-  after(async () => {
-    await transport?.close();
-    await cluster?.stop();
-  });
+  const fast = useFastCluster({ workers: 2 });
 
   it('answers each call of a batch of 10,000 once, in order, spread over both workers', async () => {
     const payloads = Array.from({ length: 10000 }, (_, i) => `call ${i} ${'y'.repeat(i % 131)}`);
-    const sent = transport.callMany('echo', payloads, { timeoutMs: 60000 });
-    const loads = transport.workers.map((worker) => worker.outstanding);
+    const sent = fast.transport.callMany('echo', payloads, { timeoutMs: 60000 });
+    const loads = fast.transport.workers.map((worker) => worker.outstanding);
     assert.ok(loads.every((load) => load > 0), `both workers took a share (${loads})`);
     assert.equal(loads.reduce((sum, load) => sum + load, 0), payloads.length);
     assert.deepEqual(await sent, payloads);
-    assert.deepEqual(transport.workers.map((worker) => worker.outstanding), [0, 0]);
+    assert.deepEqual(fast.transport.workers.map((worker) => worker.outstanding), [0, 0]);
   });
 
   it('keeps each payload\'s kind and path in a mixed batch', async () => {
@@ -50,9 +35,9 @@ describe('callMany over the fast transport', { timeout: 120000 }, () => {
       else if (i % 3 === 1) payloads.push('b'.repeat(size) + i);
       else payloads.push(Buffer.alloc(size, i));
     }
-    const before = transport.stats.sent;
-    const results = await transport.callMany('echo', payloads, { timeoutMs: 60000 });
-    const after = transport.stats.sent;
+    const before = fast.transport.stats.sent;
+    const results = await fast.transport.callMany('echo', payloads, { timeoutMs: 60000 });
+    const after = fast.transport.stats.sent;
     results.forEach((result, i) => {
       if (typeof payloads[i] === 'string') assert.equal(result, payloads[i]);
       else assert.ok(Buffer.isBuffer(result) && result.equals(payloads[i]), `Buffer ${i}`);
@@ -65,61 +50,47 @@ describe('callMany over the fast transport', { timeout: 120000 }, () => {
       yield 'héllo';
       yield Buffer.from('wörld');
     }
-    const asStrings = await transport.callMany('echo', greetings(), { as: 'string' });
+    const asStrings = await fast.transport.callMany('echo', greetings(), { as: 'string' });
     assert.deepEqual(asStrings, ['héllo', 'wörld']);
-    const asBuffers = await transport.callMany('echo', greetings(), { as: 'buffer' });
+    const asBuffers = await fast.transport.callMany('echo', greetings(), { as: 'buffer' });
     assert.deepEqual(asBuffers.map((b) => Buffer.isBuffer(b) && b.toString()), ['héllo', 'wörld']);
-    assert.deepEqual(await transport.callMany('echo', []), []);
+    assert.deepEqual(await fast.transport.callMany('echo', []), []);
   });
 
   it('rejects a batch with its failure and goes on', async () => {
-    await assert.rejects(transport.callMany('no-such-method', ['a', 'b', 'c'], { timeoutMs: 20000 }), (error) => {
+    await assert.rejects(fast.transport.callMany('no-such-method', ['a', 'b', 'c'], { timeoutMs: 20000 }), (error) => {
       assert.match(error.code, /^FASTMD_(METHOD_NOT_FOUND|NO_WORKER)$/);
       return true;
     });
-    assert.deepEqual(await transport.callMany('echo', ['still', 'here']), ['still', 'here']);
-    assert.deepEqual(transport.workers.map((worker) => worker.outstanding), [0, 0]);
+    assert.deepEqual(await fast.transport.callMany('echo', ['still', 'here']), ['still', 'here']);
+    assert.deepEqual(fast.transport.workers.map((worker) => worker.outstanding), [0, 0]);
   });
 });
 
 describe('callMany deadlines and aborts', { timeout: 60000 }, () => {
-  let cluster;
-  let transport;
-
-  before(async () => {
-    cluster = new Cluster({ worker: 'fastmd-test-worker' });
-    await cluster.startDaemon();
-    cluster.startWorker(['--threads', '4']);
-    transport = await openFastTransport({ socket: cluster.socket });
-    await waitFor(() => transport.workers.length === 1, 10000, 'the worker to be introduced');
-  });
-
-  after(async () => {
-    await transport?.close();
-    await cluster?.stop();
-  });
+  const fast = useFastCluster({ worker: 'fastmd-test-worker', workerArgs: ['--threads', '4'] });
 
   it('fails a whole batch with FASTMD_TIMEOUT when its deadline passes', async () => {
-    await assert.rejects(transport.callMany('sleep', ['3000', '3000', '10'], { timeoutMs: 100 }), (error) => {
+    await assert.rejects(fast.transport.callMany('sleep', ['3000', '3000', '10'], { timeoutMs: 100 }), (error) => {
       assert.equal(error.code, 'FASTMD_TIMEOUT');
       return true;
     });
-    assert.equal(transport.workers[0].outstanding, 0);
-    assert.deepEqual(await transport.callMany('echo', ['x', 'y']), ['x', 'y']);
+    assert.equal(fast.transport.workers[0].outstanding, 0);
+    assert.deepEqual(await fast.transport.callMany('echo', ['x', 'y']), ['x', 'y']);
   });
 
   it('rejects with signal.reason when aborted in flight or before', async () => {
     const controller = new AbortController();
     const reason = new Error('user gave up');
-    const pending = transport.callMany('sleep', ['3000', '3000'], { signal: controller.signal });
+    const pending = fast.transport.callMany('sleep', ['3000', '3000'], { signal: controller.signal });
     setTimeout(() => controller.abort(reason), 50);
     await assert.rejects(pending, (error) => error === reason);
-    await assert.rejects(transport.callMany('echo', ['x'], { signal: AbortSignal.abort(reason) }),
+    await assert.rejects(fast.transport.callMany('echo', ['x'], { signal: AbortSignal.abort(reason) }),
       (error) => error === reason);
   });
 
   it('rejects with the first failure of a batch (FASTMD_HANDLER_FAILED)', async () => {
-    await assert.rejects(transport.callMany('fail', ['x', 'y'], { timeoutMs: 10000 }), (error) => {
+    await assert.rejects(fast.transport.callMany('fail', ['x', 'y'], { timeoutMs: 10000 }), (error) => {
       assert.equal(error.code, 'FASTMD_HANDLER_FAILED');
       return true;
     });

@@ -5,54 +5,40 @@
 // method); everything else runs against fastmd-worker-md.
 
 const assert = require('node:assert/strict');
-const { after, before, describe, it } = require('node:test');
+const { describe, it } = require('node:test');
 
 const { openFastTransport } = require('../lib/transports/fast');
-const { Cluster, waitFor } = require('./fast-support/cluster');
+const { Cluster, useFastCluster, waitFor } = require('./fast-support/cluster');
 
 describe('deadlines and aborts', { timeout: 60000 }, () => {
-  let cluster;
-  let transport;
-
-  before(async () => {
-    cluster = new Cluster({ worker: 'fastmd-test-worker' });
-    await cluster.startDaemon();
-    cluster.startWorker(['--threads', '4']);
-    transport = await openFastTransport({ socket: cluster.socket });
-    await waitFor(() => transport.workers.length === 1, 10000, 'the worker to be introduced');
-  });
-
-  after(async () => {
-    await transport?.close();
-    await cluster?.stop();
-  });
+  const fast = useFastCluster({ worker: 'fastmd-test-worker', workerArgs: ['--threads', '4'] });
 
   it('fails a call that outlives timeoutMs with FASTMD_TIMEOUT, and goes on', async () => {
     const started = Date.now();
-    await assert.rejects(transport.call('sleep', '3000', { timeoutMs: 100 }), (error) => {
+    await assert.rejects(fast.transport.call('sleep', '3000', { timeoutMs: 100 }), (error) => {
       assert.equal(error.code, 'FASTMD_TIMEOUT');
       return true;
     });
     assert.ok(Date.now() - started < 2500, 'the deadline, not the worker, ended the call');
-    assert.equal(await transport.call('echo', 'still here', { timeoutMs: 10000 }), 'still here');
+    assert.equal(await fast.transport.call('echo', 'still here', { timeoutMs: 10000 }), 'still here');
   });
 
   it('rejects with signal.reason when aborted in flight', async () => {
     const controller = new AbortController();
     const reason = new Error('user gave up');
-    const pending = transport.call('sleep', '3000', { signal: controller.signal });
+    const pending = fast.transport.call('sleep', '3000', { signal: controller.signal });
     setTimeout(() => controller.abort(reason), 50);
     await assert.rejects(pending, (error) => error === reason);
   });
 
   it('rejects at once with signal.reason when already aborted', async () => {
     const reason = new Error('never mind');
-    await assert.rejects(transport.call('echo', 'x', { signal: AbortSignal.abort(reason) }),
+    await assert.rejects(fast.transport.call('echo', 'x', { signal: AbortSignal.abort(reason) }),
       (error) => error === reason);
   });
 
   it('reports a handler failure with FASTMD_HANDLER_FAILED', async () => {
-    await assert.rejects(transport.call('fail', 'x', { timeoutMs: 10000 }), (error) => {
+    await assert.rejects(fast.transport.call('fail', 'x', { timeoutMs: 10000 }), (error) => {
       assert.equal(error.code, 'FASTMD_HANDLER_FAILED');
       assert.equal(error.errno, 301);
       return true;

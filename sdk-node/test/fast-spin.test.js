@@ -5,32 +5,17 @@
 // answer takes longer than the spin, and that connect() checks the option.
 
 const assert = require('node:assert/strict');
-const { after, before, describe, it } = require('node:test');
+const { describe, it } = require('node:test');
 
 const { connect } = require('..');
-const { openFastTransport } = require('../lib/transports/fast');
-const { Cluster, waitFor } = require('./fast-support/cluster');
+const { useFastCluster } = require('./fast-support/cluster');
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const SPIN_US = 200;
 
 describe('spinUs with fastmd-worker-md', { timeout: 120000 }, () => {
-  let cluster;
-  let transport;
-
-  before(async () => {
-    cluster = new Cluster();
-    await cluster.startDaemon();
-    cluster.startWorker(['--spin-us', String(SPIN_US)]);
-    transport = await openFastTransport({ socket: cluster.socket, spinUs: SPIN_US });
-    await waitFor(() => transport.workers.length === 1, 10000, 'the worker to be introduced');
-  });
-
-  after(async () => {
-    await transport?.close();
-    await cluster?.stop();
-  });
+  const fast = useFastCluster({ workerArgs: ['--spin-us', String(SPIN_US)], transport: { spinUs: SPIN_US } });
 
   for (const size of [0, 64, KiB, MiB]) {
     it(`round-trips ${size} bytes as ASCII, non-ASCII and a Buffer, 200 times in a row`, async () => {
@@ -38,17 +23,17 @@ describe('spinUs with fastmd-worker-md', { timeout: 120000 }, () => {
       const unicode = 'é€'.repeat(size).slice(0, size);
       const bytes = Buffer.from(ascii.split('').reverse().join(''));
       for (let i = 0; i < 200; i++) {
-        assert.equal(await transport.call('echo', ascii), ascii);
-        assert.equal(await transport.call('echo', unicode), unicode);
-        assert.ok((await transport.call('echo', bytes)).equals(bytes));
+        assert.equal(await fast.transport.call('echo', ascii), ascii);
+        assert.equal(await fast.transport.call('echo', unicode), unicode);
+        assert.ok((await fast.transport.call('echo', bytes)).equals(bytes));
       }
     });
   }
 
   it('answers each call of a batch of 5,000 once, in order', async () => {
     const payloads = Array.from({ length: 5000 }, (_, i) => `spin ${i}`);
-    assert.deepEqual(await transport.callMany('echo', payloads, { timeoutMs: 60000 }), payloads);
-    assert.equal(transport.workers[0].outstanding, 0);
+    assert.deepEqual(await fast.transport.callMany('echo', payloads, { timeoutMs: 60000 }), payloads);
+    assert.equal(fast.transport.workers[0].outstanding, 0);
   });
 
   it('lets timers and I/O run between calls', async () => {
@@ -56,7 +41,7 @@ describe('spinUs with fastmd-worker-md', { timeout: 120000 }, () => {
     const ticker = setInterval(() => { ticks += 1; }, 1);
     try {
       const started = Date.now();
-      while (Date.now() - started < 100) await transport.call('echo', 'tick');
+      while (Date.now() - started < 100) await fast.transport.call('echo', 'tick');
     } finally {
       clearInterval(ticker);
     }
@@ -65,28 +50,14 @@ describe('spinUs with fastmd-worker-md', { timeout: 120000 }, () => {
 });
 
 describe('spinUs with a slow worker', { timeout: 60000 }, () => {
-  let cluster;
-  let transport;
-
-  before(async () => {
-    cluster = new Cluster({ worker: 'fastmd-test-worker' });
-    await cluster.startDaemon();
-    cluster.startWorker(['--threads', '2']);
-    transport = await openFastTransport({ socket: cluster.socket, spinUs: SPIN_US });
-    await waitFor(() => transport.workers.length === 1, 10000, 'the worker to be introduced');
-  });
-
-  after(async () => {
-    await transport?.close();
-    await cluster?.stop();
-  });
+  const fast = useFastCluster({ worker: 'fastmd-test-worker', workerArgs: ['--threads', '2'], transport: { spinUs: SPIN_US } });
 
   it('answers a call that takes longer than the spin', async () => {
-    assert.equal(await transport.call('sleep', '50', { timeoutMs: 10000 }), '50');
+    assert.equal(await fast.transport.call('sleep', '50', { timeoutMs: 10000 }), '50');
   });
 
   it('still fails a call that outlives timeoutMs with FASTMD_TIMEOUT', async () => {
-    await assert.rejects(transport.call('sleep', '3000', { timeoutMs: 100 }), (error) => {
+    await assert.rejects(fast.transport.call('sleep', '3000', { timeoutMs: 100 }), (error) => {
       assert.equal(error.code, 'FASTMD_TIMEOUT');
       return true;
     });

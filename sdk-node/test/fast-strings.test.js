@@ -7,10 +7,9 @@
 
 const assert = require('node:assert/strict');
 const { PerformanceObserver } = require('node:perf_hooks');
-const { after, before, describe, it } = require('node:test');
+const { describe, it } = require('node:test');
 
-const { openFastTransport } = require('../lib/transports/fast');
-const { Cluster, waitFor } = require('./fast-support/cluster');
+const { useFastCluster } = require('./fast-support/cluster');
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -22,31 +21,17 @@ function asciiText(size, seed) {
 }
 
 describe('large string results', { timeout: 180000 }, () => {
-  let cluster;
-  let transport;
-
-  before(async () => {
-    cluster = new Cluster();
-    await cluster.startDaemon();
-    cluster.startWorker();
-    transport = await openFastTransport({ socket: cluster.socket });
-    await waitFor(() => transport.workers.length === 1, 10000, 'the worker to be introduced');
-  });
-
-  after(async () => {
-    await transport?.close();
-    await cluster?.stop();
-  });
+  const fast = useFastCluster();
 
   for (const size of [64 * KiB - 1, 64 * KiB, 64 * KiB + 63, MiB + 5, 10 * MiB]) {
     it(`equal the text sent at ${size} bytes, ASCII and with a non-ASCII character anywhere`, async () => {
       const ascii = asciiText(size, size);
-      assert.equal(await transport.call('echo', ascii, { timeoutMs: 30000 }), ascii);
+      assert.equal(await fast.transport.call('echo', ascii, { timeoutMs: 30000 }), ascii);
       // é (2 bytes of UTF-8) first, in the middle, in the last 64-byte block, as the last character.
       for (const at of [0, size >> 1, size - 70, size - 2]) {
         const text = `${ascii.slice(0, at)}é${ascii.slice(at + 2)}`;
         assert.equal(Buffer.byteLength(text), size);
-        assert.equal(await transport.call('echo', text, { timeoutMs: 30000 }), text);
+        assert.equal(await fast.transport.call('echo', text, { timeoutMs: 30000 }), text);
       }
     });
   }
@@ -55,7 +40,7 @@ describe('large string results', { timeout: 180000 }, () => {
     const bytes = Buffer.from(asciiText(MiB, 3));
     bytes[MiB - 1] = 0xff;
     bytes[100] = 0xc3;
-    assert.equal(await transport.call('echo', bytes, { as: 'string', timeoutMs: 30000 }), bytes.toString());
+    assert.equal(await fast.transport.call('echo', bytes, { as: 'string', timeoutMs: 30000 }), bytes.toString());
   });
 
   it('survive garbage collections while kept, and later results reuse the memory of collected ones', async () => {
@@ -66,13 +51,13 @@ describe('large string results', { timeout: 180000 }, () => {
       const kept = [];
       for (let seed = 0; seed < 12; seed++) {
         const text = seed % 3 === 0 ? `€${asciiText(MiB, seed)}` : asciiText(MiB, seed);
-        kept.push({ text, result: await transport.call('echo', text, { timeoutMs: 30000 }) });
+        kept.push({ text, result: await fast.transport.call('echo', text, { timeoutMs: 30000 }) });
       }
       // 200 MiB of results that are dropped at once: V8 collects them (their memory is
       // accounted to it) and their buffers go back to the pool for the next ones.
       for (let seed = 100; seed < 300; seed++) {
         const text = seed % 4 === 0 ? `ü${asciiText(MiB, seed)}` : asciiText(MiB, seed);
-        assert.equal(await transport.call('echo', text, { timeoutMs: 30000 }), text);
+        assert.equal(await fast.transport.call('echo', text, { timeoutMs: 30000 }), text);
         if (seed % 20 === 0) await new Promise(setImmediate); // let finalizers run
       }
       assert.ok(collections > 0, 'garbage collections ran while the kept results were alive');

@@ -6,10 +6,10 @@
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const path = require('node:path');
-const { after, before, describe, it } = require('node:test');
+const { describe, it } = require('node:test');
 
 const { openFastTransport } = require('../lib/transports/fast');
-const { Cluster, waitFor } = require('./fast-support/cluster');
+const { Cluster, useFastCluster } = require('./fast-support/cluster');
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -34,71 +34,56 @@ function bytes(size) {
 }
 
 describe('fast transport', { timeout: 120000 }, () => {
-  let cluster;
-  let transport;
-
-  before(async () => {
-    cluster = new Cluster();
-    await cluster.startDaemon();
-    cluster.startWorker();
-    cluster.startWorker();
-    transport = await openFastTransport({ socket: cluster.socket });
-    await waitFor(() => transport.workers.length === 2, 10000, 'two workers to be introduced');
-  });
-
-  after(async () => {
-    await transport?.close();
-    await cluster?.stop();
-  });
+  const fast = useFastCluster({ workers: 2 });
 
   for (const size of [0, KiB, MiB, 10 * MiB]) {
     it(`round-trips ${size} bytes of ASCII text`, async () => {
       const text = asciiText(size);
-      assert.equal(await transport.call('echo', text, { timeoutMs: 30000 }), text);
+      assert.equal(await fast.transport.call('echo', text, { timeoutMs: 30000 }), text);
     });
 
     it(`round-trips ${size} bytes of non-ASCII text`, async () => {
       const text = unicodeText(size);
-      const result = await transport.call('echo', text, { timeoutMs: 30000 });
+      const result = await fast.transport.call('echo', text, { timeoutMs: 30000 });
       assert.equal(typeof result, 'string');
       assert.equal(result, text);
     });
 
     it(`round-trips a ${size}-byte Buffer`, async () => {
       const payload = bytes(size);
-      const result = await transport.call('echo', payload, { timeoutMs: 30000 });
+      const result = await fast.transport.call('echo', payload, { timeoutMs: 30000 });
       assert.ok(Buffer.isBuffer(result));
       assert.ok(result.equals(payload));
     });
   }
 
   it('returns the kind asked for with `as`', async () => {
-    assert.equal(await transport.call('echo', Buffer.from('héllo'), { as: 'string' }), 'héllo');
-    const asBuffer = await transport.call('echo', 'héllo', { as: 'buffer' });
+    assert.equal(await fast.transport.call('echo', Buffer.from('héllo'), { as: 'string' }), 'héllo');
+    const asBuffer = await fast.transport.call('echo', 'héllo', { as: 'buffer' });
     assert.ok(Buffer.isBuffer(asBuffer));
     assert.equal(asBuffer.toString(), 'héllo');
   });
 
   it('decodes invalid UTF-8 as V8 does, with replacement characters', async () => {
     const invalid = Buffer.from([0x61, 0xff, 0x62, 0xc3]);
-    assert.equal(await transport.call('echo', invalid, { as: 'string' }), invalid.toString());
+    assert.equal(await fast.transport.call('echo', invalid, { as: 'string' }), invalid.toString());
   });
 
   it('answers 5,000 concurrent calls, each with its own result, across both workers', async () => {
     const payloads = Array.from({ length: 5000 }, (_, i) => `call ${i} ${'x'.repeat(i % 97)}`);
-    const results = await transport.callMany('echo', payloads, { timeoutMs: 60000 });
+    const results = await fast.transport.callMany('echo', payloads, { timeoutMs: 60000 });
     assert.deepEqual(results, payloads);
   });
 
   it('mixes sizes in flight at once (inline, segment and one-off)', async () => {
     const payloads = [];
     for (let i = 0; i < 60; i++) payloads.push(asciiText([100, 20 * KiB, 3 * MiB][i % 3] + i));
-    const results = await Promise.all(payloads.map((p) => transport.call('echo', p, { timeoutMs: 60000 })));
+    const results = await Promise.all(payloads.map((p) => fast.transport.call('echo', p, { timeoutMs: 60000 })));
     results.forEach((result, i) => assert.equal(result, payloads[i]));
   });
 
   it('fails a method no worker serves with FASTMD_METHOD_NOT_FOUND or FASTMD_NO_WORKER', async () => {
-    await assert.rejects(transport.call('no-such-method', 'x', { timeoutMs: 20000 }), (error) => {
+    await assert.rejects(fast.transport.call('no-such-method', 'x', { timeoutMs: 20000 }), (error) => {
       assert.match(error.code, /^FASTMD_(METHOD_NOT_FOUND|NO_WORKER)$/);
       return true;
     });

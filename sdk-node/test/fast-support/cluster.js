@@ -8,6 +8,9 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
+const { after, before } = require('node:test');
+
+const { openFastTransport } = require('../../lib/transports/fast');
 const { binary } = require('../support/env');
 
 /** Resolves once `check()` is true; rejects after `ms` with `what` in the message. */
@@ -68,4 +71,29 @@ class Cluster {
   }
 }
 
-module.exports = { Cluster, waitFor };
+/**
+ * Hooks of the enclosing `describe`: before its tests, a private daemon, `workers` workers of
+ * `worker` started with `workerArgs`, and a fast transport (with `transport` options) that has
+ * been introduced to all of them; after them, all stopped. Returns the object whose `cluster`
+ * and `transport` the `before` hook fills in.
+ *
+ *     const fast = useFastCluster({ workers: 2 });
+ *     it('echoes', async () => assert.equal(await fast.transport.call('echo', 'x'), 'x'));
+ */
+function useFastCluster({ worker, workers = 1, workerArgs = [], transport = {} } = {}) {
+  const fast = { cluster: null, transport: null };
+  before(async () => {
+    fast.cluster = new Cluster(worker ? { worker } : {});
+    await fast.cluster.startDaemon();
+    for (let i = 0; i < workers; i++) fast.cluster.startWorker(workerArgs);
+    fast.transport = await openFastTransport({ socket: fast.cluster.socket, ...transport });
+    await waitFor(() => fast.transport.workers.length === workers, 10000, `${workers} worker(s) to be introduced`);
+  });
+  after(async () => {
+    await fast.transport?.close();
+    await fast.cluster?.stop();
+  });
+  return fast;
+}
+
+module.exports = { Cluster, useFastCluster, waitFor };
