@@ -8,8 +8,7 @@
 const assert = require('node:assert/strict');
 const { describe, it } = require('node:test');
 
-const { openFastTransport } = require('../lib/transports/fast');
-const { Cluster, useFastCluster, waitFor } = require('./fast-support/cluster');
+const { useFastCluster, waitFor } = require('./fast-support/cluster');
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -98,28 +97,18 @@ describe('callMany deadlines and aborts', { timeout: 60000 }, () => {
 });
 
 describe('a worker killed with -9 in the middle of a batch', { timeout: 120000 }, () => {
-  it('re-sends its calls: every call of the batch is answered once, correctly', async () => {
-    const cluster = new Cluster();
-    let transport;
-    try {
-      await cluster.startDaemon();
-      const victim = cluster.startWorker();
-      cluster.startWorker();
-      transport = await openFastTransport({ socket: cluster.socket });
-      await waitFor(() => transport.workers.length === 2, 10000, 'two workers to be introduced');
+  const fast = useFastCluster({ workers: 2 });
 
-      const payloads = Array.from({ length: 20000 }, (_, i) => `${i}:${'m'.repeat(i % 50 === 0 ? 40000 : 100)}`);
-      const results = transport.callMany('echo', payloads, { timeoutMs: 60000 });
-      const share = transport.workers.find((worker) => worker.pid === victim.pid).outstanding;
-      // Killed while it works through its share: whatever it answered before dying counts,
-      // the rest must be re-sent to the other worker.
-      victim.kill('SIGKILL');
-      assert.ok(share > 0, 'the victim took a share of the batch');
-      assert.deepEqual(await results, payloads);
-      await waitFor(() => transport.workers.length === 1, 10000, 'the dead worker to be dropped');
-    } finally {
-      await transport?.close();
-      await cluster.stop();
-    }
+  it('re-sends its calls: every call of the batch is answered once, correctly', async () => {
+    const [victim] = fast.cluster.workers;
+    const payloads = Array.from({ length: 20000 }, (_, i) => `${i}:${'m'.repeat(i % 50 === 0 ? 40000 : 100)}`);
+    const results = fast.transport.callMany('echo', payloads, { timeoutMs: 60000 });
+    const share = fast.transport.workers.find((worker) => worker.pid === victim.pid).outstanding;
+    // Killed while it works through its share: whatever it answered before dying counts,
+    // the rest must be re-sent to the other worker.
+    victim.kill('SIGKILL');
+    assert.ok(share > 0, 'the victim took a share of the batch');
+    assert.deepEqual(await results, payloads);
+    await waitFor(() => fast.transport.workers.length === 1, 10000, 'the dead worker to be dropped');
   });
 });

@@ -7,8 +7,7 @@
 const assert = require('node:assert/strict');
 const { describe, it } = require('node:test');
 
-const { openFastTransport } = require('../lib/transports/fast');
-const { Cluster, useFastCluster, waitFor } = require('./fast-support/cluster');
+const { useFastCluster, waitFor } = require('./fast-support/cluster');
 
 describe('deadlines and aborts', { timeout: 60000 }, () => {
   const fast = useFastCluster({ worker: 'fastmd-test-worker', workerArgs: ['--threads', '4'] });
@@ -47,64 +46,45 @@ describe('deadlines and aborts', { timeout: 60000 }, () => {
 });
 
 describe('a worker killed with -9 under load', { timeout: 120000 }, () => {
-  it('re-sends its in-flight calls: every call is answered once, correctly', async () => {
-    const cluster = new Cluster();
-    let transport;
-    try {
-      await cluster.startDaemon();
-      const victim = cluster.startWorker();
-      cluster.startWorker();
-      transport = await openFastTransport({ socket: cluster.socket });
-      await waitFor(() => transport.workers.length === 2, 10000, 'two workers to be introduced');
+  const fast = useFastCluster({ workers: 2 });
 
-      const total = 4000;
-      const settled = new Array(total).fill(0);
-      let answered = 0;
-      let killed = false;
-      const calls = Array.from({ length: total }, (_, i) => {
-        const payload = `${i}:${'m'.repeat(i % 3 === 0 ? 40000 : 200)}`; // inline and shm
-        return transport.call('echo', payload, { timeoutMs: 60000 }).then((result) => {
-          settled[i] += 1;
-          assert.equal(result, payload);
-          answered += 1;
-          if (!killed && answered === 200) {
-            killed = true;
-            victim.kill('SIGKILL');
-          }
-        });
+  it('re-sends its in-flight calls: every call is answered once, correctly', async () => {
+    const [victim] = fast.cluster.workers;
+    const total = 4000;
+    const settled = new Array(total).fill(0);
+    let answered = 0;
+    let killed = false;
+    const calls = Array.from({ length: total }, (_, i) => {
+      const payload = `${i}:${'m'.repeat(i % 3 === 0 ? 40000 : 200)}`; // inline and shm
+      return fast.transport.call('echo', payload, { timeoutMs: 60000 }).then((result) => {
+        settled[i] += 1;
+        assert.equal(result, payload);
+        answered += 1;
+        if (!killed && answered === 200) {
+          killed = true;
+          victim.kill('SIGKILL');
+        }
       });
-      await Promise.all(calls);
-      assert.ok(killed, 'the worker was killed while calls were in flight');
-      assert.ok(settled.every((count) => count === 1), 'each call settled exactly once');
-      await waitFor(() => transport.workers.length === 1, 10000, 'the dead worker to be dropped');
-    } finally {
-      await transport?.close();
-      await cluster.stop();
-    }
+    });
+    await Promise.all(calls);
+    assert.ok(killed, 'the worker was killed while calls were in flight');
+    assert.ok(settled.every((count) => count === 1), 'each call settled exactly once');
+    await waitFor(() => fast.transport.workers.length === 1, 10000, 'the dead worker to be dropped');
   });
 });
 
 describe('daemon restart', { timeout: 60000 }, () => {
-  it('reconnects to the new daemon and is introduced to its workers', async () => {
-    const cluster = new Cluster();
-    let transport;
-    try {
-      await cluster.startDaemon();
-      cluster.startWorker();
-      transport = await openFastTransport({ socket: cluster.socket });
-      await waitFor(() => transport.workers.length === 1, 10000, 'the worker to be introduced');
-      assert.equal(await transport.call('echo', 'before', { timeoutMs: 10000 }), 'before');
+  const fast = useFastCluster();
 
-      cluster.daemon.kill('SIGKILL');
-      await new Promise((resolve) => cluster.daemon.once('exit', resolve));
-      await cluster.startDaemon();
-      const fresh = cluster.startWorker();
-      await waitFor(() => transport.workers.some((w) => w.pid === fresh.pid), 15000,
-        'an introduction to the new daemon\'s worker');
-      assert.equal(await transport.call('echo', 'after', { timeoutMs: 10000 }), 'after');
-    } finally {
-      await transport?.close();
-      await cluster.stop();
-    }
+  it('reconnects to the new daemon and is introduced to its workers', async () => {
+    assert.equal(await fast.transport.call('echo', 'before', { timeoutMs: 10000 }), 'before');
+
+    fast.cluster.daemon.kill('SIGKILL');
+    await new Promise((resolve) => fast.cluster.daemon.once('exit', resolve));
+    await fast.cluster.startDaemon();
+    const fresh = fast.cluster.startWorker();
+    await waitFor(() => fast.transport.workers.some((w) => w.pid === fresh.pid), 15000,
+      'an introduction to the new daemon\'s worker');
+    assert.equal(await fast.transport.call('echo', 'after', { timeoutMs: 10000 }), 'after');
   });
 });
