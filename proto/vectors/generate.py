@@ -2,7 +2,7 @@
 """Generates proto/vectors/*.json: frames encoded by this small, independent MessagePack
 encoder (not by the C++ or Node codecs it checks), with their expected decoded form.
 
-  python3 proto/vectors/generate.py     # rewrites valid.json, invalid.json and ndjson.json
+  python3 proto/vectors/generate.py     # rewrites valid.json, invalid.json, ndjson.json, shm.json
 
 valid.json:   [{name, hex, message}]  — decoders must give `message`; encoders given
               `message` must give `hex` byte for byte.
@@ -15,6 +15,21 @@ ndjson.json:  {valid: [{name, line, message}], invalid: [{name, line | line_hex,
               marked "decode_only". An `invalid` line must fail with `error`; when it has
               `answer_id` it is a request a server answers with that error (else the session
               ends). Lines that are not UTF-8 are given as `line_hex`.
+shm.json:     the shared-memory layout (PROTOCOL.md §4), packed here with `struct` from the
+              byte tables of PROTOCOL.md, never from the C++ structs:
+              {constants, segment_headers: [{name, segment, generation, size, hex}] — the 64
+              bytes the daemon writes at offset 0 when it leases a segment;
+              owner_writes: [{name, segment: {segment, size, generation}, blocks: [{allocate,
+              seal, handle, header_offset, header_hex}]}] — an owner that allocates `allocate`
+              bytes and seals `seal` of them, in order, in a fresh (zeroed) segment, writes
+              exactly `header_hex` at `header_offset` and hands out `handle`;
+              reads: [{name, segment, segment_header_hex, header_offset, header_hex, handle,
+              expect, released_header_hex?}] — a reader given a segment holding
+              `segment_header_hex` at 0 and `header_hex` at `header_offset` (the rest zero)
+              answers `handle` with `expect` ("OK" or an error name); after releasing an "OK"
+              block the header reads `released_header_hex`, and releasing a refused handle
+              writes nothing; opens: [{name, segment, file_size, seals, expect}] — the checks
+              on a segment's fd and its announced {segment, size, generation}.}
 """
 import base64
 import json
@@ -141,6 +156,18 @@ def valid_vectors():
                     "hex": frame(mp(shuffled)).hex(),
                     "message": {"version": 1, "type": "request", "id": 9, "method": "echo",
                                 "params_hex": b"abc".hex()}})
+    # The unpack limits at their boundaries (PROTOCOL.md §1): the body map is depth 1, so 5
+    # arrays inside it make depth 6; 64 map pairs; 1024 array elements.
+    deepest = {"version": 1, "type": "request", "id": 10, "method": "echo",
+               "x": [[[[[1]]]]]}
+    widest = {"version": 1, "type": "request", "id": 11, "method": "echo"}
+    widest.update({"k%02d" % i: i for i in range(60)})
+    longest = {"version": 1, "type": "request", "id": 12, "method": "echo",
+               "x": list(range(1024))}
+    for name, body in (("nesting-depth-6", deepest), ("map-of-64-pairs", widest),
+                       ("array-of-1024-elements", longest)):
+        vectors.append({"name": name, "decode_only": True, "hex": frame(mp(body)).hex(),
+                        "message": {k: body[k] for k in ("version", "type", "id", "method")}})
     return vectors
 
 
@@ -183,6 +210,10 @@ def invalid_vectors():
         ("shm-missing-generation", frame(with_(shm={"segment": 1, "offset": 0, "length": 1})),
          65536, "MISSING_FIELD"),
         ("depth-bomb", frame(b"\x91" * 200 + b"\xc0"), 65536, "LIMIT_EXCEEDED"),
+        ("nesting-depth-7", frame(with_(x=[[[[[[1]]]]]])), 65536, "LIMIT_EXCEEDED"),
+        ("map-of-65-pairs", frame(with_(**{"k%02d" % i: i for i in range(61)})), 65536,
+         "LIMIT_EXCEEDED"),
+        ("array-of-1025-elements", frame(with_(x=list(range(1025)))), 65536, "LIMIT_EXCEEDED"),
         ("huge-array-header", frame(b"\xdd\xff\xff\xff\xff"), 65536, "LIMIT_EXCEEDED"),
         ("huge-map-header", frame(b"\xdf\xff\xff\xff\xff"), 65536, "LIMIT_EXCEEDED"),
         # A str/bin header promising more bytes than the frame holds is truncation: the frame
@@ -302,10 +333,198 @@ def ndjson_vectors():
     return {"valid": valid, "invalid": out}
 
 
+# ---- shared-memory layout (PROTOCOL.md §4) ----
+
+CACHE_LINE = 64
+SEGMENT_MAGIC = b"FMDSEG01"  # the 8 ASCII bytes as they lie in memory
+BLOCK_MAGIC = b"FMDBLK01"
+LAYOUT_VERSION = 1
+STATES = {"free": 0, "writing": 1, "sealed": 2, "released": 3}
+
+
+def segment_header(segment, generation, size, magic=SEGMENT_MAGIC, layout=LAYOUT_VERSION):
+    """Offset 0: magic[8], layout_version u32, segment u32, generation u32, reserved u32,
+    size u64, reserved u64[4]; little endian."""
+    out = magic + struct.pack("<IIIIQ", layout, segment, generation, 0, size) + bytes(32)
+    assert len(out) == CACHE_LINE
+    return out
+
+
+def state_word(generation, state):
+    return (generation << 32) | STATES[state]
+
+
+def block_header(generation, state, offset, length, capacity, magic=BLOCK_MAGIC,
+                 endian="<"):
+    """At payload offset - 64: state u64 (generation << 32 | state), magic[8], offset u64,
+    length u64, capacity u64, reserved u64[3]."""
+    word = struct.pack(endian + "Q", state_word(generation, state))
+    if endian == ">":
+        magic = magic[::-1]
+    out = word + magic + struct.pack(endian + "QQQ", offset, length, capacity) + bytes(24)
+    assert len(out) == CACHE_LINE
+    return out
+
+
+def round_up(n):
+    return (n + CACHE_LINE - 1) // CACHE_LINE * CACHE_LINE
+
+
+def handle(segment, offset, length, generation):
+    return {"segment": segment, "offset": offset, "length": length, "generation": generation}
+
+
+def shm_vectors():
+    seg = {"segment": 3, "size": 4096, "generation": 7}
+    s, size, g = seg["segment"], seg["size"], seg["generation"]
+    good_segment = segment_header(s, g, size)
+
+    segment_headers = [
+        {"name": "first-lease", "segment": 1, "generation": 1, "size": 8 << 20},
+        {"name": "slot-3-generation-7", "segment": 3, "generation": 7, "size": 4096},
+        {"name": "largest-fields", "segment": 0xFFFFFFFF, "generation": 0xFFFFFFFF,
+         "size": 512 << 20},
+    ]
+    for v in segment_headers:
+        v["hex"] = segment_header(v["segment"], v["generation"], v["size"]).hex()
+
+    def owner(name, allocations, info=seg):
+        blocks, cursor = [], CACHE_LINE
+        for allocate, seal in allocations:
+            header_offset = cursor
+            payload = header_offset + CACHE_LINE
+            capacity = round_up(seal)  # write-then-shrink: the unused tail is free at once
+            blocks.append({"allocate": allocate, "seal": seal, "header_offset": header_offset,
+                           "handle": handle(info["segment"], payload, seal, info["generation"]),
+                           "header_hex": block_header(info["generation"], "sealed", payload,
+                                                      seal, capacity).hex()})
+            cursor = payload + capacity
+        return {"name": name, "segment": info, "blocks": blocks}
+
+    owner_writes = [
+        owner("one-block", [(100, 100)]),
+        owner("exact-cache-lines", [(128, 128)]),
+        owner("empty-block", [(0, 0)]),
+        owner("shrunk-on-seal", [(1000, 100)]),
+        owner("three-blocks-back-to-back", [(100, 100), (64, 64), (65, 65)]),
+        owner("largest-block", [(size - 2 * CACHE_LINE, size - 2 * CACHE_LINE)]),
+        owner("generation-in-state-word", [(10, 10)],
+              {"segment": 9, "size": 4096, "generation": 0xFEDCBA98}),
+    ]
+
+    def read(name, expect, header_offset, header, h, segment_bytes=good_segment):
+        v = {"name": name, "segment": seg, "segment_header_hex": segment_bytes.hex(),
+             "header_offset": header_offset, "header_hex": header.hex(), "handle": h,
+             "expect": expect}
+        if expect == "OK":
+            released = bytearray(header)
+            released[0:8] = struct.pack("<Q", state_word(h["generation"], "released"))
+            v["released_header_hex"] = bytes(released).hex()
+        return v
+
+    def sealed(offset, length, generation=g, state="sealed", **kw):
+        return block_header(generation, state, offset, length, round_up(length), **kw)
+
+    def at(offset, length, **kw):
+        """A block whose header sits right before `offset`, and the handle naming it."""
+        return offset - CACHE_LINE, sealed(offset, length, **kw), handle(s, offset, length, g)
+
+    reads = [
+        read("first-block", "OK", *at(128, 100)),
+        read("later-block", "OK", *at(1088, 64)),
+        read("empty-block", "OK", *at(128, 0)),
+        read("block-ending-at-segment-end", "OK", *at(size - 64, 64)),
+        read("largest-block", "OK", *at(128, size - 128)),
+    ]
+    # Readers never judge the segment header (the daemon's announcement is the authority).
+    for name, bad in (("bad-magic", segment_header(s, g, size, magic=b"XXXXXXXX")),
+                      ("stale-generation", segment_header(s, g - 1, size)),
+                      ("other-segment", segment_header(s + 1, g, size)),
+                      ("layout-version-2", segment_header(s, g, size, layout=2)),
+                      ("zeroed", bytes(CACHE_LINE))):
+        reads.append(read("segment-header-" + name + "-is-not-judged", "OK", *at(128, 100),
+                          segment_bytes=bad))
+
+    def refused(name, expect, header_offset, header, h):
+        reads.append(read(name, expect, header_offset, header, h))
+
+    h = handle(s, 128, 100, g)
+    refused("unknown-segment", "SHM_UNKNOWN_SEGMENT", 64, sealed(128, 100),
+            handle(s + 1, 128, 100, g))
+    refused("segment-0-is-never-a-pool-segment", "SHM_UNKNOWN_SEGMENT", 64, sealed(128, 100),
+            handle(0, 128, 100, g))
+    refused("stale-handle-generation", "SHM_STALE_GENERATION", 64, sealed(128, 100, g - 1),
+            handle(s, 128, 100, g - 1))
+    refused("future-handle-generation", "SHM_STALE_GENERATION", 64, sealed(128, 100, g + 1),
+            handle(s, 128, 100, g + 1))
+    refused("offset-beyond-segment", "SHM_OUT_OF_BOUNDS", 64, sealed(128, 100),
+            handle(s, size + 64, 64, g))
+    refused("length-overflow", "SHM_OUT_OF_BOUNDS", 64, sealed(128, size - 127),
+            handle(s, 128, size - 127, g))
+    refused("offset-plus-length-wraps-64-bits", "SHM_OUT_OF_BOUNDS", 64,
+            sealed(128, 2**64 - 64), handle(s, 128, 2**64 - 64, g))
+    refused("bad-block-magic", "SHM_BAD_BLOCK", 64, sealed(128, 100, magic=b"FMDBLK02"), h)
+    refused("zeroed-header", "SHM_BAD_BLOCK", 64, bytes(CACHE_LINE), h)
+    refused("big-endian-header", "SHM_BAD_BLOCK", 64, sealed(128, 100, endian=">"), h)
+    refused("misaligned-offset", "SHM_BAD_BLOCK", 66, sealed(130, 100),
+            handle(s, 130, 100, g))
+    refused("offset-inside-segment-header", "SHM_BAD_BLOCK", 0, sealed(64, 100),
+            handle(s, 64, 100, g))
+    refused("offset-zero", "SHM_BAD_BLOCK", 64, sealed(128, 100), handle(s, 0, 100, g))
+    refused("header-names-another-offset", "SHM_BAD_BLOCK", 64, sealed(192, 100), h)
+    refused("header-names-another-length", "SHM_BAD_BLOCK", 64, sealed(128, 101), h)
+    refused("handle-between-blocks", "SHM_BAD_BLOCK", 64, sealed(128, 100),
+            handle(s, 256, 100, g))
+    for state in ("free", "writing", "released"):
+        refused("block-" + state, "SHM_BAD_BLOCK", 64, sealed(128, 100, state=state), h)
+    refused("block-of-an-earlier-generation", "SHM_BAD_BLOCK", 64, sealed(128, 100, g - 1), h)
+    refused("unknown-state-value", "SHM_BAD_BLOCK", 64,
+            struct.pack("<Q", (g << 32) | 4) + sealed(128, 100)[8:], h)
+    # The checks run in order: segment, generation, bounds, block.
+    refused("unknown-segment-before-generation", "SHM_UNKNOWN_SEGMENT", 64, bytes(CACHE_LINE),
+            handle(s + 1, 128, 100, g + 1))
+    refused("generation-before-bounds", "SHM_STALE_GENERATION", 64, bytes(CACHE_LINE),
+            handle(s, size * 2, 100, g + 1))
+    refused("bounds-before-block", "SHM_OUT_OF_BOUNDS", 64, bytes(CACHE_LINE),
+            handle(s, 130, size, g))
+
+    sealed_segment = ["F_SEAL_SHRINK", "F_SEAL_GROW"]
+    opens = [
+        {"name": "sealed-memfd", "segment": seg, "file_size": size, "seals": sealed_segment,
+         "expect": "OK"},
+        {"name": "file-larger-than-announced", "segment": seg, "file_size": 2 * size,
+         "seals": sealed_segment, "expect": "OK"},
+        {"name": "smallest-segment", "segment": {"segment": 1, "size": 192, "generation": 1},
+         "file_size": 192, "seals": sealed_segment, "expect": "OK"},
+        {"name": "segment-0", "segment": {"segment": 0, "size": size, "generation": 1},
+         "file_size": size, "seals": sealed_segment, "expect": "SHM_UNKNOWN_SEGMENT"},
+        {"name": "file-shorter-than-announced", "segment": seg, "file_size": size // 2,
+         "seals": sealed_segment, "expect": "SHM_BAD_FD"},
+        {"name": "size-not-a-multiple-of-64", "segment": dict(seg, size=4000),
+         "file_size": 4096, "seals": sealed_segment, "expect": "SHM_BAD_FD"},
+        {"name": "size-below-the-smallest-segment",
+         "segment": {"segment": 1, "size": 128, "generation": 1}, "file_size": 4096,
+         "seals": sealed_segment, "expect": "SHM_BAD_FD"},
+        {"name": "memfd-without-seals", "segment": seg, "file_size": size, "seals": [],
+         "expect": "SHM_BAD_FD"},
+        {"name": "memfd-sealed-against-shrink-only", "segment": seg, "file_size": size,
+         "seals": ["F_SEAL_SHRINK"], "expect": "SHM_BAD_FD"},
+    ]
+    constants = {
+        "cache_line": CACHE_LINE, "segment_header_bytes": CACHE_LINE,
+        "block_header_bytes": CACHE_LINE, "first_block_offset": CACHE_LINE,
+        "min_segment_size": 3 * CACHE_LINE, "layout_version": LAYOUT_VERSION,
+        "segment_magic_hex": SEGMENT_MAGIC.hex(), "block_magic_hex": BLOCK_MAGIC.hex(),
+        "states": STATES,
+    }
+    return {"constants": constants, "segment_headers": segment_headers,
+            "owner_writes": owner_writes, "reads": reads, "opens": opens}
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     for name, vectors in (("valid.json", valid_vectors()), ("invalid.json", invalid_vectors()),
-                          ("ndjson.json", ndjson_vectors())):
+                          ("ndjson.json", ndjson_vectors()), ("shm.json", shm_vectors())):
         with open(os.path.join(here, name), "w") as f:
             json.dump(vectors, f, indent=1)
             f.write("\n")

@@ -1,45 +1,23 @@
 // Checks the C++ codec against proto/vectors/: every valid vector decodes to its message
 // and re-encodes byte for byte; every invalid one fails with its documented error.
-#include <fstream>
-#include <sstream>
-
-#include <rapidjson/document.h>
 #include <catch2/catch.hpp>
 
 #include "fastmd/proto/codec.hpp"
+#include "vector_file.hpp"
 
 using namespace fastmd::proto;
+using fastmd::testing::from_hex;
 
 namespace {
 
 rapidjson::Document load_vectors(const char* name) {
-  std::ifstream in(std::string(FASTMD_SOURCE_DIR) + "/proto/vectors/" + name);
-  REQUIRE(in.good());
-  std::stringstream text;
-  text << in.rdbuf();
-  rapidjson::Document doc;
-  doc.Parse(text.str().c_str());
-  REQUIRE(!doc.HasParseError());
+  rapidjson::Document doc = fastmd::testing::load_vector_file(name);
   REQUIRE(doc.IsArray());
   return doc;
 }
 
-ByteBuffer from_hex(std::string_view hex) {
-  ByteBuffer out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<std::byte>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
-
 std::string to_hex(ByteView bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (std::byte b : bytes) {
-    out += digits[std::to_integer<int>(b) >> 4];
-    out += digits[std::to_integer<int>(b) & 15];
-  }
-  return out;
+  return fastmd::testing::to_hex(bytes.data(), bytes.size());
 }
 
 std::string member_str(const rapidjson::Value& v, const char* key) {
