@@ -128,6 +128,7 @@ TEST_CASE("a peer that never says hello gets HANDSHAKE_TIMEOUT and is closed") {
   auto reply = peer.receive(5s);
   REQUIRE(reply);
   require_error(*reply, proto::Errc::handshake_timeout);
+  CHECK(reply->message.id == 0);  // no request to name: PROTOCOL.md §3.6
   CHECK(std::chrono::steady_clock::now() - start >= 150ms);
   CHECK(peer.wait_closed());
   CHECK(daemon.wait_for_log("disconnected hostile peer session 1 (before its handshake, pid " +
@@ -161,4 +162,27 @@ TEST_CASE("sessions beyond the per-uid limit are refused with QUOTA_EXCEEDED") {
                           [](const StatusReport& s) { return s.number("sessions_total") == 1; }));
   auto replacement = RawPeer::connect(daemon.socket_path());
   require_welcome(replacement.hello(client_hello({})));
+}
+
+TEST_CASE(
+    "observers and clients and workers may each repeat ipc.status and get each answer by its id") {
+  DaemonProcess daemon;
+  for (const proto::Hello& hello :
+       {observer_hello(), client_hello({"transform"}), worker_hello({"transform"})}) {
+    INFO("role " << proto::role_name(hello.role));
+    auto peer = RawPeer::connect(daemon.socket_path());
+    require_welcome(peer.hello(hello));
+    for (std::uint64_t id = 2; id <= 4; ++id) {
+      peer.send(proto::Message::request(id, proto::kStatus));
+      // Announcements (ipc.no_worker, ipc.introduce) may come first.
+      std::optional<Received> reply;
+      do {
+        reply = peer.receive();
+        REQUIRE(reply);
+      } while (!reply->message.is_response());
+      CHECK(reply->message.id == id);
+      CHECK(StatusReport(*reply).number("sessions_total") >= 1);
+    }
+    CHECK_FALSE(peer.closed());
+  }
 }
