@@ -99,3 +99,46 @@ TEST_CASE("connecting where nothing listens is DAEMON_UNREACHABLE") {
   REQUIRE_FALSE(fd.ok());
   CHECK(fd.error().code == fastmd::proto::Errc::daemon_unreachable);
 }
+
+// What PROTOCOL.md §1.1 builds its fd-to-frame rule on: fds come with the first byte they were
+// sent with, one recvmsg returns bytes sent before them too, and it stops right after the
+// bytes that came with them (so it never mixes two sendmsg's fds).
+TEST_CASE("one recvmsg returns earlier bytes with the next sendmsg's fds and stops there") {
+  auto pair = make_socketpair();
+  REQUIRE(pair.ok());
+  auto [a, b] = std::move(*pair);
+  int pipe_fds[2];
+  REQUIRE(::pipe(pipe_fds) == 0);
+  UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
+
+  iovec tail = bytes_of("end-of-N");
+  iovec next = bytes_of("start-of-N+1");
+  iovec after = bytes_of("N+2");
+  REQUIRE(send_with_fds(a.get(), {&tail, 1}).ok());
+  const int first[] = {read_end.get()};
+  REQUIRE(send_with_fds(a.get(), {&next, 1}, first).ok());
+  const int second[] = {write_end.get()};
+  REQUIRE(send_with_fds(a.get(), {&after, 1}, second).ok());
+
+  std::array<std::byte, 256> buffer{};
+  auto got = recv_with_fds(b.get(), buffer);
+  REQUIRE(got.ok());
+  CHECK(std::string(reinterpret_cast<const char*>(buffer.data()), got->bytes) ==
+        "end-of-Nstart-of-N+1");
+  CHECK(got->fds.size() == 1);
+  got = recv_with_fds(b.get(), buffer);
+  REQUIRE(got.ok());
+  CHECK(std::string(reinterpret_cast<const char*>(buffer.data()), got->bytes) == "N+2");
+  CHECK(got->fds.size() == 1);
+
+  // A buffer smaller than what was sent: the fds come with its first part.
+  REQUIRE(send_with_fds(a.get(), {&next, 1}, first).ok());
+  got = recv_with_fds(b.get(), std::span(buffer).first(5));
+  REQUIRE(got.ok());
+  CHECK(got->bytes == 5);
+  CHECK(got->fds.size() == 1);
+  got = recv_with_fds(b.get(), buffer);
+  REQUIRE(got.ok());
+  CHECK(got->bytes == std::strlen("start-of-N+1") - 5);
+  CHECK(got->fds.empty());
+}
