@@ -2,28 +2,17 @@
 // the vectors cannot hold: 10 MiB payloads full of escapes, non-UTF-8 payloads, limits.
 #include <catch2/catch.hpp>
 
-#include <fstream>
 #include <random>
-#include <sstream>
-
-#include <rapidjson/document.h>
 
 #include "fastmd/proto/ndjson.hpp"
+#include "vector_file.hpp"
 
 namespace {
 
 using namespace fastmd::proto;
 
 rapidjson::Document load_vectors() {
-  const std::string path = std::string(FASTMD_SOURCE_DIR) + "/proto/vectors/ndjson.json";
-  std::ifstream file(path);
-  REQUIRE(file.good());
-  std::stringstream text;
-  text << file.rdbuf();
-  rapidjson::Document doc;
-  doc.Parse(text.str().c_str());
-  REQUIRE_FALSE(doc.HasParseError());
-  return doc;
+  return fastmd::testing::load_vector_file("ndjson.json");
 }
 
 std::string from_hex(std::string_view hex) {

@@ -29,15 +29,26 @@ iovec bytes_of(const char* text) {
   return iovec{const_cast<char*>(text), std::strlen(text)};
 }
 
+// A connected socketpair (a writes, b reads) and a pipe whose ends serve as fds to pass.
+struct PairAndPipe {
+  PairAndPipe() {
+    auto pair = make_socketpair();
+    REQUIRE(pair.ok());
+    a = std::move(pair->first);
+    b = std::move(pair->second);
+    int pipe_fds[2];
+    REQUIRE(::pipe(pipe_fds) == 0);
+    read_end = UniqueFd(pipe_fds[0]);
+    write_end = UniqueFd(pipe_fds[1]);
+  }
+  UniqueFd a, b, read_end, write_end;
+};
+
 }  // namespace
 
 TEST_CASE("an fd sent with a message arrives open, CLOEXEC, and usable") {
-  auto pair = make_socketpair();
-  REQUIRE(pair.ok());
-  auto [a, b] = std::move(*pair);
-  int pipe_fds[2];
-  REQUIRE(::pipe(pipe_fds) == 0);
-  UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
+  PairAndPipe p;
+  auto& [a, b, read_end, write_end] = p;
 
   const iovec data = bytes_of("hello");
   const int to_send[] = {write_end.get()};
@@ -104,12 +115,8 @@ TEST_CASE("connecting where nothing listens is DAEMON_UNREACHABLE") {
 // sent with, one recvmsg returns bytes sent before them too, and it stops right after the
 // bytes that came with them (so it never mixes two sendmsg's fds).
 TEST_CASE("one recvmsg returns earlier bytes with the next sendmsg's fds and stops there") {
-  auto pair = make_socketpair();
-  REQUIRE(pair.ok());
-  auto [a, b] = std::move(*pair);
-  int pipe_fds[2];
-  REQUIRE(::pipe(pipe_fds) == 0);
-  UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
+  PairAndPipe p;
+  auto& [a, b, read_end, write_end] = p;
 
   iovec tail = bytes_of("end-of-N");
   iovec next = bytes_of("start-of-N+1");
