@@ -121,7 +121,7 @@ TEST_CASE("an owner writes the block headers and handles of shm.json byte for by
   }
 }
 
-TEST_CASE("a reader gives every handle of shm.json its verdict, and releases only good blocks",
+TEST_CASE("a reader gives every handle of shm.json its verdict and releases only good blocks",
           "[shm][vectors]") {
   rapidjson::Document doc = load_vector_file("shm.json");
   REQUIRE(doc["reads"].Size() >= 30);
