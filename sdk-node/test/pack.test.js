@@ -83,7 +83,7 @@ describe('the packed tarball', () => {
   });
   after(() => fs.rmSync(path.dirname(tarball), { recursive: true, force: true }));
 
-  it('is small and holds the sources, the CLI and its man page, and no build output', async () => {
+  it('is small, holds the sources, the CLI and its man page and no build output, and names no os', async () => {
     const size = fs.statSync(tarball).size;
     assert.ok(size < MAX_TARBALL_BYTES, `the tarball is ${size} bytes, more than ${MAX_TARBALL_BYTES}`);
     const files = (await run('tar', ['-tzf', tarball])).split('\n').filter(Boolean);
@@ -93,6 +93,10 @@ describe('the packed tarball', () => {
     }
     const unwanted = files.filter((file) => /^package\/(build|test|node_modules)\/|\.node$/.test(file));
     assert.deepEqual(unwanted, []);
+    // Installable on any OS Node runs on: the legacy path needs no addon.
+    const manifest = JSON.parse(await run('tar', ['-xzOf', tarball, 'package/package.json']));
+    assert.equal(manifest.os, undefined);
+    assert.equal(manifest.cpu, undefined);
   });
 
   it('installs offline into a fresh project, builds the addon, and runs the quick start from the docs', async (t) => {
