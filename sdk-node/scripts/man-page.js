@@ -22,12 +22,14 @@ function roff(text) {
   return text.replace(/\\/g, '\\e').replace(/-/g, '\\-').replace(/^([.'])/gm, '\\&$1');
 }
 
-/** An item's term: options in bold, their METAVARs in italics ("--out DIR", "-h, --help"). */
+/**
+ * An item's term: what is typed in bold (options, exit statuses, environment variables),
+ * metavariables in italics ("--out DIR", "-h, --help", "FASTMD_BIN_DIR", "0").
+ */
 function term(text) {
+  const typed = (word) => /^-/.test(word) || /^[0-9]+$/.test(word) || /^[A-Z]+(_[A-Z]+)+$/.test(word);
   return text.split(' ').map((word) => {
-    if (/^-/.test(word) || /^[0-9]+$/.test(word) || /^[A-Z][A-Z_]+[A-Z]$/.test(word) && word.includes('_')) {
-      return `\\fB${roff(word)}\\fR`;
-    }
+    if (typed(word)) return `\\fB${roff(word)}\\fR`;
     if (/^[A-Z]+$/.test(word)) return `\\fI${roff(word)}\\fR`;
     return roff(word);
   }).join(' ');
