@@ -3,8 +3,10 @@
 // fastmd-transform: Markdown files, directory trees or stdin to HTML through fastmd's worker
 // processes. With the fast transport it uses the system fastmd-ipcd when one answers, else it
 // starts a private daemon on a temporary socket and N workers for the run (the embedded
-// default); with the legacy transport it starts N workers with --stdio. It prints a summary:
-// files, bytes in and out, time, throughput, transport.
+// default); with the legacy transport it starts N workers with --stdio. Every input it can
+// convert is converted; the ones it cannot are listed with their reasons, then a summary:
+// files, bytes in and out, time, throughput, transport. HELP is also its man page
+// (man/fastmd-transform.1, made from it by scripts/man-page.js).
 
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -14,26 +16,51 @@ const { parseArgs } = require('node:util');
 
 const { connect } = require('../lib/index');
 const { findBinary } = require('../lib/binaries');
+const { planJobs, describeError, contentProblem, UsageError } = require('../lib/cli/inputs');
+const { version } = require('../package.json');
 
-const USAGE = `Usage: fastmd-transform [options] [INPUT...]
+const HELP = `Usage: fastmd-transform [options] [INPUT...]
 
 Transforms Markdown to HTML with fastmd workers. An INPUT is a file, a directory (its
-*.md and *.markdown files, recursively) or '-' for stdin (the default). One file or stdin
-without --out prints the HTML to stdout; directories and several inputs need --out, where
-each tree is mirrored with .html names.
+*.md and *.markdown files, recursively, following symbolic links) or '-' for stdin (the
+default). One file or stdin without --out prints the HTML to stdout; directories and
+several inputs need --out, where each tree is mirrored with .html names.
+
+Every input that can be converted is. One that cannot is listed at the end with its
+reason, one line each: a missing or unreadable file or directory, a dangling symbolic
+link, a binary file (NUL bytes), a file that is not valid UTF-8, a transform that failed.
 
 Options:
   --out DIR           write the HTML files under DIR
-  --workers N         worker processes to start (default: ${defaultWorkers()})
+  --workers N         worker processes to start (default: the number of CPUs, at most 4)
   --transport T       auto (default, or env FASTMD_IPC), fast or legacy
   --socket PATH       fastmd-ipcd to use (default: env FASTMD_IPC_SOCKET, then the system path)
-  --quiet             no progress bar and no summary
-  --help              this text
+  --quiet             no progress bar and no summary line (failures are still listed)
+  -h, --help          print this help and exit
+  --version           print the version and exit
 
-Executables come from FASTMD_BIN_DIR, the repository's build/bin, or PATH.
+Environment:
+  FASTMD_IPC          the transport when --transport is not given
+  FASTMD_IPC_SOCKET   the daemon's socket when --socket is not given
+  FASTMD_BIN_DIR      where fastmd-ipcd and fastmd-worker-md are looked for first; then
+                      a checkout's build/bin, PATH, /usr/local/sbin and /usr/sbin
+
+Exit status:
+  0   every input was converted
+  1   some inputs failed (each is listed with its reason); all others were converted
+  2   usage error: nothing was done
+  3   no workers could be started (the message says why): nothing was converted
 `;
 
-const MARKDOWN_EXTENSIONS = new Set(['.md', '.markdown']);
+const OPTIONS = {
+  out: { type: 'string' },
+  workers: { type: 'string' },
+  transport: { type: 'string' },
+  socket: { type: 'string' },
+  quiet: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+  version: { type: 'boolean', default: false },
+};
 const DAEMON_START_MS = 5000;
 const STOP_GRACE_MS = 3000;
 // A long run: worth a progress bar on a terminal.
@@ -43,25 +70,25 @@ function defaultWorkers() {
   return Math.max(1, Math.min(4, os.availableParallelism?.() ?? os.cpus().length));
 }
 
-class UsageError extends Error {}
+/** parseArgs's complaint, said for this command. */
+function usageMessage(error) {
+  const unknown = /^Unknown option '([^']+)'/.exec(error.message);
+  if (unknown) {
+    const names = Object.entries(OPTIONS).map(([name, { short }]) => (short ? `-${short}/--${name}` : `--${name}`));
+    return `unknown option '${unknown[1]}'; the options are ${names.join(', ')} ` +
+      '(a file whose name starts with \'-\' goes after \'--\')';
+  }
+  const missing = /^Option '(-\w, )?--(\w+) <value>' argument missing/.exec(error.message);
+  if (missing) return `--${missing[2]} needs a value`;
+  return error.message;
+}
 
 function parseOptions(argv) {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        out: { type: 'string' },
-        workers: { type: 'string' },
-        transport: { type: 'string' },
-        socket: { type: 'string' },
-        quiet: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   } catch (error) {
-    throw new UsageError(error.message);
+    throw new UsageError(usageMessage(error));
   }
   const { values, positionals } = parsed;
   const workers = values.workers === undefined ? defaultWorkers() : Number(values.workers);
@@ -73,50 +100,6 @@ function parseOptions(argv) {
     throw new UsageError(`--transport must be auto, fast or legacy (got ${transport})`);
   }
   return { ...values, workers, transport, inputs: positionals.length ? positionals : ['-'] };
-}
-
-// ---------------------------------------------------------------------------------------
-// What to transform: [{source, target}] (source '-' is stdin; target null is stdout)
-
-function walk(dir, rel, out) {
-  const entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true })
-    .sort((a, b) => (a.name < b.name ? -1 : 1));
-  for (const entry of entries) {
-    const relative = path.join(rel, entry.name);
-    if (entry.isDirectory()) walk(dir, relative, out);
-    else if (entry.isFile() && MARKDOWN_EXTENSIONS.has(path.extname(entry.name).toLowerCase())) out.push(relative);
-  }
-}
-
-function htmlName(file) {
-  const ext = path.extname(file);
-  return `${MARKDOWN_EXTENSIONS.has(ext.toLowerCase()) ? file.slice(0, -ext.length) : file}.html`;
-}
-
-function planJobs(inputs, outDir) {
-  const jobs = [];
-  for (const input of inputs) {
-    if (input === '-') {
-      jobs.push({ source: '-', target: outDir ? path.join(outDir, 'stdin.html') : null });
-      continue;
-    }
-    let stat;
-    try {
-      stat = fs.statSync(input);
-    } catch (error) {
-      throw new UsageError(`cannot read ${input}: ${error.code === 'ENOENT' ? 'no such file or directory' : error.message}`);
-    }
-    if (stat.isDirectory()) {
-      if (!outDir) throw new UsageError(`${input} is a directory: say where its HTML goes with --out DIR`);
-      const files = [];
-      walk(input, '', files);
-      for (const file of files) jobs.push({ source: path.join(input, file), target: path.join(outDir, htmlName(file)) });
-    } else {
-      jobs.push({ source: input, target: outDir ? path.join(outDir, htmlName(path.basename(input))) : null });
-    }
-  }
-  if (!outDir && jobs.length > 1) throw new UsageError('several inputs need --out DIR');
-  return jobs;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -270,14 +253,26 @@ class Progress {
   }
 }
 
-/** Transforms every job with a bounded window in flight; returns the run's numbers. */
-async function run(client, jobs, progress) {
-  const stats = { files: 0, failed: 0, bytesIn: 0, bytesOut: 0 };
-  const made = new Set();
-  let next = 0;
-  const one = async (job) => {
-    const markdown = job.source === '-' ? await readStdin() : await fs.promises.readFile(job.source);
-    const html = await client.transform(markdown, { as: 'buffer' });
+/** A job that cannot be completed: `reason` is what the failure list says about its source. */
+class JobFailure extends Error {}
+
+/** Reads, checks, transforms and writes one job; throws JobFailure saying what went wrong. */
+async function transformOne(client, job, made) {
+  let markdown;
+  try {
+    markdown = job.source === '-' ? await readStdin() : await fs.promises.readFile(job.source);
+  } catch (error) {
+    throw new JobFailure(`cannot read: ${describeError(error)}`);
+  }
+  const problem = contentProblem(markdown);
+  if (problem) throw new JobFailure(problem);
+  let html;
+  try {
+    html = await client.transform(markdown, { as: 'buffer' });
+  } catch (error) {
+    throw new JobFailure(`transform failed: ${describeError(error)}`);
+  }
+  try {
     if (job.target === null) {
       await new Promise((resolve, reject) => process.stdout.write(html, (error) => (error ? reject(error) : resolve())));
     } else {
@@ -288,19 +283,35 @@ async function run(client, jobs, progress) {
       }
       await fs.promises.writeFile(job.target, html);
     }
-    stats.files++;
-    stats.bytesIn += markdown.length;
-    stats.bytesOut += html.length;
-    progress.advance(markdown.length);
-  };
+  } catch (error) {
+    // The path the system call was about (a directory of --out, the HTML file), not the source.
+    const where = error.path ?? job.target ?? 'stdout';
+    throw new JobFailure(`cannot write ${where}: ${describeError(error)}`);
+  }
+  return { bytesIn: markdown.length, bytesOut: html.length };
+}
+
+/**
+ * Transforms every job with a bounded window in flight; returns the run's numbers and adds
+ * each job that failed to `failures`.
+ */
+async function run(client, jobs, progress, failures) {
+  const stats = { files: 0, bytesIn: 0, bytesOut: 0 };
+  const made = new Set();
+  let next = 0;
   const lane = async () => {
     while (next < jobs.length) {
       const job = jobs[next++];
       try {
-        await one(job);
+        const { bytesIn, bytesOut } = await transformOne(client, job, made);
+        stats.files++;
+        stats.bytesIn += bytesIn;
+        stats.bytesOut += bytesOut;
+        progress.advance(bytesIn);
       } catch (error) {
-        stats.failed++;
-        process.stderr.write(`fastmd-transform: ${job.source}: ${error.code ? `${error.code}: ` : ''}${error.message}\n`);
+        if (!(error instanceof JobFailure)) throw error;
+        failures.push({ index: job.index, path: job.source === '-' ? 'stdin' : job.source, reason: error.message });
+        progress.advance(0);
       }
     }
   };
@@ -309,46 +320,70 @@ async function run(client, jobs, progress) {
   return stats;
 }
 
+/** Workers could not be started: nothing was converted (status 3). */
+class StartError extends Error {}
+
 async function main(argv) {
   const options = parseOptions(argv);
   if (options.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(HELP);
     return 0;
   }
-  const jobs = planJobs(options.inputs, options.out);
+  if (options.version) {
+    process.stdout.write(`fastmd-transform ${version}\n`);
+    return 0;
+  }
+  const { jobs, failures } = planJobs(options.inputs, options.out);
   const started = process.hrtime.bigint();
-  const { client, cluster, where } = await openWorkers(options);
-  const transforming = process.hrtime.bigint();
-  let stats;
-  let seconds;
-  try {
-    const progress = new Progress(jobs.length, !options.quiet && process.stderr.isTTY);
-    stats = await run(client, jobs, progress);
-    seconds = Number(process.hrtime.bigint() - transforming) / 1e9;
-    progress.finish();
-  } finally {
-    await client.close();
-    await cluster?.stop();
+  let stats = { files: 0, bytesIn: 0, bytesOut: 0 };
+  let seconds = 0;
+  let how = '';
+  if (jobs.length > 0) {
+    let opened;
+    try {
+      opened = await openWorkers(options);
+    } catch (error) {
+      throw new StartError(`cannot start the workers: ${describeError(error)}`);
+    }
+    const { client, cluster, where } = opened;
+    const transforming = process.hrtime.bigint();
+    try {
+      const progress = new Progress(jobs.length, !options.quiet && process.stderr.isTTY);
+      stats = await run(client, jobs, progress, failures);
+      seconds = Number(process.hrtime.bigint() - transforming) / 1e9;
+      progress.finish();
+    } finally {
+      await client.close();
+      await cluster?.stop();
+    }
+    how = `; transport ${client.transport} (${where})`;
   }
-  const total = Number(process.hrtime.bigint() - started) / 1e9;
+  failures.sort((a, b) => a.index - b.index);
+  for (const failure of failures) process.stderr.write(`fastmd-transform: ${failure.path}: ${failure.reason}\n`);
   if (!options.quiet) {
+    const total = Number(process.hrtime.bigint() - started) / 1e9;
     // Throughput counts the transforming (reading, calling, writing), not starting workers.
-    process.stderr.write(`fastmd-transform: ${stats.files} file(s)${stats.failed ? `, ${stats.failed} failed` : ''}, ` +
-      `${formatBytes(stats.bytesIn)} of Markdown -> ${formatBytes(stats.bytesOut)} of HTML in ${seconds.toFixed(3)} s ` +
-      `(${total.toFixed(3)} s with startup): ${(stats.bytesIn / 1e6 / seconds).toFixed(1)} MB/s, ` +
-      `${(stats.files / seconds).toFixed(0)} files/s; transport ${client.transport} (${where})\n`);
+    const rate = seconds > 0
+      ? ` in ${seconds.toFixed(3)} s (${total.toFixed(3)} s with startup): ${(stats.bytesIn / 1e6 / seconds).toFixed(1)} MB/s, ` +
+        `${(stats.files / seconds).toFixed(0)} files/s`
+      : '';
+    process.stderr.write(`fastmd-transform: ${stats.files} file(s) converted` +
+      `${failures.length ? `, ${failures.length} failed (listed above)` : ''}, ` +
+      `${formatBytes(stats.bytesIn)} of Markdown -> ${formatBytes(stats.bytesOut)} of HTML${rate}${how}\n`);
   }
-  return stats.failed ? 1 : 0;
+  return failures.length ? 1 : 0;
 }
 
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 }, (error) => {
   if (error instanceof UsageError) {
-    process.stderr.write(`fastmd-transform: ${error.message}\n\n${USAGE}`);
+    process.stderr.write(`fastmd-transform: ${error.message}\nTry 'fastmd-transform --help' for more information.\n`);
     process.exitCode = 2;
+  } else if (error instanceof StartError) {
+    process.stderr.write(`fastmd-transform: ${error.message}\n`);
+    process.exitCode = 3;
   } else {
-    process.stderr.write(`fastmd-transform: ${error.code ? `${error.code}: ` : ''}${error.message}\n`);
-    process.exitCode = 1;
+    throw error; // a bug: Node prints the stack and exits with 1
   }
 });

@@ -1,12 +1,22 @@
 'use strict';
 // Where the SDK finds fastmd's executables (fastmd-worker-md, fastmd-ipcd): the directory in
-// env FASTMD_BIN_DIR, then the repository's build/bin (when the package runs from a checkout),
-// then PATH.
+// env FASTMD_BIN_DIR, then the repository's build/bin (only when the package runs from a
+// checkout), then PATH, then /usr/local/sbin and /usr/sbin (where a daemon may be installed,
+// often missing from a user's PATH). A miss lists every place looked in and what to install.
 
 const fs = require('node:fs');
 const path = require('node:path');
 
 const { fastmdError } = require('./errors');
+
+/** The repository around this package when it runs from a checkout, else null. */
+const checkoutDir = (() => {
+  const dir = path.resolve(__dirname, '..', '..');
+  const isCheckout = fs.existsSync(path.join(dir, 'CMakeLists.txt')) && fs.existsSync(path.join(dir, 'sdk-cpp'));
+  return isCheckout ? dir : null;
+})();
+
+const SYSTEM_SBIN_DIRS = ['/usr/local/sbin', '/usr/sbin'];
 
 function isExecutableFile(file) {
   try {
@@ -17,26 +27,45 @@ function isExecutableFile(file) {
   }
 }
 
-/** The places `name` is looked for, in order. */
-function candidatesFor(name) {
-  const dirs = [];
-  if (process.env.FASTMD_BIN_DIR) dirs.push(process.env.FASTMD_BIN_DIR);
-  dirs.push(path.resolve(__dirname, '..', '..', 'build', 'bin'));
-  dirs.push(...(process.env.PATH || '').split(path.delimiter).filter(Boolean));
-  return dirs.map((dir) => path.join(dir, name));
+/** The places executables are looked for, in order: [{dir, why}], `why` naming the source. */
+function searchPlaces() {
+  const places = [];
+  const add = (dir, why) => {
+    if (!places.some((place) => place.dir === dir)) places.push({ dir, why });
+  };
+  if (process.env.FASTMD_BIN_DIR) add(process.env.FASTMD_BIN_DIR, 'FASTMD_BIN_DIR');
+  if (checkoutDir) add(path.join(checkoutDir, 'build', 'bin'), 'this checkout\'s build');
+  for (const dir of (process.env.PATH || '').split(path.delimiter).filter(Boolean)) add(dir, 'PATH');
+  for (const dir of SYSTEM_SBIN_DIRS) add(dir, 'sbin');
+  return places;
+}
+
+/** "FASTMD_BIN_DIR: not set; PATH: /usr/bin, /bin; sbin: /usr/sbin": every place, by source. */
+function describePlaces(places) {
+  const groups = process.env.FASTMD_BIN_DIR ? [] : [{ why: 'FASTMD_BIN_DIR', dirs: ['not set'] }];
+  for (const { dir, why } of places) {
+    const last = groups[groups.length - 1];
+    if (last?.why === why) last.dirs.push(dir);
+    else groups.push({ why, dirs: [dir] });
+  }
+  return groups.map(({ why, dirs }) => `${why}: ${dirs.join(', ')}`).join('; ');
 }
 
 /**
- * The path of executable `name`; throws a FastmdError with `code` (a FASTMD_ code) saying
- * where it looked when it is nowhere.
+ * The path of executable `name`; throws a FastmdError with `code` (a FASTMD_ code) listing
+ * every place it looked and what to install when it is nowhere.
  */
 function findBinary(name, code = 'WORKER_UNAVAILABLE') {
-  const candidates = candidatesFor(name);
-  const found = candidates.find(isExecutableFile);
-  if (found) return found;
-  throw fastmdError(code, `${name} was not found (looked in ${path.dirname(candidates[0])}` +
-    `${process.env.FASTMD_BIN_DIR ? `, ${path.dirname(candidates[1])}` : ''} and PATH): ` +
-    'build it (scripts/build) or set FASTMD_BIN_DIR');
+  const places = searchPlaces();
+  for (const { dir } of places) {
+    const file = path.join(dir, name);
+    if (isExecutableFile(file)) return file;
+  }
+  const remedy = checkoutDir
+    ? `build it in this checkout (scripts/build), install the Debian package fastmd-ipc, or set FASTMD_BIN_DIR to the directory holding ${name}`
+    : 'install the Debian package fastmd-ipc (apt install fastmd-ipc), or build fastmd-ipc from source ' +
+      'and put the directory holding it on PATH or in FASTMD_BIN_DIR';
+  throw fastmdError(code, `${name} was not found. Looked in ${describePlaces(places)}. To get it: ${remedy}`);
 }
 
 module.exports = { findBinary };

@@ -11,7 +11,7 @@ export interface ConnectOptions {
   socket?: string;
   /** `auto` (default, or env FASTMD_IPC) tries fast and falls back to legacy with one warning (code FASTMD_FALLBACK); `fast` never falls back. */
   transport?: 'auto' | TransportName;
-  /** Legacy worker: a path (started with `--stdio`) or a full argv. Default: env FASTMD_WORKER, else fastmd-worker-md from FASTMD_BIN_DIR, the repository's build/bin, or PATH. */
+  /** Legacy worker: a path (started with `--stdio`) or a full argv. Default: env FASTMD_WORKER, else fastmd-worker-md from FASTMD_BIN_DIR, a checkout's build/bin, PATH, /usr/local/sbin or /usr/sbin. */
   workerCommand?: string | string[];
   /** Legacy: how many worker children to start (default 1); calls go to the one with the fewest outstanding. */
   workers?: number;

@@ -1,7 +1,8 @@
 'use strict';
-// fastmd-transform as a user runs it: --help, stdin to stdout, a directory tree mirrored
-// into --out through a private fastmd-ipcd (no daemon reachable) and through legacy workers,
-// with the summary line, and usage errors.
+// fastmd-transform as a user runs it: --help (and the man page made from it), --version,
+// stdin to stdout, a directory tree mirrored into --out through a private fastmd-ipcd (no
+// daemon reachable) and through legacy workers, with the summary line, and usage errors.
+// Inputs it cannot convert: cli-inputs.test.js.
 
 const assert = require('node:assert/strict');
 const { execFile } = require('node:child_process');
@@ -9,8 +10,9 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { describe, it } = require('node:test');
 
-const { binDir, runNode, tempDir } = require('./support/env');
+const { binDir, packageDir, runNode, tempDir } = require('./support/env');
 const { Cluster } = require('./fast-support/cluster');
+const { currentPage, page } = require('../scripts/man-page');
 
 const cli = path.resolve(__dirname, '..', 'bin', 'fastmd-transform.js');
 
@@ -40,11 +42,43 @@ const env = (t, extra = {}) => ({
 });
 
 describe('fastmd-transform', () => {
-  it('--help prints the usage', async () => {
-    const { code, stdout } = await runNode({ args: [cli, '--help'] });
+  it('--help and -h print the usage, the exit statuses and the environment', async () => {
+    const long = await runNode({ args: [cli, '--help'] });
+    const short = await runNode({ args: [cli, '-h'] });
+    assert.equal(long.code, 0);
+    assert.equal(short.code, 0);
+    assert.equal(short.stdout, long.stdout);
+    assert.match(long.stdout, /^Usage: fastmd-transform \[options\] \[INPUT\.\.\.\]\n/);
+    assert.match(long.stdout, /--workers N/);
+    assert.match(long.stdout, /Exit status:\n {2}0 {3}every input was converted\n {2}1 {3}some inputs failed/);
+    assert.match(long.stdout, /FASTMD_BIN_DIR/);
+  });
+
+  it('--version prints the package version', async () => {
+    const { code, stdout } = await runNode({ args: [cli, '--version'] });
     assert.equal(code, 0);
-    assert.match(stdout, /Usage: fastmd-transform/);
-    assert.match(stdout, /--workers N/);
+    const { version } = JSON.parse(fs.readFileSync(path.join(packageDir, 'package.json'), 'utf8'));
+    assert.equal(stdout, `fastmd-transform ${version}\n`);
+  });
+
+  it('has a man page that says what --help says, listed in package.json', () => {
+    assert.equal(fs.readFileSync(page, 'utf8'), currentPage(),
+      'man/fastmd-transform.1 differs from --help: run `node scripts/man-page.js --write`');
+    const { man, files } = JSON.parse(fs.readFileSync(path.join(packageDir, 'package.json'), 'utf8'));
+    assert.deepEqual(man, [path.relative(packageDir, page)]);
+    assert.ok(files.includes('man/'));
+  });
+
+  it('names a wrong option, lists the right ones and points at --help (status 2)', async () => {
+    const { code, stdout, stderr } = await runNode({ args: [cli, '--wokers', '2', 'a.md'] });
+    assert.equal(code, 2);
+    assert.equal(stdout, '');
+    assert.equal(stderr, "fastmd-transform: unknown option '--wokers'; the options are --out, --workers, --transport, " +
+      "--socket, --quiet, -h/--help, --version (a file whose name starts with '-' goes after '--')\n" +
+      "Try 'fastmd-transform --help' for more information.\n");
+    const missing = await runNode({ args: [cli, 'a.md', '--out'] });
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /^fastmd-transform: --out needs a value\n/);
   });
 
   it('transforms stdin to stdout', async (t) => {
@@ -59,7 +93,7 @@ describe('fastmd-transform', () => {
     const { code, stderr } = await runNode({ args: [cli, '--workers', '2', '--out', out, src], env: env(t) });
     assert.equal(code, 0, stderr);
     checkMirrored(out);
-    assert.match(stderr, /3 file\(s\), .* MB\/s, \d+ files\/s; transport fast \(a private fastmd-ipcd with 2 worker\(s\)\)/);
+    assert.match(stderr, /3 file\(s\) converted, .* MB\/s, \d+ files\/s; transport fast \(a private fastmd-ipcd with 2 worker\(s\)\)/);
   });
 
   it('uses the daemon that answers on FASTMD_IPC_SOCKET instead of starting one', async (t) => {

@@ -206,4 +206,15 @@ describe('legacy transport: process lifetime', () => {
     assert.equal(code, 0);
     assert.equal(stdout, '<p><em>ok</em></p>\n\n');
   });
+
+  it('resolves close() when a worker ignores EOF and has to be killed, with nothing else keeping the process alive', async () => {
+    // `sleep` never reads its stdin: close() waits out the grace period, then SIGKILLs it.
+    const { code, stdout } = await runNode({
+      script: `require('.').connect({ transport: 'legacy', workerCommand: ['sleep', '600'] })
+        .then((client) => client.close()).then(() => console.log('closed'));`,
+      timeoutMs: 20000,
+    });
+    assert.equal(code, 0);
+    assert.equal(stdout, 'closed\n');
+  });
 });

@@ -1,20 +1,32 @@
 'use strict';
 // The package as a user gets it: `npm pack` (whose prepack copies the addon's C++ sources
-// in), `npm install --offline` of the tarball into a fresh temporary project (the addon is
-// compiled there by node-gyp with Node's local headers, nothing downloaded), then the quick
-// start of docs/sdk-node.md, copied from the docs, against a private fastmd-ipcd.
+// in), checked for size and contents, then `npm install --offline` of the tarball into fresh
+// temporary projects: once where the addon builds (node-gyp with Node's local headers,
+// nothing downloaded) and the quick start of docs/sdk-node.md runs over the fast path, and
+// once where the C++ compiler fails, so the install must still succeed, say why in one line,
+// and leave a package that works over the legacy path with the reason in FASTMD_FALLBACK.
+//
+// Offline, a project installs the tarball from its lockfile (`npm ci`): npm 11 resolves a
+// dependency without a lockfile from its full registry document, which the cache filled by
+// scripts/setup's `npm ci` does not hold. The lockfile pins what sdk-node's pins.
 
 const assert = require('node:assert/strict');
 const { execFile } = require('node:child_process');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
-const { it } = require('node:test');
+const { after, before, describe, it } = require('node:test');
 
 const { binDir, packageDir, runNode, tempDir } = require('./support/env');
 const { Cluster } = require('./fast-support/cluster');
 
 // Compiling the addon at install takes minutes on a busy 2-core machine.
 const STEP_MS = 600000;
+// The tarball is sources only; the addon's build output or node_modules would be megabytes.
+const MAX_TARBALL_BYTES = 256 * 1024;
+const TARBALL = 'fastmd-ipc-0.1.0.tgz';
+const BROKEN_COMPILER_ERROR = 'broken-c++: error: this compiler fails on purpose (pack.test.js)';
 
 function run(file, args, options) {
   return new Promise((resolve, reject) => {
@@ -34,33 +46,199 @@ function quickStart() {
   return match[1];
 }
 
-it('packs, installs offline into a fresh project, and runs the quick start from the docs', async (t) => {
-  const dir = tempDir(t, 'fastmd-pack-');
-  await run('npm', ['pack', '--pack-destination', dir, '--loglevel=error'], { cwd: packageDir });
-  const tarballs = fs.readdirSync(dir).filter((name) => name.endsWith('.tgz'));
-  assert.deepEqual(tarballs, ['fastmd-ipc-0.1.0.tgz']);
-
-  const project = path.join(dir, 'project');
+/**
+ * A fresh project directory `dir/name` depending on `tarball`, with a lockfile: the tarball,
+ * and the package's own dependencies as sdk-node/package-lock.json pins them.
+ */
+function newProject(dir, name, tarball) {
+  const project = path.join(dir, name);
   fs.mkdirSync(project);
-  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'quickstart', version: '1.0.0', private: true }));
-  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error', path.join(dir, tarballs[0])], { cwd: project });
-  const installed = path.join(project, 'node_modules', '@fastmd', 'ipc');
-  assert.ok(fs.existsSync(path.join(installed, 'build', 'Release', 'fastmd_ipc.node')), 'the addon was built at install');
-  assert.ok(fs.existsSync(path.join(project, 'node_modules', '.bin', 'fastmd-transform')), 'the CLI is linked');
+  const spec = `file:${path.relative(project, tarball)}`;
+  const manifest = { name, version: '1.0.0', private: true, dependencies: { '@fastmd/ipc': spec } };
+  const ours = JSON.parse(fs.readFileSync(path.join(packageDir, 'package-lock.json'), 'utf8')).packages;
+  const { version, license, dependencies, bin, engines } = ours[''];
+  const packages = {
+    '': { name, version: '1.0.0', dependencies: manifest.dependencies },
+    'node_modules/@fastmd/ipc': {
+      version, resolved: spec, license, dependencies, bin, engines, hasInstallScript: true,
+      integrity: `sha512-${crypto.createHash('sha512').update(fs.readFileSync(tarball)).digest('base64')}`,
+    },
+  };
+  for (const [where, entry] of Object.entries(ours)) if (where !== '' && !entry.dev) packages[where] = entry;
+  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify(manifest, null, 2));
+  fs.writeFileSync(path.join(project, 'package-lock.json'),
+    JSON.stringify({ name, version: '1.0.0', lockfileVersion: 3, requires: true, packages }, null, 2));
+  return project;
+}
 
-  fs.writeFileSync(path.join(project, 'quickstart.js'), quickStart());
-  const cluster = new Cluster();
-  try {
-    await cluster.startDaemon();
-    cluster.startWorker();
-    const { code, stdout, stderr } = await runNode({
-      cwd: project,
-      args: ['quickstart.js'],
-      env: { FASTMD_IPC_SOCKET: cluster.socket, FASTMD_BIN_DIR: binDir, FASTMD_IPC: '' },
+const INSTALL_ARGS = ['ci', '--offline', '--no-audit', '--no-fund', '--loglevel=error'];
+
+describe('the packed tarball', () => {
+  let tarball;
+  before(async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastmd-pack-'));
+    await run('npm', ['pack', '--pack-destination', dir, '--loglevel=error'], { cwd: packageDir });
+    assert.deepEqual(fs.readdirSync(dir), [TARBALL]);
+    tarball = path.join(dir, TARBALL);
+  });
+  after(() => fs.rmSync(path.dirname(tarball), { recursive: true, force: true }));
+
+  it('is small, holds the sources, the CLI and its man page and no build output, and names no os', async () => {
+    const size = fs.statSync(tarball).size;
+    assert.ok(size < MAX_TARBALL_BYTES, `the tarball is ${size} bytes, more than ${MAX_TARBALL_BYTES}`);
+    const files = (await run('tar', ['-tzf', tarball])).split('\n').filter(Boolean);
+    for (const file of ['package/bin/fastmd-transform.js', 'package/man/fastmd-transform.1', 'package/binding.gyp',
+      'package/scripts/build-addon.js', 'package/native/vendor-src/sdk-cpp/src/shm/segment.cpp']) {
+      assert.ok(files.includes(file), `${file} is in the tarball`);
+    }
+    const unwanted = files.filter((file) => /^package\/(build|test|node_modules)\/|\.node$/.test(file));
+    assert.deepEqual(unwanted, []);
+    // Installable on any OS Node runs on: the legacy path needs no addon.
+    const manifest = JSON.parse(await run('tar', ['-xzOf', tarball, 'package/package.json']));
+    assert.equal(manifest.os, undefined);
+    assert.equal(manifest.cpu, undefined);
+  });
+
+  it('installs offline into a fresh project, builds the addon, and runs the quick start from the docs', async (t) => {
+    const project = newProject(tempDir(t, 'fastmd-pack-'), 'quickstart', tarball);
+    await run('npm', INSTALL_ARGS, { cwd: project });
+    const installed = path.join(project, 'node_modules', '@fastmd', 'ipc');
+    assert.ok(fs.existsSync(path.join(installed, 'build', 'Release', 'fastmd_ipc.node')), 'the addon was built at install');
+    assert.ok(fs.existsSync(path.join(project, 'node_modules', '.bin', 'fastmd-transform')), 'the CLI is linked');
+
+    fs.writeFileSync(path.join(project, 'quickstart.js'), quickStart());
+    const cluster = new Cluster();
+    try {
+      await cluster.startDaemon();
+      cluster.startWorker();
+      const { code, stdout, stderr } = await runNode({
+        cwd: project,
+        args: ['quickstart.js'],
+        env: { FASTMD_IPC_SOCKET: cluster.socket, FASTMD_BIN_DIR: binDir, FASTMD_IPC: '' },
+      });
+      assert.equal(code, 0, stderr);
+      assert.equal(stdout, '<h1>Hello, <em>world</em>!</h1>\n\ntransport: fast\n');
+    } finally {
+      await cluster.stop();
+    }
+  });
+
+  describe('installed where the addon cannot be built', () => {
+    let dir;
+    let project;
+    let installOutput;
+    before(async () => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastmd-pack-nocxx-'));
+      project = newProject(dir, 'no-compiler', tarball);
+      const compiler = path.join(dir, 'broken-c++');
+      fs.writeFileSync(compiler, `#!/bin/sh\necho '${BROKEN_COMPILER_ERROR}' >&2\nexit 1\n`, { mode: 0o755 });
+      // On a terminal, as a person runs it: npm hides a successful install script's output
+      // unless --foreground-scripts, so the line must reach the terminal by itself.
+      // script(1) gives npm a pseudo-terminal and records what appears on it.
+      const command = ['npm', ...INSTALL_ARGS].map((arg) => `'${arg}'`).join(' ');
+      installOutput = await run('script', ['-qec', command, '/dev/null'],
+        { cwd: project, env: { ...process.env, CXX: compiler, CC: compiler } });
     });
-    assert.equal(code, 0, stderr);
-    assert.equal(stdout, '<h1>Hello, <em>world</em>!</h1>\n\ntransport: fast\n');
-  } finally {
-    await cluster.stop();
-  }
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    const installed = () => path.join(project, 'node_modules', '@fastmd', 'ipc');
+    const notBuiltLine = '@fastmd/ipc: the native addon was not built (the C++ build failed: ' +
+      `${BROKEN_COMPILER_ERROR}); the package works over the legacy transport only`;
+
+    it('still installs, and says in one line on the terminal that the addon was not built and why', () => {
+      assert.equal(installOutput.split(notBuiltLine).length - 1, 1, `one "${notBuiltLine}" in:\n${installOutput}`);
+      assert.ok(!fs.existsSync(path.join(installed(), 'build', 'Release', 'fastmd_ipc.node')));
+      assert.equal(fs.readFileSync(path.join(installed(), 'build', 'addon-not-built.txt'), 'utf8'),
+        `the C++ build failed: ${BROKEN_COMPILER_ERROR}\n`);
+      assert.ok(fs.existsSync(path.join(project, 'node_modules', '.bin', 'fastmd-transform')), 'the CLI is linked');
+    });
+
+    it('works over legacy with a worker found on PATH, and names the reason in FASTMD_FALLBACK and in fast\'s error', async () => {
+      const script = `
+        const { connect } = require('@fastmd/ipc');
+        const warnings = [];
+        process.on('warning', (warning) => warnings.push({ code: warning.code, message: warning.message }));
+        (async () => {
+          const client = await connect();
+          const html = await client.transform('# Hi\\n');
+          await client.close();
+          let fastError = null;
+          await connect({ transport: 'fast' }).catch((error) => { fastError = { code: error.code, message: error.message }; });
+          await new Promise((resolve) => setImmediate(resolve));
+          console.log(JSON.stringify({ transport: client.transport, html, warnings, fastError }));
+        })();`;
+      // PATH is only the build's bin directory, standing in for /usr/bin of the Debian package.
+      const { code, stdout, stderr } = await runNode({ cwd: project, script, env: { FASTMD_BIN_DIR: '', PATH: binDir, FASTMD_IPC: '' } });
+      assert.equal(code, 0, stderr);
+      const { transport, html, warnings, fastError } = JSON.parse(stdout);
+      assert.equal(transport, 'legacy');
+      assert.equal(html, '<h1>Hi</h1>\n');
+      const reason = 'the @fastmd/ipc native addon was not built when the package was installed: ' +
+        `the C++ build failed: ${BROKEN_COMPILER_ERROR} (fix that, then run \`npm rebuild @fastmd/ipc\`)`;
+      assert.deepEqual(warnings, [{
+        code: 'FASTMD_FALLBACK',
+        message: `@fastmd/ipc: the fast transport is unavailable (FASTMD_ADDON_UNAVAILABLE: ${reason}); ` +
+          'using the legacy NDJSON transport. Set FASTMD_IPC=legacy to choose it without this warning.',
+      }]);
+      assert.deepEqual(fastError, { code: 'FASTMD_ADDON_UNAVAILABLE', message: reason });
+    });
+
+    it('runs fastmd-transform over legacy', async () => {
+      const { code, stdout, stderr } = await runNode({
+        cwd: project,
+        args: [path.join(project, 'node_modules', '.bin', 'fastmd-transform')],
+        input: '# From the installed CLI\n',
+        env: { FASTMD_BIN_DIR: binDir, FASTMD_IPC: '' },
+      });
+      assert.equal(code, 0, stderr);
+      assert.equal(stdout, '<h1>From the installed CLI</h1>\n');
+      assert.match(stderr, /\[FASTMD_FALLBACK\] Warning: @fastmd\/ipc: the fast transport is unavailable \(FASTMD_ADDON_UNAVAILABLE: /);
+      assert.ok(stderr.includes(BROKEN_COMPILER_ERROR), stderr);
+      assert.match(stderr, /1 file\(s\) converted, .*transport legacy/);
+    });
+
+    it('lists the places it looked, and no checkout path, when the worker is nowhere', async () => {
+      const empty = path.join(dir, 'empty-bin');
+      fs.mkdirSync(empty, { recursive: true });
+      const script = `require('@fastmd/ipc').connect({ transport: 'legacy' })
+        .catch((error) => console.log(JSON.stringify({ code: error.code, message: error.message })));`;
+      const { stdout, stderr } = await runNode({ cwd: project, script, env: { FASTMD_BIN_DIR: '', PATH: empty } });
+      const { code, message } = JSON.parse(stdout || stderr);
+      assert.equal(code, 'FASTMD_WORKER_UNAVAILABLE');
+      assert.equal(message, 'fastmd-worker-md was not found. Looked in FASTMD_BIN_DIR: not set; ' +
+        `PATH: ${empty}; sbin: /usr/local/sbin, /usr/sbin. To get it: install the Debian package fastmd-ipc ` +
+        '(apt install fastmd-ipc), or build fastmd-ipc from source and put the directory holding it on PATH or in FASTMD_BIN_DIR');
+    });
+
+    it('says the install script did not run when there is no build at all', async () => {
+      // What `npm install --ignore-scripts` (or an allowScripts policy) leaves: no build/.
+      const copy = path.join(dir, 'ignored-scripts');
+      fs.cpSync(path.join(project, 'node_modules'), path.join(copy, 'node_modules'), { recursive: true, verbatimSymlinks: true });
+      fs.rmSync(path.join(copy, 'node_modules', '@fastmd', 'ipc', 'build'), { recursive: true });
+      const script = `require('@fastmd/ipc').connect({ transport: 'fast' })
+        .catch((error) => console.log(JSON.stringify({ code: error.code, message: error.message })));`;
+      const { stdout, stderr } = await runNode({ cwd: copy, script });
+      assert.deepEqual(JSON.parse(stdout || stderr), {
+        code: 'FASTMD_ADDON_UNAVAILABLE',
+        message: 'the @fastmd/ipc native addon was never built: the package\'s install script did not run ' +
+          '(npm --ignore-scripts, or an allowScripts policy that does not cover @fastmd/ipc); run `npm rebuild @fastmd/ipc`',
+      });
+    });
+
+    it('skips the build with the reason on a system other than Linux', async () => {
+      // The install script as npm runs it on macOS: process.platform is what it checks.
+      const preload = path.join(dir, 'as-darwin.js');
+      fs.writeFileSync(preload, "Object.defineProperty(process, 'platform', { value: 'darwin' });\n");
+      const { code, stderr } = await runNode({
+        cwd: installed(),
+        args: ['--require', preload, path.join('scripts', 'build-addon.js')],
+        env: { npm_config_foreground_scripts: 'true' },
+      });
+      assert.equal(code, 0, stderr);
+      const reason = 'the fast transport\'s addon builds only on Linux, and this is darwin';
+      assert.equal(stderr, `@fastmd/ipc: the native addon was not built (${reason}); the package works over the legacy ` +
+        'transport only (see "Installing without the addon" in docs/sdk-node.md)\n');
+      assert.equal(fs.readFileSync(path.join(installed(), 'build', 'addon-not-built.txt'), 'utf8'), `${reason}\n`);
+    });
+  });
 });

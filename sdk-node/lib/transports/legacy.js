@@ -182,6 +182,9 @@ class WorkerProcess {
   /** Ends the child: EOF on its stdin (it answers what it holds and exits), then signals. */
   stop() {
     if (this.exited) return Promise.resolve();
+    // Referenced until it has closed: an idle (unref'd) child killed after the grace period
+    // would otherwise let the event loop end with this promise pending.
+    this._setRef(true);
     return new Promise((resolve) => {
       const kill = setTimeout(() => this.child.kill('SIGKILL'), CLOSE_GRACE_MS);
       this.child.once('close', () => {

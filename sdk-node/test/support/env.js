@@ -32,21 +32,32 @@ function tempDir(t, prefix = 'fastmd-node-') {
 }
 
 /**
- * Runs `node -e script` (or `node file args`) with `env` added; resolves with
- * {code, signal, stdout, stderr, ms}. Kills it and rejects after `timeoutMs`.
+ * The argv prefix under which file permissions bind a child even when the tests run as root
+ * (CI does): util-linux's setpriv drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from its
+ * bounding set, so a mode-000 file or directory is unreadable to it as to anyone. Empty when
+ * not root, where they bind already.
  */
-function runNode({ script, args = [], env = {}, input, timeoutMs = 30000, cwd = packageDir }) {
-  const argv = script === undefined ? args : ['-e', script, ...args];
+function permissionsBind() {
+  return process.getuid?.() === 0 ? ['setpriv', '--bounding-set=-dac_override,-dac_read_search', '--'] : [];
+}
+
+/**
+ * Runs `node -e script` (or `node file args`) with `env` added, under `launcher` (an argv
+ * prefix such as permissionsBind()) if given; resolves with {code, signal, stdout, stderr,
+ * ms}. Kills it and rejects after `timeoutMs`.
+ */
+function runNode({ script, args = [], env = {}, input, timeoutMs = 30000, cwd = packageDir, launcher = [] }) {
+  const command = [...launcher, process.execPath, ...(script === undefined ? args : ['-e', script, ...args])];
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const child = spawn(process.execPath, argv, { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command[0], command.slice(1), { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (text) => { stdout += text; });
     child.stderr.setEncoding('utf8').on('data', (text) => { stderr += text; });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`node ${argv.join(' ').slice(0, 200)} did not exit within ${timeoutMs} ms\nstderr: ${stderr}`));
+      reject(new Error(`${command.join(' ').slice(0, 200)} did not exit within ${timeoutMs} ms\nstderr: ${stderr}`));
     }, timeoutMs);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -56,4 +67,4 @@ function runNode({ script, args = [], env = {}, input, timeoutMs = 30000, cwd = 
   });
 }
 
-module.exports = { binDir, binary, legacyWorker, tempDir, runNode, packageDir };
+module.exports = { binDir, binary, legacyWorker, tempDir, runNode, permissionsBind, packageDir };
