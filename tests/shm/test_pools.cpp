@@ -139,6 +139,40 @@ TEST_CASE("a returned segment is zeroed, its generation bumped, and counted", "[
   stale_reader->release(handle);
 }
 
+TEST_CASE("a returned segment's old memory stays unchanged for whoever still maps it", "[shm]") {
+  // A Node client keeps result Buffers over a dead worker's blocks (docs/sdk-node.md): the
+  // next lease of the slot must not zero or write the memory those Buffers view.
+  auto pools = Pools::create(small_pool());
+  REQUIRE(pools.ok());
+  std::optional<SegmentLease> lease = pools->lease(7, ::getuid());
+  REQUIRE(lease.has_value());
+  const auto first = lease->info();
+  auto old_writer = fastmd::shm::SegmentWriter::open(dup_of(lease->fd()), first);
+  REQUIRE(old_writer.ok());
+  auto block = (*old_writer)->allocate(1000, 0ms);
+  REQUIRE(block.ok());
+  std::memset(block->data().data(), 0xab, 1000);
+  const auto handle = block->seal(1000);
+  auto old_reader = fastmd::shm::SegmentReader::open(dup_of(lease->fd()), first);
+  REQUIRE(old_reader.ok());
+  auto held = old_reader->acquire(handle);
+  REQUIRE(held.ok());
+
+  lease.reset();
+  auto again = pools->lease(8, ::getuid());
+  REQUIRE(again.has_value());
+  REQUIRE(again->info().segment == first.segment);
+  auto new_writer = fastmd::shm::SegmentWriter::open(dup_of(again->fd()), again->info());
+  REQUIRE(new_writer.ok());
+  auto whole = (*new_writer)->allocate((*new_writer)->max_block(), 0ms);
+  REQUIRE(whole.ok());
+  std::memset(whole->data().data(), 0xcd, whole->data().size());
+
+  REQUIRE(held->bytes().size() == 1000);
+  for (const auto b : held->bytes()) REQUIRE(b == std::byte{0xab});
+  CHECK(old_reader->read(handle).ok());
+}
+
 TEST_CASE("an exhausted pool gives no segment, counts it, and recovers", "[shm]") {
   auto pools = Pools::create(small_pool());
   REQUIRE(pools.ok());
