@@ -9,6 +9,7 @@
 //   node bench/node/transports.js [--quick] [--bin-dir DIR]
 
 const path = require('node:path');
+const { PerformanceObserver } = require('node:perf_hooks');
 
 const { percentiles, processUsage, selfUsage, Usage, emit, progress } = require('./report');
 const { gatherCorpus } = require('./corpus');
@@ -63,6 +64,11 @@ async function latencySeries(client, transport, pids, payload, iterations, kind)
   const warmup = Math.min(Math.floor(iterations / 10) + 1, 100);
   for (let i = 0; i < warmup; i++) await client.call('echo', payload);
   const samples = new Float64Array(iterations);
+  // V8's collections during the series (what --trace-gc prints, counted): large results are
+  // external memory, which paces the GCs.
+  let collections = 0;
+  const gcs = new PerformanceObserver((list) => { collections += list.getEntries().length; });
+  gcs.observe({ entryTypes: ['gc'] });
   const m = await measure(pids, async () => {
     for (let i = 0; i < iterations; i++) {
       const start = process.hrtime.bigint();
@@ -71,9 +77,13 @@ async function latencySeries(client, transport, pids, payload, iterations, kind)
       if (result.length !== payload.length) throw new Error(`echo returned ${result.length} of ${payload.length} bytes`);
     }
   });
+  // Entries of GCs that ended in the series are delivered on a later tick.
+  await new Promise((resolve) => setImmediate(resolve));
+  gcs.disconnect();
   const p = percentiles(samples);
   const row = { client: 'node', transport, method: 'echo', payload_kind: kind, payload_bytes: payload.length, ...p,
-    msgs_per_s: iterations / (m.totalNs / 1e9), iterations, ...costs(m, iterations) };
+    msgs_per_s: iterations / (m.totalNs / 1e9), iterations, ...costs(m, iterations),
+    gc_per_100_calls: (100 * collections) / iterations };
   if (payload.length >= 64 * 1024) row.gb_per_s = payload.length / (p.p50_us * 1e3);
   emit(row);
 }

@@ -240,7 +240,10 @@ void FastSession::handle_introduce(Inbound& inbound) {
   peer->max_frame = intro->max_frame;
   if (intro->segment && inbound.fds.size() >= 2) {
     auto segment = shm::SegmentReader::open(std::move(inbound.fds[1]), *intro->segment);
-    if (segment) peer->segment.emplace(std::move(*segment));
+    if (segment) {
+      peer->segment.emplace(std::move(*segment));
+      peer->held_results = std::make_shared<HeldResultBudget>(intro->segment->size);
+    }
   }
   peer->channel =
       std::make_unique<FramedSocket>(std::move(inbound.fds.front()), proto::DecodeLimits::data());
@@ -363,24 +366,33 @@ void FastSession::read_response(Peer& peer, Inbound& inbound, Answers& answers) 
     auto mapped = inbound.fds.empty()
                       ? proto::Result<shm::AttachedPayload>(
                             Error{Errc::fd_mismatch, "a one-off result came without its memfd"})
-                      : shm::map_attached(std::move(inbound.fds.front()), message.shm->length);
+                      : shm::map_attached(std::move(inbound.fds.front()), message.shm->length,
+                                          shm::AttachedView::private_copy);
     if (!mapped) {
       code = mapped.error().code;
       value = Napi::String::New(env_, mapped.error().message);
     } else if (wanted) {
-      value = make_result(env_, mapped->bytes(), kind);
+      value = make_result(env_, std::move(*mapped), kind);  // sealed: may be used in place
     }
   } else if (!peer.segment) {
     code = Errc::shm_unknown_segment;
     value = Napi::String::New(env_, "a result names a segment the worker was not introduced with");
   } else {
     ++received_.segment_blocks;
-    // Released when `block` goes: copied or decoded by then, so the worker may reuse it.
+    // Released when `block` goes: copied or decoded by then, so the worker may reuse it;
+    // or when V8 collects a Buffer made over it in place.
     auto block = peer.segment->acquire(*message.shm);
-    if (block && wanted) value = make_result(env_, block->bytes(), kind);
+    if (block && wanted && kind == ResultKind::buffer) {
+      if (auto held = buffer_in_place(env_, *block, peer.held_results)) {
+        value = *held;
+        ++received_.in_place;
+      }
+    }
+    if (block && wanted && value.IsEmpty()) value = make_result(env_, block->bytes(), kind);
     // Checked again after the copy: a worker that died after answering has its segment
-    // reclaimed (zeroed) by the daemon, possibly while it was being copied. Such a result is
-    // lost with its worker, and the call is re-sent like the worker's other calls.
+    // reclaimed by the daemon, which zeroes it in place when it cannot give the slot fresh
+    // memory, possibly while it was being copied. Such a result is lost with its worker, and
+    // the call is re-sent like the worker's other calls.
     auto still = block ? peer.segment->read(*message.shm) : block.error();
     if (!still) {
       code = Errc::peer_gone;
@@ -633,7 +645,14 @@ Napi::Value FastSession::stats(const Napi::CallbackInfo&) {
   };
   Napi::Object out = Napi::Object::New(env_);
   out.Set("sent", counts(sent_));
-  out.Set("received", counts(received_));
+  Napi::Object received = counts(received_);
+  received.Set("inPlace", received_.in_place);
+  out.Set("received", received);
+  double held = 0;
+  for (const auto& [id, peer] : peers_) {
+    if (peer->held_results) held += static_cast<double>(peer->held_results->held());
+  }
+  out.Set("heldBytes", held);
   return out;
 }
 

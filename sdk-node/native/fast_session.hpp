@@ -21,7 +21,9 @@
 //   spin(peer, id, spinUs) → [codes, values] or undefined: polls the channel until call `id`
 //     is answered or spinUs µs passed, and returns the answers found as onResponses would
 //     get them (they do not go to onResponses)
-//   stats() → {sent: {inline, segment, oneoff}, received: {...}}
+//   stats() → {sent: {inline, segment, oneoff}, received: {inline, segment, oneoff, inPlace},
+//     heldBytes}: inPlace counts segment results made Buffers without a copy, heldBytes what
+//     such Buffers alive now hold of the workers' segments
 #pragma once
 
 #include <napi.h>
@@ -57,6 +59,7 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
     std::unique_ptr<ipc::detail::FramedSocket> channel;  // before `poll`: outlives it
     std::unique_ptr<PollWatcher> poll;
     std::optional<shm::SegmentReader> segment;
+    std::shared_ptr<HeldResultBudget> held_results;  // result Buffers over `segment`
     std::unordered_map<std::uint64_t, ResultKind> in_flight;
   };
 
@@ -138,6 +141,7 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
     double inline_frames = 0;
     double segment_blocks = 0;
     double oneoff_memfds = 0;
+    double in_place = 0;  // received: Buffers over the worker's segment, not copied
   };
   PathCounts sent_;
   PathCounts received_;

@@ -12,6 +12,10 @@
 #include <optional>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace fastmd::node {
 
 namespace {
@@ -25,15 +29,15 @@ using CreateExternalString = napi_status (*)(napi_env, Char*, std::size_t,
 CreateExternalString<char> create_external_latin1 = nullptr;
 CreateExternalString<char16_t> create_external_utf16 = nullptr;
 
-// Below this many bytes of UTF-8 an ordinary string is as fast (measured: docs/sdk-node.md).
-constexpr std::size_t kExternalStringMin = 64 * 1024;
+// Below this many bytes an ordinary string or Buffer is as fast (measured: docs/sdk-node.md).
+constexpr std::size_t kExternalResultMin = 64 * 1024;
 
-// The memory of external result strings, recycled. A fresh buffer is fresh pages: a 10 MiB
-// result copied into one costs 2,560 first-touch page faults (about 18 ms here), ten times
-// the copy. So when V8 collects an external string its buffer comes back here, and the next
-// result of the same size class is written into pages that are already faulted in. Buffers
-// are sized in powers of two (untouched tail pages cost nothing); at most kMaxFreeBytes of
-// them wait here, the oldest are freed first.
+// The memory of external result strings and Buffers, recycled. A fresh buffer is fresh pages: a 10
+// MiB result copied into one costs 2,560 first-touch page faults (about 18 ms here), ten times the
+// copy. So when V8 collects an external string its buffer comes back here, and the next result of
+// the same size class is written into pages that are already faulted in. Buffers are sized in
+// powers of two (untouched tail pages cost nothing); at most kMaxFreeBytes of them wait here, the
+// oldest are freed first.
 class StringMemoryPool {
  public:
   static constexpr std::size_t kMaxFreeBytes = 64 * 1024 * 1024;
@@ -96,7 +100,13 @@ void account_external_memory(napi_env env, std::int64_t change) {
   napi_adjust_external_memory(env, change, &total);
 }
 
-void give_back_string_memory(napi_env env, void* data, void* capacity_hint) {
+// Array buffers, external ones included, are counted by V8 itself: only strings need this
+// (measured: reporting a Buffer's memory again raised GCs per 100 10 MiB calls from 35 to 50).
+void give_back_buffer_memory(napi_env, void* data, void* capacity_hint) {
+  StringMemoryPool::instance().release(data, reinterpret_cast<std::size_t>(capacity_hint));
+}
+
+void give_back_pooled_memory(napi_env env, void* data, void* capacity_hint) {
   const std::size_t capacity = reinterpret_cast<std::size_t>(capacity_hint);
   if (env != nullptr) account_external_memory(env, -static_cast<std::int64_t>(capacity));
   StringMemoryPool::instance().release(data, capacity);
@@ -121,7 +131,7 @@ std::optional<Napi::Value> pooled_external_string(Napi::Env env, CreateExternalS
                             static_cast<std::int64_t>(reinterpret_cast<std::size_t>(capacity)));
     napi_value result;
     bool copied = false;
-    if (create(env, out, *length, give_back_string_memory, capacity, &result, &copied) == napi_ok) {
+    if (create(env, out, *length, give_back_pooled_memory, capacity, &result, &copied) == napi_ok) {
       return Napi::Value(env, result);
     }
     account_external_memory(env,
@@ -131,42 +141,60 @@ std::optional<Napi::Value> pooled_external_string(Napi::Env env, CreateExternalS
   return std::nullopt;
 }
 
-constexpr std::uint64_t kHighBits = 0x8080808080808080ull;
+// ASCII checks, 64 bytes per step with one branch. x86-64 always has SSE2 (no -march
+// needed, so the distributed binary runs on any x86-64): four 16-byte loads OR-ed and one
+// movemask. Elsewhere 8-byte words, which the compiler may vectorize.
+#if defined(__SSE2__)
+struct Block64 {
+  __m128i part[4];
+  explicit Block64(const unsigned char* at) {
+    for (int i = 0; i < 4; ++i) {
+      part[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at + 16 * i));
+    }
+  }
+  bool ascii() const {
+    const __m128i any =
+        _mm_or_si128(_mm_or_si128(part[0], part[1]), _mm_or_si128(part[2], part[3]));
+    return _mm_movemask_epi8(any) == 0;
+  }
+  void store(char* out) const {
+    for (int i = 0; i < 4; ++i) _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 * i), part[i]);
+  }
+};
+#else
+struct Block64 {
+  std::uint64_t words[8];
+  explicit Block64(const unsigned char* at) { std::memcpy(words, at, sizeof(words)); }
+  bool ascii() const {
+    std::uint64_t seen = 0;
+    for (std::uint64_t word : words) seen |= word;
+    return (seen & 0x8080808080808080ull) == 0;
+  }
+  void store(char* out) const { std::memcpy(out, words, sizeof(words)); }
+};
+#endif
 
 bool is_ascii(proto::ByteView bytes) {
   const auto* at = reinterpret_cast<const unsigned char*>(bytes.data());
   std::size_t n = bytes.size();
-  std::uint64_t seen = 0;
-  // Words of 8 bytes, OR-ed together: one branch per 64 bytes lets the compiler vectorize.
-  while (n >= 64) {
-    std::uint64_t words[8];
-    std::memcpy(words, at, sizeof(words));
-    for (std::uint64_t word : words) seen |= word;
-    if (seen & kHighBits) return false;
-    at += 64;
-    n -= 64;
+  for (; n >= 64; at += 64, n -= 64) {
+    if (!Block64(at).ascii()) return false;
   }
   unsigned char tail = 0;
   for (std::size_t i = 0; i < n; ++i) tail |= at[i];
-  return ((seen & kHighBits) | (tail & 0x80)) == 0;
+  return (tail & 0x80) == 0;
 }
 
-// Copies `bytes` to `out` while checking that they are ASCII, in one pass (measured 0.80 ms
-// per 10 MiB against 1.1 ms for is_ascii then memcpy); false at the first 64 bytes that are
-// not, with `out` partly written.
+// Copies `bytes` to `out` while checking that they are ASCII, in one pass; false at the
+// first 64 bytes that are not, with `out` partly written. Measured in docs/sdk-node.md
+// against the 8-byte-word loop this replaces.
 bool copy_if_ascii(proto::ByteView bytes, char* out) {
   const auto* at = reinterpret_cast<const unsigned char*>(bytes.data());
   std::size_t n = bytes.size();
-  while (n >= 64) {
-    std::uint64_t words[8];
-    std::memcpy(words, at, sizeof(words));
-    std::uint64_t seen = 0;
-    for (std::uint64_t word : words) seen |= word;
-    if (seen & kHighBits) return false;
-    std::memcpy(out, words, sizeof(words));
-    at += 64;
-    out += 64;
-    n -= 64;
+  for (; n >= 64; at += 64, out += 64, n -= 64) {
+    const Block64 block(at);
+    if (!block.ascii()) return false;
+    block.store(out);
   }
   unsigned char tail = 0;
   for (std::size_t i = 0; i < n; ++i) tail |= (out[i] = static_cast<char>(at[i]));
@@ -234,7 +262,7 @@ std::optional<std::size_t> decode_utf8(proto::ByteView bytes, char16_t* out) {
 Napi::Value utf8_string(Napi::Env env, proto::ByteView bytes) {
   // UTF-16 never needs more units than UTF-8 has bytes.
   auto decode = [&](char16_t* out) { return decode_utf8(bytes, out); };
-  if (bytes.size() >= kExternalStringMin) {
+  if (bytes.size() >= kExternalResultMin) {
     if (auto external = pooled_external_string(env, create_external_utf16, bytes.size(), decode)) {
       return *external;
     }
@@ -300,12 +328,105 @@ std::size_t JsPayload::write_to(std::span<std::byte> out) const {
   return written;
 }
 
+namespace {
+
+// Larger Buffers are left to Node's Buffer::Copy. Measured at 10 MiB (16 MiB class, of which
+// the 64 MiB pool keeps 4): more results pile up between GCs than that, the pool missed and a
+// fresh 16 MiB malloc faulted in 320-540 pages per call, against 65-130 for Node's copy (glibc
+// reuses its heap for those); at 1 MiB the pool took faults from 14-24 to 0 per call.
+constexpr std::size_t kPooledBufferMax = 4 * 1024 * 1024;
+
+// A Buffer of `bytes` copied into pooled memory: like a string's, a large Buffer's pages
+// are recycled instead of freshly faulted in (Node's own Buffer::Copy mallocs, and glibc
+// serves 128 KiB and up with a fresh mmap: 256 page faults per MiB, then munmap).
+std::optional<Napi::Value> pooled_buffer_copy(Napi::Env env, proto::ByteView bytes) {
+  StringMemoryPool& pool = StringMemoryPool::instance();
+  const std::size_t capacity = StringMemoryPool::capacity_for(bytes.size());
+  void* out = pool.acquire(bytes.size());
+  if (out == nullptr) throw Napi::Error::New(env, "out of memory for a result Buffer");
+  std::memcpy(out, bytes.data(), bytes.size());
+  napi_value result;
+  if (napi_create_external_buffer(env, bytes.size(), out, give_back_buffer_memory,
+                                  reinterpret_cast<void*>(capacity), &result) == napi_ok) {
+    return Napi::Value(env, result);
+  }
+  // A Node that allows no external buffers (V8 sandbox): no finalizer will run.
+  pool.release(out, capacity);
+  return std::nullopt;
+}
+
+// A received one-off memfd, owned by the JS value made over it: a Buffer, or a string
+// (whose memory V8 was told about, see give_back_buffer_memory).
+void unmap_attached(napi_env, void*, void* hint) {
+  delete static_cast<shm::AttachedPayload*>(hint);
+}
+void unmap_attached_string(napi_env env, void*, void* hint) {
+  std::unique_ptr<shm::AttachedPayload> payload(static_cast<shm::AttachedPayload*>(hint));
+  if (env != nullptr) account_external_memory(env, -static_cast<std::int64_t>(payload->size()));
+}
+
+// A JS value over the one-off's own mapping, which it then owns, with `reported` bytes
+// reported to V8; std::nullopt if this Node cannot make one (`payload` is left as it was).
+template <class Create>
+std::optional<Napi::Value> over_attached(Napi::Env env, shm::AttachedPayload& payload,
+                                         std::int64_t reported, Create create) {
+  auto owned = std::make_unique<shm::AttachedPayload>(std::move(payload));
+  account_external_memory(env, reported);
+  napi_value result;
+  if (create(owned.get(), &result) == napi_ok) {
+    owned.release();  // the finalizer's now
+    return Napi::Value(env, result);
+  }
+  account_external_memory(env, -reported);
+  payload = std::move(*owned);
+  return std::nullopt;
+}
+
+// A result block held by a Buffer over it, and the budget it is charged to.
+struct HeldBlock {
+  HeldBlock(shm::ReadBlock held, std::shared_ptr<HeldResultBudget> charged)
+      : block(std::move(held)), budget(std::move(charged)) {}
+  HeldBlock(const HeldBlock&) = delete;
+  HeldBlock& operator=(const HeldBlock&) = delete;
+  ~HeldBlock() { budget->give_back(block.bytes().size()); }
+
+  shm::ReadBlock block;
+  std::shared_ptr<HeldResultBudget> budget;
+};
+
+void release_held_block(napi_env, void*, void* hint) {
+  delete static_cast<HeldBlock*>(hint);
+}
+
+}  // namespace
+
+std::optional<Napi::Value> buffer_in_place(Napi::Env env, shm::ReadBlock& block,
+                                           const std::shared_ptr<HeldResultBudget>& budget) {
+  const std::size_t size = block.bytes().size();
+  if (size < kExternalResultMin || !budget->take(size)) return std::nullopt;
+  auto held = std::make_unique<HeldBlock>(std::move(block), budget);
+  // The segment is mapped writable (a release is a store in the block's header), so JS
+  // writes to the Buffer land in the block's payload bytes: its own result, nothing else.
+  auto* data = const_cast<std::byte*>(held->block.bytes().data());
+  napi_value result;
+  if (napi_create_external_buffer(env, size, data, release_held_block, held.get(), &result) ==
+      napi_ok) {
+    held.release();  // the finalizer's now
+    return Napi::Value(env, result);
+  }
+  block = std::move(held->block);
+  return std::nullopt;
+}
+
 Napi::Value make_result(Napi::Env env, proto::ByteView bytes, ResultKind kind) {
   if (kind == ResultKind::buffer) {
+    if (bytes.size() >= kExternalResultMin && bytes.size() <= kPooledBufferMax) {
+      if (auto pooled = pooled_buffer_copy(env, bytes)) return *pooled;
+    }
     return Napi::Buffer<std::uint8_t>::Copy(
         env, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
   }
-  if (bytes.size() >= kExternalStringMin && create_external_latin1 != nullptr) {
+  if (bytes.size() >= kExternalResultMin && create_external_latin1 != nullptr) {
     bool ascii = true;
     auto copy = [&](char* out) -> std::optional<std::size_t> {
       ascii = copy_if_ascii(bytes, out);
@@ -318,6 +439,25 @@ Napi::Value make_result(Napi::Env env, proto::ByteView bytes, ResultKind kind) {
   }
   if (is_ascii(bytes)) return latin1_string(env, bytes);
   return utf8_string(env, bytes);
+}
+
+Napi::Value make_result(Napi::Env env, shm::AttachedPayload payload, ResultKind kind) {
+  const std::size_t size = payload.size();
+  std::optional<Napi::Value> made;
+  if (size >= kExternalResultMin && kind == ResultKind::buffer) {
+    made = over_attached(env, payload, 0, [&](shm::AttachedPayload* owned, napi_value* out) {
+      return napi_create_external_buffer(env, size, owned->data(), unmap_attached, owned, out);
+    });
+  } else if (size >= kExternalResultMin && create_external_latin1 != nullptr &&
+             is_ascii(payload.bytes())) {
+    const auto reported = static_cast<std::int64_t>(size);
+    made = over_attached(env, payload, reported, [&](shm::AttachedPayload* owned, napi_value* out) {
+      bool copied = false;
+      return create_external_latin1(env, reinterpret_cast<char*>(owned->data()), size,
+                                    unmap_attached_string, owned, out, &copied);
+    });
+  }
+  return made ? *made : make_result(env, payload.bytes(), kind);
 }
 
 }  // namespace fastmd::node

@@ -8,9 +8,13 @@
 #include <napi.h>
 
 #include <cstddef>
+#include <memory>
+#include <optional>
 #include <span>
 
 #include "fastmd/proto/message.hpp"
+#include "fastmd/shm/oneoff.hpp"
+#include "fastmd/shm/segment_reader.hpp"
 
 namespace fastmd::node {
 
@@ -57,8 +61,49 @@ class JsPayload {
 /// Strings: pure ASCII becomes a one-byte string, anything else is decoded from UTF-8 to
 /// UTF-16 by the addon (invalid UTF-8 by V8, with replacement characters). From 64 KiB up
 /// both are external strings over recycled memory (a pool of at most 64 MiB of free
-/// buffers), so a large result is written into pages that are already faulted in.
+/// buffers), so a large result is written into pages that are already faulted in. Buffers
+/// from 64 KiB up are copied into the same recycled memory (external Buffers).
 Napi::Value make_result(Napi::Env env, proto::ByteView bytes, ResultKind kind);
+
+/// Makes the JS result of a received one-off memfd without copying it where that is safe:
+/// the memfd is sealed against writes (F_SEAL_WRITE, checked by map_attached), so nobody can
+/// change its bytes. From 64 KiB up a Buffer is an external Buffer over `payload` (mapped
+/// AttachedView::private_copy: JS may write to a Buffer, and those writes stay in this
+/// process), and an ASCII string an external one-byte string over it; the
+/// mapping goes when V8 collects the value. Anything else is copied as above.
+Napi::Value make_result(Napi::Env env, shm::AttachedPayload payload, ResultKind kind);
+
+/// How many bytes of one worker's segment this client's result Buffers may hold in place at
+/// once. The policy: a quarter of the segment (2 MiB of the default 8 MiB), so a program
+/// that keeps results alive leaves the worker at least three quarters for its answers; past
+/// it results are copied. Used only on the JS thread (finalizers run there too).
+class HeldResultBudget {
+ public:
+  static constexpr std::size_t kSegmentShare = 4;
+
+  explicit HeldResultBudget(std::size_t segment_size) : limit_(segment_size / kSegmentShare) {}
+
+  bool take(std::size_t bytes) {
+    if (bytes > limit_ - held_) return false;
+    held_ += bytes;
+    return true;
+  }
+  void give_back(std::size_t bytes) { held_ -= bytes; }
+  std::size_t held() const { return held_; }
+
+ private:
+  std::size_t limit_;
+  std::size_t held_ = 0;
+};
+
+/// A Buffer over a result block of the worker's segment, without a copy, when it is at least
+/// 64 KiB and `budget` has room for it: the block stays sealed (the worker may not reuse or
+/// write it, PROTOCOL.md §4) until V8 collects the Buffer, then it is released to the worker
+/// and the budget credited. The block keeps the segment's mapping, so the Buffer stays valid
+/// after the worker is gone (the daemon then gives its slot fresh memory). std::nullopt, with
+/// `block` untouched, when the result is to be copied instead.
+std::optional<Napi::Value> buffer_in_place(Napi::Env env, shm::ReadBlock& block,
+                                           const std::shared_ptr<HeldResultBudget>& budget);
 
 /// Looks up the optional N-API functions make_result uses (once, at module load).
 void init_result_strings();

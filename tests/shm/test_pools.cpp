@@ -10,8 +10,11 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,6 +67,29 @@ pid_t dead_pid() {
   return pid;
 }
 
+// A block of 1000 bytes of 0xab sealed in `lease`'s segment, and views of that segment as a
+// session's peers hold them: the owner's writer and a reader.
+struct SealedBlock {
+  std::unique_ptr<fastmd::shm::SegmentWriter> writer;
+  fastmd::proto::ShmHandle handle;
+  std::optional<fastmd::shm::SegmentReader> reader;
+};
+
+SealedBlock seal_block(const SegmentLease& lease) {
+  SealedBlock sealed;
+  auto writer = fastmd::shm::SegmentWriter::open(dup_of(lease.fd()), lease.info());
+  REQUIRE(writer.ok());
+  sealed.writer = std::move(*writer);
+  auto block = sealed.writer->allocate(1000, 0ms);
+  REQUIRE(block.ok());
+  std::memset(block->data().data(), 0xab, 1000);
+  sealed.handle = block->seal(1000);
+  auto reader = fastmd::shm::SegmentReader::open(dup_of(lease.fd()), lease.info());
+  REQUIRE(reader.ok());
+  sealed.reader.emplace(std::move(*reader));
+  return sealed;
+}
+
 }  // namespace
 
 TEST_CASE("pools lease sealed segments that the owner and its peers can map", "[shm]") {
@@ -98,21 +124,19 @@ TEST_CASE("pools lease sealed segments that the owner and its peers can map", "[
   CHECK(fastmd::proto::as_chars(*view) == "hello");
 }
 
-TEST_CASE("a returned segment is zeroed, its generation bumped, and counted", "[shm]") {
+TEST_CASE(
+    "a returned segment gets fresh zeroed memory and the next generation, and the old memory "
+    "stays unchanged for its stale views",
+    "[shm]") {
   auto pools = Pools::create(small_pool());
   REQUIRE(pools.ok());
   std::optional<SegmentLease> lease = pools->lease(7, ::getuid());
   REQUIRE(lease.has_value());
   const auto first = lease->info();
   // A stale view of the slot, as a crashed owner's peer would still hold.
-  auto stale_writer = fastmd::shm::SegmentWriter::open(dup_of(lease->fd()), first);
-  REQUIRE(stale_writer.ok());
-  auto block = (*stale_writer)->allocate(1000, 0ms);
-  REQUIRE(block.ok());
-  std::memset(block->data().data(), 0xab, 1000);
-  const auto handle = block->seal(1000);
-  auto stale_reader = fastmd::shm::SegmentReader::open(dup_of(lease->fd()), first);
-  REQUIRE(stale_reader.ok());
+  SealedBlock stale = seal_block(*lease);
+  const auto handle = stale.handle;
+  auto& stale_reader = stale.reader;
   REQUIRE(stale_reader->read(handle).ok());
 
   lease.reset();  // the session ended (EOF, kill -9 alike)
@@ -135,6 +159,13 @@ TEST_CASE("a returned segment is zeroed, its generation bumped, and counted", "[
   auto whole = (*new_writer)->allocate((*new_writer)->max_block(), 0ms);
   REQUIRE(whole.ok());
   for (const auto b : whole->data()) REQUIRE(b == std::byte{0});
+  // The old memory stays as it was for whoever still maps it, whatever the new owner writes:
+  // a Node client keeps result Buffers over a dead worker's blocks (docs/sdk-node.md).
+  std::memset(whole->data().data(), 0xcd, whole->data().size());
+  auto kept = stale_reader->read(handle);
+  REQUIRE(kept.ok());
+  REQUIRE(kept->size() == 1000);
+  for (const auto b : *kept) REQUIRE(b == std::byte{0xab});
   // A release through the stale view cannot touch the new generation's blocks.
   stale_reader->release(handle);
 }

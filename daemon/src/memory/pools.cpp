@@ -51,15 +51,23 @@ struct SegmentLease::State {
     }
   }
 
+  // A slot's memory: the backing object, mapped and pre-faulted.
+  static proto::Status make_memory(const PoolOptions& options, std::uint32_t index, Slot& slot);
+  // Gives slot `index` new memory (see give_back); false, the slot unchanged, on failure.
+  bool renew_backing(std::uint32_t index);
+
   proto::SegmentInfo info(std::uint32_t slot) const {
     return {slot + 1, options.segment_size, slots[slot].generation};
   }
 
   void give_back(std::uint32_t index) {
     Slot& slot = slots[index];
-    // The next owner must not see this session's bytes (it may be another uid); the pages
-    // stay resident, so the pool remains pre-faulted.
-    std::memset(slot.mapping.data(), 0, slot.mapping.size());
+    // The next owner must not see this session's bytes (it may be another uid). Its peers
+    // may still map the old memory: a Node client keeps result Buffers over a worker's
+    // blocks after the worker is gone (docs/sdk-node.md). So the slot gets fresh, pre-faulted
+    // memory, and the old stays unchanged with whoever maps it until they let go (the pages
+    // are freed then). Only when fresh memory cannot be had is the old zeroed in place.
+    if (!renew_backing(index)) std::memset(slot.mapping.data(), 0, slot.mapping.size());
     slot.generation = slot.generation == UINT32_MAX ? 1 : slot.generation + 1;
     slot.leased = false;
     sessions.erase(slot.session);
@@ -147,6 +155,30 @@ proto::Status prefault(platform::Mapping& mapping, bool huge_pages) {
 
 }  // namespace
 
+proto::Status SegmentLease::State::make_memory(const PoolOptions& options, std::uint32_t index,
+                                               Slot& slot) {
+  auto fd = create_backing(options, index + 1, slot.name);
+  if (!fd) return fd.error();
+  auto mapping =
+      platform::Mapping::map(fd->get(), static_cast<std::size_t>(options.segment_size), true);
+  if (!mapping) return mapping.error();
+  if (auto faulted = prefault(*mapping, options.huge_pages); !faulted) return faulted;
+  slot.fd = std::move(*fd);
+  slot.mapping = std::move(*mapping);
+  return {};
+}
+
+bool SegmentLease::State::renew_backing(std::uint32_t index) {
+  Slot& slot = slots[index];
+  Slot fresh;
+  if (!slot.name.empty()) (void)platform::unlink_shm_object(slot.name);  // the name is reused
+  if (!make_memory(options, index, fresh)) return false;
+  slot.fd = std::move(fresh.fd);
+  slot.mapping = std::move(fresh.mapping);
+  slot.name = std::move(fresh.name);
+  return true;
+}
+
 proto::Result<Pools> Pools::create(const PoolOptions& options) {
   if (auto valid = validate(options); !valid) return valid.error();
   if (auto room = check_pool_capacity(options); !room) return room.error();
@@ -156,17 +188,9 @@ proto::Result<Pools> Pools::create(const PoolOptions& options) {
   const auto count = static_cast<std::uint32_t>(options.pool_size / options.segment_size);
   state->slots.resize(count);
   for (std::uint32_t i = 0; i < count; ++i) {
-    auto& slot = state->slots[i];
-    auto fd = create_backing(options, i + 1, slot.name);
-    if (!fd) return fd.error();  // ~State unlinks the objects created so far
-    slot.fd = std::move(*fd);
-    auto mapping =
-        platform::Mapping::map(slot.fd.get(), static_cast<std::size_t>(options.segment_size), true);
-    if (!mapping) return mapping.error();
-    slot.mapping = std::move(*mapping);
-    if (auto faulted = prefault(slot.mapping, options.huge_pages); !faulted) {
-      return faulted.error();
-    }
+    // On failure ~State unlinks the objects created so far.
+    if (auto made = SegmentLease::State::make_memory(options, i, state->slots[i]); !made)
+      return made.error();
   }
   state->counters.backing = options.backing;
   state->counters.segment_size = options.segment_size;

@@ -19,6 +19,13 @@ proto::Result<Mapping> Mapping::map(int fd, std::size_t size, bool writable, off
   return Mapping(static_cast<std::byte*>(address), size);
 }
 
+proto::Result<Mapping> Mapping::map_private(int fd, std::size_t size) {
+  if (size == 0) return system_error("mmap of 0 bytes", EINVAL);
+  void* address = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  if (address == MAP_FAILED) return system_error("mmap", errno);
+  return Mapping(static_cast<std::byte*>(address), size);
+}
+
 proto::Status Mapping::advise(int advice) const {
   if (::madvise(data_, size_, advice) != 0) return system_error("madvise", errno);
   return {};

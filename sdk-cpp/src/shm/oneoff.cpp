@@ -1,6 +1,7 @@
 // One-off sealed memfds for payloads larger than any segment (see fastmd/shm/oneoff.hpp).
 #include "fastmd/shm/oneoff.hpp"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -107,7 +108,8 @@ proto::Result<OneOff> OneOffBuilder::finish() {
 
 // ---- receiving ----
 
-proto::Result<AttachedPayload> map_attached(platform::UniqueFd fd, std::uint64_t length) {
+proto::Result<AttachedPayload> map_attached(platform::UniqueFd fd, std::uint64_t length,
+                                            AttachedView view) {
   auto checked = platform::check_memory_fd(fd.get(), platform::kOneOffSeals, length);
   if (!checked) return checked.error();
   if (length > SIZE_MAX) {
@@ -115,6 +117,14 @@ proto::Result<AttachedPayload> map_attached(platform::UniqueFd fd, std::uint64_t
                                                      " bytes cannot be mapped here"};
   }
   if (length == 0) return AttachedPayload{};
+  if (view == AttachedView::private_copy) {
+    auto mapping = platform::Mapping::map_private(fd.get(), static_cast<std::size_t>(length));
+    if (!mapping) return mapping.error();
+    // MAP_POPULATE would write-fault (copy) every page of a writable private mapping; this
+    // maps the file's pages read-only instead, in one call (Linux >= 5.14; lazy before).
+    (void)mapping->advise(MADV_POPULATE_READ);
+    return AttachedPayload(std::move(*mapping), static_cast<std::size_t>(length));
+  }
   auto mapping = platform::Mapping::map(fd.get(), static_cast<std::size_t>(length), false, 0,
                                         platform::Mapping::Populate::prefault);
   if (!mapping) return mapping.error();

@@ -61,15 +61,19 @@ class FastTransport {
 
   /**
    * How payloads have travelled over the open sessions, by path:
-   * {sent: {inline, segment, oneoff}, received: {inline, segment, oneoff}}.
+   * {sent: {inline, segment, oneoff}, received: {inline, segment, oneoff, inPlace}, heldBytes}.
+   * received.inPlace counts segment results that became Buffers without a copy; heldBytes is
+   * what such Buffers still alive hold of the workers' segments (docs/sdk-node.md).
    */
   get stats() {
-    const total = { sent: { inline: 0, segment: 0, oneoff: 0 }, received: { inline: 0, segment: 0, oneoff: 0 } };
+    const total = { sent: { inline: 0, segment: 0, oneoff: 0 },
+      received: { inline: 0, segment: 0, oneoff: 0, inPlace: 0 }, heldBytes: 0 };
     for (const record of this._sessions) {
       const counts = record.native.stats();
       for (const direction of ['sent', 'received']) {
-        for (const path of ['inline', 'segment', 'oneoff']) total[direction][path] += counts[direction][path];
+        for (const path of Object.keys(total[direction])) total[direction][path] += counts[direction][path];
       }
+      total.heldBytes += counts.heldBytes;
     }
     return total;
   }

@@ -72,18 +72,18 @@ class Cluster {
 }
 
 /**
- * Hooks of the enclosing `describe`: before its tests, a private daemon, `workers` workers of
- * `worker` started with `workerArgs`, and a fast transport (with `transport` options) that has
+ * Hooks of the enclosing `describe`: before its tests, a private daemon (with `daemonArgs`),
+ * `workers` workers of `worker` started with `workerArgs`, and a fast transport (with `transport` options) that has
  * been introduced to all of them; after them, all stopped. Returns the object whose `cluster`
  * and `transport` the `before` hook fills in.
  *
  *     const fast = useFastCluster({ workers: 2 });
  *     it('echoes', async () => assert.equal(await fast.transport.call('echo', 'x'), 'x'));
  */
-function useFastCluster({ worker, workers = 1, workerArgs = [], transport = {} } = {}) {
+function useFastCluster({ worker, workers = 1, workerArgs = [], daemonArgs = [], transport = {} } = {}) {
   const fast = { cluster: null, transport: null };
   before(async () => {
-    fast.cluster = new Cluster(worker ? { worker } : {});
+    fast.cluster = new Cluster({ ...(worker ? { worker } : {}), daemonArgs });
     await fast.cluster.startDaemon();
     for (let i = 0; i < workers; i++) fast.cluster.startWorker(workerArgs);
     fast.transport = await openFastTransport({ socket: fast.cluster.socket, ...transport });

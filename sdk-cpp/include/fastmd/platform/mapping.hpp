@@ -41,6 +41,12 @@ class Mapping {
   static proto::Result<Mapping> map(int fd, std::size_t size, bool writable, off_t offset = 0,
                                     Populate populate = Populate::lazy);
 
+  /// Maps `size` bytes of `fd` MAP_PRIVATE, readable and writable: a copy-on-write view.
+  /// Writes through it stay in this process (a page is copied when first written), so it can
+  /// be handed to code that may write (a Node Buffer) over a file sealed F_SEAL_WRITE.
+  /// Pages are brought in lazily; see map() for `size`.
+  static proto::Result<Mapping> map_private(int fd, std::size_t size);
+
   std::byte* data() const { return data_; }
   std::size_t size() const { return size_; }
   bool valid() const { return data_ != nullptr; }

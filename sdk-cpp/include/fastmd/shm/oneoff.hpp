@@ -61,14 +61,23 @@ class OneOffBuilder {
 };
 
 /// A received one-off payload mapped read-only. Move-only; the bytes stay valid while it lives.
+/// How a received one-off payload is mapped.
+enum class AttachedView : bool {
+  read_only,     // shared and read-only, pages populated at once
+  private_copy,  // MAP_PRIVATE and writable, populated without copying: writes stay local
+};
+
 class AttachedPayload {
  public:
   AttachedPayload() = default;
   proto::ByteView bytes() const { return {mapping_.data(), length_}; }
+  /// The payload's memory: read-only, or a private copy-on-write view (AttachedView).
+  std::byte* data() const { return mapping_.data(); }
   std::size_t size() const { return length_; }
 
  private:
-  friend proto::Result<AttachedPayload> map_attached(platform::UniqueFd fd, std::uint64_t length);
+  friend proto::Result<AttachedPayload> map_attached(platform::UniqueFd fd, std::uint64_t length,
+                                                     AttachedView view);
   AttachedPayload(platform::Mapping mapping, std::size_t length)
       : mapping_(std::move(mapping)), length_(length) {}
 
@@ -77,8 +86,10 @@ class AttachedPayload {
 };
 
 /// Checks a memfd attached to a frame (a memfd sealed F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_WRITE
-/// of at least `length` bytes, else SHM_BAD_FD) and maps its first `length` bytes read-only.
+/// of at least `length` bytes, else SHM_BAD_FD) and maps its first `length` bytes read-only
+/// (or as a private copy-on-write view, for memory handed to code that may write to it).
 /// The fd is closed once mapped. `length` 0 gives an empty payload.
-proto::Result<AttachedPayload> map_attached(platform::UniqueFd fd, std::uint64_t length);
+proto::Result<AttachedPayload> map_attached(platform::UniqueFd fd, std::uint64_t length,
+                                            AttachedView view = AttachedView::read_only);
 
 }  // namespace fastmd::shm
