@@ -32,7 +32,7 @@ void add_options(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--allow-uid", o.allow_uids,
                  "also admit peers with this uid (repeatable; the daemon's own uid is always "
-                 "admitted)");
+                 "admitted, and root as an observer: fastmd-ipcctl status)");
   app.add_option("--allow-gid", o.allow_gids,
                  "also admit peers whose primary or a supplementary gid is this one (repeatable)");
   app.add_option("--drain-timeout-ms", o.drain_timeout_ms,

@@ -37,49 +37,51 @@ void require_refused(const Checked& checked, const std::string& error) {
         std::string::npos);
 }
 
+/// A mistake in a config file and the error line after `file:` that it must give.
+struct Mistake {
+  const char* what;
+  const char* text;
+  const char* error;
+};
+
+void require_each_refused(std::initializer_list<Mistake> mistakes) {
+  TempDir dir;
+  for (const Mistake& mistake : mistakes) {
+    INFO(mistake.what);
+    require_refused(check_config(dir, mistake.text), mistake.error);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("a misspelt key is refused with its line and the key it most likely means") {
-  TempDir dir;
-  SECTION("a letter missing") {
-    require_refused(check_config(dir, "# limits\nmax-sesions = 100\n"),
-                    "2:1: unknown key \"max-sesions\" (did you mean max-sessions?)");
-  }
-  SECTION("an underscore for a dash") {
-    require_refused(check_config(dir, "log_level = \"debug\"\n"),
-                    "1:1: unknown key \"log_level\" (did you mean log-level?)");
-  }
-  SECTION("a capital letter") {
-    require_refused(check_config(dir, "\n\nSocket = \"/tmp/x.sock\"\n"),
-                    "3:1: unknown key \"Socket\" (did you mean socket?)");
-  }
-  SECTION("nothing close: the message says where the keys are listed") {
-    require_refused(check_config(dir, "colour = \"blue\"\n"),
-                    "1:1: unknown key \"colour\" (the keys are the long options of fastmd-ipcd "
-                    "--help, without \"--\")");
-  }
-  SECTION("a command-line-only option") {
-    require_refused(check_config(dir, "config = \"/etc/other.toml\"\n"),
-                    "1:1: \"config\" is a command-line option only, not a config-file key");
-  }
+  require_each_refused({
+      {"a letter missing", "# limits\nmax-sesions = 100\n",
+       "2:1: unknown key \"max-sesions\" (did you mean max-sessions?)"},
+      {"an underscore for a dash", "log_level = \"debug\"\n",
+       "1:1: unknown key \"log_level\" (did you mean log-level?)"},
+      {"a capital letter", "\n\nSocket = \"/tmp/x.sock\"\n",
+       "3:1: unknown key \"Socket\" (did you mean socket?)"},
+      {"nothing close: the message says where the keys are listed", "colour = \"blue\"\n",
+       "1:1: unknown key \"colour\" (the keys are the long options of fastmd-ipcd --help, "
+       "without \"--\")"},
+      {"a command-line-only option", "config = \"/etc/other.toml\"\n",
+       "1:1: \"config\" is a command-line option only, not a config-file key"},
+  });
 }
 
 TEST_CASE("a table is refused: the options are top-level keys") {
-  TempDir dir;
-  require_refused(check_config(dir, "max-sessions = 10\n[daemon]\nsocket = \"/tmp/x.sock\"\n"),
-                  "2:2: unknown table [daemon]: the options are top-level keys");
+  require_each_refused(
+      {{"a [daemon] table", "max-sessions = 10\n[daemon]\nsocket = \"/tmp/x.sock\"\n",
+        "2:2: unknown table [daemon]: the options are top-level keys"}});
 }
 
 TEST_CASE("a syntax error is refused with its line, never read as a value") {
-  TempDir dir;
-  SECTION("a string without its closing quote") {
-    require_refused(check_config(dir, "log-level = \"info\"\nsocket = \"/tmp/x.sock\n"),
-                    "2:22: a string is not closed: its closing quote is missing before the end "
-                    "of line 2");
-  }
-  SECTION("a key without a value") {
-    require_refused(check_config(dir, "max-sessions =\n"), "1:15: ");
-  }
+  require_each_refused({
+      {"a string without its closing quote", "log-level = \"info\"\nsocket = \"/tmp/x.sock\n",
+       "2:22: a string is not closed: its closing quote is missing before the end of line 2"},
+      {"a key without a value", "max-sessions =\n", "1:15: "},
+  });
 }
 
 TEST_CASE("a key given twice is refused at its second line") {
@@ -91,33 +93,22 @@ TEST_CASE("a key given twice is refused at its second line") {
 }
 
 TEST_CASE("a value of the wrong type is refused, naming the type the key takes") {
-  TempDir dir;
-  SECTION("a string for a number") {
-    require_refused(check_config(dir, "max-sessions = \"many\"\n"),
-                    "1:1: max-sessions must be an integer, not a string");
-  }
-  SECTION("a number for a string") {
-    require_refused(check_config(dir, "socket = 5\n"),
-                    "1:1: socket must be a string in quotes, not an integer");
-  }
-  SECTION("a string for a flag") {
-    require_refused(check_config(dir, "huge-pages = \"yes\"\n"),
-                    "1:1: huge-pages must be true or false, not a string");
-  }
-  SECTION("an array for a single value") {
-    require_refused(check_config(dir, "pool-size-mib = [32]\n"),
-                    "1:1: pool-size-mib takes one value, an integer, not an array");
-  }
-  SECTION("a wrong element in an array, at its own column") {
-    require_refused(check_config(dir, "allow-uid = [1001, \"bob\"]\n"),
-                    "1:20: allow-uid[1] must be an integer, not a string");
-  }
-  SECTION("a value out of the option's range, with the option's own check") {
-    require_refused(check_config(dir, "pool-size-mib = 4\n"), "1:1: pool-size-mib: ");
-  }
-  SECTION("a value not among the option's choices") {
-    require_refused(check_config(dir, "log-level = \"loud\"\n"), "1:1: log-level: ");
-  }
+  require_each_refused({
+      {"a string for a number", "max-sessions = \"many\"\n",
+       "1:1: max-sessions must be an integer, not a string"},
+      {"a number for a string", "socket = 5\n",
+       "1:1: socket must be a string in quotes, not an integer"},
+      {"a string for a flag", "huge-pages = \"yes\"\n",
+       "1:1: huge-pages must be true or false, not a string"},
+      {"an array for a single value", "pool-size-mib = [32]\n",
+       "1:1: pool-size-mib takes one value, an integer, not an array"},
+      {"a wrong element in an array, at its own column", "allow-uid = [1001, \"bob\"]\n",
+       "1:20: allow-uid[1] must be an integer, not a string"},
+      {"a value out of the option's range, with the option's own check", "pool-size-mib = 4\n",
+       "1:1: pool-size-mib: Value 4 not in range 10 to 512"},
+      {"a value not among the option's choices", "log-level = \"loud\"\n",
+       "1:1: log-level: loud not in {trace,debug,info,warn,error,critical,off}"},
+  });
 }
 
 TEST_CASE("every problem in a file is reported, in file order") {
