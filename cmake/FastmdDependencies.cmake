@@ -47,6 +47,13 @@ if(NOT TARGET CLI11::CLI11)
   fastmd_missing("CLI11" "libcli11-dev")
 endif()
 
+# toml++: fastmd-ipcd's strict config-file parser (syntax errors and duplicate keys with their
+# line; CLI11's own reader accepts both silently).
+find_package(tomlplusplus CONFIG QUIET)
+if(NOT TARGET tomlplusplus::tomlplusplus)
+  fastmd_missing("toml++" "libtomlplusplus-dev")
+endif()
+
 # RapidJSON: the legacy NDJSON path and the protocol test vectors.
 find_path(RAPIDJSON_INCLUDE_DIR rapidjson/document.h)
 if(NOT RAPIDJSON_INCLUDE_DIR)

@@ -6,8 +6,9 @@
 
 namespace fastmd::daemon {
 
-proto::Status admit(const platform::PeerCredentials& peer, const std::vector<gid_t>& groups,
-                    const AdmissionPolicy& policy) {
+proto::Status admit(const platform::PeerCredentials& peer, proto::Role role,
+                    const std::vector<gid_t>& groups, const AdmissionPolicy& policy) {
+  if (peer.uid == 0 && role == proto::Role::observer) return {};
   const auto contains = [](const auto& list, auto value) {
     return std::find(list.begin(), list.end(), value) != list.end();
   };
@@ -18,11 +19,12 @@ proto::Status admit(const platform::PeerCredentials& peer, const std::vector<gid
   for (gid_t group : groups) {
     if (contains(policy.allow_gids, group)) return {};
   }
-  return proto::Error{proto::Errc::permission_denied,
-                      "uid " + std::to_string(peer.uid) + " (gid " + std::to_string(peer.gid) +
-                          ") may not use this daemon, which runs as uid " +
-                          std::to_string(policy.daemon_uid) +
-                          "; allow it with --allow-uid or --allow-gid"};
+  return proto::Error{
+      proto::Errc::permission_denied,
+      "uid " + std::to_string(peer.uid) + " (gid " + std::to_string(peer.gid) +
+          ") may not use this daemon, which runs as uid " + std::to_string(policy.daemon_uid) +
+          "; allow it with --allow-uid or --allow-gid" +
+          (peer.uid == 0 ? " (root is admitted without them as an observer only)" : "")};
 }
 
 }  // namespace fastmd::daemon

@@ -113,7 +113,7 @@ void Broker::hello(Session& session, std::uint64_t request_id, proto::Hello hell
   if (!policy_.allow_gids.empty()) {
     if (auto listed = platform::peer_groups(session.socket())) groups = std::move(*listed);
   }
-  if (auto admitted = admit(session.peer(), groups, policy_); !admitted) {
+  if (auto admitted = admit(session.peer(), hello.role, groups, policy_); !admitted) {
     session.fail(EndKind::refused, request_id, admitted.error());
     return;
   }

@@ -1,9 +1,7 @@
 // The daemon's options (see config.hpp).
 #include "config.hpp"
 
-#include <spdlog/common.h>
-
-#include <memory>
+#include "config_file.hpp"
 
 namespace fastmd::daemon {
 
@@ -11,8 +9,17 @@ using proto::Errc;
 using proto::Error;
 
 void add_options(CLI::App& app, Options& o) {
-  app.set_config("--config", "", "read options from this TOML file (flags given too win)");
-  app.get_config_ptr()->check(CLI::ExistingFile);
+  // Command line only (configurable(false)): not keys of the config file.
+  app.add_option("--config", o.config_file,
+                 "read options from this TOML file: each option but --config, --check-config, "
+                 "--version and --help is a key (flags given too win); unknown keys and bad "
+                 "values are errors with file:line")
+      ->check(CLI::ExistingFile)
+      ->configurable(false);
+  app.add_flag("--check-config", o.check_config,
+               "validate the options, print the effective configuration and exit")
+      ->configurable(false);
+  app.set_version_flag("--version", std::string("fastmd-ipcd ") + FASTMD_VERSION);
 
   app.add_option("--socket", o.socket_path,
                  "listen on this socket path (default: $FASTMD_IPC_SOCKET, else "
@@ -25,7 +32,7 @@ void add_options(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--allow-uid", o.allow_uids,
                  "also admit peers with this uid (repeatable; the daemon's own uid is always "
-                 "admitted)");
+                 "admitted, and root as an observer: fastmd-ipcctl status)");
   app.add_option("--allow-gid", o.allow_gids,
                  "also admit peers whose primary or a supplementary gid is this one (repeatable)");
   app.add_option("--drain-timeout-ms", o.drain_timeout_ms,
@@ -112,6 +119,13 @@ proto::Status validate(const Options& o) {
   return {};
 }
 
+proto::Status apply_config_and_validate(CLI::App& app, Options& options) {
+  if (!options.config_file.empty()) {
+    if (auto applied = apply_config_file(app, options.config_file); !applied) return applied;
+  }
+  return validate(options);
+}
+
 proto::Result<Options> reparse(const std::vector<std::string>& argv) {
   Options options;
   CLI::App app;
@@ -124,7 +138,7 @@ proto::Result<Options> reparse(const std::vector<std::string>& argv) {
   } catch (const CLI::ParseError& e) {
     return Error{Errc::invalid_field, e.what()};
   }
-  if (auto valid = validate(options); !valid) return valid.error();
+  if (auto valid = apply_config_and_validate(app, options); !valid) return valid.error();
   return options;
 }
 
@@ -156,10 +170,7 @@ std::string effective_config(const Options& o) {
   };
   line("socket", toml_string(o.socket_path));
   line("log-level", toml_string(o.log_level));
-  // CLI11 reads no empty array: an empty allow-list is written as a comment.
-  if (o.allow_uids.empty()) out += "# ";
   line("allow-uid", toml_array(o.allow_uids));
-  if (o.allow_gids.empty()) out += "# ";
   line("allow-gid", toml_array(o.allow_gids));
   line("drain-timeout-ms", std::to_string(o.drain_timeout_ms));
   line("pool-size-mib", std::to_string(o.pool_size_mib));

@@ -1,6 +1,7 @@
 // config.hpp — the daemon's options: one struct, filled by CLI11 from flags and a TOML config
-// file (every option is both), validated, printable as the effective config, and partly
-// reloadable on SIGHUP (log level and limits; the socket and pools stay as started).
+// file (every configurable option is both; config_file.hpp reads the file strictly against
+// these declarations), validated, printable as the effective config, and partly reloadable on
+// SIGHUP (log level and limits; the socket and pools stay as started).
 #pragma once
 
 #include <sys/types.h>
@@ -34,7 +35,8 @@ struct Limits {
 
 struct Options {
   std::string config_file;
-  std::string socket_path;  // empty: FASTMD_IPC_SOCKET, then the default rule
+  bool check_config = false;  // --check-config: validate, print the effective config, exit
+  std::string socket_path;    // empty: FASTMD_IPC_SOCKET, then the default rule
   std::string log_level = "info";
   std::vector<uid_t> allow_uids;
   std::vector<gid_t> allow_gids;
@@ -50,15 +52,22 @@ struct Options {
   Limits limits;
 };
 
-/// Registers every option on `app`, bound to `options` (and `--config FILE` as CLI11's
-/// config file option, TOML). Call once per App; parse with app.parse(argc, argv).
+/// Registers every option of fastmd-ipcd on `app`, bound to `options`: the configurable ones
+/// (also config-file keys) and the command-line-only --config, --check-config and --version.
+/// Call once per App; parse with app.parse(argc, argv), then apply_config_and_validate().
 void add_options(CLI::App& app, Options& options);
+
+/// After app.parse(): reads the --config file, if any, into `options` (flags given on the
+/// command line win), then validate(). The error lists every problem, one `file:line:column:`
+/// line each (config_file.hpp).
+proto::Status apply_config_and_validate(CLI::App& app, Options& options);
 
 /// Checks cross-field rules CLI11 cannot express; the message names the option to fix.
 proto::Status validate(const Options& options);
 
 /// Parses `argv` into fresh Options (config file included) as at start; used again on SIGHUP
-/// to re-read the config file. Returns INVALID_FIELD with CLI11's or validate()'s message.
+/// to re-read the config file. Returns INVALID_FIELD with CLI11's, the config file's or
+/// validate()'s message.
 proto::Result<Options> reparse(const std::vector<std::string>& argv);
 
 /// The effective configuration as TOML, suitable as a config file.

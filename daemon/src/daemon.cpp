@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <sstream>
 
 #include <spdlog/spdlog.h>
 
@@ -101,7 +102,11 @@ void Daemon::reload() {
   notifier_.reloading();
   auto reloaded = reparse(argv_);
   if (!reloaded) {
-    spdlog::error("SIGHUP: keeping the running configuration: {}", reloaded.error().message);
+    // One line per problem, each with its file:line, as --check-config prints them.
+    std::istringstream problems(reloaded.error().message);
+    for (std::string problem; std::getline(problems, problem);) {
+      spdlog::error("SIGHUP: keeping the running configuration: {}", problem);
+    }
   } else {
     options_.log_level = reloaded->log_level;
     options_.limits = reloaded->limits;

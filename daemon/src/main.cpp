@@ -2,6 +2,7 @@
 // Daemon until SIGTERM. `--check-config` prints the effective configuration and exits.
 #include <csignal>
 #include <iostream>
+#include <sstream>
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -16,20 +17,18 @@ int main(int argc, char** argv) {
   CLI::App app{"fastmd-ipcd: the fastmd-ipc broker daemon (control plane and shared-memory pools)",
                "fastmd-ipcd"};
   add_options(app, options);
-  bool check_config = false;
-  app.add_flag("--check-config", check_config,
-               "validate the options, print the effective configuration and exit");
-  app.set_version_flag("--version", std::string("fastmd-ipcd ") + FASTMD_VERSION);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  if (auto valid = validate(options); !valid) {
-    std::cerr << "fastmd-ipcd: " << valid.error().message << "\n";
+  // Before anything is bound or created: a bad config file leaves no trace but the message.
+  if (auto valid = apply_config_and_validate(app, options); !valid) {
+    std::istringstream lines(valid.error().message);
+    for (std::string line; std::getline(lines, line);) std::cerr << "fastmd-ipcd: " << line << "\n";
     return 2;
   }
-  if (check_config) {
+  if (options.check_config) {
     std::cout << "# effective configuration; the socket resolves to "
               << fastmd::ipc::resolve_socket_path(options.socket_path) << "\n"
               << effective_config(options);

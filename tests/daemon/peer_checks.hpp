@@ -2,6 +2,8 @@
 #pragma once
 
 #include <chrono>
+#include <fstream>
+#include <string>
 #include <string_view>
 #include <thread>
 
@@ -10,6 +12,13 @@
 #include "raw_peer.hpp"
 
 namespace fastmd::test {
+
+/// Writes `text` to `path`, replacing it (a config file for the daemon under test).
+inline void write_file(const std::string& path, const std::string& text) {
+  std::ofstream file(path, std::ios::trunc);
+  file << text;
+  REQUIRE(file.good());
+}
 
 /// Requires `reply` to be a failed response with `code`.
 inline void require_error(const Received& reply, proto::Errc code) {

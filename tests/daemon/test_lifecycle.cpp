@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <fstream>
 
 #include <rapidjson/document.h>
 
@@ -16,16 +15,6 @@
 
 using namespace fastmd;
 using namespace fastmd::test;
-
-namespace {
-
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream file(path, std::ios::trunc);
-  file << text;
-  REQUIRE(file.good());
-}
-
-}  // namespace
 
 TEST_CASE("the socket is 0600 in a 0700 directory") {
   TempDir dir;
@@ -72,8 +61,19 @@ TEST_CASE("SIGHUP reloads the log level and limits from the config file") {
   SECTION("a broken config file keeps the running configuration") {
     write_file(config, "max-sessions-per-uid = \"many\"\n");
     REQUIRE(::kill(daemon.pid(), SIGHUP) == 0);
-    REQUIRE(daemon.wait_for_log("SIGHUP: keeping the running configuration"));
+    REQUIRE(daemon.wait_for_log("SIGHUP: keeping the running configuration: " + config +
+                                ":1:1: max-sessions-per-uid must be an integer, not a string"));
     CHECK(StatusReport(observer.status()).number("limits.max_sessions_per_uid") == 1);
+  }
+  SECTION("a misspelt key keeps the running configuration, and the log says where and what") {
+    write_file(config, "max-sessions-per-uid = 8\nmax-sesions = 100\n");
+    REQUIRE(::kill(daemon.pid(), SIGHUP) == 0);
+    REQUIRE(daemon.wait_for_log("SIGHUP: keeping the running configuration: " + config +
+                                ":2:1: unknown key \"max-sesions\" (did you mean max-sessions?)"));
+    CHECK(StatusReport(observer.status()).number("limits.max_sessions_per_uid") == 1);
+    // The daemon goes on serving.
+    auto third = RawPeer::connect(daemon.socket_path());
+    require_error(third.hello(client_hello({})), proto::Errc::quota_exceeded);
   }
 }
 

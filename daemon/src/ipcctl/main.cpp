@@ -121,12 +121,23 @@ int status(const std::string& socket_option, bool json) {
   return 0;
 }
 
+/// For a missing or unknown command: what was wrong, the commands, and where to read more.
+int command_usage(const CLI::App& app, const std::string& problem) {
+  std::cerr << "fastmd-ipcctl: " << problem << "; the commands are:\n";
+  for (const CLI::App* command : app.get_subcommands([](const CLI::App*) { return true; })) {
+    std::cerr << "  " << command->get_name() << "    " << command->get_description() << "\n";
+  }
+  std::cerr << "Run 'fastmd-ipcctl COMMAND --help' for a command's options.\n";
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"fastmd-ipcctl: query a running fastmd-ipcd", "fastmd-ipcctl"};
   app.set_version_flag("--version", std::string("fastmd-ipcctl ") + FASTMD_VERSION);
   app.require_subcommand(1);
+  app.footer("Exit status: 0 done, 1 the daemon could not be asked, 2 a usage error.");
   std::string socket_option;
   bool json = false;
   CLI::App* status_command =
@@ -135,9 +146,20 @@ int main(int argc, char** argv) {
                              "the daemon's socket (default: $FASTMD_IPC_SOCKET, else the "
                              "daemon's default path)");
   status_command->add_flag("--json", json, "print the report as JSON");
+  status_command->fallthrough();  // `status --version` as well as `--version`
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    // CLI11 says only "A subcommand is required" or names the stray word; say what to type.
+    // (CLI11 checks the required command before it looks at stray words.)
+    const bool command_error = dynamic_cast<const CLI::RequiredError*>(&e) != nullptr ||
+                               dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr;
+    if (command_error && app.get_subcommands().empty()) {
+      for (const std::string& word : app.remaining()) {
+        if (word.rfind('-', 0) != 0) return command_usage(app, "unknown command '" + word + "'");
+      }
+      return command_usage(app, "a command is required");
+    }
     return app.exit(e);
   }
   return status(socket_option, json);
