@@ -317,8 +317,11 @@ void Broker::closed(Session& session, EndKind kind, const std::string& reason) {
     ++counters_.peers_gone;
     notify(peer, proto::kPeerGone, proto::PeerGone{id, reason});
     if (draining_) continue;
-    // The peer has an introduction to spare now: give it to a session that went without.
-    introduce_to_freed(peer);
+    // A peer that was at its limit has an introduction to spare now: give it to a session that
+    // went without (only then can one have been skipped for this peer's sake).
+    if (peer.introduced().size() + 1 >= limits_.max_introductions_per_session) {
+      introduce_to_freed(peer);
+    }
     // A client may have lost the last worker of a method it wants.
     if (is_live(peer, proto::Role::client)) announce_unserved(peer);
   }
