@@ -168,8 +168,10 @@ void Broker::introduce(Session& client, Session& worker) {
   if (client.introduced().contains(worker.id())) return;
   const std::uint32_t limit = limits_.max_introductions_per_session;
   if (client.introduced().size() >= limit || worker.introduced().size() >= limit) {
+    // Not silent for the client: announce_unserved() sends it ipc.no_worker when no worker it
+    // wants is left to it, and introduce_to_freed() introduces it once a slot frees.
     ++counters_.introductions_over_quota;
-    spdlog::warn("not introducing {} to {}: one of them has reached its {} introductions",
+    spdlog::warn("not introducing {} to {} now: one of them has reached its {} introductions",
                  client.describe(), worker.describe(), limit);
     return;
   }
@@ -201,16 +203,45 @@ void Broker::introduce(Session& client, Session& worker) {
   spdlog::debug("introduced {} to {}", client.describe(), worker.describe());
 }
 
-bool Broker::serves(const std::string& method) const {
-  return std::any_of(sessions_.begin(), sessions_.end(), [&](const auto& entry) {
-    return is_live(*entry.second, proto::Role::worker) && serves_method(*entry.second, method);
+bool Broker::serves(const Session& client, const std::string& method) const {
+  return std::any_of(client.introduced().begin(), client.introduced().end(), [&](auto peer) {
+    auto it = sessions_.find(peer);
+    return it != sessions_.end() && is_live(*it->second, proto::Role::worker) &&
+           serves_method(*it->second, method);
   });
+}
+
+void Broker::introduce_to_freed(Session& freed) {
+  const bool is_worker = is_live(freed, proto::Role::worker);
+  if (!is_worker && !is_live(freed, proto::Role::client)) return;
+  const auto introduce_where = [&](auto&& eligible) {
+    for (auto& [id, other] : sessions_) {
+      if (freed.introduced().size() >= limits_.max_introductions_per_session) return;
+      if (is_worker && is_live(*other, proto::Role::client) && wants_any_of(*other, freed) &&
+          eligible(*other)) {
+        introduce(*other, freed);
+      } else if (!is_worker && is_live(*other, proto::Role::worker) &&
+                 wants_any_of(freed, *other)) {
+        introduce(freed, *other);
+      }
+    }
+  };
+  if (is_worker) {
+    // First the clients still waiting for a worker of a method it serves, then the others.
+    introduce_where([&](const Session& client) {
+      return std::any_of(waits_.begin(), waits_.end(), [&](const auto& wait) {
+        return wait.first.first == client.id() && serves_method(freed, wait.first.second);
+      });
+    });
+  }
+  introduce_where([](const Session&) { return true; });
+  if (is_worker) cancel_waits_served_by(freed);
 }
 
 void Broker::announce_unserved(Session& client) {
   for (const std::string& method : client.hello().wants) {
     auto key = std::pair{client.id(), method};
-    if (serves(method) || waits_.contains(key)) continue;
+    if (serves(client, method) || waits_.contains(key)) continue;
     ++counters_.no_worker;
     notify(client, proto::kNoWorker, proto::NoWorker{method, limits_.no_worker_wait_ms});
     auto timer = std::make_unique<asio::steady_timer>(
@@ -227,13 +258,16 @@ void Broker::announce_unserved(Session& client) {
 void Broker::end_wait(std::uint64_t session, const std::string& method) {
   waits_.erase(std::pair{session, method});
   auto it = sessions_.find(session);
-  if (it == sessions_.end() || serves(method)) return;
+  if (it == sessions_.end() || serves(*it->second, method)) return;
   notify(*it->second, proto::kNoWorker, proto::NoWorker{method, 0});
 }
 
+// Ends the waits that `worker` now answers: those of the clients it was introduced to.
 void Broker::cancel_waits_served_by(const Session& worker) {
-  std::erase_if(waits_,
-                [&](const auto& entry) { return serves_method(worker, entry.first.second); });
+  std::erase_if(waits_, [&](const auto& entry) {
+    return worker.introduced().contains(entry.first.first) &&
+           serves_method(worker, entry.first.second);
+  });
 }
 
 void Broker::cancel_waits_of(std::uint64_t session) {
@@ -282,8 +316,14 @@ void Broker::closed(Session& session, EndKind kind, const std::string& reason) {
     peer.introduced().erase(id);
     ++counters_.peers_gone;
     notify(peer, proto::kPeerGone, proto::PeerGone{id, reason});
+    if (draining_) continue;
+    // A peer that was at its limit has an introduction to spare now: give it to a session that
+    // went without (only then can one have been skipped for this peer's sake).
+    if (peer.introduced().size() + 1 >= limits_.max_introductions_per_session) {
+      introduce_to_freed(peer);
+    }
     // A client may have lost the last worker of a method it wants.
-    if (is_live(peer, proto::Role::client) && !draining_) announce_unserved(peer);
+    if (is_live(peer, proto::Role::client)) announce_unserved(peer);
   }
   if (draining_ && sessions_.empty() && on_empty_) {
     auto on_empty = std::move(on_empty_);

@@ -76,8 +76,11 @@ class Broker final : public SessionHost {
 
  private:
   SessionLimits session_limits() const;
-  bool serves(const std::string& method) const;
+  /// Whether a worker `client` has been introduced to serves `method`.
+  bool serves(const Session& client, const std::string& method) const;
+  /// Introduction quotas: a skipped pair is introduced once one side has a slot to spare.
   void introduce(Session& client, Session& worker);
+  void introduce_to_freed(Session& freed);
   void announce_unserved(Session& client);
   void end_wait(std::uint64_t session, const std::string& method);
   void cancel_waits_served_by(const Session& worker);

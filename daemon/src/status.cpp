@@ -8,6 +8,11 @@ namespace fastmd::daemon {
 namespace {
 
 constexpr std::size_t kMaxListedSessions = 256;
+// The report must fit one control frame (64 KiB) whatever the peers' names and methods: the
+// session list gets what is left after this reserve for the rest of the map (identity, socket
+// path, counters, limits, pools and the response around it: well under 2 KiB).
+constexpr std::size_t kReservedForTheRest = 8 * 1024;
+constexpr std::size_t kSessionListBudget = proto::kDefaultMaxControlFrame - kReservedForTheRest;
 
 void write_uint(proto::Packer& p, std::string_view key, std::uint64_t value) {
   proto::pack_str(p, key);
@@ -71,17 +76,28 @@ proto::ByteBuffer encode_status(const Broker& broker, const DaemonFacts& facts) 
   const auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - facts.started);
 
-  // The report must fit one control frame (64 KiB): list the first sessions, count them all.
-  const std::size_t listed = std::min(broker.sessions().size(), kMaxListedSessions);
+  // List the first sessions that fit the frame's budget (at most 256), count them all in
+  // sessions_total.
+  proto::ByteBuffer listed_bytes;
+  std::uint32_t listed = 0;
+  for (const auto& [id, session] : broker.sessions()) {
+    if (listed == kMaxListedSessions) break;
+    proto::ByteBuffer one;
+    proto::ByteSink one_sink{one};
+    proto::Packer one_packer(one_sink);
+    write_session(one_packer, *session);
+    if (listed_bytes.size() + one.size() > kSessionListBudget) break;
+    listed_bytes.insert(listed_bytes.end(), one.begin(), one.end());
+    ++listed;
+  }
   p.pack_map(9);
   write_str(p, "daemon", facts.version);
   write_uint(p, "pid", static_cast<std::uint64_t>(facts.pid));
   write_uint(p, "uptime_ms", static_cast<std::uint64_t>(uptime.count()));
   write_str(p, "socket", facts.socket_path);
   proto::pack_str(p, "sessions");
-  p.pack_array(static_cast<std::uint32_t>(listed));
-  auto it = broker.sessions().begin();
-  for (std::size_t i = 0; i < listed; ++i, ++it) write_session(p, *it->second);
+  p.pack_array(listed);
+  out.insert(out.end(), listed_bytes.begin(), listed_bytes.end());
   write_uint(p, "sessions_total", broker.sessions().size());
   proto::pack_str(p, "counters");
   write_counters(p, broker.counters(), facts.dropped_for_emfile);

@@ -164,3 +164,48 @@ TEST_CASE("a worker's end is announced to the clients it was introduced to") {
     CHECK(client.receive_notification(proto::kNoWorker));
   }
 }
+
+TEST_CASE(
+    "idle clients cannot starve a new one: it is told at once and introduced when one leaves") {
+  // A worker with room for two introductions, taken by two clients that never call.
+  DaemonProcess daemon({"--max-introductions-per-session", "2", "--no-worker-wait-ms", "60000"});
+  auto observer = RawPeer::connect(daemon.socket_path());
+  require_welcome(observer.hello(observer_hello()));
+  StatusReport(observer.status());  // the daemon has settled; count from here
+  const std::size_t baseline_fds = daemon.open_fds();
+  {
+    auto worker = RawPeer::connect(daemon.socket_path());
+    const auto worker_session = require_welcome(worker.hello(worker_hello({"echo"})));
+    std::vector<RawPeer> idle;
+    std::vector<platform::UniqueFd> idle_ends;
+    std::vector<platform::UniqueFd> worker_ends;
+    for (int i = 0; i < 2; ++i) {
+      idle.push_back(RawPeer::connect(daemon.socket_path()));
+      require_welcome(idle.back().hello(client_hello({"echo"}, "idle")));
+      idle_ends.push_back(introduction(idle.back()).second);
+      worker_ends.push_back(introduction(worker).second);
+    }
+
+    // The third client gets no introduction, and is told so at once with ipc.no_worker.
+    auto late = RawPeer::connect(daemon.socket_path());
+    const auto late_session = require_welcome(late.hello(client_hello({"echo"}, "late")));
+    auto told = late.receive_notification(proto::kNoWorker, 2s);
+    REQUIRE(told);
+    CHECK(told->body_as<proto::NoWorker>().method == "echo");
+    CHECK(told->body_as<proto::NoWorker>().wait_ms == 60000);
+    StatusReport status(observer.status());
+    CHECK(status.number("counters.introductions_over_quota") >= 1);
+
+    // One idle client leaves: its slot goes to the late one, within the wait.
+    idle.erase(idle.begin());
+    idle_ends.erase(idle_ends.begin());
+    auto [about_worker, late_end] = introduction(late);
+    CHECK(about_worker.peer == worker_session);
+    auto [about_late, worker_late_end] = introduction(worker);
+    CHECK(about_late.peer == late_session);
+    CHECK(carry(late_end.get(), worker_late_end.get(), "served") == "served");
+    // The idle client that stayed is not disturbed.
+    CHECK(carry(idle_ends[0].get(), worker_ends[1].get(), "still") == "still");
+  }
+  CHECK(daemon.wait_open_fds(baseline_fds) == baseline_fds);
+}

@@ -119,3 +119,32 @@ TEST_CASE("a peer that does not read is disconnected while others go on") {
   auto newcomer = RawPeer::connect(daemon.socket_path());
   require_welcome(newcomer.hello(client_hello({})));
 }
+
+TEST_CASE("peers with long names and many methods cannot push ipc.status past one frame") {
+  DaemonProcess daemon;
+  // Three workers whose hellos are each ~45 KiB: listed whole, the report would be ~135 KiB.
+  std::vector<RawPeer> workers;
+  for (int w = 0; w < 3; ++w) {
+    std::vector<std::string> methods;
+    for (int m = 0; m < 300; ++m) {
+      methods.push_back(std::to_string(w) + "-" + std::to_string(m) + "-" + std::string(110, 'm'));
+    }
+    workers.push_back(RawPeer::connect(daemon.socket_path()));
+    require_welcome(workers.back().hello(worker_hello(methods, std::string(1000, 'n'))));
+  }
+  auto observer = RawPeer::connect(daemon.socket_path());
+  require_welcome(observer.hello(observer_hello()));
+
+  // The reply arrives as one valid control frame: RawPeer reads with the 64 KiB limit.
+  auto reply = observer.status();
+  CHECK(reply.body.size() <= proto::kDefaultMaxControlFrame);
+  StatusReport report(reply);
+  CHECK(report.number("sessions_total") == 4);
+  const msgpack::object* listed = report.find("sessions");
+  REQUIRE(listed != nullptr);
+  REQUIRE(listed->type == msgpack::type::ARRAY);
+  CHECK(listed->via.array.size >= 1);
+  CHECK(listed->via.array.size < 4);
+  // The daemon goes on: the observer may ask again.
+  CHECK(StatusReport(observer.status()).number("sessions_total") == 4);
+}

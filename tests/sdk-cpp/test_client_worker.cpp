@@ -1,5 +1,8 @@
 // Client ⇄ Worker over the real daemon: round trips of every size, pipelining, load sharing,
 // errors, deadlines and cancellation.
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -13,6 +16,9 @@
 #include <thread>
 
 #include "cluster.hpp"
+#include "daemon_process.hpp"
+#include "fastmd/platform/unix_socket.hpp"
+#include "fastmd/proto/codec.hpp"
 
 using namespace std::chrono_literals;
 using fastmd::ipc::CallOptions;
@@ -223,6 +229,36 @@ TEST_CASE("connecting without a daemon fails with DAEMON_UNREACHABLE") {
   auto client = fastmd::ipc::Client::connect(options);
   REQUIRE_FALSE(client.ok());
   CHECK(client.error().code == Errc::daemon_unreachable);
+}
+
+TEST_CASE("a daemon error with id 0 during the handshake is reported with the daemon's code") {
+  // A stand-in daemon that reads the hello and answers as fastmd-ipcd does when its handshake
+  // timer fires first (PROTOCOL.md §3.6): an error response with id 0, then EOF.
+  fastmd::test::TempDir dir;
+  const std::string path = dir.path() + "/ipcd.sock";
+  auto listening = fastmd::platform::listen_unix(path);
+  REQUIRE(listening.ok());
+  std::thread daemon([&] {
+    pollfd incoming{listening->get(), POLLIN, 0};  // the listening socket is non-blocking
+    if (::poll(&incoming, 1, 5000) != 1) return;
+    fastmd::platform::UniqueFd peer(::accept4(listening->get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!peer) return;
+    char hello[512];
+    (void)::recv(peer.get(), hello, sizeof hello, 0);
+    fastmd::proto::ByteBuffer frame;
+    fastmd::proto::append_frame(
+        fastmd::proto::Message::failure(0, Errc::handshake_timeout, "no ipc.hello within 2000 ms"),
+        frame);
+    (void)::send(peer.get(), frame.data(), frame.size(), MSG_NOSIGNAL);
+  });
+  ClientOptions options;
+  options.socket_path = path;
+  auto client = fastmd::ipc::Client::connect(options);
+  daemon.join();
+  REQUIRE_FALSE(client.ok());
+  CHECK(client.error().code == Errc::handshake_timeout);
+  INFO(client.error().to_string());
+  CHECK(client.error().message.find("no ipc.hello within 2000 ms") != std::string::npos);
 }
 
 TEST_CASE("a worker with a spin budget answers every call byte for byte") {

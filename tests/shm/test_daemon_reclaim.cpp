@@ -1,18 +1,26 @@
 // Pools end to end with the real fastmd-ipcd: a worker's 10 MiB block read in place by a
 // client through the segment the daemon introduced, the worker killed with SIGKILL while the
 // block is held and its segment back in the pool (status counters), and a daemon killed with
-// SIGKILL whose named segments the next daemon removes. Every wait is bounded.
+// SIGKILL whose named segments the next daemon removes. Then the attacks on a returned
+// segment: a former holder's kept mapping, changed seals, a truncated shm object. Every wait
+// is bounded.
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "daemon_process.hpp"
+#include "fastmd/platform/mapping.hpp"
+#include "fastmd/platform/memfd.hpp"
 #include "peer_checks.hpp"
 #include "raw_peer.hpp"
 #include "segment_fixture.hpp"
@@ -201,4 +209,173 @@ TEST_CASE("a daemon killed with SIGKILL leaves named segments; its successor rem
     REQUIRE(second.stop(SIGTERM, 10s) == 0);
     CHECK(shm_names(second_pid).empty());  // a clean exit removes its own
   }
+}
+
+namespace {
+
+// A pool of exactly one 8 MiB segment, so every session gets the same slot in turn.
+std::vector<std::string> one_slot_pool(const std::string& backing) {
+  return {"--pool-backing", backing, "--pool-size-mib", "10", "--segment-size-kib", "8192"};
+}
+
+struct Attached {
+  std::optional<RawPeer> peer;  // reset: the session ends
+  fastmd::proto::SegmentInfo segment;
+  fastmd::platform::UniqueFd fd;
+};
+
+// A client with a segment of its own, as the hello reply gave it.
+Attached attach(const DaemonProcess& daemon, const std::string& name) {
+  auto peer = RawPeer::connect(daemon.socket_path());
+  auto reply = peer.hello(with_segment(fastmd::test::client_hello({"echo"}, name)));
+  fastmd::test::require_welcome(reply);
+  const auto welcome = reply.body_as<fastmd::proto::HelloReply>();
+  REQUIRE(welcome.segment.has_value());
+  REQUIRE(reply.fds.size() == 1);
+  return {std::move(peer), *welcome.segment, std::move(reply.fds[0])};
+}
+
+// Waits until the pool has taken `reclaims` segments back.
+void wait_reclaimed(RawPeer& observer, std::uint64_t reclaims) {
+  CHECK(fastmd::test::wait_for_status(
+      observer, [&](const StatusReport& s) { return pool_number(s, "reclaims") == reclaims; },
+      10s));
+}
+
+// A worker without a segment that stays through the attack: the well-behaved neighbour; and
+// an observer that watches the pool.
+struct Neighbour {
+  explicit Neighbour(const DaemonProcess& daemon)
+      : peer(RawPeer::connect(daemon.socket_path())),
+        observer(RawPeer::connect(daemon.socket_path())) {
+    fastmd::test::require_welcome(peer.hello(fastmd::test::worker_hello({"echo"}, "neighbour")));
+    fastmd::test::require_welcome(observer.hello(fastmd::test::observer_hello()));
+    StatusReport settled(observer.status());  // both sessions are whole: fds count from here
+  }
+  // Still served: a new client is introduced to it and the channel carries bytes.
+  void check_served(const DaemonProcess& daemon) {
+    auto client = RawPeer::connect(daemon.socket_path());
+    const auto probe =
+        fastmd::test::require_welcome(client.hello(fastmd::test::client_hello({"echo"}, "probe")));
+    auto mine = client.receive_notification(fastmd::proto::kIntroduce);
+    REQUIRE(mine);
+    auto theirs = peer.receive_notification(fastmd::proto::kIntroduce);
+    // Skip the introductions to the attackers that came before.
+    while (theirs && theirs->body_as<fastmd::proto::Introduce>().peer != probe) {
+      theirs = peer.receive_notification(fastmd::proto::kIntroduce);
+    }
+    REQUIRE(theirs);
+    REQUIRE(::send(mine->fds[0].get(), "ok", 2, MSG_NOSIGNAL) == 2);
+    pollfd readable{theirs->fds[0].get(), POLLIN, 0};
+    REQUIRE(::poll(&readable, 1, 5000) == 1);
+    char got[2] = {};
+    CHECK(::recv(theirs->fds[0].get(), got, 2, 0) == 2);
+    CHECK(std::string_view(got, 2) == "ok");
+  }
+  RawPeer peer;
+  RawPeer observer;
+};
+
+}  // namespace
+
+TEST_CASE("a segment back in the pool cannot be read or written through by its former holder",
+          "[shm][daemon]") {
+  constexpr std::size_t kBlock = 1024 * 1024;
+  DaemonProcess daemon(one_slot_pool("memfd"));
+  Neighbour neighbour(daemon);
+  const std::size_t baseline_fds = daemon.open_fds();
+
+  // The former holder keeps its fd and a writable mapping after its session ends.
+  auto former = attach(daemon, "former");
+  auto kept = fastmd::platform::Mapping::map(former.fd.get(), former.segment.size, true);
+  REQUIRE(kept.ok());
+  std::memset(kept->data() + 4096, 0x5a, 4096);
+  former.peer.reset();  // its session ends
+  wait_reclaimed(neighbour.observer, 1);
+  // Its object left the pool: the view keeps reading its own bytes (a Node client's result
+  // Buffers over a dead worker's blocks rely on that, docs/shm.md), and nobody else gets it.
+  const std::vector<std::byte> own(kept->data(), kept->data() + kept->size());
+  CHECK(std::all_of(kept->data() + 4096, kept->data() + 8192,
+                    [](std::byte b) { return b == std::byte{0x5a}; }));
+
+  // The same slot goes to the next session, whose bytes the old view never sees...
+  auto next = attach(daemon, "next");
+  CHECK(next.segment.segment == former.segment.segment);
+  CHECK(next.segment.generation == former.segment.generation + 1);
+  auto writer = SegmentWriter::open(fastmd::platform::UniqueFd(::dup(next.fd.get())), next.segment);
+  REQUIRE(writer.ok());
+  auto block = (*writer)->allocate(kBlock, 0ms);
+  REQUIRE(block.ok());
+  fill_pattern(block->data(), 21);
+  const ShmHandle handle = block->seal(kBlock);
+  CHECK(std::equal(own.begin(), own.end(), kept->data()));
+  // ...and what the old view writes never reaches them.
+  std::memset(kept->data(), 0xee, kept->size());
+  auto reader = SegmentReader::open(std::move(next.fd), next.segment);
+  REQUIRE(reader.ok());
+  auto view = reader->read(handle);
+  REQUIRE(view.ok());
+  CHECK(has_pattern(*view, 21));
+
+  neighbour.check_served(daemon);
+  kept->reset();
+  former.fd.reset();
+  next.peer.reset();
+  CHECK(daemon.wait_open_fds(baseline_fds) == baseline_fds);
+}
+
+TEST_CASE("a client that changes its segment's seals does not spoil the slot", "[shm][daemon]") {
+  DaemonProcess daemon(one_slot_pool("memfd"));
+  Neighbour neighbour(daemon);
+  const std::size_t baseline_fds = daemon.open_fds();
+  {
+    auto poisoner = attach(daemon, "poisoner");
+    REQUIRE(fastmd::platform::add_seals(poisoner.fd.get(), F_SEAL_FUTURE_WRITE).ok());
+  }
+  wait_reclaimed(neighbour.observer, 1);
+
+  // The next session of the slot gets a segment with exactly the pool's seals, and writes in it.
+  auto next = attach(daemon, "next");
+  auto seals = fastmd::platform::get_seals(next.fd.get());
+  REQUIRE(seals.ok());
+  CHECK(*seals == fastmd::platform::kSegmentSeals);
+  auto writer = SegmentWriter::open(std::move(next.fd), next.segment);
+  REQUIRE(writer.ok());
+  auto block = (*writer)->allocate(4096, 0ms);
+  REQUIRE(block.ok());
+  fill_pattern(block->data(), 3);
+
+  neighbour.check_served(daemon);
+  next.peer.reset();
+  CHECK(daemon.wait_open_fds(baseline_fds) == baseline_fds);
+}
+
+TEST_CASE("with the shm backing, a client that truncates its segment and leaves harms nothing",
+          "[shm][daemon]") {
+  DaemonProcess daemon(one_slot_pool("shm"));
+  Neighbour neighbour(daemon);
+  const std::size_t baseline_fds = daemon.open_fds();
+  REQUIRE(shm_names(daemon.pid()).size() == 1);
+  for (const off_t size : {off_t{0}, off_t{4096}}) {
+    {
+      auto truncator = attach(daemon, "truncator");
+      REQUIRE(::ftruncate(truncator.fd.get(), size) == 0);
+    }
+    // No SIGBUS: the daemon answers, and the slot holds one fresh object again.
+    wait_reclaimed(neighbour.observer, size == 0 ? 1 : 2);
+    CHECK(shm_names(daemon.pid()).size() == 1);
+  }
+  auto next = attach(daemon, "next");
+  auto writer = SegmentWriter::open(std::move(next.fd), next.segment);
+  REQUIRE(writer.ok());
+  auto block = (*writer)->allocate(kPayload / 2, 0ms);
+  REQUIRE(block.ok());
+  fill_pattern(block->data(), 4);
+
+  neighbour.check_served(daemon);
+  next.peer.reset();
+  CHECK(daemon.wait_open_fds(baseline_fds) == baseline_fds);
+  const pid_t pid = daemon.pid();
+  CHECK(daemon.stop(SIGTERM, 10s) == 0);
+  CHECK(shm_names(pid).empty());
 }

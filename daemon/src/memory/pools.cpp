@@ -1,9 +1,11 @@
 // The daemon's pool of segments (see memory/pools.hpp).
 #include "memory/pools.hpp"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <map>
 #include <set>
@@ -28,11 +30,51 @@ std::string_view pool_backing_name(PoolBacking backing) {
   return backing == PoolBacking::memfd ? "memfd" : "shm";
 }
 
+namespace {
+
+proto::Result<platform::UniqueFd> create_backing(const PoolOptions& o, std::uint64_t object,
+                                                 std::string& name) {
+  if (o.backing == PoolBacking::memfd) {
+    const std::string label = "fastmd-segment-" + std::to_string(object);
+    auto fd = platform::create_memfd(label.c_str(), o.segment_size);
+    if (!fd) return fd.error();
+    if (auto sealed = platform::add_seals(fd->get(), platform::kSegmentSeals); !sealed) {
+      return sealed.error();
+    }
+    return fd;
+  }
+  name = "/fastmd-" + std::to_string(::geteuid()) + "-" + std::to_string(::getpid()) + "-" +
+         std::to_string(object);
+  return platform::create_shm_object(name, o.segment_size);
+}
+
+proto::Status io_error(const std::string& what) {
+  return proto::Error{proto::Errc::io_error, what + ": " + std::strerror(errno)};
+}
+
+// Allocates every page now, so no session pays for it later, without the daemon touching the
+// memory through a mapping: fallocate() cannot SIGBUS. With huge pages the allocation has to
+// happen through a MADV_HUGEPAGE mapping; the object is fresh then and no peer holds it yet.
+proto::Status prefault(int fd, std::uint64_t size, bool huge_pages) {
+  if (huge_pages) {
+    auto mapping = platform::Mapping::map(fd, static_cast<std::size_t>(size), true);
+    if (!mapping) return mapping.error();
+    if (auto advised = mapping->advise(MADV_HUGEPAGE); !advised) return advised;
+    if (mapping->advise(MADV_POPULATE_WRITE)) return {};
+  }
+  if (::fallocate(fd, 0, 0, static_cast<off_t>(size)) != 0) return io_error("fallocate");
+  return {};
+}
+
+}  // namespace
+
 struct SegmentLease::State {
+  // A slot is a position in the pool (its segment id) holding one backing object at a time.
+  // The object is never leased twice: when it comes back it is emptied and dropped, and a
+  // fresh one takes its place (docs/shm.md, "A segment is never re-leased").
   struct Slot {
-    platform::UniqueFd fd;
-    platform::Mapping mapping;  // the daemon's own view: headers on lease, zeroing on return
-    std::string name;           // shm backing: the object's name, unlinked with the pool
+    platform::UniqueFd fd;  // empty when its replacement could not be created yet
+    std::string name;       // shm backing: the object's name, unlinked when it is dropped
     std::uint32_t generation = 1;
     bool leased = false;
     std::uint64_t session = 0;
@@ -43,31 +85,61 @@ struct SegmentLease::State {
   std::vector<Slot> slots;
   std::set<std::uint64_t> sessions;        // sessions holding a lease
   std::map<uid_t, std::uint32_t> per_uid;  // leases per uid
+  std::uint64_t objects_created = 0;       // names the shm backing's objects uniquely
   PoolStats counters;
 
   ~State() {
-    for (const auto& slot : slots) {
-      if (!slot.name.empty()) (void)platform::unlink_shm_object(slot.name);
-    }
+    for (auto& slot : slots) drop_object(slot);
   }
-
-  // A slot's memory: the backing object, mapped and pre-faulted.
-  static proto::Status make_memory(const PoolOptions& options, std::uint32_t index, Slot& slot);
-  // Gives slot `index` new memory (see give_back); false, the slot unchanged, on failure.
-  bool renew_backing(std::uint32_t index);
 
   proto::SegmentInfo info(std::uint32_t slot) const {
     return {slot + 1, options.segment_size, slots[slot].generation};
   }
 
+  // A fresh, pre-faulted backing object for `slot`.
+  proto::Status fill(Slot& slot) {
+    std::string name;
+    auto fd = create_backing(options, ++objects_created, name);
+    if (!fd) return fd.error();
+    slot.fd = std::move(*fd);
+    slot.name = std::move(name);
+    if (auto faulted = prefault(slot.fd.get(), options.segment_size, options.huge_pages);
+        !faulted) {
+      drop_object(slot);
+      return faulted.error();
+    }
+    return {};
+  }
+
+  // Lets go of the object without touching its memory (no mapping, so a peer that truncated a
+  // named object cannot SIGBUS the daemon). Its pages stay, unchanged, with whoever still maps
+  // it, and are freed when the last of them lets go: a Node client keeps result Buffers over a
+  // dead worker's blocks (docs/sdk-node.md), so the bytes under them must not change. What a
+  // former holder writes there lands in an object nobody else will ever get.
+  void drop_object(Slot& slot) const {
+    slot.fd.reset();
+    if (!slot.name.empty()) (void)platform::unlink_shm_object(slot.name);
+    slot.name.clear();
+  }
+
+  // Writes the segment header with pwrite(), not through a mapping (SIGBUS-safe, see above).
+  proto::Status write_header(std::uint32_t index) {
+    std::byte header[sizeof(shm::SegmentHeader)];
+    shm::write_segment_header(header, index + 1, slots[index].generation, options.segment_size);
+    if (::pwrite(slots[index].fd.get(), header, sizeof header, 0) !=
+        static_cast<ssize_t>(sizeof header)) {
+      return io_error("writing the segment header");
+    }
+    return {};
+  }
+
   void give_back(std::uint32_t index) {
     Slot& slot = slots[index];
-    // The next owner must not see this session's bytes (it may be another uid). Its peers
-    // may still map the old memory: a Node client keeps result Buffers over a worker's
-    // blocks after the worker is gone (docs/sdk-node.md). So the slot gets fresh, pre-faulted
-    // memory, and the old stays unchanged with whoever maps it until they let go (the pages
-    // are freed then). Only when fresh memory cannot be had is the old zeroed in place.
-    if (!renew_backing(index)) std::memset(slot.mapping.data(), 0, slot.mapping.size());
+    // Former holders may keep their mapping, change its seals or truncate it: the next owner
+    // gets another object, so none of that reaches it. A failed replacement leaves the slot
+    // empty; lease() tries again.
+    drop_object(slot);
+    (void)fill(slot);
     slot.generation = slot.generation == UINT32_MAX ? 1 : slot.generation + 1;
     slot.leased = false;
     sessions.erase(slot.session);
@@ -126,58 +198,7 @@ proto::Status validate(const PoolOptions& o) {
   return {};
 }
 
-proto::Result<platform::UniqueFd> create_backing(const PoolOptions& o, std::uint32_t segment,
-                                                 std::string& name) {
-  if (o.backing == PoolBacking::memfd) {
-    const std::string label = "fastmd-segment-" + std::to_string(segment);
-    auto fd = platform::create_memfd(label.c_str(), o.segment_size);
-    if (!fd) return fd.error();
-    if (auto sealed = platform::add_seals(fd->get(), platform::kSegmentSeals); !sealed) {
-      return sealed.error();
-    }
-    return fd;
-  }
-  name = "/fastmd-" + std::to_string(::geteuid()) + "-" + std::to_string(::getpid()) + "-" +
-         std::to_string(segment);
-  return platform::create_shm_object(name, o.segment_size);
-}
-
-// Faults every page in now, so no session pays for it later. MADV_HUGEPAGE (when asked)
-// must come first to have any effect on how the pages are allocated.
-proto::Status prefault(platform::Mapping& mapping, bool huge_pages) {
-  if (huge_pages) {
-    if (auto advised = mapping.advise(MADV_HUGEPAGE); !advised) return advised;
-  }
-  if (mapping.advise(MADV_POPULATE_WRITE)) return {};
-  std::memset(mapping.data(), 0, mapping.size());  // kernels before 5.14
-  return {};
-}
-
 }  // namespace
-
-proto::Status SegmentLease::State::make_memory(const PoolOptions& options, std::uint32_t index,
-                                               Slot& slot) {
-  auto fd = create_backing(options, index + 1, slot.name);
-  if (!fd) return fd.error();
-  auto mapping =
-      platform::Mapping::map(fd->get(), static_cast<std::size_t>(options.segment_size), true);
-  if (!mapping) return mapping.error();
-  if (auto faulted = prefault(*mapping, options.huge_pages); !faulted) return faulted;
-  slot.fd = std::move(*fd);
-  slot.mapping = std::move(*mapping);
-  return {};
-}
-
-bool SegmentLease::State::renew_backing(std::uint32_t index) {
-  Slot& slot = slots[index];
-  Slot fresh;
-  if (!slot.name.empty()) (void)platform::unlink_shm_object(slot.name);  // the name is reused
-  if (!make_memory(options, index, fresh)) return false;
-  slot.fd = std::move(fresh.fd);
-  slot.mapping = std::move(fresh.mapping);
-  slot.name = std::move(fresh.name);
-  return true;
-}
 
 proto::Result<Pools> Pools::create(const PoolOptions& options) {
   if (auto valid = validate(options); !valid) return valid.error();
@@ -187,10 +208,8 @@ proto::Result<Pools> Pools::create(const PoolOptions& options) {
   state->options = options;
   const auto count = static_cast<std::uint32_t>(options.pool_size / options.segment_size);
   state->slots.resize(count);
-  for (std::uint32_t i = 0; i < count; ++i) {
-    // On failure ~State unlinks the objects created so far.
-    if (auto made = SegmentLease::State::make_memory(options, i, state->slots[i]); !made)
-      return made.error();
+  for (auto& slot : state->slots) {
+    if (auto filled = state->fill(slot); !filled) return filled.error();  // ~State cleans up
   }
   state->counters.backing = options.backing;
   state->counters.segment_size = options.segment_size;
@@ -213,10 +232,11 @@ std::optional<SegmentLease> Pools::lease(std::uint64_t session, uid_t uid) {
   for (std::uint32_t i = 0; i < s.slots.size(); ++i) {
     auto& slot = s.slots[i];
     if (slot.leased) continue;
+    if (!slot.fd && !s.fill(slot)) continue;  // its replacement failed before; try again
+    if (!s.write_header(i)) continue;
     slot.leased = true;
     slot.session = session;
     slot.uid = uid;
-    shm::write_segment_header(slot.mapping.data(), i + 1, slot.generation, s.options.segment_size);
     s.sessions.insert(session);
     ++s.per_uid[uid];
     ++s.counters.segments_in_use;

@@ -1,7 +1,9 @@
 // memory/pools.hpp — the daemon's shared memory: a pool of fixed-size segments created and
-// pre-faulted at start, one leased to each session on its handshake, zeroed and returned
-// with its generation bumped when the session ends (normally or by crash: the daemon sees
-// EOF and drops the lease). Layout of a segment: fastmd/shm/segment.hpp.
+// pre-faulted at start, one leased to each session on its handshake. When the session ends
+// (normally or by crash: the daemon sees EOF and drops the lease) the segment's memory is
+// freed and its slot gets a fresh object with the generation bumped: an object is leased once,
+// so former holders can neither read nor write the next owner's memory, nor spoil the slot by
+// changing seals or truncating (docs/shm.md). Layout of a segment: fastmd/shm/segment.hpp.
 //
 //     auto pools = Pools::create(options);                  // refuses when memory is short
 //     if (auto lease = pools->lease(session_id, peer_uid)) {
@@ -69,8 +71,9 @@ struct PoolStats {
 class Pools;
 
 /// One session's hold on one segment. Move-only; destroying it returns the segment to the
-/// pool: the memory is zeroed and the slot's generation bumped, so handles into the old
-/// generation are refused (SHM_STALE_GENERATION) by every reader.
+/// pool: its pages are freed (former mappings read zeroes), a fresh object replaces it and the
+/// slot's generation is bumped, so handles into the old generation are refused
+/// (SHM_STALE_GENERATION) by every reader.
 class SegmentLease {
  public:
   SegmentLease(SegmentLease&& other) noexcept;
@@ -98,8 +101,8 @@ class SegmentLease {
 
 class Pools {
  public:
-  /// Validates the options, checks capacity, creates and pre-faults every segment (sealed
-  /// memfds, or named objects O_EXCL 0600). Errors say what to change.
+  /// Validates the options, checks capacity, creates and pre-faults (fallocate) every segment
+  /// (sealed memfds, or named objects O_EXCL 0600). Errors say what to change.
   static proto::Result<Pools> create(const PoolOptions& options);
 
   Pools(Pools&&) noexcept = default;

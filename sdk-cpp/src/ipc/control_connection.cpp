@@ -30,6 +30,12 @@ proto::Result<std::unique_ptr<ControlConnection>> ControlConnection::open(
     if (!inbound) return inbound.error();
     if (*inbound) {
       const proto::Message& m = (*inbound)->message;
+      // An error response with id 0 is the daemon's error for the whole connection (its own
+      // HANDSHAKE_TIMEOUT, a frame it could not read): report the daemon's code (§3.6).
+      if (m.is_response() && m.id == 0 && m.error) {
+        return Error{m.error->code, "the daemon ended the connection during ipc.hello: " +
+                                        std::string(m.error->message)};
+      }
       if (!m.is_response() || m.id != 1) {
         return Error{Errc::unexpected_message,
                      "the daemon sent '" + std::string(m.method) + "' before answering ipc.hello"};
