@@ -217,18 +217,26 @@ bool Endpoint::read_lent(const std::shared_ptr<DirectChannel>& channel) {
 proto::Result<bool> Endpoint::read_frames(const std::shared_ptr<DirectChannel>& channel) {
   std::lock_guard reading(channel->read_mutex);
   FramedSocket& socket = channel->socket();
-  // A paused channel's frames (and its EOF) wait, in the socket or in its buffer.
-  if (!input_open(*channel)) return true;
+  // Frames a pause left in the buffer go first: the socket is read only when none is complete,
+  // so the fds held for frames still arriving stay within one or two frames' worth.
+  auto delivered = deliver_frames(channel);
+  if (!delivered) return delivered.error();
+  if (!*delivered) return true;  // paused: the frames (and an EOF) wait
   auto open = socket.receive();
   if (!open) return open.error();
+  delivered = deliver_frames(channel);
+  if (!delivered) return delivered.error();
+  return *open || !*delivered;  // an EOF behind a pause is seen after it
+}
+
+proto::Result<bool> Endpoint::deliver_frames(const std::shared_ptr<DirectChannel>& channel) {
   for (;;) {
-    if (!input_open(*channel)) return true;
-    auto inbound = socket.next();
+    if (!input_open(*channel)) return false;
+    auto inbound = channel->socket().next();
     if (!inbound) return inbound.error();
-    if (!*inbound) break;
+    if (!*inbound) return true;
     hooks_.on_message(channel, **inbound);
   }
-  return *open;
 }
 
 void Endpoint::add_channel(const std::shared_ptr<DirectChannel>& channel) {

@@ -131,6 +131,8 @@ class Endpoint {
   void handle_channel(std::size_t index);
   // Reads and hands on what arrived, under the channel's read lock. false: the peer closed it.
   proto::Result<bool> read_frames(const std::shared_ptr<DirectChannel>& channel);
+  // Hands on the complete frames buffered; false when the owner paused the channel first.
+  proto::Result<bool> deliver_frames(const std::shared_ptr<DirectChannel>& channel);
   // Adds a channel to / removes it from the watched set; under watch_mutex_.
   void watch_locked(DirectChannel& channel, bool watched);
   void close_channel(std::size_t index, const proto::Error& why);
