@@ -257,6 +257,23 @@ TEST_CASE("a second request with an id still in flight ends the channel with INV
   CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline; }));
 }
 
+TEST_CASE("a worker whose answer cannot be written closes that channel at once", "[hostile]") {
+  Cluster cluster;
+  MarkdownWorker worker(cluster);
+  WellBehavedClient bystander(cluster);
+  const std::size_t baseline = open_fds(worker.pid());
+  Attacker attacker = attach(cluster);
+  CHECK(eventually([&] { return open_fds(worker.pid()) > baseline; }));
+  // The attacker stops receiving: the worker's write of the answer fails (EPIPE).
+  REQUIRE(::shutdown(attacker.channel->fd(), SHUT_RD) == 0);
+  attacker.channel->send(Message::request(1, "transform", fastmd::proto::as_bytes("# a")));
+  // The attacker keeps its end open, yet the worker let the channel go.
+  CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline; }));
+  bystander.stop();
+  CHECK(bystander.failed() == 0);
+  CHECK(bystander.succeeded() > 0);
+}
+
 TEST_CASE("a request of another protocol version ends the channel with VERSION_MISMATCH",
           "[hostile]") {
   Cluster cluster;
