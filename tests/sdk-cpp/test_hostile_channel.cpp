@@ -143,6 +143,20 @@ std::optional<Errc> farewell_code(RawPeer& channel) {
   return std::nullopt;
 }
 
+// Runs `attack` on a fresh attacker's channel to `worker`, then checks that the worker told the
+// attacker `expected` (an answer with id 0), closed the channel, and kept none of its fds.
+void expect_cut_off(Cluster& cluster, const MarkdownWorker& worker,
+                    const std::function<void(RawPeer&)>& attack, Errc expected) {
+  const std::size_t baseline = open_fds(worker.pid());
+  {
+    Attacker attacker = attach(cluster);
+    attack(*attacker.channel);
+    CHECK(farewell_code(*attacker.channel) == expected);
+    CHECK(attacker.channel->wait_closed(5s));
+  }
+  CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline; }));
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -174,37 +188,33 @@ TEST_CASE(
 TEST_CASE("a frame whose announced fd never came ends the channel with FD_MISMATCH", "[hostile]") {
   Cluster cluster;
   MarkdownWorker worker(cluster);
-  const std::size_t baseline = open_fds(worker.pid());
-  {
-    Attacker attacker = attach(cluster);
-    Message request = Message::request(7, "transform");
-    request.shm = fastmd::proto::ShmHandle{fastmd::proto::kAttachedMemfdSegment, 0, 16, 0};
-    request.fds = 1;
-    attacker.channel->send(request);  // no fd attached
-    CHECK(farewell_code(*attacker.channel) == Errc::fd_mismatch);
-    CHECK(attacker.channel->wait_closed(5s));
-  }
-  CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline; }));
+  expect_cut_off(
+      cluster, worker,
+      [](RawPeer& channel) {
+        Message request = Message::request(7, "transform");
+        request.shm = fastmd::proto::ShmHandle{fastmd::proto::kAttachedMemfdSegment, 0, 16, 0};
+        request.fds = 1;
+        channel.send(request);  // no fd attached
+      },
+      Errc::fd_mismatch);
 }
 
 TEST_CASE("fds in the middle of a frame end the channel at once, before the frame is complete",
           "[hostile]") {
   Cluster cluster;
   MarkdownWorker worker(cluster);
-  const std::size_t baseline = open_fds(worker.pid());
-  {
-    Attacker attacker = attach(cluster);
-    const ByteBuffer frame =
-        frame_of(Message::request(1, "transform", fastmd::proto::as_bytes("# half a frame")));
-    attacker.channel->send_bytes({frame.data(), 10});
-    std::this_thread::sleep_for(50ms);  // the worker has read the first part
-    const UniqueFd stray = dev_null();
-    const int fd = stray.get();
-    attacker.channel->send_bytes({frame.data() + 10, 1}, {&fd, 1});
-    CHECK(farewell_code(*attacker.channel) == Errc::fd_mismatch);
-    CHECK(attacker.channel->wait_closed(5s));
-  }
-  CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline; }));
+  expect_cut_off(
+      cluster, worker,
+      [](RawPeer& channel) {
+        const ByteBuffer frame =
+            frame_of(Message::request(1, "transform", fastmd::proto::as_bytes("# half a frame")));
+        channel.send_bytes({frame.data(), 10});
+        std::this_thread::sleep_for(50ms);  // the worker has read the first part
+        const UniqueFd stray = dev_null();
+        const int fd = stray.get();
+        channel.send_bytes({frame.data() + 10, 1}, {&fd, 1});
+      },
+      Errc::fd_mismatch);
 }
 
 TEST_CASE("one read with frame N's last bytes and frame N+1's fd gives the fd to frame N+1",
@@ -243,18 +253,17 @@ TEST_CASE("a second request with an id still in flight ends the channel with INV
           "[hostile]") {
   Cluster cluster;
   MarkdownWorker worker(cluster);
-  const std::size_t baseline = open_fds(worker.pid());
-  {
-    Attacker attacker = attach(cluster);
-    ByteBuffer both = frame_of(Message::request(5, "transform", fastmd::proto::as_bytes("# a")));
-    const ByteBuffer again =
-        frame_of(Message::request(5, "transform", fastmd::proto::as_bytes("# b")));
-    both.insert(both.end(), again.begin(), again.end());
-    attacker.channel->send_bytes(both);  // one write: both are read before either runs
-    CHECK(farewell_code(*attacker.channel) == Errc::invalid_field);
-    CHECK(attacker.channel->wait_closed(5s));
-  }
-  CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline; }));
+  expect_cut_off(
+      cluster, worker,
+      [](RawPeer& channel) {
+        ByteBuffer both =
+            frame_of(Message::request(5, "transform", fastmd::proto::as_bytes("# a")));
+        const ByteBuffer again =
+            frame_of(Message::request(5, "transform", fastmd::proto::as_bytes("# b")));
+        both.insert(both.end(), again.begin(), again.end());
+        channel.send_bytes(both);  // one write: both are read before either runs
+      },
+      Errc::invalid_field);
 }
 
 TEST_CASE("a worker whose answer cannot be written closes that channel at once", "[hostile]") {
@@ -278,12 +287,14 @@ TEST_CASE("a request of another protocol version ends the channel with VERSION_M
           "[hostile]") {
   Cluster cluster;
   MarkdownWorker worker(cluster);
-  Attacker attacker = attach(cluster);
-  Message request = Message::request(1, "transform", fastmd::proto::as_bytes("# a"));
-  request.version = fastmd::proto::kProtocolVersion + 1;
-  attacker.channel->send(request);
-  CHECK(farewell_code(*attacker.channel) == Errc::version_mismatch);
-  CHECK(attacker.channel->wait_closed(5s));
+  expect_cut_off(
+      cluster, worker,
+      [](RawPeer& channel) {
+        Message request = Message::request(1, "transform", fastmd::proto::as_bytes("# a"));
+        request.version = fastmd::proto::kProtocolVersion + 1;
+        channel.send(request);
+      },
+      Errc::version_mismatch);
 }
 
 TEST_CASE("length prefixes of the largest frame cost the worker nothing until the bytes arrive",
