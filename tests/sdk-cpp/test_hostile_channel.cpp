@@ -94,8 +94,12 @@ class WellBehavedClient {
     stop_.store(true);
     if (thread_.joinable()) thread_.join();
   }
-  std::size_t succeeded() const { return succeeded_.load(); }
-  std::size_t failed() const { return failed_.load(); }
+  /// Stops, and checks that every call it made succeeded (and that it made some).
+  void stop_and_check() {
+    stop();
+    CHECK(failed_.load() == 0);
+    CHECK(succeeded_.load() > 0);
+  }
 
  private:
   std::unique_ptr<fastmd::ipc::Client> client_;
@@ -180,9 +184,7 @@ TEST_CASE(
     CHECK(open_fds(worker.pid()) <= baseline + 2);
   }
   CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline; }));
-  bystander.stop();
-  CHECK(bystander.failed() == 0);
-  CHECK(bystander.succeeded() > 0);
+  bystander.stop_and_check();
 }
 
 TEST_CASE("a frame whose announced fd never came ends the channel with FD_MISMATCH", "[hostile]") {
@@ -278,9 +280,7 @@ TEST_CASE("a worker whose answer cannot be written closes that channel at once",
   attacker.channel->send(Message::request(1, "transform", fastmd::proto::as_bytes("# a")));
   // The attacker keeps its end open, yet the worker let the channel go.
   CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline; }));
-  bystander.stop();
-  CHECK(bystander.failed() == 0);
-  CHECK(bystander.succeeded() > 0);
+  bystander.stop_and_check();
 }
 
 TEST_CASE("a request of another protocol version ends the channel with VERSION_MISMATCH",
@@ -325,9 +325,7 @@ TEST_CASE("length prefixes of the largest frame cost the worker nothing until th
     CHECK(too_large.channel->wait_closed(5s));
   }
   CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline_fds; }));
-  bystander.stop();
-  CHECK(bystander.failed() == 0);
-  CHECK(bystander.succeeded() > 0);
+  bystander.stop_and_check();
 }
 
 TEST_CASE("a client that never reads its answers is paused, then cut off; nobody else notices",
@@ -373,9 +371,7 @@ TEST_CASE("a client that never reads its answers is paused, then cut off; nobody
     CHECK(attacker.channel->wait_closed(15s));
   }
   CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline_fds; }));
-  bystander.stop();
-  CHECK(bystander.failed() == 0);
-  CHECK(bystander.succeeded() > 0);
+  bystander.stop_and_check();
 }
 
 namespace {
