@@ -37,6 +37,18 @@ std::size_t open_fds(pid_t pid) {
   return count;
 }
 
+// What the process's fds are (for the log of a failed fd check).
+std::string describe_fds(pid_t pid) {
+  std::string out;
+  const std::filesystem::path dir = "/proc/" + std::to_string(pid) + "/fd";
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::error_code ignored;
+    out += entry.path().filename().string() + "->" +
+           std::filesystem::read_symlink(entry.path(), ignored).string() + " ";
+  }
+  return out;
+}
+
 // Resident memory in KiB (/proc/PID/status VmRSS).
 std::size_t rss_kib(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
@@ -96,6 +108,7 @@ class WellBehavedClient {
   }
   /// Stops, and checks that every call it made succeeded (and that it made some).
   void stop_and_check() {
+    CHECK(eventually([&] { return succeeded_.load() > 0; }, 15s));
     stop();
     CHECK(failed_.load() == 0);
     CHECK(succeeded_.load() > 0);
@@ -158,7 +171,7 @@ void expect_cut_off(Cluster& cluster, const MarkdownWorker& worker,
     CHECK(farewell_code(*attacker.channel) == expected);
     CHECK(attacker.channel->wait_closed(5s));
   }
-  CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline; }));
+  CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline; }, 15s));
 }
 
 }  // namespace
@@ -183,7 +196,9 @@ TEST_CASE(
     // Never more than the attacker's channel and segment on top of the baseline.
     CHECK(open_fds(worker.pid()) <= baseline + 2);
   }
-  CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline; }));
+  const bool back_to_baseline = eventually([&] { return open_fds(worker.pid()) <= baseline; }, 15s);
+  INFO("baseline " << baseline << ", worker fds now: " << describe_fds(worker.pid()));
+  CHECK(back_to_baseline);
   bystander.stop_and_check();
 }
 
@@ -279,7 +294,7 @@ TEST_CASE("a worker whose answer cannot be written closes that channel at once",
   REQUIRE(::shutdown(attacker.channel->fd(), SHUT_RD) == 0);
   attacker.channel->send(Message::request(1, "transform", fastmd::proto::as_bytes("# a")));
   // The attacker keeps its end open, yet the worker let the channel go.
-  CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline; }));
+  CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline; }, 15s));
   bystander.stop_and_check();
 }
 
@@ -324,7 +339,7 @@ TEST_CASE("length prefixes of the largest frame cost the worker nothing until th
     CHECK(farewell_code(*too_large.channel) == Errc::frame_too_large);
     CHECK(too_large.channel->wait_closed(5s));
   }
-  CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline_fds; }));
+  CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline_fds; }, 15s));
   bystander.stop_and_check();
 }
 
@@ -370,7 +385,7 @@ TEST_CASE("a client that never reads its answers is paused, then cut off; nobody
     // The stall limit (5 s) ends the channel; what was queued is dropped with it.
     CHECK(attacker.channel->wait_closed(15s));
   }
-  CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline_fds; }));
+  CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline_fds; }, 15s));
   bystander.stop_and_check();
 }
 
@@ -429,7 +444,7 @@ TEST_CASE("stray fds on a worker's answers are closed with its channel, and call
   }
   CHECK(failed == 0);
   CHECK(setup.client->worker_count() == 1);  // the hostile one's channel was closed
-  CHECK(eventually([&] { return open_fds(::getpid()) <= baseline; }));
+  CHECK(eventually([&] { return open_fds(::getpid()) <= baseline; }, 15s));
 }
 
 TEST_CASE("a duplicate answer is dropped: each call completes once, with the first answer",
