@@ -10,6 +10,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "answer_error.hpp"
 #include "fastmd/platform/unix_socket.hpp"
 #include "fastmd/shm/oneoff.hpp"
 
@@ -356,8 +357,9 @@ void FastSession::read_response(Peer& peer, Inbound& inbound, Answers& answers) 
   Errc code = Errc::ok;
   Napi::Value value;
   if (message.error) {
-    code = message.error->code;
-    value = Napi::String::New(env_, message.error->message.data(), message.error->message.size());
+    const Error failed = ipc::detail::error_of_answer(*message.error);
+    code = failed.code;
+    value = Napi::String::New(env_, failed.message);
   } else if (!message.shm) {
     ++received_.inline_frames;
     if (wanted) value = make_result(env_, message.payload, kind);
@@ -390,11 +392,15 @@ void FastSession::read_response(Peer& peer, Inbound& inbound, Answers& answers) 
     }
     if (block && wanted && value.IsEmpty()) value = make_result(env_, block->bytes(), kind);
     // Checked again after the copy: a worker that died after answering has its segment
-    // reclaimed by the daemon, which zeroes it in place when it cannot give the slot fresh
-    // memory, possibly while it was being copied. Such a result is lost with its worker, and
-    // the call is re-sent like the worker's other calls.
+    // reclaimed by the daemon; a reader's view then keeps the old bytes, but the copy is checked
+    // again all the same. Such a result is lost with its worker, and the call is re-sent like
+    // the worker's other calls. A handle that never named a valid block fails the call with its
+    // own SHM_* code.
     auto still = block ? peer.segment->read(*message.shm) : block.error();
-    if (!still) {
+    if (!block) {
+      code = block.error().code;
+      value = Napi::String::New(env_, block.error().message);
+    } else if (!still) {
       code = Errc::peer_gone;
       value = Napi::String::New(env_, "the worker's result was lost with its segment (" +
                                           still.error().to_string() + ")");

@@ -20,6 +20,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "answer_error.hpp"
 #include "endpoint.hpp"
 #include "fastmd/ipc/socket_path.hpp"
 
@@ -315,7 +316,7 @@ class Client::Impl final : public detail::EndpointHooks {
       if (m.shm) (void)detail::take_payload(m, inbound.fds, channel->peer_segment.get());
       return;
     }
-    if (m.error) return done(Error{m.error->code, std::string(m.error->message)});
+    if (m.error) return done(detail::error_of_answer(*m.error));
     auto payload = detail::take_payload(m, inbound.fds, channel->peer_segment.get());
     if (!payload) return done(payload.error());
     if (payload->hold) return done(Reply(payload->bytes, std::move(payload->hold)));

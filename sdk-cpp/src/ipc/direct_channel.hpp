@@ -6,6 +6,8 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <optional>
+#include <vector>
 
 #include "control_connection.hpp"
 #include "framed_socket.hpp"
@@ -22,6 +24,7 @@ class DirectChannel {
         epoch_(epoch) {}
 
   FramedSocket& socket() { return socket_; }
+  const FramedSocket& socket() const { return socket_; }
   const proto::Introduce& peer() const { return peer_; }
   std::uint64_t epoch() const { return epoch_; }
 
@@ -43,16 +46,28 @@ class DirectChannel {
   /// Requests sent on this channel and not yet answered (the client's load measure).
   std::atomic<std::uint32_t> outstanding{0};
 
+  /// Requests read from this channel and not yet answered (the worker's back-pressure).
+  std::atomic<std::uint32_t> unanswered{0};
+  /// ... and the bytes of their inline params the worker holds.
+  std::atomic<std::size_t> unanswered_bytes{0};
+  /// ... and their ids, to refuse a second request with an id still in flight (the worker's,
+  /// guarded by its mutex; at most kMaxUnansweredPerChannel entries).
+  std::vector<std::uint64_t> request_ids;
+
   /// Held while frames are read from the socket and handed on: a round and a thread that
   /// borrowed the channel (Endpoint::lend) may both read it.
   std::mutex read_mutex;
 
   /// The endpoint's watch of the channel, guarded by its watch mutex: whether it is in the
   /// rounds' set, how many threads borrowed it, whether it was closed.
+  /// Also whether its input is paused (the owner takes no more for now, see
+  /// EndpointHooks::accepts_input) and why it must be closed, if someone asked for that.
   struct Watch {
     bool watched = false;
     unsigned loans = 0;
     bool closed = false;
+    std::atomic<bool> paused{false};  // also read without the lock (the per-frame check)
+    std::optional<proto::Error> close_reason;
   } watch;
 
  private:

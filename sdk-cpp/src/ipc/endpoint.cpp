@@ -92,12 +92,21 @@ bool Endpoint::run_round(bool may_block) {
     if (channels_[i]->socket().wants_write()) handle_channel(i);
   }
   if (control_ready) handle_control();
+  handle_scheduled();
   hooks_.on_timer(Clock::now());
   return !stopping_.load(std::memory_order_acquire);
 }
 
 int Endpoint::poll_timeout_ms(Clock::time_point now) {
-  const Clock::time_point until = std::min(hooks_.next_timer(), reconnect_at_);
+  Clock::time_point until = std::min(hooks_.next_timer(), reconnect_at_);
+  if (options_.backlog_stall_limit.count() > 0) {
+    for (const auto& channel : channels_) {
+      const FramedSocket& socket = channel->socket();
+      if (socket.wants_write()) {
+        until = std::min(until, socket.last_write_progress() + options_.backlog_stall_limit);
+      }
+    }
+  }
   if (until == Clock::time_point::max()) return -1;
   if (until <= now) return 0;
   const auto wait = std::chrono::ceil<std::chrono::milliseconds>(until - now);
@@ -208,15 +217,26 @@ bool Endpoint::read_lent(const std::shared_ptr<DirectChannel>& channel) {
 proto::Result<bool> Endpoint::read_frames(const std::shared_ptr<DirectChannel>& channel) {
   std::lock_guard reading(channel->read_mutex);
   FramedSocket& socket = channel->socket();
+  // Frames a pause left in the buffer go first: the socket is read only when none is complete,
+  // so the fds held for frames still arriving stay within one or two frames' worth.
+  auto delivered = deliver_frames(channel);
+  if (!delivered) return delivered.error();
+  if (!*delivered) return true;  // paused: the frames (and an EOF) wait
   auto open = socket.receive();
   if (!open) return open.error();
+  delivered = deliver_frames(channel);
+  if (!delivered) return delivered.error();
+  return *open || !*delivered;  // an EOF behind a pause is seen after it
+}
+
+proto::Result<bool> Endpoint::deliver_frames(const std::shared_ptr<DirectChannel>& channel) {
   for (;;) {
-    auto inbound = socket.next();
+    if (!input_open(*channel)) return false;
+    auto inbound = channel->socket().next();
     if (!inbound) return inbound.error();
-    if (!*inbound) break;
+    if (!*inbound) return true;
     hooks_.on_message(channel, **inbound);
   }
-  return *open;
 }
 
 void Endpoint::add_channel(const std::shared_ptr<DirectChannel>& channel) {
@@ -236,6 +256,11 @@ void Endpoint::close_channel(std::size_t index, const Error& why) {
     std::lock_guard lock(watch_mutex_);
     watch_locked(*channel, false);
     channel->watch.closed = true;
+  }
+  // A peer that broke the protocol or the channel's limits is told why, with the code, in an
+  // answer with id 0 (best effort: it may not read any more).
+  if (why.code != Errc::peer_gone && why.code != Errc::cancelled && why.code != Errc::io_error) {
+    (void)channel->socket().send(proto::Message::failure(0, why.code, why.message));
   }
   channel->socket().shut_down();
   hooks_.on_channel_closed(channel, why);
@@ -262,7 +287,73 @@ void Endpoint::lend(const std::shared_ptr<DirectChannel>& channel) {
 
 void Endpoint::give_back(const std::shared_ptr<DirectChannel>& channel) {
   std::lock_guard lock(watch_mutex_);
-  if (--channel->watch.loans == 0 && !channel->watch.closed) watch_locked(*channel, true);
+  if (--channel->watch.loans == 0 && !channel->watch.closed && !channel->watch.paused) {
+    watch_locked(*channel, true);
+  }
+}
+
+bool Endpoint::input_open(DirectChannel& channel) {
+  const bool accepts = hooks_.accepts_input(channel);
+  if (accepts != channel.watch.paused.load(std::memory_order_relaxed)) return accepts;
+  std::lock_guard lock(watch_mutex_);
+  channel.watch.paused.store(!accepts, std::memory_order_relaxed);
+  if (!channel.watch.closed && channel.watch.loans == 0) watch_locked(channel, accepts);
+  return accepts;
+}
+
+void Endpoint::resume_input(const std::shared_ptr<DirectChannel>& channel) {
+  {
+    std::lock_guard lock(watch_mutex_);
+    if (!channel->watch.paused.load(std::memory_order_relaxed) || channel->watch.closed) return;
+    scheduled_.push_back(channel);
+  }
+  wake();
+}
+
+void Endpoint::fail_channel(const std::shared_ptr<DirectChannel>& channel, proto::Error why) {
+  {
+    std::lock_guard lock(watch_mutex_);
+    if (channel->watch.closed) return;
+    if (!channel->watch.close_reason) channel->watch.close_reason = std::move(why);
+    scheduled_.push_back(channel);
+  }
+  wake();  // the round closes it, after telling the peer why (close_channel)
+}
+
+void Endpoint::handle_scheduled() {
+  std::vector<std::shared_ptr<DirectChannel>> scheduled;
+  {
+    std::lock_guard lock(watch_mutex_);
+    if (!scheduled_.empty()) scheduled.swap(scheduled_);
+  }
+  for (const auto& channel : scheduled) {
+    const auto found = std::find(channels_.begin(), channels_.end(), channel);
+    if (found == channels_.end()) continue;  // closed meanwhile
+    const auto index = static_cast<std::size_t>(found - channels_.begin());
+    std::optional<Error> reason;
+    {
+      std::lock_guard lock(watch_mutex_);
+      reason = channel->watch.close_reason;
+    }
+    if (reason) {
+      close_channel(index, *reason);
+    } else {
+      handle_channel(index);
+    }
+  }
+  if (options_.backlog_stall_limit.count() == 0) return;
+  const Clock::time_point now = Clock::now();
+  for (std::size_t i = channels_.size(); i-- > 0;) {
+    const FramedSocket& socket = channels_[i]->socket();
+    if (!socket.wants_write() ||
+        now - socket.last_write_progress() < options_.backlog_stall_limit) {
+      continue;
+    }
+    close_channel(i, Error{Errc::timeout,
+                           "the peer read none of the " + std::to_string(socket.backlog_bytes()) +
+                               " bytes of answers waiting for it in " +
+                               std::to_string(options_.backlog_stall_limit.count()) + " ms"});
+  }
 }
 
 void Endpoint::handle_ready(const DirectChannel* channel) {

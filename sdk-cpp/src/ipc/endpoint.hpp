@@ -33,6 +33,9 @@ struct EndpointOptions {
   std::chrono::milliseconds reconnect_min{10};
   std::chrono::milliseconds reconnect_max{1000};
   std::chrono::microseconds spin_budget{0};
+  /// A channel whose write backlog has not shrunk for this long is closed (0: never). The
+  /// Worker sets it (kAnswerStallLimit); a Client waits for slow workers instead.
+  std::chrono::milliseconds backlog_stall_limit{0};
 };
 
 /// What the owner does with events. Every hook runs on the thread running the current round,
@@ -49,6 +52,10 @@ class EndpointHooks {
   /// A channel ended (peer gone, EOF, protocol error, or the endpoint stopping).
   virtual void on_channel_closed(const std::shared_ptr<DirectChannel>& channel,
                                  const proto::Error& why) = 0;
+  /// Whether the owner takes more frames from `channel` now. false pauses reading it (the
+  /// peer's bytes wait in the socket) until Endpoint::resume_input() or a round that flushed
+  /// its backlog finds it true again. Any thread that reads the channel.
+  virtual bool accepts_input(const DirectChannel&) { return true; }
   virtual void on_no_worker(const proto::NoWorker&) {}
   /// The control connection ended; channels stay up, reconnection is under way.
   virtual void on_daemon_lost(const proto::Error&) {}
@@ -90,6 +97,14 @@ class Endpoint {
   /// reports it).
   bool read_lent(const std::shared_ptr<DirectChannel>& channel);
 
+  /// Asks the rounds to read a paused channel again (any thread): its frames are taken in
+  /// the next round if the owner accepts input by then.
+  void resume_input(const std::shared_ptr<DirectChannel>& channel);
+
+  /// Ends `channel` for `why` (any thread): the next round tells the peer (an answer with id 0)
+  /// and closes it, reporting `why` through on_channel_closed (the first reason given wins).
+  void fail_channel(const std::shared_ptr<DirectChannel>& channel, proto::Error why);
+
   /// Makes the round in progress return and every later one return false (any thread).
   void request_stop();
 
@@ -116,10 +131,17 @@ class Endpoint {
   void handle_channel(std::size_t index);
   // Reads and hands on what arrived, under the channel's read lock. false: the peer closed it.
   proto::Result<bool> read_frames(const std::shared_ptr<DirectChannel>& channel);
+  // Hands on the complete frames buffered; false when the owner paused the channel first.
+  proto::Result<bool> deliver_frames(const std::shared_ptr<DirectChannel>& channel);
   // Adds a channel to / removes it from the watched set; under watch_mutex_.
   void watch_locked(DirectChannel& channel, bool watched);
   void close_channel(std::size_t index, const proto::Error& why);
   void drop_peer(const proto::PeerGone& gone);
+  // Pauses or resumes reading `channel` as the owner accepts input; under its read lock.
+  bool input_open(DirectChannel& channel);
+  // Handles the channels that resume_input() / fail_channel() named, and closes channels
+  // whose backlog stalled.
+  void handle_scheduled();
   int poll_timeout_ms(Clock::time_point now);
   // Waits (spinning first when configured) and fills ready_; the number of events, or -1.
   int wait_for_events(int timeout_ms);
@@ -131,7 +153,8 @@ class Endpoint {
   platform::UniqueFd wake_fd_;
   platform::UniqueFd watch_set_;  // epoll: what the rounds watch for input (data.ptr says
                                   // which: &wake_fd_, &control_ or a DirectChannel)
-  std::mutex watch_mutex_;        // guards each channel's membership and loans
+  std::mutex watch_mutex_;        // guards each channel's membership and loans, and:
+  std::vector<std::shared_ptr<DirectChannel>> scheduled_;  // channels to look at next round
   std::unique_ptr<ControlConnection> control_;
   std::vector<std::shared_ptr<DirectChannel>> channels_;  // the thread running the round
   std::vector<pollfd> poll_fds_;                          // the same

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 
+#include "channel_limits.hpp"
 #include "fastmd/platform/fd_passing.hpp"
 #include "fastmd/platform/unix_socket.hpp"
 
@@ -17,45 +18,114 @@ namespace {
 // Reads per receive() call, so one busy peer cannot starve the others in the I/O loop.
 constexpr int kReadsPerReceive = 16;
 constexpr std::size_t kReadChunk = 64 * 1024;
+// The read buffer goes back to this size once a large frame has been handed on.
+constexpr std::size_t kIdleBuffer = 64 * 1024;
 
 }  // namespace
 
 FramedSocket::FramedSocket(platform::UniqueFd socket, proto::DecodeLimits limits)
     : socket_(std::move(socket)), reader_(limits.max_frame), decoder_(limits) {
   (void)platform::set_nonblocking(socket_.get(), true);
+  note_progress();
 }
 
 proto::Result<bool> FramedSocket::receive() {
+  reader_.shrink_to(kIdleBuffer);
   for (int i = 0; i < kReadsPerReceive; ++i) {
     auto got = platform::recv_with_fds(socket_.get(), reader_.writable(kReadChunk));
-    if (!got) return got.error();
-    for (auto& fd : got->fds) pending_fds_.push_back(std::move(fd));
+    if (!got) return fail_fds(got.error());
     if (got->eof) return false;
     if (got->would_block) return true;
     reader_.commit(got->bytes);
+    const std::uint64_t begin = received_;
+    received_ += got->bytes;
+    if (got->fds.empty()) continue;
+    held_fds_ += got->fds.size();
+    if (held_fds_ > kMaxHeldFdsPerChannel) {
+      return fail_fds(Error{Errc::fd_mismatch, std::to_string(held_fds_) +
+                                                   " fds arrived without frames to claim "
+                                                   "them; a channel holds at most " +
+                                                   std::to_string(kMaxHeldFdsPerChannel)});
+    }
+    fd_batches_.push_back({begin, received_, std::move(got->fds)});
+    // The frames these fds belong to are handed on (next()) before more is read.
+    return true;
   }
   return true;
 }
 
 proto::Result<std::optional<Inbound>> FramedSocket::next() {
   auto body = reader_.next();
-  if (!body) return body.error();
-  if (!*body) return std::optional<Inbound>{};
-  auto message = decoder_.decode(**body);
-  if (!message) return message.error();
-  Inbound inbound{*message, {}};
-  // The fds of a frame arrive with its first byte, so they are queued by the time the
-  // whole frame is in; frames take them in order.
-  if (message->fds > pending_fds_.size()) {
-    return Error{Errc::fd_mismatch, "a frame announces " + std::to_string(message->fds) +
-                                        " fds but " + std::to_string(pending_fds_.size()) +
-                                        " arrived"};
+  if (!body) return fail_fds(body.error());
+  if (!*body) {
+    if (auto inside = check_fds_inside_pending_frame(); !inside) return fail_fds(inside.error());
+    return std::optional<Inbound>{};
   }
-  for (std::uint32_t i = 0; i < message->fds; ++i) {
-    inbound.fds.push_back(std::move(pending_fds_.front()));
-    pending_fds_.pop_front();
+  const std::uint64_t start = next_frame_;
+  next_frame_ += proto::kFrameHeaderBytes + (*body)->size();
+  auto message = decoder_.decode(**body);
+  if (!message) return fail_fds(message.error());
+  Inbound inbound{*message, {}};
+  if (auto claimed = claim_fds(start, next_frame_, message->fds, inbound.fds); !claimed) {
+    return fail_fds(claimed.error());
   }
   return std::optional<Inbound>{std::move(inbound)};
+}
+
+proto::Status FramedSocket::claim_fds(std::uint64_t start, std::uint64_t end, std::uint32_t count,
+                                      std::vector<platform::UniqueFd>& out) {
+  // Reads that ended before this frame began: every frame that started in them is decoded.
+  while (!fd_batches_.empty() && fd_batches_.front().end <= start) {
+    if (!fd_batches_.front().fds.empty()) {
+      return Error{Errc::fd_mismatch, std::to_string(fd_batches_.front().fds.size()) +
+                                          " fds arrived that no frame announced"};
+    }
+    fd_batches_.pop_front();
+  }
+  FdBatch* own = nullptr;
+  if (!fd_batches_.empty() && fd_batches_.front().begin <= start) own = &fd_batches_.front();
+  const std::size_t arrived = own ? own->fds.size() : 0;
+  if (count > arrived) {
+    return Error{Errc::fd_mismatch, "a frame announces " + std::to_string(count) + " fds but " +
+                                        std::to_string(arrived) + " arrived with its first byte"};
+  }
+  for (std::uint32_t i = 0; i < count; ++i) {
+    out.push_back(std::move(own->fds[i]));
+  }
+  if (own) {
+    own->fds.erase(own->fds.begin(), own->fds.begin() + count);
+    held_fds_ -= count;
+    // No later frame starts in this read: what is left was sent with no frame announcing it.
+    if (own->end <= end) {
+      if (!own->fds.empty()) {
+        return Error{Errc::fd_mismatch, "a frame announces " + std::to_string(count) + " fds but " +
+                                            std::to_string(arrived) + " arrived with it"};
+      }
+      fd_batches_.pop_front();
+    }
+  }
+  return {};
+}
+
+proto::Status FramedSocket::check_fds_inside_pending_frame() const {
+  if (fd_batches_.empty()) return {};
+  const FdBatch& last = fd_batches_.back();
+  if (last.begin <= next_frame_) return {};  // the incomplete frame may claim them
+  // Before its 4-byte prefix is complete the frame's end is unknown, but no frame starts
+  // inside the prefix.
+  const std::uint32_t length = reader_.pending_length();
+  const std::uint64_t frame_end = next_frame_ + proto::kFrameHeaderBytes + length;
+  const bool inside =
+      length == 0 ? last.end <= next_frame_ + proto::kFrameHeaderBytes : last.end <= frame_end;
+  if (!inside) return {};
+  return Error{Errc::fd_mismatch,
+               std::to_string(last.fds.size()) + " fds arrived in the middle of a frame"};
+}
+
+proto::Error FramedSocket::fail_fds(proto::Error error) {
+  fd_batches_.clear();
+  held_fds_ = 0;
+  return error;
 }
 
 proto::Status FramedSocket::send(const proto::Message& message, std::span<const int> fds) {
@@ -102,6 +172,8 @@ proto::Status FramedSocket::write_or_queue(std::span<iovec> parts, std::span<con
     if (!copy) return platform::system_error("fcntl(F_DUPFD_CLOEXEC)", errno);
     chunk.fds.push_back(std::move(copy));
   }
+  if (queue_.empty()) note_progress();  // the backlog's age counts from here
+  backlog_bytes_.fetch_add(chunk.bytes.size(), std::memory_order_acq_rel);
   queue_.push_back(std::move(chunk));
   if (!backlogged_.exchange(true, std::memory_order_acq_rel) && notify_backlog_) {
     notify_backlog_();
@@ -126,11 +198,20 @@ proto::Status FramedSocket::flush_locked() {
     if (!sent) return sent.error();
     if (sent->would_block) return {};
     chunk.written += sent->bytes;
-    if (sent->bytes > 0) chunk.fds.clear();
+    backlog_bytes_.fetch_sub(sent->bytes, std::memory_order_acq_rel);
+    if (sent->bytes > 0) {
+      chunk.fds.clear();
+      note_progress();
+    }
     if (chunk.written == chunk.bytes.size()) queue_.pop_front();
   }
   backlogged_.store(false, std::memory_order_release);
   return {};
+}
+
+void FramedSocket::note_progress() {
+  progress_ticks_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                        std::memory_order_release);
 }
 
 void FramedSocket::shut_down() {

@@ -4,11 +4,19 @@
 // never block: a frame goes straight to the socket when it can, and what does not fit is
 // queued (copied) and flushed by the I/O loop when the socket is writable again. So no two
 // peers can deadlock each other by both writing to full sockets.
+//
+// Fds are accounted per frame (PROTOCOL.md §1): the fds of one recvmsg belong to a frame whose
+// first byte came with that read (one read can return frame N's last bytes with frame N+1's
+// fds). A frame takes the fds it announces from the read its first byte came in; fds that no
+// frame starting in their read claims, fds that arrive in the middle of a frame, a frame
+// whose announced fds are missing, or more than kMaxHeldFdsPerChannel fds held at once end
+// the connection with FD_MISMATCH, and every fd held is closed at that moment.
 #pragma once
 
 #include <sys/uio.h>
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -53,6 +61,19 @@ class FramedSocket {
   /// True while bytes wait in the queue for the socket to become writable.
   bool wants_write() const { return backlogged_.load(std::memory_order_acquire); }
 
+  /// Bytes waiting in the queue (any thread).
+  std::size_t backlog_bytes() const { return backlog_bytes_.load(std::memory_order_acquire); }
+
+  /// When the queue last shrank or was empty (any thread): a peer that does not read shows
+  /// as a backlog whose time stands still.
+  std::chrono::steady_clock::time_point last_write_progress() const {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(progress_ticks_.load(std::memory_order_acquire)));
+  }
+
+  /// Fds received and not yet handed on with their frame.
+  std::size_t held_fds() const { return held_fds_; }
+
   /// Writes queued bytes until done or the socket is full (the I/O loop, on POLLOUT).
   proto::Status flush();
 
@@ -72,18 +93,39 @@ class FramedSocket {
     std::size_t written = 0;
   };
 
+  // The fds of one recvmsg and the stream offsets [begin, end) of the bytes that came with
+  // them: only a frame starting in that range may claim them.
+  struct FdBatch {
+    std::uint64_t begin = 0;
+    std::uint64_t end = 0;
+    std::vector<platform::UniqueFd> fds;
+  };
+
   proto::Status write_or_queue(std::span<iovec> parts, std::span<const int> fds);
   proto::Status flush_locked();
+  void note_progress();
+  // Hands the frame [start, end) the `count` fds it announced; an error on any mismatch.
+  proto::Status claim_fds(std::uint64_t start, std::uint64_t end, std::uint32_t count,
+                          std::vector<platform::UniqueFd>& out);
+  // Fds that arrived inside the incomplete frame at next_frame_ can belong to no frame.
+  proto::Status check_fds_inside_pending_frame() const;
+  // Closes every held fd and returns `error` (the connection ends with it).
+  proto::Error fail_fds(proto::Error error);
 
   platform::UniqueFd socket_;
   proto::FrameReader reader_;
   proto::Decoder decoder_;
-  std::deque<platform::UniqueFd> pending_fds_;
+  std::deque<FdBatch> fd_batches_;
+  std::size_t held_fds_ = 0;
+  std::uint64_t received_ = 0;    // stream offset of the end of what arrived
+  std::uint64_t next_frame_ = 0;  // stream offset of the next frame's first byte
 
   std::mutex write_mutex_;
   proto::ByteBuffer prefix_;  // guarded by write_mutex_
   std::deque<Chunk> queue_;   // guarded by write_mutex_
   std::atomic<bool> backlogged_{false};
+  std::atomic<std::size_t> backlog_bytes_{0};
+  std::atomic<std::int64_t> progress_ticks_{0};
   std::atomic<bool> shut_down_{false};
   std::function<void()> notify_backlog_;
 };

@@ -11,12 +11,19 @@
 // more tasks are queued and the next one is known to be quick; a slow or unknown handler
 // never holds earlier answers back. A request for an unknown method, a bad payload or a
 // cancelled call is answered by the leader at once.
+//
+// A client that does not read its answers costs the worker a bounded amount (channel_limits.hpp):
+// its channel is not read while kMaxUnansweredPerChannel of its requests are unanswered or
+// kAnswerBacklogPauseBytes of answers wait for it, and it is closed (with a logged reason)
+// when that backlog stalls for kAnswerStallLimit or reaches kAnswerBacklogCloseBytes. A write
+// that fails closes the channel too, so the client fails over instead of waiting.
 #include "fastmd/ipc/worker.hpp"
 
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -24,6 +31,9 @@
 #include <thread>
 #include <unordered_map>
 
+#include <spdlog/spdlog.h>
+
+#include "channel_limits.hpp"
 #include "endpoint.hpp"
 #include "fastmd/ipc/socket_path.hpp"
 
@@ -45,13 +55,30 @@ constexpr std::chrono::nanoseconds kQuickHandler = std::chrono::microseconds(50)
 // an ipc.cancel for a queued task must arrive before the task starts.
 constexpr std::chrono::nanoseconds kReadAtLeastEvery = kQuickHandler;
 
-// Answers written by one handler thread and not yet sent, per channel.
+// After a write to `channel`: a failed one, or a backlog past the bound, ends the channel.
+void check_sent(detail::Endpoint& endpoint, const std::shared_ptr<DirectChannel>& channel,
+                const proto::Status& sent) {
+  if (!sent) return endpoint.fail_channel(channel, sent.error());
+  const std::size_t backlog = channel->socket().backlog_bytes();
+  if (backlog >= detail::kAnswerBacklogCloseBytes) {
+    endpoint.fail_channel(
+        channel, Error{Errc::quota_exceeded, "the peer does not read: " + std::to_string(backlog) +
+                                                 " bytes of answers wait for it, the bound is " +
+                                                 std::to_string(detail::kAnswerBacklogCloseBytes)});
+  }
+}
+
+// Answers written by one handler thread and not yet sent, per channel. The channels are held
+// weakly: a thread that sleeps between batches must not keep a closed channel (its socket and
+// the memfds queued on it) alive.
 class AnswerBatch {
  public:
+  explicit AnswerBatch(detail::Endpoint& endpoint) : endpoint_(endpoint) {}
+
   proto::ByteBuffer& frames_for(const std::shared_ptr<DirectChannel>& channel) {
     ++count_;
     for (auto& [known, frames] : pending_) {
-      if (known == channel) return frames;
+      if (!known.owner_before(channel) && !channel.owner_before(known)) return frames;
     }
     return pending_.emplace_back(channel, proto::ByteBuffer{}).second;
   }
@@ -59,16 +86,23 @@ class AnswerBatch {
 
   /// One write per channel; channels that ended are forgotten.
   void send() {
-    for (auto& [channel, frames] : pending_) {
-      if (!frames.empty()) (void)channel->socket().send_encoded(frames);
+    for (auto& [known, frames] : pending_) {
+      const std::shared_ptr<DirectChannel> channel = known.lock();
+      if (channel && !frames.empty()) {
+        check_sent(endpoint_, channel, channel->socket().send_encoded(frames));
+      }
       frames.clear();
     }
-    std::erase_if(pending_, [](const auto& entry) { return entry.first->socket().is_shut_down(); });
+    std::erase_if(pending_, [](const auto& entry) {
+      const std::shared_ptr<DirectChannel> channel = entry.first.lock();
+      return !channel || channel->socket().is_shut_down();
+    });
     count_ = 0;
   }
 
  private:
-  std::vector<std::pair<std::shared_ptr<DirectChannel>, proto::ByteBuffer>> pending_;
+  detail::Endpoint& endpoint_;
+  std::vector<std::pair<std::weak_ptr<DirectChannel>, proto::ByteBuffer>> pending_;
   std::size_t count_ = 0;
 };
 
@@ -204,12 +238,12 @@ class Worker::Impl final : public detail::EndpointHooks {
     const MethodTable::Entry* entry = methods_.find(m.method);
     if (!entry) {
       return answer_error(
-          *channel, m.id,
+          channel, m.id,
           Error{Errc::method_not_found, "method '" + std::string(m.method) +
                                             "' is not served by worker '" + options_.name + "'"});
     }
     auto payload = detail::take_payload(m, inbound.fds, channel->peer_segment.get());
-    if (!payload) return answer_error(*channel, m.id, payload.error());
+    if (!payload) return answer_error(channel, m.id, payload.error());
 
     Task task{channel, m.id, entry, std::string(m.method), {}, {}, std::move(payload->hold)};
     if (task.hold) {
@@ -218,12 +252,34 @@ class Worker::Impl final : public detail::EndpointHooks {
       task.inline_params.assign(payload->bytes.begin(), payload->bytes.end());
       task.params = task.inline_params;
     }
-    // The leader wakes a follower for it after the round (serve()).
     std::lock_guard lock(mutex_);
-    tasks_.push_back(std::move(task));
+    if (std::find(channel->request_ids.begin(), channel->request_ids.end(), m.id) !=
+        channel->request_ids.end()) {
+      // Answers could not be told apart: a peer that does this is broken or hostile.
+      return endpoint_.fail_channel(
+          channel, Error{Errc::invalid_field, "request id " + std::to_string(m.id) +
+                                                  " is already in flight on this channel"});
+    }
+    channel->request_ids.push_back(m.id);
+    channel->unanswered.fetch_add(1, std::memory_order_relaxed);
+    channel->unanswered_bytes.fetch_add(task.inline_params.size(), std::memory_order_relaxed);
+    tasks_.push_back(std::move(task));  // the leader wakes a follower for it (serve())
   }
 
-  void on_channel_closed(const std::shared_ptr<DirectChannel>& channel, const Error&) override {
+  bool accepts_input(const DirectChannel& channel) override {
+    return channel.unanswered.load(std::memory_order_relaxed) < detail::kMaxUnansweredPerChannel &&
+           channel.unanswered_bytes.load(std::memory_order_relaxed) <
+               detail::kMaxUnansweredBytesPerChannel &&
+           channel.socket().backlog_bytes() < detail::kAnswerBacklogPauseBytes;
+  }
+
+  void on_channel_closed(const std::shared_ptr<DirectChannel>& channel, const Error& why) override {
+    // An ordinary end (the client left, or this worker stops) is no news; anything else is
+    // a broken or hostile client, worth a line in the log.
+    if (why.code != Errc::peer_gone && why.code != Errc::cancelled) {
+      spdlog::warn("worker '{}' closed its channel to client '{}' (pid {}): {}", options_.name,
+                   channel->peer().name, channel->peer().pid, why.to_string());
+    }
     // Its client re-sends or fails what it had in flight: drop the queued work.
     std::lock_guard lock(mutex_);
     std::erase_if(tasks_, [&](const Task& task) { return task.channel == channel; });
@@ -241,12 +297,31 @@ class Worker::Impl final : public detail::EndpointHooks {
     out.hello_timeout = options.connect_timeout;
     out.reconnect_max = options.reconnect_max;
     out.spin_budget = options.spin_budget;
+    out.backlog_stall_limit = detail::kAnswerStallLimit;
     return out;
   }
 
-  void answer_error(DirectChannel& channel, std::uint64_t id, const Error& error) {
-    (void)channel.socket().send(proto::Message::failure(id, error.code, error.message));
+  void answer_error(const std::shared_ptr<DirectChannel>& channel, std::uint64_t id,
+                    const Error& error) {
+    check_sent(endpoint_, channel,
+               channel->socket().send(proto::Message::failure(id, error.code, error.message)));
     answered_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void forget_id_locked(const Task& task) {
+    auto& ids = task.channel->request_ids;
+    auto it = std::find(ids.begin(), ids.end(), task.id);
+    if (it == ids.end()) return;
+    *it = ids.back();
+    ids.pop_back();
+  }
+
+  // A read request was answered: its channel may be read again.
+  void settle(const Task& task) {
+    const std::shared_ptr<DirectChannel>& channel = task.channel;
+    channel->unanswered.fetch_sub(1, std::memory_order_relaxed);
+    channel->unanswered_bytes.fetch_sub(task.inline_params.size(), std::memory_order_relaxed);
+    if (channel->watch.paused.load(std::memory_order_relaxed)) endpoint_.resume_input(channel);
   }
 
   void cancel_queued(const std::shared_ptr<DirectChannel>& channel, std::uint64_t id) {
@@ -259,16 +334,18 @@ class Worker::Impl final : public detail::EndpointHooks {
       if (it == tasks_.end()) return;  // running or done: answered as usual
       cancelled.emplace(std::move(*it));
       tasks_.erase(it);
+      forget_id_locked(*cancelled);
     }
     answer_error(
-        *channel, id,
+        channel, id,
         Error{Errc::cancelled, "call '" + cancelled->method + "' was cancelled before it started"});
+    settle(*cancelled);
   }
 
   // A thread of the pool: runs a queued task when a handler slot is free, else leads a round
   // of the I/O loop when nobody does, and sleeps only when there is nothing for it.
   void serve() {
-    AnswerBatch answers;
+    AnswerBatch answers(endpoint_);
     std::unique_lock lock(mutex_);
     while (!stopping_) {
       const bool can_run = !tasks_.empty() && running_ < handler_slots();
@@ -281,6 +358,7 @@ class Worker::Impl final : public detail::EndpointHooks {
         lock.unlock();
         run_and_answer(task, more_queued, answers);
         lock.lock();
+        forget_id_locked(task);
         --running_;
       } else if (answers.count() > 0) {
         lock.unlock();
@@ -330,6 +408,7 @@ class Worker::Impl final : public detail::EndpointHooks {
     run_task(task, answers.frames_for(task.channel));
     timing.record(Clock::now() - started);
     answered_.fetch_add(1, std::memory_order_relaxed);
+    settle(task);
     if (!more_queued || answers.count() >= kAnswersPerBatch) answers.send();
   }
 
@@ -364,7 +443,7 @@ class Worker::Impl final : public detail::EndpointHooks {
       return;
     }
     if (out.attached) {
-      (void)out.send_on(channel.socket());
+      check_sent(endpoint_, task.channel, out.send_on(channel.socket()));
       return;
     }
     proto::append_frame(out.message, frames);

@@ -1,6 +1,8 @@
 // fastmd/proto/frame_reader.hpp — splits a byte stream into frames. The caller reads from
 // its socket into writable(), commits what arrived, then takes complete frames with next().
-// A length prefix is judged the moment its 4 bytes are in, before the body is buffered.
+// A length prefix is judged the moment its 4 bytes are in, before the body is buffered, and
+// the buffer grows only as bytes arrive (doubling), never to the size a prefix announces: a
+// peer that sends a large prefix and nothing else costs the receiver nothing.
 #pragma once
 
 #include <cstring>
@@ -23,11 +25,8 @@ class FrameReader {
       end_ -= begin_;
       begin_ = 0;
     }
-    // Grow only as far as the frame being received needs (its prefix was checked already).
-    std::size_t want = end_ + min_free;
-    if (pending_length_ && kFrameHeaderBytes + pending_length_ > want) {
-      want = kFrameHeaderBytes + pending_length_;
-    }
+    // Doubling keeps the copies amortised; the buffer stays within twice what arrived.
+    const std::size_t want = end_ + min_free;
     if (buffer_.size() < want) buffer_.resize(std::max(want, buffer_.size() * 2));
     return {buffer_.data() + end_, buffer_.size() - end_};
   }
@@ -52,6 +51,10 @@ class FrameReader {
     begin_ += kFrameHeaderBytes + length;
     return std::optional<ByteView>{body};
   }
+
+  /// The length prefix of the frame being received, once next() found it incomplete (0
+  /// before its 4 bytes are in).
+  std::uint32_t pending_length() const { return pending_length_; }
 
   /// Bytes received but not yet returned as frames.
   std::size_t buffered() const { return end_ - begin_; }

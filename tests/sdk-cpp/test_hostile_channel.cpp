@@ -1,0 +1,461 @@
+// Hostile peers on a direct channel, both ways: a malicious client (a RawPeer introduced by
+// the real daemon) against a real fastmd-worker-md, and a malicious worker
+// (fastmd-test-hostile-worker) against the real C++ Client. Each case asserts what the attacker
+// gets (the coded error), that the victim's fds come back to where they were and its memory
+// stays within the stated bound, and that a well-behaved client beside it loses no call.
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <thread>
+
+#include "cluster.hpp"
+#include "fastmd/shm/oneoff.hpp"
+#include "raw_peer.hpp"
+
+using namespace std::chrono_literals;
+using fastmd::platform::UniqueFd;
+using fastmd::proto::ByteBuffer;
+using fastmd::proto::Errc;
+using fastmd::proto::Message;
+using fastmd::test::RawPeer;
+using fastmd::testing::ChildProcess;
+using fastmd::testing::Cluster;
+
+namespace {
+
+std::size_t open_fds(pid_t pid) {
+  const std::filesystem::path dir = "/proc/" + std::to_string(pid) + "/fd";
+  std::size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++count;
+  return count;
+}
+
+// What the process's fds are (for the log of a failed fd check).
+std::string describe_fds(pid_t pid) {
+  std::string out;
+  const std::filesystem::path dir = "/proc/" + std::to_string(pid) + "/fd";
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::error_code ignored;
+    out += entry.path().filename().string() + "->" +
+           std::filesystem::read_symlink(entry.path(), ignored).string() + " ";
+  }
+  return out;
+}
+
+// Resident memory in KiB (/proc/PID/status VmRSS).
+std::size_t rss_kib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
+  }
+  return 0;
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 5s) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+// A real fastmd-worker-md on the cluster's daemon, registered before this returns.
+class MarkdownWorker {
+ public:
+  explicit MarkdownWorker(Cluster& cluster)
+      : process_({std::string(FASTMD_BIN_DIR) + "/fastmd-worker-md", "--socket",
+                  cluster.socket_path(), "--name", "md"}) {
+    auto probe = cluster.client();
+    REQUIRE(probe->wait_for_workers(1, 10s));
+    REQUIRE(probe->call("transform", fastmd::proto::as_bytes("# ready")).ok());
+  }
+  pid_t pid() const { return process_.pid(); }
+
+ private:
+  ChildProcess process_;
+};
+
+// A client that keeps calling `transform` on its own thread until stopped, counting failures.
+class WellBehavedClient {
+ public:
+  explicit WellBehavedClient(Cluster& cluster) : client_(cluster.client()) {
+    REQUIRE(client_->wait_for_workers(1, 10s));
+    thread_ = std::thread([this] {
+      while (!stop_.load()) {
+        auto result = client_->call("transform", fastmd::proto::as_bytes("# *well* behaved"),
+                                    {.timeout = 10s});
+        if (result.ok() && result->text() == "<h1><em>well</em> behaved</h1>\n") {
+          succeeded_.fetch_add(1);
+        } else {
+          failed_.fetch_add(1);
+        }
+      }
+    });
+  }
+  ~WellBehavedClient() { stop(); }
+  void stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  /// Stops, and checks that every call it made succeeded (and that it made some).
+  void stop_and_check() {
+    CHECK(eventually([&] { return succeeded_.load() > 0; }, 15s));
+    stop();
+    CHECK(failed_.load() == 0);
+    CHECK(succeeded_.load() > 0);
+  }
+
+ private:
+  std::unique_ptr<fastmd::ipc::Client> client_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::size_t> succeeded_{0}, failed_{0};
+  std::thread thread_;
+};
+
+// A raw client introduced to the worker by the daemon: its control connection and its own end
+// of the direct channel to the worker.
+struct Attacker {
+  RawPeer control;
+  std::unique_ptr<RawPeer> channel;
+};
+
+Attacker attach(const Cluster& cluster) {
+  Attacker attacker{RawPeer::connect(cluster.socket_path()), nullptr};
+  auto reply = attacker.control.hello(fastmd::test::client_hello({"transform"}, "attacker"));
+  REQUIRE_FALSE(reply.message.error);
+  auto intro = attacker.control.receive_notification(fastmd::proto::kIntroduce, 5s);
+  REQUIRE(intro);
+  REQUIRE(intro->fds.size() >= 1);
+  attacker.channel =
+      std::make_unique<RawPeer>(std::move(intro->fds.front()), fastmd::proto::kDefaultMaxDataFrame);
+  return attacker;
+}
+
+UniqueFd dev_null() {
+  return UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+}
+
+ByteBuffer frame_of(const Message& message) {
+  ByteBuffer frame;
+  fastmd::proto::append_frame(message, frame);
+  return frame;
+}
+
+// The error the worker told the attacker before it closed the channel (an answer with id 0).
+std::optional<Errc> farewell_code(RawPeer& channel) {
+  while (auto frame = channel.receive(5s)) {
+    if (frame->message.is_response() && frame->message.id == 0 && frame->message.error) {
+      return frame->message.error->code;
+    }
+  }
+  return std::nullopt;
+}
+
+// Runs `attack` on a fresh attacker's channel to `worker`, then checks that the worker told the
+// attacker `expected` (an answer with id 0), closed the channel, and kept none of its fds.
+void expect_cut_off(Cluster& cluster, const MarkdownWorker& worker,
+                    const std::function<void(RawPeer&)>& attack, Errc expected) {
+  const std::size_t baseline = open_fds(worker.pid());
+  {
+    Attacker attacker = attach(cluster);
+    attack(*attacker.channel);
+    CHECK(farewell_code(*attacker.channel) == expected);
+    CHECK(attacker.channel->wait_closed(5s));
+  }
+  CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline; }, 15s));
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a client whose frames carry fds they do not announce is cut off, and the worker keeps "
+    "none of them",
+    "[hostile]") {
+  Cluster cluster;
+  MarkdownWorker worker(cluster);
+  WellBehavedClient bystander(cluster);
+  const std::size_t baseline = open_fds(worker.pid());
+
+  for (int round = 0; round < 40; ++round) {
+    Attacker attacker = attach(cluster);
+    const UniqueFd stray[3] = {dev_null(), dev_null(), dev_null()};
+    const int fds[3] = {stray[0].get(), stray[1].get(), stray[2].get()};
+    attacker.channel->send_bytes(
+        frame_of(Message::request(1, "transform", fastmd::proto::as_bytes("# spam"))), fds);
+    CHECK(farewell_code(*attacker.channel) == Errc::fd_mismatch);
+    CHECK(attacker.channel->wait_closed(5s));
+    // Never more than the attacker's channel and segment on top of the baseline.
+    CHECK(open_fds(worker.pid()) <= baseline + 2);
+  }
+  const bool back_to_baseline = eventually([&] { return open_fds(worker.pid()) <= baseline; }, 15s);
+  INFO("baseline " << baseline << ", worker fds now: " << describe_fds(worker.pid()));
+  CHECK(back_to_baseline);
+  bystander.stop_and_check();
+}
+
+TEST_CASE("a frame whose announced fd never came ends the channel with FD_MISMATCH", "[hostile]") {
+  Cluster cluster;
+  MarkdownWorker worker(cluster);
+  expect_cut_off(
+      cluster, worker,
+      [](RawPeer& channel) {
+        Message request = Message::request(7, "transform");
+        request.shm = fastmd::proto::ShmHandle{fastmd::proto::kAttachedMemfdSegment, 0, 16, 0};
+        request.fds = 1;
+        channel.send(request);  // no fd attached
+      },
+      Errc::fd_mismatch);
+}
+
+TEST_CASE("fds in the middle of a frame end the channel at once, before the frame is complete",
+          "[hostile]") {
+  Cluster cluster;
+  MarkdownWorker worker(cluster);
+  expect_cut_off(
+      cluster, worker,
+      [](RawPeer& channel) {
+        const ByteBuffer frame =
+            frame_of(Message::request(1, "transform", fastmd::proto::as_bytes("# half a frame")));
+        channel.send_bytes({frame.data(), 10});
+        std::this_thread::sleep_for(50ms);  // the worker has read the first part
+        const UniqueFd stray = dev_null();
+        const int fd = stray.get();
+        channel.send_bytes({frame.data() + 10, 1}, {&fd, 1});
+      },
+      Errc::fd_mismatch);
+}
+
+TEST_CASE("one read with frame N's last bytes and frame N+1's fd gives the fd to frame N+1",
+          "[hostile]") {
+  Cluster cluster;
+  MarkdownWorker worker(cluster);
+  Attacker attacker = attach(cluster);
+  const ByteBuffer first =
+      frame_of(Message::request(1, "transform", fastmd::proto::as_bytes("# one")));
+  auto oneoff = fastmd::shm::make_oneoff(fastmd::proto::as_bytes("# two"));
+  REQUIRE(oneoff);
+  Message second = Message::request(2, "transform");
+  second.shm = oneoff->handle;
+  second.fds = 1;
+  ByteBuffer rest(first.begin() + 6, first.end());
+  const ByteBuffer second_frame = frame_of(second);
+  rest.insert(rest.end(), second_frame.begin(), second_frame.end());
+
+  attacker.channel->send_bytes({first.data(), 6});
+  std::this_thread::sleep_for(50ms);
+  const int fd = oneoff->fd.get();
+  attacker.channel->send_bytes(rest, {&fd, 1});
+
+  std::map<std::uint64_t, std::string> answers;
+  while (answers.size() < 2) {
+    auto answer = attacker.channel->receive(5s);
+    REQUIRE(answer);
+    REQUIRE_FALSE(answer->message.error);
+    answers[answer->message.id] = std::string(fastmd::proto::as_chars(answer->message.payload));
+  }
+  CHECK(answers[1] == "<h1>one</h1>\n");
+  CHECK(answers[2] == "<h1>two</h1>\n");
+}
+
+TEST_CASE("a second request with an id still in flight ends the channel with INVALID_FIELD",
+          "[hostile]") {
+  Cluster cluster;
+  MarkdownWorker worker(cluster);
+  expect_cut_off(
+      cluster, worker,
+      [](RawPeer& channel) {
+        ByteBuffer both =
+            frame_of(Message::request(5, "transform", fastmd::proto::as_bytes("# a")));
+        const ByteBuffer again =
+            frame_of(Message::request(5, "transform", fastmd::proto::as_bytes("# b")));
+        both.insert(both.end(), again.begin(), again.end());
+        channel.send_bytes(both);  // one write: both are read before either runs
+      },
+      Errc::invalid_field);
+}
+
+TEST_CASE("a worker whose answer cannot be written closes that channel at once", "[hostile]") {
+  Cluster cluster;
+  MarkdownWorker worker(cluster);
+  WellBehavedClient bystander(cluster);
+  const std::size_t baseline = open_fds(worker.pid());
+  Attacker attacker = attach(cluster);
+  CHECK(eventually([&] { return open_fds(worker.pid()) > baseline; }));
+  // The attacker stops receiving: the worker's write of the answer fails (EPIPE).
+  REQUIRE(::shutdown(attacker.channel->fd(), SHUT_RD) == 0);
+  attacker.channel->send(Message::request(1, "transform", fastmd::proto::as_bytes("# a")));
+  // The attacker keeps its end open, yet the worker let the channel go.
+  CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline; }, 15s));
+  bystander.stop_and_check();
+}
+
+TEST_CASE("a request of another protocol version ends the channel with VERSION_MISMATCH",
+          "[hostile]") {
+  Cluster cluster;
+  MarkdownWorker worker(cluster);
+  expect_cut_off(
+      cluster, worker,
+      [](RawPeer& channel) {
+        Message request = Message::request(1, "transform", fastmd::proto::as_bytes("# a"));
+        request.version = fastmd::proto::kProtocolVersion + 1;
+        channel.send(request);
+      },
+      Errc::version_mismatch);
+}
+
+TEST_CASE("length prefixes of the largest frame cost the worker nothing until the bytes arrive",
+          "[hostile]") {
+  Cluster cluster;
+  MarkdownWorker worker(cluster);
+  WellBehavedClient bystander(cluster);
+  const std::size_t baseline_fds = open_fds(worker.pid());
+  const std::size_t baseline_rss = rss_kib(worker.pid());
+  {
+    std::vector<Attacker> attackers;
+    for (int i = 0; i < 6; ++i) {
+      attackers.push_back(attach(cluster));
+      std::byte prefix[14] = {};
+      fastmd::proto::store_u32_le(prefix, fastmd::proto::kDefaultMaxDataFrame);
+      CHECK(attackers.back().channel->send_bytes(prefix));
+    }
+    std::this_thread::sleep_for(300ms);
+    // Stated bound: 6 connections whose frames have not arrived cost under 16 MiB in all
+    // (before the fix each allocated the whole announced frame, ~64 MiB).
+    CHECK(rss_kib(worker.pid()) < baseline_rss + 16 * 1024);
+
+    Attacker too_large = attach(cluster);
+    std::byte prefix[4];
+    fastmd::proto::store_u32_le(prefix, fastmd::proto::kDefaultMaxDataFrame + 1);
+    too_large.channel->send_bytes(prefix);
+    CHECK(farewell_code(*too_large.channel) == Errc::frame_too_large);
+    CHECK(too_large.channel->wait_closed(5s));
+  }
+  CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline_fds; }, 15s));
+  bystander.stop_and_check();
+}
+
+TEST_CASE("a client that never reads its answers is paused, then cut off; nobody else notices",
+          "[hostile]") {
+  Cluster cluster;
+  MarkdownWorker worker(cluster);
+  WellBehavedClient bystander(cluster);
+  const std::size_t baseline_fds = open_fds(worker.pid());
+  const std::size_t baseline_rss = rss_kib(worker.pid());
+  {
+    Attacker attacker = attach(cluster);
+    // 1 MiB inline requests whose answers (1 MiB+ each) the attacker never reads.
+    const std::string markdown(1024 * 1024, 'x');
+    std::size_t sent = 0;
+    std::uint64_t id = 1;
+    auto last_progress = std::chrono::steady_clock::now();
+    ByteBuffer pending;
+    std::size_t offset = 0;
+    while (std::chrono::steady_clock::now() - last_progress < 1s && id < 2000) {
+      if (offset == pending.size()) {
+        pending = frame_of(Message::request(id++, "transform", fastmd::proto::as_bytes(markdown)));
+        offset = 0;
+      }
+      const ssize_t wrote = ::send(attacker.channel->fd(), pending.data() + offset,
+                                   pending.size() - offset, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (wrote > 0) {
+        offset += static_cast<std::size_t>(wrote);
+        sent += static_cast<std::size_t>(wrote);
+        last_progress = std::chrono::steady_clock::now();
+      } else {
+        if (wrote < 0 && errno != EAGAIN) break;
+        std::this_thread::sleep_for(5ms);
+      }
+      // Stated bound: what a reader that never reads can make the worker hold stays under
+      // 128 MiB (pause bounds plus one frame being read; before the fix it grew with every
+      // request, 300 MiB for 300 of them).
+      REQUIRE(rss_kib(worker.pid()) < baseline_rss + 128 * 1024);
+    }
+    INFO("the attacker wrote " << sent << " bytes before the worker stopped reading");
+    CHECK(id < 2000);  // the worker stopped reading
+    CHECK(sent < 512u * 1024 * 1024);
+    // The stall limit (5 s) ends the channel; what was queued is dropped with it.
+    CHECK(attacker.channel->wait_closed(15s));
+  }
+  CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline_fds; }, 15s));
+  bystander.stop_and_check();
+}
+
+namespace {
+
+// The malicious worker answering every call in `mode`, beside (optionally) a good test worker.
+struct HostileCluster {
+  explicit HostileCluster(const std::string& mode, bool with_good_worker) {
+    hostile = std::make_unique<ChildProcess>(
+        std::vector<std::string>{std::string(FASTMD_BIN_DIR) + "/fastmd-test-hostile-worker",
+                                 "--socket", cluster.socket_path(), "--answer", mode});
+    if (with_good_worker) cluster.start_worker("good");
+    client = cluster.client();
+    REQUIRE(client->wait_for_workers(with_good_worker ? 2 : 1, 10s));
+  }
+  Cluster cluster;
+  std::unique_ptr<ChildProcess> hostile;
+  std::unique_ptr<fastmd::ipc::Client> client;
+};
+
+}  // namespace
+
+TEST_CASE("an error answer with code 0 fails the call with INVALID_FIELD, never resolving it",
+          "[hostile]") {
+  HostileCluster setup("code-0", false);
+  auto result = setup.client->call("echo", fastmd::proto::as_bytes("hello"), {.timeout = 5s});
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().code == Errc::invalid_field);
+  CHECK(result.error().message.find("code 0") != std::string::npos);
+}
+
+TEST_CASE("an error answer with a code unknown to this version fails with INVALID_FIELD",
+          "[hostile]") {
+  HostileCluster setup("unknown-code", false);
+  auto result = setup.client->call("echo", fastmd::proto::as_bytes("hello"), {.timeout = 5s});
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().code == Errc::invalid_field);
+  CHECK(result.error().message.find("999") != std::string::npos);
+}
+
+TEST_CASE("a forged result handle fails the call with its SHM code, not PEER_GONE", "[hostile]") {
+  HostileCluster setup("forged-handle", false);
+  auto result = setup.client->call("echo", fastmd::proto::as_bytes("hello"), {.timeout = 5s});
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().code == Errc::shm_out_of_bounds);
+}
+
+TEST_CASE("stray fds on a worker's answers are closed with its channel, and calls fail over",
+          "[hostile]") {
+  HostileCluster setup("stray-fds", true);
+  const std::size_t baseline = open_fds(::getpid());
+  std::size_t failed = 0;
+  for (int i = 0; i < 50; ++i) {
+    auto result = setup.client->call("echo", fastmd::proto::as_bytes("hello"), {.timeout = 5s});
+    if (!result.ok() || result->text() != "hello") ++failed;
+  }
+  CHECK(failed == 0);
+  CHECK(setup.client->worker_count() == 1);  // the hostile one's channel was closed
+  CHECK(eventually([&] { return open_fds(::getpid()) <= baseline; }, 15s));
+}
+
+TEST_CASE("a duplicate answer is dropped: each call completes once, with the first answer",
+          "[hostile]") {
+  HostileCluster setup("duplicate", false);
+  for (int i = 0; i < 20; ++i) {
+    const std::string text = "call " + std::to_string(i);
+    auto result = setup.client->call("echo", fastmd::proto::as_bytes(text), {.timeout = 5s});
+    REQUIRE(result.ok());
+    CHECK(result->text() == text);
+  }
+  CHECK(setup.client->in_flight() == 0);
+  CHECK(setup.client->worker_count() == 1);
+}
