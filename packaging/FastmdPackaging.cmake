@@ -27,7 +27,8 @@ set(CPACK_PACKAGE_NAME fastmd-ipc)
 set(CPACK_PACKAGE_VENDOR "fastmd-ipc")
 set(CPACK_PACKAGE_CONTACT "fastmd-ipc maintainers <maintainers@fastmd-ipc.org>")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "local high-performance IPC broker")
+# No CPACK_PACKAGE_DESCRIPTION_SUMMARY: CPack would prepend it to each package's description,
+# whose first line is already that package's synopsis.
 set(CPACK_COMPONENTS_ALL runtime dev)
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 # Install with DESTDIR at the configured prefix (/usr, set by scripts/package), so absolute
@@ -40,6 +41,8 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
 set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
+# Debian policy: installed programs are stripped (the debug info stays in build/).
+set(CPACK_STRIP_FILES TRUE)
 
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME fastmd-ipc)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION net)
