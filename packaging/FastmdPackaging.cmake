@@ -27,8 +27,8 @@ set(CPACK_PACKAGE_NAME fastmd-ipc)
 set(CPACK_PACKAGE_VENDOR "fastmd-ipc")
 set(CPACK_PACKAGE_CONTACT "fastmd-ipc maintainers <maintainers@fastmd-ipc.org>")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
-# No CPACK_PACKAGE_DESCRIPTION_SUMMARY: CPack would prepend it to each package's description,
-# whose first line is already that package's synopsis.
+# CPack makes the synopsis (first line) of both packages from the project's DESCRIPTION
+# ("Local high-performance IPC broker"); the descriptions below are the extended texts.
 set(CPACK_COMPONENTS_ALL runtime dev)
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 # Install with DESTDIR at the configured prefix (/usr, set by scripts/package), so absolute
@@ -48,12 +48,11 @@ set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME fastmd-ipc)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION net)
 # adduser and deb-systemd-helper/-invoke (init-system-helpers) run in the maintainer scripts.
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS "adduser, init-system-helpers (>= 1.54~)")
-set(CPACK_DEBIAN_RUNTIME_DESCRIPTION "local high-performance IPC broker
- fastmd-ipcd brokers Unix-socket sessions between clients and workers on one
- machine and owns the shared-memory pools their large payloads travel through.
- This package holds the daemon, its fastmd-ipcctl status client, the
- fastmd-worker-md Markdown to HTML worker and the systemd units (the socket
- is enabled on install).")
+set(CPACK_DEBIAN_RUNTIME_DESCRIPTION "fastmd-ipcd brokers Unix-socket sessions between clients and workers on one
+machine and owns the shared-memory pools their large payloads travel through.
+This package holds the daemon, its fastmd-ipcctl status client, the
+fastmd-worker-md Markdown to HTML worker and the systemd units (the socket
+is enabled on install).")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_EXTRA
   ${PROJECT_SOURCE_DIR}/packaging/conffiles
   ${PROJECT_SOURCE_DIR}/packaging/postinst
@@ -63,9 +62,8 @@ set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_EXTRA
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME fastmd-ipc-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libmsgpack-cxx-dev, libspdlog-dev")
-set(CPACK_DEBIAN_DEV_DESCRIPTION "local high-performance IPC broker - C++ SDK
- The C++ SDK of fastmd-ipc: Client, Worker and the NDJSON --stdio server as
- static libraries, their headers under /usr/include/fastmd, the CMake package
- fastmd-ipc (target fastmd::ipc) and the pkg-config module fastmd-ipc.")
+set(CPACK_DEBIAN_DEV_DESCRIPTION "The C++ SDK of fastmd-ipc: Client, Worker and the NDJSON --stdio server as
+static libraries, their headers under /usr/include/fastmd, the CMake package
+fastmd-ipc (target fastmd::ipc) and the pkg-config module fastmd-ipc.")
 
 include(CPack)
