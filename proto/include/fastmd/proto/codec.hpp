@@ -136,9 +136,17 @@ inline bool reference_in_place(msgpack::type::object_type, std::size_t, void*) {
   return true;
 }
 
+// "'<field>'<rest>", built by appending: GCC 12's `"'" + std::string(field)` (an insert at
+// the front) trips a false -Wrestrict at -O3 in every program that inlines it.
+inline std::string quoted_field(std::string_view field, std::string_view rest) {
+  std::string text;
+  text.reserve(field.size() + rest.size() + 2);
+  text.append("'").append(field).append("'").append(rest);
+  return text;
+}
+
 inline Error wrong_type(std::string_view field, std::string_view expected) {
-  return Error{Errc::wrong_field_type,
-               "'" + std::string(field) + "' must be " + std::string(expected)};
+  return Error{Errc::wrong_field_type, quoted_field(field, " must be ").append(expected)};
 }
 
 }  // namespace detail
@@ -150,7 +158,7 @@ Result<Int> read_uint(const msgpack::object& value, std::string_view field) {
     return detail::wrong_type(field, "an unsigned integer");
   }
   if (value.via.u64 > std::numeric_limits<Int>::max()) {
-    return Error{Errc::invalid_field, "'" + std::string(field) + "' is out of range"};
+    return Error{Errc::invalid_field, detail::quoted_field(field, " is out of range")};
   }
   return static_cast<Int>(value.via.u64);
 }

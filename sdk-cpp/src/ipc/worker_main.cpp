@@ -1,0 +1,88 @@
+// worker_main.cpp — run_worker_main(): the command line of every worker program, and the
+// choice between the fast path (Worker) and the legacy NDJSON server (StdioServer).
+#include "fastmd/ipc/worker_main.hpp"
+
+#include <atomic>
+#include <csignal>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include "fastmd/ipc/stdio_server.hpp"
+#include "fastmd/ipc/worker.hpp"
+
+namespace fastmd::ipc {
+
+namespace {
+
+// The worker a SIGTERM/SIGINT stops; request_stop() only sets a flag and wakes the loop.
+std::atomic<Worker*> running_worker{nullptr};
+
+void stop_on_signal(int) {
+  if (Worker* worker = running_worker.load()) worker->request_stop();
+}
+
+int exit_code(const WorkerProgram& program, const proto::Status& status) {
+  if (status) return 0;
+  spdlog::error("{}: {}", program.name, status.error().to_string());
+  return 1;
+}
+
+}  // namespace
+
+int run_worker_main(int argc, char** argv, const WorkerProgram& program) {
+  // stdout may carry NDJSON: every log line goes to stderr.
+  if (!spdlog::get(program.name)) {
+    spdlog::set_default_logger(spdlog::stderr_color_mt(program.name));
+  }
+
+  CLI::App app{program.description, program.name};
+  app.set_version_flag("--version", program.name + " " + program.version);
+  if (!program.footer.empty()) app.footer(program.footer);
+  bool stdio = false;
+  std::string socket_path;
+  std::string name = program.name;
+  unsigned concurrency = 1;
+  unsigned spin_us = 0;
+  std::size_t max_line = StdioServerOptions{}.max_line;
+  app.add_flag("--stdio", stdio,
+               "serve NDJSON on stdin/stdout (the legacy path) instead of the daemon");
+  app.add_option("--socket", socket_path,
+                 "the daemon's socket (default: $FASTMD_IPC_SOCKET, then the system default)");
+  app.add_option("--name", name, "a label for the daemon's logs and status")->capture_default_str();
+  app.add_option("--concurrency", concurrency, "handler threads: calls run at once")
+      ->check(CLI::Range(1u, 1024u))
+      ->capture_default_str();
+  app.add_option("--spin-us", spin_us,
+                 "fast path: poll channels this long before sleeping (0: never spin)")
+      ->capture_default_str();
+  app.add_option("--max-line", max_line, "--stdio: longest input line in bytes")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  MethodTable methods = program.methods(concurrency);
+
+  if (stdio) {
+    // A reader that goes away must give an error (EPIPE), not kill the worker mid-batch.
+    std::signal(SIGPIPE, SIG_IGN);
+    StdioServer server(std::move(methods), {.threads = concurrency, .max_line = max_line});
+    return exit_code(program, server.run());
+  }
+
+  Worker worker(std::move(methods), {.socket_path = socket_path,
+                                     .name = name,
+                                     .threads = concurrency,
+                                     .spin_budget = std::chrono::microseconds(spin_us)});
+  running_worker.store(&worker);
+  std::signal(SIGTERM, stop_on_signal);
+  std::signal(SIGINT, stop_on_signal);
+  int code = exit_code(program, worker.run());
+  std::signal(SIGTERM, SIG_DFL);
+  std::signal(SIGINT, SIG_DFL);
+  running_worker.store(nullptr);
+  return code;
+}
+
+}  // namespace fastmd::ipc
