@@ -5,14 +5,10 @@
 // nothing downloaded) and the quick start of docs/sdk-node.md runs over the fast path, and
 // once where the C++ compiler fails, so the install must still succeed, say why in one line,
 // and leave a package that works over the legacy path with the reason in FASTMD_FALLBACK.
-//
-// Offline, a project installs the tarball from its lockfile (`npm ci`): npm 11 resolves a
-// dependency without a lockfile from its full registry document, which the cache filled by
-// scripts/setup's `npm ci` does not hold. The lockfile pins what sdk-node's pins.
+// The projects install offline from a lockfile (support/offline-project.js says why).
 
 const assert = require('node:assert/strict');
 const { execFile } = require('node:child_process');
-const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -20,6 +16,7 @@ const { after, before, describe, it } = require('node:test');
 
 const { binDir, packageDir, runNode, tempDir } = require('./support/env');
 const { Cluster } = require('./fast-support/cluster');
+const { INSTALL_ARGS, newProject } = require('./support/offline-project');
 
 // Compiling the addon at install takes minutes on a busy 2-core machine.
 const STEP_MS = 600000;
@@ -46,32 +43,6 @@ function quickStart() {
   return match[1];
 }
 
-/**
- * A fresh project directory `dir/name` depending on `tarball`, with a lockfile: the tarball,
- * and the package's own dependencies as sdk-node/package-lock.json pins them.
- */
-function newProject(dir, name, tarball) {
-  const project = path.join(dir, name);
-  fs.mkdirSync(project);
-  const spec = `file:${path.relative(project, tarball)}`;
-  const manifest = { name, version: '1.0.0', private: true, dependencies: { '@fastmd/ipc': spec } };
-  const ours = JSON.parse(fs.readFileSync(path.join(packageDir, 'package-lock.json'), 'utf8')).packages;
-  const { version, license, dependencies, bin, engines } = ours[''];
-  const packages = {
-    '': { name, version: '1.0.0', dependencies: manifest.dependencies },
-    'node_modules/@fastmd/ipc': {
-      version, resolved: spec, license, dependencies, bin, engines, hasInstallScript: true,
-      integrity: `sha512-${crypto.createHash('sha512').update(fs.readFileSync(tarball)).digest('base64')}`,
-    },
-  };
-  for (const [where, entry] of Object.entries(ours)) if (where !== '' && !entry.dev) packages[where] = entry;
-  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify(manifest, null, 2));
-  fs.writeFileSync(path.join(project, 'package-lock.json'),
-    JSON.stringify({ name, version: '1.0.0', lockfileVersion: 3, requires: true, packages }, null, 2));
-  return project;
-}
-
-const INSTALL_ARGS = ['ci', '--offline', '--no-audit', '--no-fund', '--loglevel=error'];
 
 describe('the packed tarball', () => {
   let tarball;
