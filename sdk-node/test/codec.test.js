@@ -1,5 +1,5 @@
 'use strict';
-// The JS codecs against the protocol's test vectors (proto/vectors/), the same files the C++
+// The JS codecs (lib/ndjson.js, shipped; test/support/msgpack.js, tests only) against the protocol's test vectors (proto/vectors/), the same files the C++
 // codec is checked against: every valid frame decodes to its message and re-encodes to the
 // same bytes, every invalid one fails with the named error.
 
@@ -8,7 +8,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { describe, it } = require('node:test');
 
-const codec = require('../lib/codec');
+const ndjson = require('../lib/ndjson');
+const msgpack = require('./support/msgpack');
 const { FastmdError, ERRNO } = require('../lib/errors');
 
 const vectorsDir = path.resolve(__dirname, '..', '..', 'proto', 'vectors');
@@ -41,15 +42,15 @@ describe('MessagePack frames: proto/vectors/valid.json', () => {
       // The vectors' big id is written as a JSON number beyond 2^53: take it from the bytes' text.
       const expected = fromVector(vector.message);
       if (vector.name === 'request-big-id') expected.id = 0xffffffffffffffffn;
-      const decoded = codec.decodeFrame(Buffer.from(vector.hex, 'hex'), codec.decodeLimits(codec.DEFAULT_MAX_DATA_FRAME));
+      const decoded = msgpack.decodeFrame(Buffer.from(vector.hex, 'hex'), ndjson.decodeLimits(msgpack.DEFAULT_MAX_DATA_FRAME));
       assert.deepEqual(plain(decoded), plain(expected));
     });
     if (vector.decode_only) continue;
     it(`encodes ${vector.name} byte for byte`, () => {
       const message = fromVector(vector.message);
       if (vector.name === 'request-big-id') message.id = 0xffffffffffffffffn;
-      assert.equal(codec.encodeFrame(message).toString('hex'), vector.hex);
-      const { prefix, payload } = codec.encodeFrameParts(message);
+      assert.equal(msgpack.encodeFrame(message).toString('hex'), vector.hex);
+      const { prefix, payload } = msgpack.encodeFrameParts(message);
       assert.equal(Buffer.concat([prefix, payload]).toString('hex'), vector.hex);
     });
   }
@@ -58,7 +59,7 @@ describe('MessagePack frames: proto/vectors/valid.json', () => {
 describe('MessagePack frames: proto/vectors/invalid.json', () => {
   for (const vector of readVectors('invalid.json')) {
     it(`rejects ${vector.name} with ${vector.error}`, () => {
-      assert.throws(() => codec.decodeFrame(Buffer.from(vector.hex, 'hex'), codec.decodeLimits(vector.max_frame)),
+      assert.throws(() => msgpack.decodeFrame(Buffer.from(vector.hex, 'hex'), ndjson.decodeLimits(vector.max_frame)),
         (error) => error instanceof FastmdError && error.code === `FASTMD_${vector.error}` &&
           error.errno === ERRNO[vector.error]);
     });
@@ -68,7 +69,7 @@ describe('MessagePack frames: proto/vectors/invalid.json', () => {
 describe('nested control maps', () => {
   it('round-trips ipc.hello params through encodeValue/decodeValue', () => {
     const hello = { role: 'client', pid: 4242, name: 'node', wants: ['transform'], max_frame: 67174400, shm: true };
-    const decoded = codec.decodeValue(codec.encodeValue(hello));
+    const decoded = msgpack.decodeValue(msgpack.encodeValue(hello));
     assert.deepEqual(Object.fromEntries(decoded), hello);
   });
 });
@@ -80,47 +81,47 @@ describe('NDJSON lines: proto/vectors/ndjson.json', () => {
   const exactId = (vector) => (vector.name === 'request-big-id' ? 0xffffffffffffffffn : vector.message.id);
   for (const vector of vectors.valid) {
     it(`decodes ${vector.name}`, () => {
-      const decoded = codec.decodeLine(Buffer.from(vector.line));
+      const decoded = ndjson.decodeLine(Buffer.from(vector.line));
       const expected = fromVector({ ...vector.message, id: exactId(vector) });
       assert.deepEqual(plain({ ...decoded, payload: Buffer.from(decoded.payload) }), plain(expected));
     });
     if (vector.decode_only || vector.name === 'request-big-id') continue;
     it(`encodes ${vector.name} exactly`, () => {
       const message = fromVector(vector.message);
-      assert.equal(codec.encodeLine(message), `${vector.line}\n`);
+      assert.equal(ndjson.encodeLine(message), `${vector.line}\n`);
     });
   }
   for (const vector of vectors.invalid) {
     it(`rejects ${vector.name} with ${vector.error}`, () => {
       const line = vector.line_hex === undefined ? Buffer.from(vector.line) : Buffer.from(vector.line_hex, 'hex');
-      assert.throws(() => codec.decodeLine(line), { code: `FASTMD_${vector.error}`, errno: ERRNO[vector.error] });
+      assert.throws(() => ndjson.decodeLine(line), { code: `FASTMD_${vector.error}`, errno: ERRNO[vector.error] });
     });
   }
 });
 
 describe('NDJSON lines: PROTOCOL.md §8', () => {
   it('writes the examples of PROTOCOL.md §8 exactly', () => {
-    assert.equal(codec.encodeLine({ type: 'request', id: 7, method: 'transform', payload: '# Hi\n' }),
+    assert.equal(ndjson.encodeLine({ type: 'request', id: 7, method: 'transform', payload: '# Hi\n' }),
       '{"version":1,"type":"request","id":7,"method":"transform","params":"# Hi\\n"}\n');
-    assert.equal(codec.encodeLine({ type: 'response', id: 7, payload: '<h1>Hi</h1>\n' }),
+    assert.equal(ndjson.encodeLine({ type: 'response', id: 7, payload: '<h1>Hi</h1>\n' }),
       '{"version":1,"type":"response","id":7,"result":"<h1>Hi</h1>\\n"}\n');
-    assert.equal(codec.encodeLine({ type: 'response', id: 8, error: { code: 300, message: "method 'x' is not served" } }),
+    assert.equal(ndjson.encodeLine({ type: 'response', id: 8, error: { code: 300, message: "method 'x' is not served" } }),
       '{"version":1,"type":"response","id":8,"error":{"code":300,"message":"method \'x\' is not served"}}\n');
   });
 
   it('sends UTF-8 bytes as a string and other bytes as base64', () => {
-    const text = codec.encodeLine({ type: 'request', id: 1, method: 'echo', payload: Buffer.from('héllo ✓') });
+    const text = ndjson.encodeLine({ type: 'request', id: 1, method: 'echo', payload: Buffer.from('héllo ✓') });
     assert.match(text, /"params":"héllo ✓"/);
-    const binary = codec.encodeLine({ type: 'request', id: 2, method: 'echo', payload: Buffer.from([0xff, 0x00, 0xfe]) });
+    const binary = ndjson.encodeLine({ type: 'request', id: 2, method: 'echo', payload: Buffer.from([0xff, 0x00, 0xfe]) });
     assert.match(binary, /"params_base64":"/u);
-    assert.deepEqual(codec.decodeLine(binary.trimEnd()).payload, Buffer.from([0xff, 0x00, 0xfe]));
+    assert.deepEqual(ndjson.decodeLine(binary.trimEnd()).payload, Buffer.from([0xff, 0x00, 0xfe]));
     assert.ok(!text.slice(0, -1).includes('\n') && !binary.slice(0, -1).includes('\n'));
   });
 
   it('reads a response and its error', () => {
-    const ok = codec.decodeLine('{"version":1,"type":"response","id":7,"result":"<p>x</p>\\n"}');
+    const ok = ndjson.decodeLine('{"version":1,"type":"response","id":7,"result":"<p>x</p>\\n"}');
     assert.equal(ok.payload, '<p>x</p>\n');
-    const failed = codec.decodeLine('{"version":1,"type":"response","id":8,"error":{"code":300,"message":"nope"}}');
+    const failed = ndjson.decodeLine('{"version":1,"type":"response","id":8,"error":{"code":300,"message":"nope"}}');
     assert.deepEqual(failed.error, { code: 300, message: 'nope' });
   });
 
@@ -137,7 +138,7 @@ describe('NDJSON lines: PROTOCOL.md §8', () => {
     ['an error and a result', '{"version":1,"type":"response","id":1,"result":"x","error":{"code":1}}', 'INVALID_FIELD'],
   ]) {
     it(`rejects ${name} with ${code}`, () => {
-      assert.throws(() => codec.decodeLine(line), { code: `FASTMD_${code}`, errno: ERRNO[code] });
+      assert.throws(() => ndjson.decodeLine(line), { code: `FASTMD_${code}`, errno: ERRNO[code] });
     });
   }
 });

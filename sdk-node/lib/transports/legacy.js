@@ -10,7 +10,7 @@
 
 const { spawn } = require('node:child_process');
 const { findBinary } = require('../binaries');
-const { decodeLine, encodeLine } = require('../codec');
+const { decodeLine, encodeLine } = require('../ndjson');
 const { FastmdError, fastmdError } = require('../errors');
 const { armCallLimits } = require('./transport');
 
