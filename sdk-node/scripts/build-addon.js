@@ -80,6 +80,18 @@ function failureReason(output, status) {
   return `node-gyp exited with status ${status}`;
 }
 
+/**
+ * The first directory holding `header` among the compiler's user paths (CPLUS_INCLUDE_PATH,
+ * CPATH) and its default system ones, or null: checked before node-gyp runs, so a missing
+ * library is named with its package instead of surfacing as a compiler error.
+ */
+function findHeader(header, env = process.env) {
+  const userDirs = [env.CPLUS_INCLUDE_PATH, env.CPATH]
+    .flatMap((list) => (list ? list.split(path.delimiter) : [])).filter(Boolean);
+  const dirs = [...userDirs, '/usr/local/include', '/usr/include'];
+  return dirs.find((dir) => fs.existsSync(path.join(dir, header))) ?? null;
+}
+
 function build() {
   if (process.platform !== 'linux') {
     notBuilt(`the fast transport's addon builds only on Linux, and this is ${process.platform}`);
@@ -88,6 +100,10 @@ function build() {
   if (!nodedir) {
     notBuilt(`Node's headers were not found next to ${process.execPath} (install the package that ` +
       'ships include/node/node_api.h, e.g. Debian\'s nodejs or libnode-dev, or set npm_config_nodedir)');
+  }
+  if (!findHeader('msgpack.hpp')) {
+    notBuilt('the MessagePack C++ headers (msgpack.hpp) were not found in CPLUS_INCLUDE_PATH, ' +
+      'CPATH, /usr/local/include or /usr/include (install Debian\'s libmsgpack-cxx-dev)');
   }
   let nodeGyp;
   try {
@@ -113,4 +129,6 @@ function build() {
   });
 }
 
-build();
+module.exports = { findHeader };
+
+if (require.main === module) build();

@@ -196,20 +196,37 @@ describe('the packed tarball', () => {
       });
     });
 
-    it('skips the build with the reason on a system other than Linux', async () => {
-      // The install script as npm runs it on macOS: process.platform is what it checks.
-      const preload = path.join(dir, 'as-darwin.js');
-      fs.writeFileSync(preload, "Object.defineProperty(process, 'platform', { value: 'darwin' });\n");
+    // Runs the installed package's install script with `preloadSource` loaded first (to make
+    // it see another system), and checks that it skipped the build with `reason`, said so in
+    // one line and left the reason for the loader.
+    async function assertInstallScriptSkipsBuild(name, preloadSource, reason) {
+      const preload = path.join(dir, `${name}.js`);
+      fs.writeFileSync(preload, preloadSource);
       const { code, stderr } = await runNode({
         cwd: installed(),
         args: ['--require', preload, path.join('scripts', 'build-addon.js')],
         env: { npm_config_foreground_scripts: 'true' },
       });
       assert.equal(code, 0, stderr);
-      const reason = 'the fast transport\'s addon builds only on Linux, and this is darwin';
       assert.equal(stderr, `@fastmd/ipc: the native addon was not built (${reason}); the package works over the legacy ` +
         'transport only (see "Installing without the addon" in docs/sdk-node.md)\n');
       assert.equal(fs.readFileSync(path.join(installed(), 'build', 'addon-not-built.txt'), 'utf8'), `${reason}\n`);
+    }
+
+    it('skips the build with the reason on a system other than Linux', async () => {
+      // The install script as npm runs it on macOS: process.platform is what it checks.
+      await assertInstallScriptSkipsBuild('as-darwin',
+        "Object.defineProperty(process, 'platform', { value: 'darwin' });\n",
+        'the fast transport\'s addon builds only on Linux, and this is darwin');
+    });
+
+    it('names the Debian package when the MessagePack headers are missing', async () => {
+      // A Linux machine without libmsgpack-cxx-dev: no msgpack.hpp in any include directory.
+      await assertInstallScriptSkipsBuild('without-msgpack',
+        "const fs = require('node:fs'); const exists = fs.existsSync;\n" +
+        "fs.existsSync = (file) => !String(file).endsWith('msgpack.hpp') && exists(file);\n",
+        'the MessagePack C++ headers (msgpack.hpp) were not found in CPLUS_INCLUDE_PATH, CPATH, ' +
+        '/usr/local/include or /usr/include (install Debian\'s libmsgpack-cxx-dev)');
     });
   });
 });
