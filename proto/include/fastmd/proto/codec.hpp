@@ -14,6 +14,7 @@
 
 #include "fastmd/proto/limits.hpp"
 #include "fastmd/proto/message.hpp"
+#include "fastmd/proto/message_rules.hpp"
 #include "fastmd/proto/result.hpp"
 
 namespace fastmd::proto {
@@ -257,25 +258,25 @@ class Decoder {
  private:
   static Result<Message> decode_message(const msgpack::object& map) {
     Message m;
-    bool has_version = false, has_type = false, has_id = false, has_payload = false;
-    std::string_view type_name;
+    SeenFields seen;
+    bool has_payload = false;
     Status status = for_each_field(
         map, "a message", [&](std::string_view key, const msgpack::object& value) -> Status {
           if (key == "version") {
             auto v = read_uint<std::uint32_t>(value, key);
             if (!v) return v.error();
             m.version = *v;
-            has_version = true;
+            seen.version = true;
           } else if (key == "type") {
             auto v = read_str(value, key);
             if (!v) return v.error();
-            type_name = *v;
-            has_type = true;
+            seen.type_name = *v;
+            seen.type = true;
           } else if (key == "id") {
             auto v = read_uint<std::uint64_t>(value, key);
             if (!v) return v.error();
             m.id = *v;
-            has_id = true;
+            seen.id = true;
           } else if (key == "method") {
             auto v = read_str(value, key);
             if (!v) return v.error();
@@ -304,39 +305,12 @@ class Decoder {
           return {};
         });
     if (!status) return status.error();
-    if (!has_version) return Error{Errc::missing_field, "'version' is required"};
-    if (m.version != kProtocolVersion) {
-      return Error{Errc::version_mismatch, "protocol version " + std::to_string(m.version) +
-                                               " is not supported; this side speaks version " +
-                                               std::to_string(kProtocolVersion)};
-    }
-    if (!has_type) return Error{Errc::missing_field, "'type' is required"};
-    if (type_name == "request") {
-      m.type = MessageType::request;
-    } else if (type_name == "response") {
-      m.type = MessageType::response;
-    } else if (type_name == "notification") {
-      m.type = MessageType::notification;
-    } else {
-      return Error{Errc::unknown_type, "unknown message type '" + std::string(type_name) + "'"};
-    }
-    if (m.type != MessageType::notification && !has_id) {
-      return Error{Errc::missing_field, "'id' is required in a " + std::string(type_name)};
-    }
-    if (m.type != MessageType::response) {
-      if (m.method.empty()) {
-        return Error{Errc::missing_field, "'method' is required in a " + std::string(type_name)};
-      }
-      if (m.method.size() > kMaxMethodName) {
-        return Error{Errc::invalid_field,
-                     "'method' is longer than " + std::to_string(kMaxMethodName) + " bytes"};
-      }
-    }
+    if (Status header = check_header_fields(m, seen); !header) return header.error();
     if (has_payload && m.shm) {
       return Error{Errc::invalid_field, "a message carries either an inline payload or 'shm'"};
     }
-    if (m.error && (has_payload || m.shm)) {
-      return Error{Errc::invalid_field, "a failed response carries no result"};
+    if (Status result = check_error_has_no_result(m, has_payload || m.shm); !result) {
+      return result.error();
     }
     return m;
   }

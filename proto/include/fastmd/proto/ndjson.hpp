@@ -26,6 +26,7 @@
 #include "fastmd/proto/control.hpp"
 #include "fastmd/proto/limits.hpp"
 #include "fastmd/proto/message.hpp"
+#include "fastmd/proto/message_rules.hpp"
 #include "fastmd/proto/result.hpp"
 
 namespace fastmd::proto::ndjson {
@@ -271,8 +272,7 @@ class LineHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, LineH
   Message message;
   std::optional<Error> field_error;  // first field error
   std::optional<Error> limit_error;  // set when the handler stopped the parse
-  std::string_view type_name;
-  bool has_version = false, has_type = false, has_id = false;
+  SeenFields seen;
   bool has_text_payload = false, has_base64_payload = false;
 
   bool Null() { return scalar("null"); }
@@ -292,12 +292,12 @@ class LineHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, LineH
           return fail_field(Errc::invalid_field, "'version' is out of range");
         }
         message.version = static_cast<std::uint32_t>(value);
-        has_version = true;
+        seen.version = true;
         return true;
       }
       if (key_ == Key::id) {
         message.id = value;
-        has_id = true;
+        seen.id = true;
         return true;
       }
     } else if (in_error_ && depth_ == 2 && error_key_ == ErrorKey::code) {
@@ -343,8 +343,8 @@ class LineHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, LineH
     }
     if (depth_ == 1) {
       if (key_ == Key::type) {
-        type_name = value;
-        has_type = true;
+        seen.type_name = value;
+        seen.type = true;
         return true;
       }
       if (key_ == Key::method) {
@@ -535,7 +535,7 @@ class Decoder {
                                              " ends the JSON early"};
     }
     Result<Message> message = finish(handler);
-    if (!message && handler.has_id && handler.type_name == "request") {
+    if (!message && handler.seen.id && handler.seen.type_name == "request") {
       failed_request_id_ = handler.message.id;
     }
     return message;
@@ -567,40 +567,14 @@ class Decoder {
   static Result<Message> finish(detail::LineHandler& h) {
     if (h.field_error) return *h.field_error;
     Message& m = h.message;
-    if (!h.has_version) return Error{Errc::missing_field, "'version' is required"};
-    if (m.version != kProtocolVersion) {
-      return Error{Errc::version_mismatch, "protocol version " + std::to_string(m.version) +
-                                               " is not supported; this side speaks version " +
-                                               std::to_string(kProtocolVersion)};
-    }
-    if (!h.has_type) return Error{Errc::missing_field, "'type' is required"};
-    if (h.type_name == "request") {
-      m.type = MessageType::request;
-    } else if (h.type_name == "response") {
-      m.type = MessageType::response;
-    } else if (h.type_name == "notification") {
-      m.type = MessageType::notification;
-    } else {
-      return Error{Errc::unknown_type, "unknown message type '" + std::string(h.type_name) + "'"};
-    }
-    if (m.type != MessageType::notification && !h.has_id) {
-      return Error{Errc::missing_field, "'id' is required in a " + std::string(h.type_name)};
-    }
-    if (m.type != MessageType::response) {
-      if (m.method.empty()) {
-        return Error{Errc::missing_field, "'method' is required in a " + std::string(h.type_name)};
-      }
-      if (m.method.size() > kMaxMethodName) {
-        return Error{Errc::invalid_field,
-                     "'method' is longer than " + std::to_string(kMaxMethodName) + " bytes"};
-      }
-    }
+    if (Status header = check_header_fields(m, h.seen); !header) return header.error();
     if (h.has_text_payload && h.has_base64_payload) {
       return Error{Errc::invalid_field,
                    "a message carries its payload as text or as base64, not both"};
     }
-    if (m.error && (h.has_text_payload || h.has_base64_payload)) {
-      return Error{Errc::invalid_field, "a failed response carries no result"};
+    if (Status result = check_error_has_no_result(m, h.has_text_payload || h.has_base64_payload);
+        !result) {
+      return result.error();
     }
     return std::move(m);
   }
