@@ -89,10 +89,10 @@ void Broker::accept(UniqueFd socket) {
     return;
   }
   ++counters_.accepted;
-  quotas_.session_opened(credentials->uid);
   const std::uint64_t id = next_session_id_++;
-  auto session =
-      std::make_shared<Session>(io_, std::move(socket), *credentials, id, *this, session_limits());
+  auto session = std::make_shared<Session>(io_, std::move(socket), *credentials, id, *this,
+                                           session_limits(), quotas_.open_session(credentials->uid),
+                                           quotas_.queued_bytes(credentials->uid));
   sessions_.emplace(id, session);
   session->start();
 }
@@ -279,14 +279,6 @@ void Broker::status(Session& session, std::uint64_t request_id) {
   session.send(proto::Message::response(request_id, result));
 }
 
-bool Broker::charge_queued(uid_t uid, std::int64_t bytes) {
-  if (bytes < 0) {
-    quotas_.release_queued(uid, static_cast<std::uint64_t>(-bytes));
-    return true;
-  }
-  return quotas_.charge_queued(uid, static_cast<std::uint64_t>(bytes));
-}
-
 void Broker::closed(Session& session, EndKind kind, const std::string& reason) {
   switch (kind) {
     case EndKind::normal:
@@ -303,7 +295,6 @@ void Broker::closed(Session& session, EndKind kind, const std::string& reason) {
       break;
   }
   const std::uint64_t id = session.id();
-  quotas_.session_closed(session.peer().uid, 0);
   cancel_waits_of(id);
   // Keep the session alive until this function is done with it.
   std::shared_ptr<Session> keep = std::move(sessions_.at(id));

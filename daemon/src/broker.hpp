@@ -72,7 +72,6 @@ class Broker final : public SessionHost {
   void hello(Session& session, std::uint64_t request_id, proto::Hello hello) override;
   void status(Session& session, std::uint64_t request_id) override;
   void closed(Session& session, EndKind kind, const std::string& reason) override;
-  bool charge_queued(uid_t uid, std::int64_t bytes) override;
 
  private:
   SessionLimits session_limits() const;

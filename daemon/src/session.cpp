@@ -44,7 +44,8 @@ std::string what_arrived(const proto::Message& m) {
 }  // namespace
 
 Session::Session(asio::io_context& io, UniqueFd socket, platform::PeerCredentials peer,
-                 std::uint64_t id, SessionHost& host, SessionLimits limits)
+                 std::uint64_t id, SessionHost& host, SessionLimits limits, SessionCharge charge,
+                 QueuedBytesCharge queued)
     : io_(io),
       socket_(io, socket.release()),
       process_(io),
@@ -54,7 +55,9 @@ Session::Session(asio::io_context& io, UniqueFd socket, platform::PeerCredential
       host_(host),
       limits_(limits),
       reader_(proto::kDefaultMaxControlFrame, kReadChunk),
-      decoder_(proto::DecodeLimits::control()) {}
+      decoder_(proto::DecodeLimits::control()),
+      charge_(std::move(charge)),
+      queued_(std::move(queued)) {}
 
 void Session::start() {
   handshake_timer_.expires_after(limits_.handshake_timeout);
@@ -198,17 +201,16 @@ void Session::send(const proto::Message& message, std::vector<UniqueFd> fds) {
   proto::append_frame(message, out.bytes);
   out.fds = std::move(fds);
   const std::uint64_t size = out.bytes.size();
-  if (queued_bytes_ + size > limits_.max_queued_bytes) {
-    end_later(EndKind::slow, "does not read: " + std::to_string(queued_bytes_ + size) +
+  if (queued_.bytes() + size > limits_.max_queued_bytes) {
+    end_later(EndKind::slow, "does not read: " + std::to_string(queued_.bytes() + size) +
                                  " bytes would be queued, the session limit is " +
                                  std::to_string(limits_.max_queued_bytes));
     return;
   }
-  if (!host_.charge_queued(peer_.uid, static_cast<std::int64_t>(size))) {
+  if (!queued_.add(size)) {
     end_later(EndKind::slow, "does not read: its uid's queued bytes reached the per-uid limit");
     return;
   }
-  queued_bytes_ += size;
   queue_.push_back(std::move(out));
   flush();
 }
@@ -239,8 +241,7 @@ void Session::flush() {
 void Session::pop_sent(std::size_t bytes) {
   Outbound& front = queue_.front();
   front.offset += bytes;
-  queued_bytes_ -= bytes;
-  host_.charge_queued(peer_.uid, -static_cast<std::int64_t>(bytes));
+  queued_.remove(bytes);
   if (front.offset == front.bytes.size()) queue_.pop_front();
 }
 
@@ -290,9 +291,9 @@ void Session::close(EndKind kind, const std::string& reason) {
   handshake_timer_.cancel();
   socket_.close(ignored);
   process_.close(ignored);
-  host_.charge_queued(peer_.uid, -static_cast<std::int64_t>(queued_bytes_));
   queue_.clear();
-  queued_bytes_ = 0;
+  queued_.reset();
+  charge_.reset();
   segment_.reset();  // back to the pool: zeroed, generation bumped
   switch (kind) {
     case EndKind::hostile:

@@ -25,6 +25,7 @@
 #include "fastmd/proto/control.hpp"
 #include "fastmd/proto/frame_reader.hpp"
 #include "memory/pools.hpp"
+#include "quotas.hpp"
 
 namespace fastmd::daemon {
 
@@ -48,9 +49,6 @@ class SessionHost {
   virtual void status(Session& session, std::uint64_t request_id) = 0;
   /// The session ended; called once, after its socket is closed.
   virtual void closed(Session& session, EndKind kind, const std::string& reason) = 0;
-  /// Charges (positive) or releases (negative) bytes queued for a peer of `uid`; false when a
-  /// charge would exceed the uid's quota (nothing is charged then).
-  virtual bool charge_queued(uid_t uid, std::int64_t bytes) = 0;
 };
 
 struct SessionLimits {
@@ -63,7 +61,8 @@ class Session : public std::enable_shared_from_this<Session> {
   enum class State : std::uint8_t { awaiting_hello, established, closed };
 
   Session(asio::io_context& io, platform::UniqueFd socket, platform::PeerCredentials peer,
-          std::uint64_t id, SessionHost& host, SessionLimits limits);
+          std::uint64_t id, SessionHost& host, SessionLimits limits, SessionCharge charge,
+          QueuedBytesCharge queued);
 
   /// Starts reading and the handshake timer.
   void start();
@@ -92,7 +91,7 @@ class Session : public std::enable_shared_from_this<Session> {
   int socket() { return socket_.native_handle(); }
   /// The peer's hello (meaningful once established).
   const proto::Hello& hello() const { return hello_; }
-  std::uint64_t queued_bytes() const { return queued_bytes_; }
+  std::uint64_t queued_bytes() const { return queued_.bytes(); }
   void set_limits(SessionLimits limits) { limits_ = limits; }
 
   /// The peer's own shared-memory segment, held until the session ends (then reclaimed).
@@ -138,8 +137,9 @@ class Session : public std::enable_shared_from_this<Session> {
   proto::FrameReader reader_;
   proto::Decoder decoder_;
 
+  SessionCharge charge_;  // this session's place in its uid's session quota
   std::deque<Outbound> queue_;
-  std::uint64_t queued_bytes_ = 0;
+  QueuedBytesCharge queued_;  // queue_'s unsent bytes, charged to the uid
   bool write_waiting_ = false;
   bool draining_ = false;
   bool ending_ = false;  // an end was scheduled by end_later()
