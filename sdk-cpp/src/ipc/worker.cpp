@@ -237,10 +237,9 @@ class Worker::Impl final : public detail::EndpointHooks {
     if (!m.is_request()) return;
     const MethodTable::Entry* entry = methods_.find(m.method);
     if (!entry) {
-      return answer_error(
-          channel, m.id,
-          Error{Errc::method_not_found, "method '" + std::string(m.method) +
-                                            "' is not served by worker '" + options_.name + "'"});
+      return answer_error(channel, m.id,
+                          Error{Errc::method_not_found,
+                                proto::method_not_found_message(m.method, methods_.names())});
     }
     auto payload = detail::take_payload(m, inbound.fds, channel->peer_segment.get());
     if (!payload) return answer_error(channel, m.id, payload.error());
