@@ -294,6 +294,12 @@ void Broker::cancel_waits_of(std::uint64_t session) {
 
 void Broker::want(Session& client, std::uint64_t request_id, proto::Want want) {
   const std::string& method = want.method;
+  if (draining_) {
+    // No worker will be started or introduced any more; the client reconnects (§3.8).
+    client.send(proto::Message::failure(request_id, Errc::daemon_shutting_down,
+                                        "the daemon is shutting down"));
+    return;
+  }
   if (serves(client, method)) {
     client.send(proto::Message::response(request_id, kWantGranted));
     return;

@@ -49,6 +49,16 @@ void require_granted(const Received& reply) {
   CHECK(result->via.map.size == 0);
 }
 
+// Wants `method` and requires METHOD_NOT_FOUND with the one text, naming `served`.
+void require_not_found(RawPeer& client, std::uint64_t id, const std::string& method,
+                       const std::string& served) {
+  send_want(client, id, method);
+  const Received reply = answer(client, id);
+  require_error(reply, proto::Errc::method_not_found);
+  CHECK(reply.message.error->message ==
+        "no worker serves method '" + method + "' (served: " + served + ")");
+}
+
 void require_introduced(RawPeer& client, const std::string& worker_name) {
   auto frame = client.receive(5s);
   REQUIRE(frame);
@@ -71,11 +81,7 @@ TEST_CASE("a method nobody serves is answered METHOD_NOT_FOUND at once, listing 
   CHECK(welcome.body_as<proto::HelloReply>().no_worker_wait_ms == 60000u);
   require_introduced(client, "md");
 
-  send_want(client, 2, "trasnform");
-  const Received reply = answer(client, 2);
-  require_error(reply, proto::Errc::method_not_found);
-  CHECK(reply.message.error->message ==
-        "no worker serves method 'trasnform' (served: echo, resize, transform)");
+  require_not_found(client, 2, "trasnform", "echo, resize, transform");
   // The session goes on: the answer is about the method, not a protocol error.
   CHECK(StatusReport(client.status()).number("sessions_total") == 3);
 }
@@ -84,10 +90,7 @@ TEST_CASE("with no worker at all, METHOD_NOT_FOUND says that nothing is served")
   DaemonProcess daemon;
   auto client = RawPeer::connect(daemon.socket_path());
   require_welcome(client.hello(client_hello({})));
-  send_want(client, 2, "transform");
-  const Received reply = answer(client, 2);
-  require_error(reply, proto::Errc::method_not_found);
-  CHECK(reply.message.error->message == "no worker serves method 'transform' (served: none)");
+  require_not_found(client, 2, "transform", "none");
 }
 
 TEST_CASE("ipc.want for a served method is granted, introducing the worker first if need be") {
@@ -289,10 +292,6 @@ TEST_CASE("METHOD_NOT_FOUND lists the methods of live workers and of pools, sort
   auto client = broker.connect();
   require_welcome(client.hello(client_hello({"echo"})));
   require_introduced(client, "hand-started");
-  send_want(client, 2, "trasnform");
-  const Received reply = answer(client, 2);
-  require_error(reply, proto::Errc::method_not_found);
-  CHECK(reply.message.error->message ==
-        "no worker serves method 'trasnform' (served: echo, length, transform)");
+  require_not_found(client, 2, "trasnform", "echo, length, transform");
   CHECK(pools.requested().empty());
 }
