@@ -28,14 +28,6 @@ bool is_live(const Session& session, proto::Role role) {
   return session.state() == Session::State::established && session.hello().role == role;
 }
 
-// A client that wants nothing in particular wants every method.
-bool wants_any_of(const Session& client, const Session& worker) {
-  const auto& wants = client.hello().wants;
-  return wants.empty() || std::any_of(wants.begin(), wants.end(), [&](const std::string& m) {
-           return serves_method(worker, m);
-         });
-}
-
 template <class Body>
 void notify(Session& session, std::string_view method, const Body& body,
             std::vector<UniqueFd> fds = {}) {
@@ -62,7 +54,26 @@ proto::Introduce describe_for_peer(const Session& about) {
   return body;
 }
 
+// The result of a granted ipc.want: an empty map.
+const proto::ByteBuffer kWantGranted{std::byte{0x80}};
+
 }  // namespace
+
+// A client that wants nothing in particular wants every method.
+bool Broker::wants_any_of(const Session& client, const Session& worker) const {
+  const auto& wants = client.hello().wants;
+  if (wants.empty() || std::any_of(wants.begin(), wants.end(), [&](const std::string& m) {
+        return serves_method(worker, m);
+      })) {
+    return true;
+  }
+  // Or it waits for a method of the worker by ipc.want.
+  for (auto it = wants_.lower_bound({client.id(), ""});
+       it != wants_.end() && it->first.first == client.id(); ++it) {
+    if (serves_method(worker, it->first.second)) return true;
+  }
+  return false;
+}
 
 Broker::Broker(asio::io_context& io, const Limits& limits, AdmissionPolicy policy,
                std::string daemon_version)
@@ -75,6 +86,7 @@ Broker::Broker(asio::io_context& io, const Limits& limits, AdmissionPolicy polic
 Broker::~Broker() {
   // Sessions call back into the broker while they close; end them while it is still whole.
   waits_.clear();
+  wants_.clear();
   close_all();
 }
 
@@ -132,6 +144,7 @@ void Broker::hello(Session& session, std::uint64_t request_id, proto::Hello hell
   proto::HelloReply reply;
   reply.session = session.id();
   reply.daemon = daemon_version_;
+  reply.no_worker_wait_ms = limits_.no_worker_wait_ms;
   std::vector<UniqueFd> fds;
   const proto::Hello& greeting = session.hello();
   if (pools_ != nullptr && greeting.shm && greeting.role != proto::Role::observer) {
@@ -201,6 +214,7 @@ void Broker::introduce(Session& client, Session& worker) {
   worker.introduced().insert(client.id());
   ++counters_.introductions;
   spdlog::debug("introduced {} to {}", client.describe(), worker.describe());
+  grant_wants(client, worker);
 }
 
 bool Broker::serves(const Session& client, const std::string& method) const {
@@ -228,10 +242,13 @@ void Broker::introduce_to_freed(Session& freed) {
   };
   if (is_worker) {
     // First the clients still waiting for a worker of a method it serves, then the others.
-    introduce_where([&](const Session& client) {
-      return std::any_of(waits_.begin(), waits_.end(), [&](const auto& wait) {
+    const auto waits_for_freed = [&](const Session& client, const auto& waits) {
+      return std::any_of(waits.begin(), waits.end(), [&](const auto& wait) {
         return wait.first.first == client.id() && serves_method(freed, wait.first.second);
       });
+    };
+    introduce_where([&](const Session& client) {
+      return waits_for_freed(client, wants_) || waits_for_freed(client, waits_);
     });
   }
   introduce_where([](const Session&) { return true; });
@@ -272,6 +289,107 @@ void Broker::cancel_waits_served_by(const Session& worker) {
 
 void Broker::cancel_waits_of(std::uint64_t session) {
   std::erase_if(waits_, [&](const auto& entry) { return entry.first.first == session; });
+  std::erase_if(wants_, [&](const auto& entry) { return entry.first.first == session; });
+}
+
+void Broker::want(Session& client, std::uint64_t request_id, proto::Want want) {
+  const std::string& method = want.method;
+  if (draining_) {
+    // No worker will be started or introduced any more; the client reconnects (§3.8).
+    client.send(proto::Message::failure(request_id, Errc::daemon_shutting_down,
+                                        "the daemon is shutting down"));
+    return;
+  }
+  if (serves(client, method)) {
+    client.send(proto::Message::response(request_id, kWantGranted));
+    return;
+  }
+  auto key = std::pair{client.id(), method};
+  if (auto waiting = wants_.find(key); waiting != wants_.end()) {
+    client.send(proto::Message::failure(
+        request_id, Errc::unexpected_message,
+        "ipc.want for '" + method + "' is already waiting (request " +
+            std::to_string(waiting->second.request_id) + "); that one is answered"));
+    return;
+  }
+  // Each waiting want waits for an introduction, so a client cannot usefully wait for more.
+  if (wants_waiting(client.id()) >= limits_.max_introductions_per_session) {
+    client.send(proto::Message::failure(
+        request_id, Errc::quota_exceeded,
+        "this session already waits for " + std::to_string(wants_waiting(client.id())) +
+            " methods (the daemon's max-introductions-per-session)"));
+    return;
+  }
+  std::vector<std::shared_ptr<Session>> live;
+  for (auto& [id, other] : sessions_) {
+    if (is_live(*other, proto::Role::worker) && serves_method(*other, method)) {
+      live.push_back(other);
+    }
+  }
+  std::vector<std::string> pooled = demand_ ? demand_->pool_methods() : std::vector<std::string>{};
+  const bool pool_serves = std::find(pooled.begin(), pooled.end(), method) != pooled.end();
+  if (live.empty() && !pool_serves) {
+    client.send(proto::Message::failure(request_id, Errc::method_not_found,
+                                        proto::method_not_found_message(method, served_methods())));
+    return;
+  }
+  auto timer = std::make_unique<asio::steady_timer>(
+      io_, std::chrono::milliseconds(limits_.no_worker_wait_ms));
+  timer->async_wait([this, key](asio::error_code error) {
+    if (!error) end_want(key.first, key.second);
+  });
+  wants_.emplace(key, WaitingWant{request_id, std::move(timer)});
+  // introduce() grants the want; a worker at its introduction limit is introduced once it has
+  // one to spare (introduce_to_freed), or a pool starts one more.
+  for (auto& worker : live) introduce(client, *worker);
+  if (wants_.contains(key) && pool_serves && !demand_->request_worker(method)) {
+    spdlog::warn("{} waits for '{}', and its pool cannot start a worker now", client.describe(),
+                 method);
+  }
+}
+
+std::size_t Broker::wants_waiting(std::uint64_t session) const {
+  std::size_t count = 0;
+  for (auto it = wants_.lower_bound({session, ""});
+       it != wants_.end() && it->first.first == session; ++it) {
+    ++count;
+  }
+  return count;
+}
+
+void Broker::grant_wants(Session& client, const Session& worker) {
+  for (auto it = wants_.lower_bound({client.id(), ""});
+       it != wants_.end() && it->first.first == client.id();) {
+    if (!serves_method(worker, it->first.second)) {
+      ++it;
+      continue;
+    }
+    client.send(proto::Message::response(it->second.request_id, kWantGranted));
+    it = wants_.erase(it);
+  }
+}
+
+void Broker::end_want(std::uint64_t session, const std::string& method) {
+  auto waiting = wants_.find(std::pair{session, method});
+  if (waiting == wants_.end()) return;
+  const std::uint64_t request_id = waiting->second.request_id;
+  wants_.erase(waiting);
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return;
+  ++counters_.no_worker;
+  it->second->send(proto::Message::failure(
+      request_id, Errc::no_worker,
+      "no worker serving '" + method + "' was introduced within " +
+          std::to_string(limits_.no_worker_wait_ms) + " ms (--no-worker-wait-ms)"));
+}
+
+std::vector<std::string> Broker::served_methods() const {
+  std::vector<std::string> served = demand_ ? demand_->pool_methods() : std::vector<std::string>{};
+  for (const auto& [id, session] : sessions_) {
+    if (!is_live(*session, proto::Role::worker)) continue;
+    for (const proto::MethodSpec& spec : session->hello().methods) served.push_back(spec.name);
+  }
+  return served;  // method_not_found_message sorts it and lists each once
 }
 
 void Broker::status(Session& session, std::uint64_t request_id) {
@@ -326,6 +444,7 @@ void Broker::closed(Session& session, EndKind kind, const std::string& reason) {
 void Broker::drain(const std::string& reason, std::function<void()> on_empty) {
   draining_ = true;
   waits_.clear();
+  wants_.clear();
   on_empty_ = std::move(on_empty);
   if (sessions_.empty()) {
     auto done = std::move(on_empty_);

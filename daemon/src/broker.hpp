@@ -2,8 +2,10 @@
 // their workers serve. The broker admits each hello (credentials, quotas), introduces every
 // client to every live worker serving a method it wants by handing each side one end of a
 // fresh socketpair (ipc.introduce), introduces late workers to waiting clients, tells clients
-// when nobody serves a method (ipc.no_worker, with a bounded wait), and announces a peer's end
-// to everyone it was introduced to (ipc.peer_gone).
+// when nobody serves a method (ipc.no_worker, with a bounded wait), answers a client's ipc.want
+// (introduced, NO_WORKER after the wait, or METHOD_NOT_FOUND at once when neither a live worker
+// nor a pool serves the method), and announces a peer's end to everyone it was introduced to
+// (ipc.peer_gone).
 #pragma once
 
 #include <cstdint>
@@ -12,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
@@ -20,6 +23,7 @@
 #include "config.hpp"
 #include "quotas.hpp"
 #include "session.hpp"
+#include "worker_demand.hpp"
 
 namespace fastmd::daemon {
 
@@ -49,6 +53,9 @@ class Broker final : public SessionHost {
   void set_status_reporter(StatusReporter reporter) { status_reporter_ = std::move(reporter); }
   /// The pools sessions lease their segments from (none: peers go without segments).
   void set_pools(Pools* pools) { pools_ = pools; }
+  /// Who starts pool workers for a wanted method (none: only live workers serve, and a method
+  /// none of them serves is METHOD_NOT_FOUND). Must outlive the broker or be reset first.
+  void set_worker_demand(WorkerDemand* demand) { demand_ = demand; }
 
   /// Starts a session for a freshly accepted connection.
   void accept(platform::UniqueFd socket);
@@ -71,6 +78,7 @@ class Broker final : public SessionHost {
   // SessionHost
   void hello(Session& session, std::uint64_t request_id, proto::Hello hello) override;
   void status(Session& session, std::uint64_t request_id) override;
+  void want(Session& session, std::uint64_t request_id, proto::Want want) override;
   void closed(Session& session, EndKind kind, const std::string& reason) override;
 
  private:
@@ -84,6 +92,14 @@ class Broker final : public SessionHost {
   void end_wait(std::uint64_t session, const std::string& method);
   void cancel_waits_served_by(const Session& worker);
   void cancel_waits_of(std::uint64_t session);
+  /// Whether `client` wants what `worker` serves: by its hello's wants or a waiting ipc.want.
+  bool wants_any_of(const Session& client, const Session& worker) const;
+  /// Methods served now or on demand: live workers' and pools' (for METHOD_NOT_FOUND).
+  std::vector<std::string> served_methods() const;
+  std::size_t wants_waiting(std::uint64_t session) const;
+  /// Answers the waiting ipc.want requests of `client` that `worker` serves (just introduced).
+  void grant_wants(Session& client, const Session& worker);
+  void end_want(std::uint64_t session, const std::string& method);
 
   asio::io_context& io_;
   Limits limits_;
@@ -97,6 +113,15 @@ class Broker final : public SessionHost {
   std::map<std::uint64_t, std::shared_ptr<Session>> sessions_;
   // (client session, method) → the bounded wait for a worker of that method.
   std::map<std::pair<std::uint64_t, std::string>, std::unique_ptr<asio::steady_timer>> waits_;
+  // (client session, method) → its waiting ipc.want: the request to answer and the bounded
+  // wait for an introduction. One per method and at most max_introductions_per_session per
+  // client (each waits for an introduction); erased when answered or the client ends.
+  struct WaitingWant {
+    std::uint64_t request_id = 0;
+    std::unique_ptr<asio::steady_timer> timer;
+  };
+  std::map<std::pair<std::uint64_t, std::string>, WaitingWant> wants_;
+  WorkerDemand* demand_ = nullptr;
   bool draining_ = false;
   std::function<void()> on_empty_;
 };

@@ -170,10 +170,20 @@ void Session::handle_message(const proto::Message& m) {
     host_.status(*this, m.id);
     return;
   }
+  if (m.is_request() && m.method == proto::kWant && hello_.role == proto::Role::client) {
+    auto want = proto::decode_body<proto::Want>(decoder_, m.payload);
+    if (!want) {
+      fail(EndKind::hostile, m.id, want.error());
+      return;
+    }
+    host_.want(*this, m.id, std::move(*want));
+    return;
+  }
   fail(EndKind::hostile, answer_id,
        Error{Errc::unexpected_message,
-             "after the handshake the daemon takes only ipc.status requests, not a " +
-                 what_arrived(m)});
+             "after the handshake the daemon takes only ipc.status requests (and ipc.want from "
+             "a client), not a " +
+                 what_arrived(m) + " from a " + std::string(proto::role_name(hello_.role))});
 }
 
 void Session::establish(proto::Hello hello) {

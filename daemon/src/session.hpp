@@ -47,6 +47,8 @@ class SessionHost {
   virtual void hello(Session& session, std::uint64_t request_id, proto::Hello hello) = 0;
   /// An ipc.status request arrived after the handshake.
   virtual void status(Session& session, std::uint64_t request_id) = 0;
+  /// A client's well-formed ipc.want request arrived after the handshake; the host answers it.
+  virtual void want(Session& session, std::uint64_t request_id, proto::Want want) = 0;
   /// The session ended; called once, after its socket is closed.
   virtual void closed(Session& session, EndKind kind, const std::string& reason) = 0;
 };

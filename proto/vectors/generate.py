@@ -2,12 +2,19 @@
 """Generates proto/vectors/*.json: frames encoded by this small, independent MessagePack
 encoder (not by the C++ or Node codecs it checks), with their expected decoded form.
 
-  python3 proto/vectors/generate.py     # rewrites valid.json, invalid.json, ndjson.json, shm.json
+  python3 proto/vectors/generate.py     # rewrites valid.json, invalid.json, ndjson.json,
+                                        # shm.json, control.json
 
 valid.json:   [{name, hex, message}]  — decoders must give `message`; encoders given
               `message` must give `hex` byte for byte.
 invalid.json: [{name, hex, max_frame, error}] — decoders must fail with `error`.
 `message` uses the wire keys; bin payloads appear as `params_hex` / `result_hex`.
+control.json: {valid: [{name, what, hex, body}], invalid: [{name, what, hex, error}],
+              method_not_found: [{method, served, message}]} — control bodies (a message's
+              params/result bin, PROTOCOL.md §3): `what` names the body ("ipc.want params");
+              `valid` ones decode to `body` and encode to `hex`, `invalid` ones fail with
+              `error`; method_not_found gives the one text of METHOD_NOT_FOUND for a method
+              and the methods served.
 ndjson.json:  {valid: [{name, line, message}], invalid: [{name, line | line_hex, error,
               answer_id?}]} — the legacy form (PROTOCOL.md §8), one line each without its
               '\n', written by Python's json module. Decoders of `valid` lines must give
@@ -105,6 +112,12 @@ def wire(message):
     return out
 
 
+def method_not_found(method, served):
+    """The one METHOD_NOT_FOUND text (PROTOCOL.md §3.9): served methods sorted, once each."""
+    names = ", ".join(sorted(set(served))) or "none"
+    return "no worker serves method '%s' (served: %s)" % (method, names)
+
+
 def valid_vectors():
     nested_hello = mp({"role": "worker", "pid": 4242, "name": "md",
                        "methods": [{"name": "transform", "concurrency": 2}],
@@ -136,6 +149,14 @@ def valid_vectors():
                                  "params_hex": mp({"id": 2}).hex()}),
         ("request-hello", {"version": 1, "type": "request", "id": 1, "method": "ipc.hello",
                            "params_hex": nested_hello.hex()}),
+        ("response-hello", {"version": 1, "type": "response", "id": 1,
+                            "result_hex": mp({"session": 7, "daemon": "0.4.0",
+                                              "no_worker_wait_ms": 5000}).hex()}),
+        ("request-want", {"version": 1, "type": "request", "id": 2, "method": "ipc.want",
+                          "params_hex": mp({"method": "transform"}).hex()}),
+        ("response-method-not-found", {"version": 1, "type": "response", "id": 3,
+                                       "error": {"code": 300, "message": method_not_found(
+                                           "trasnform", ["transform", "echo", "length"])}}),
         ("notification-introduce", {"version": 1, "type": "notification",
                                     "method": "ipc.introduce", "fds": 2,
                                     "params_hex": mp({"peer": 12, "role": "worker", "pid": 99,
@@ -224,6 +245,47 @@ def invalid_vectors():
         ("ext-value", frame(b"\x81\xa1k\xd4\x01\x02"), 65536, "LIMIT_EXCEEDED"),
     ]
     return [{"name": n, "hex": h.hex(), "max_frame": mf, "error": e} for n, h, mf, e in raw]
+
+
+def control_vectors():
+    """Control bodies (the params/result bin of a control message, PROTOCOL.md §3) that the
+    additions of ipc.want and no_worker_wait_ms rest on, and the METHOD_NOT_FOUND text."""
+    valid = [
+        ("want", "ipc.want params", {"method": "transform"}),
+        ("hello-result-with-wait", "ipc.hello result",
+         {"session": 7, "daemon": "0.4.0", "no_worker_wait_ms": 5000}),
+        ("hello-result-with-segment-and-zero-wait", "ipc.hello result",
+         {"session": 2**40, "daemon": "0.4.0",
+          "segment": {"segment": 3, "size": 4194304, "generation": 9},
+          "no_worker_wait_ms": 0}),
+        ("hello-result-from-an-older-daemon", "ipc.hello result",
+         {"session": 1, "daemon": "0.3.0"}),
+    ]
+    invalid = [
+        ("want-without-method", "ipc.want params", {}, "MISSING_FIELD"),
+        ("want-empty-method", "ipc.want params", {"method": ""}, "INVALID_FIELD"),
+        ("want-method-too-long", "ipc.want params", {"method": "m" * 129}, "INVALID_FIELD"),
+        ("want-method-not-a-string", "ipc.want params", {"method": 5}, "WRONG_FIELD_TYPE"),
+        ("want-not-a-map", "ipc.want params", ["transform"], "NOT_A_MAP"),
+        ("hello-result-negative-wait", "ipc.hello result",
+         {"session": 1, "no_worker_wait_ms": -1}, "WRONG_FIELD_TYPE"),
+        ("hello-result-wait-over-u32", "ipc.hello result",
+         {"session": 1, "no_worker_wait_ms": 2**32}, "INVALID_FIELD"),
+        ("hello-result-wait-as-string", "ipc.hello result",
+         {"session": 1, "no_worker_wait_ms": "5000"}, "WRONG_FIELD_TYPE"),
+    ]
+    texts = [
+        ("trasnform", ["transform", "echo", "length"]),
+        ("echo", []),
+        ("x", ["b", "a", "b"]),
+    ]
+    return {
+        "valid": [{"name": n, "what": w, "hex": mp(b).hex(), "body": b} for n, w, b in valid],
+        "invalid": [{"name": n, "what": w, "hex": mp(b).hex(), "error": e}
+                    for n, w, b, e in invalid],
+        "method_not_found": [{"method": m, "served": s, "message": method_not_found(m, s)}
+                             for m, s in texts],
+    }
 
 
 def ndjson_line(message):
@@ -524,7 +586,8 @@ def shm_vectors():
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     for name, vectors in (("valid.json", valid_vectors()), ("invalid.json", invalid_vectors()),
-                          ("ndjson.json", ndjson_vectors()), ("shm.json", shm_vectors())):
+                          ("ndjson.json", ndjson_vectors()), ("shm.json", shm_vectors()),
+                          ("control.json", control_vectors())):
         with open(os.path.join(here, name), "w") as f:
             json.dump(vectors, f, indent=1)
             f.write("\n")

@@ -64,7 +64,8 @@ describe('legacy transport: round trips through echo', () => {
 
   it('fails an unknown method with FASTMD_METHOD_NOT_FOUND', async () => {
     await assert.rejects(client.call('no-such-method', 'x'), (error) =>
-      error instanceof FastmdError && error.code === 'FASTMD_METHOD_NOT_FOUND' && error.errno === 300);
+      error instanceof FastmdError && error.code === 'FASTMD_METHOD_NOT_FOUND' && error.errno === 300 &&
+      error.message === "no worker serves method 'no-such-method' (served: echo, length, transform)");
   });
 });
 

@@ -193,7 +193,7 @@ TEST_CASE("handler failures, unknown methods and bad requests are answered; the 
   CHECK(responses[2].code == Errc::payload_too_large);
   CHECK(responses[2].text == "too big for me");
   CHECK(responses[3].code == Errc::method_not_found);
-  CHECK(responses[3].text == "method 'nope' is not served");
+  CHECK(responses[3].text == "no worker serves method 'nope' (served: block, echo, fail, refuse)");
   CHECK(responses[4].code == Errc::wrong_field_type);
   CHECK(responses[5].code == Errc::ok);
   CHECK(responses[5].text == "still here");

@@ -1,9 +1,94 @@
-// Unit tests of the control bodies: each round-trips, and required keys are enforced.
+// Unit tests of the control bodies: each round-trips, and required keys are enforced; the
+// bodies and METHOD_NOT_FOUND texts of proto/vectors/control.json hold for the C++ code.
 #include <catch2/catch.hpp>
 
 #include "fastmd/proto/control.hpp"
+#include "vector_file.hpp"
 
 using namespace fastmd::proto;
+using fastmd::testing::from_hex;
+
+namespace {
+
+std::string json_str(const rapidjson::Value& v, const char* key) {
+  return std::string(v[key].GetString(), v[key].GetStringLength());
+}
+
+// Decodes `bytes` as the body `what` names; the error, if any.
+std::optional<Error> decode_error(std::string_view what, ByteView bytes) {
+  Decoder decoder;
+  if (what == Want::kWhat) {
+    auto body = decode_body<Want>(decoder, bytes);
+    return body ? std::nullopt : std::optional<Error>(body.error());
+  }
+  REQUIRE(what == HelloReply::kWhat);
+  auto body = decode_body<HelloReply>(decoder, bytes);
+  return body ? std::nullopt : std::optional<Error>(body.error());
+}
+
+std::string hex_of(const ByteBuffer& bytes) {
+  return fastmd::testing::to_hex(bytes.data(), bytes.size());
+}
+
+}  // namespace
+
+TEST_CASE("the control bodies of control.json decode to their fields and encode to their bytes") {
+  rapidjson::Document doc = fastmd::testing::load_vector_file("control.json");
+  REQUIRE(doc["valid"].Size() >= 4);
+  for (const auto& vector : doc["valid"].GetArray()) {
+    INFO("vector " << json_str(vector, "name"));
+    const std::string what = json_str(vector, "what");
+    const ByteBuffer bytes = from_hex(vector["hex"].GetString());
+    const auto& expected = vector["body"];
+    Decoder decoder;
+    if (what == Want::kWhat) {
+      Result<Want> want = decode_body<Want>(decoder, bytes);
+      REQUIRE(want.ok());
+      CHECK(want->method == json_str(expected, "method"));
+      CHECK(hex_of(encode_body(*want)) == vector["hex"].GetString());
+      continue;
+    }
+    REQUIRE(what == HelloReply::kWhat);
+    Result<HelloReply> reply = decode_body<HelloReply>(decoder, bytes);
+    REQUIRE(reply.ok());
+    CHECK(reply->session == expected["session"].GetUint64());
+    CHECK(reply->daemon == json_str(expected, "daemon"));
+    CHECK(reply->segment.has_value() == expected.HasMember("segment"));
+    if (expected.HasMember("segment")) {
+      CHECK(reply->segment->size == expected["segment"]["size"].GetUint64());
+    }
+    REQUIRE(reply->no_worker_wait_ms.has_value() == expected.HasMember("no_worker_wait_ms"));
+    if (reply->no_worker_wait_ms) {
+      CHECK(*reply->no_worker_wait_ms == expected["no_worker_wait_ms"].GetUint());
+    }
+    CHECK(hex_of(encode_body(*reply)) == vector["hex"].GetString());
+  }
+}
+
+TEST_CASE("the invalid control bodies of control.json fail with their documented error") {
+  rapidjson::Document doc = fastmd::testing::load_vector_file("control.json");
+  REQUIRE(doc["invalid"].Size() >= 8);
+  for (const auto& vector : doc["invalid"].GetArray()) {
+    const std::string want = json_str(vector, "error");
+    INFO("vector " << json_str(vector, "name") << " expects " << want);
+    const ByteBuffer bytes = from_hex(vector["hex"].GetString());
+    std::optional<Error> error = decode_error(json_str(vector, "what"), bytes);
+    REQUIRE(error.has_value());
+    CHECK(errc_name(error->code) == want);
+    CHECK_FALSE(error->message.empty());
+  }
+}
+
+TEST_CASE("method_not_found_message gives control.json's text: served sorted, once, or none") {
+  rapidjson::Document doc = fastmd::testing::load_vector_file("control.json");
+  REQUIRE(doc["method_not_found"].Size() >= 3);
+  for (const auto& vector : doc["method_not_found"].GetArray()) {
+    std::vector<std::string> served;
+    for (const auto& name : vector["served"].GetArray()) served.emplace_back(name.GetString());
+    CHECK(method_not_found_message(json_str(vector, "method"), served) ==
+          json_str(vector, "message"));
+  }
+}
 
 TEST_CASE("ipc.hello round-trips with methods and wants") {
   Hello hello;

@@ -293,6 +293,26 @@ TEST_CASE("a second request with an id still in flight ends the channel with INV
       Errc::invalid_field);
 }
 
+TEST_CASE("a method the worker does not serve is answered METHOD_NOT_FOUND with the one text") {
+  Cluster cluster;
+  MarkdownWorker worker(cluster);
+  Attacker client = attach(cluster);
+  client.channel->send(Message::request(7, "trasnform", fastmd::proto::as_bytes("# a")));
+  auto answer = client.channel->receive(5s);
+  REQUIRE(answer);
+  REQUIRE(answer->message.id == 7);
+  REQUIRE(answer->message.error);
+  CHECK(answer->message.error->code == Errc::method_not_found);
+  CHECK(answer->message.error->message ==
+        "no worker serves method 'trasnform' (served: echo, length, transform)");
+  // Not a protocol error: the channel goes on.
+  client.channel->send(Message::request(8, "echo", fastmd::proto::as_bytes("still here")));
+  auto echoed = client.channel->receive(5s);
+  REQUIRE(echoed);
+  CHECK(echoed->message.id == 8);
+  CHECK_FALSE(echoed->message.error);
+}
+
 TEST_CASE("a worker whose answer cannot be written closes that channel at once", "[hostile]") {
   Cluster cluster;
   MarkdownWorker worker(cluster);

@@ -34,6 +34,7 @@
 #include <spdlog/spdlog.h>
 
 #include "channel_limits.hpp"
+#include "daemon_wait.hpp"
 #include "endpoint.hpp"
 #include "fastmd/ipc/socket_path.hpp"
 
@@ -166,7 +167,11 @@ class Worker::Impl final : public detail::EndpointHooks {
       return Error{Errc::invalid_field, "a worker must serve at least one method"};
     }
     if (started_) return Error{Errc::unexpected_message, "the worker is already running"};
-    if (auto connected = endpoint_.connect(); !connected) {
+    const detail::EndpointOptions endpoint = endpoint_options(methods_, options_);
+    const detail::DaemonWait wait{endpoint.socket_path, options_.wait_for_daemon,
+                                  endpoint.reconnect_min, endpoint.reconnect_max, stop_fd_.get()};
+    if (auto connected = detail::connect_waiting([this] { return endpoint_.connect(); }, wait);
+        !connected) {
       endpoint_.stop();
       return connected.error();
     }
@@ -179,7 +184,11 @@ class Worker::Impl final : public detail::EndpointHooks {
   }
 
   proto::Status run() {
-    if (auto started = start(); !started) return started;
+    if (auto started = start(); !started) {
+      // Stopped while waiting for the daemon: it served until stopped, as asked.
+      if (started.error().code == Errc::cancelled) return {};
+      return started;
+    }
     std::uint64_t count;
     while (::read(stop_fd_.get(), &count, sizeof(count)) < 0 && errno == EINTR) {
     }
@@ -237,10 +246,9 @@ class Worker::Impl final : public detail::EndpointHooks {
     if (!m.is_request()) return;
     const MethodTable::Entry* entry = methods_.find(m.method);
     if (!entry) {
-      return answer_error(
-          channel, m.id,
-          Error{Errc::method_not_found, "method '" + std::string(m.method) +
-                                            "' is not served by worker '" + options_.name + "'"});
+      return answer_error(channel, m.id,
+                          Error{Errc::method_not_found,
+                                proto::method_not_found_message(m.method, methods_.names())});
     }
     auto payload = detail::take_payload(m, inbound.fds, channel->peer_segment.get());
     if (!payload) return answer_error(channel, m.id, payload.error());

@@ -3,7 +3,9 @@
 #include "fastmd/ipc/worker_main.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
+#include <cstdlib>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -21,6 +23,17 @@ std::atomic<Worker*> running_worker{nullptr};
 
 void stop_on_signal(int) {
   if (Worker* worker = running_worker.load()) worker->request_stop();
+}
+
+// --wait-for-daemon[=SECONDS]: absent → wait forever under systemd (INVOCATION_ID set, so
+// the order of units does not matter), else not at all; given alone → forever; 0 → not at all.
+std::chrono::milliseconds wait_for_daemon(const CLI::Option& option, const std::string& seconds) {
+  using std::chrono::milliseconds;
+  if (option.count() == 0) {
+    return std::getenv("INVOCATION_ID") != nullptr ? milliseconds::max() : milliseconds{0};
+  }
+  if (seconds.empty()) return milliseconds::max();
+  return milliseconds{static_cast<std::int64_t>(std::stod(seconds) * 1000)};
 }
 
 int exit_code(const WorkerProgram& program, const proto::Status& status) {
@@ -57,6 +70,16 @@ int run_worker_main(int argc, char** argv, const WorkerProgram& program) {
   app.add_option("--spin-us", spin_us,
                  "fast path: poll channels this long before sleeping (0: never spin)")
       ->capture_default_str();
+  std::string wait_seconds;
+  const CLI::Option* wait_option =
+      app.add_option("--wait-for-daemon", wait_seconds,
+                     "when the daemon is not up yet, retry (with backoff) for SECONDS, or until "
+                     "it comes when no value is given, instead of failing with "
+                     "DAEMON_UNREACHABLE; 0: fail at once. Default: wait under systemd "
+                     "(INVOCATION_ID set), else fail at once")
+          ->expected(0, 1)
+          ->type_name("[=SECONDS]")
+          ->check(CLI::NonNegativeNumber);
   app.add_option("--max-line", max_line, "--stdio: longest input line in bytes")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -71,10 +94,12 @@ int run_worker_main(int argc, char** argv, const WorkerProgram& program) {
     return exit_code(program, server.run());
   }
 
-  Worker worker(std::move(methods), {.socket_path = socket_path,
-                                     .name = name,
-                                     .threads = concurrency,
-                                     .spin_budget = std::chrono::microseconds(spin_us)});
+  Worker worker(std::move(methods),
+                {.socket_path = socket_path,
+                 .name = name,
+                 .threads = concurrency,
+                 .spin_budget = std::chrono::microseconds(spin_us),
+                 .wait_for_daemon = wait_for_daemon(*wait_option, wait_seconds)});
   running_worker.store(&worker);
   std::signal(SIGTERM, stop_on_signal);
   std::signal(SIGINT, stop_on_signal);

@@ -19,6 +19,7 @@ inline constexpr std::string_view kNoWorker = "ipc.no_worker";
 inline constexpr std::string_view kShutdown = "ipc.shutdown";
 inline constexpr std::string_view kStatus = "ipc.status";
 inline constexpr std::string_view kCancel = "ipc.cancel";
+inline constexpr std::string_view kWant = "ipc.want";
 
 enum class Role : std::uint8_t { client, worker, observer };
 
@@ -290,12 +291,17 @@ struct HelloReply {
   std::uint64_t session = 0;
   std::string daemon;
   std::optional<SegmentInfo> segment;
+  /// How long the daemon lets a client wait for a worker of a method before it answers
+  /// NO_WORKER (its `--no-worker-wait-ms`). The daemon always sends it; absent only from a
+  /// daemon older than this field, when a client keeps to its own bound for a dead daemon.
+  std::optional<std::uint32_t> no_worker_wait_ms;
   bool has_session = false;
 
   Status read_field(std::string_view key, const msgpack::object& value) {
     if (key == "session") return has_session = true, field::read(value, key, session);
     if (key == "daemon") return field::read(value, key, daemon);
     if (key == "segment") return field::read(value, key, segment);
+    if (key == "no_worker_wait_ms") return field::read(value, key, no_worker_wait_ms);
     return {};
   }
   Status validate() const {
@@ -304,7 +310,8 @@ struct HelloReply {
   }
   void write_to(field::MapWriter& w) const {
     using field::kv;
-    w.write_map(kv("session", session), kv("daemon", daemon), kv("segment", segment));
+    w.write_map(kv("session", session), kv("daemon", daemon), kv("segment", segment),
+                kv("no_worker_wait_ms", no_worker_wait_ms));
   }
 };
 
@@ -374,6 +381,29 @@ struct NoWorker {
   void write_to(field::MapWriter& w) const {
     w.write_map(field::kv("method", method), field::kv("wait_ms", wait_ms));
   }
+};
+
+/// `ipc.want` request params (PROTOCOL.md §3.9), client → daemon: "I have a call for `method`
+/// and no worker I was introduced to serves it". Answered `{}` once such a worker is introduced,
+/// NO_WORKER after the daemon's wait, or METHOD_NOT_FOUND at once when nothing serves it.
+struct Want {
+  static constexpr std::string_view kWhat = "ipc.want params";
+  std::string method;
+  bool has_method = false;
+
+  Status read_field(std::string_view key, const msgpack::object& value) {
+    if (key == "method") return has_method = true, field::read(value, key, method);
+    return {};
+  }
+  Status validate() const {
+    if (!has_method) return Error{Errc::missing_field, "ipc.want needs 'method'"};
+    if (method.empty() || method.size() > kMaxMethodName) {
+      return Error{Errc::invalid_field, "ipc.want needs a 'method' of 1 to " +
+                                            std::to_string(kMaxMethodName) + " bytes"};
+    }
+    return {};
+  }
+  void write_to(field::MapWriter& w) const { w.write_map(field::kv("method", method)); }
 };
 
 /// `ipc.shutdown` notification params.

@@ -3,10 +3,12 @@
 // (proto/PROTOCOL.md §6): never renumber, only add.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace fastmd::proto {
 
@@ -149,5 +151,26 @@ struct Error {
     return out;
   }
 };
+
+/// The one text of METHOD_NOT_FOUND on every transport (PROTOCOL.md §3.9, §5.2, §8): "no worker
+/// serves method 'trasnform' (served: echo, length, transform)", or "(served: none)". The
+/// daemon passes the methods of its live workers and pools, a worker or legacy server its own;
+/// they are listed sorted and once each, so one set of methods reads the same everywhere.
+inline std::string method_not_found_message(std::string_view method,
+                                            const std::vector<std::string>& served) {
+  std::vector<std::string> names = served;
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  std::string out = "no worker serves method '";
+  out += method;
+  out += "' (served: ";
+  if (names.empty()) out += "none";
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i != 0) out += ", ";
+    out += names[i];
+  }
+  out += ")";
+  return out;
+}
 
 }  // namespace fastmd::proto

@@ -83,6 +83,13 @@ class MethodTable {
     return out;
   }
 
+  /// The method names, sorted (as METHOD_NOT_FOUND lists them).
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (const auto& [name, entry] : entries_) out.push_back(name);
+    return out;
+  }
+
   bool empty() const { return entries_.empty(); }
 
  private:

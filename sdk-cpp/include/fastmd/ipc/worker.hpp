@@ -39,6 +39,13 @@ struct WorkerOptions {
   std::chrono::milliseconds connect_timeout{2000};
   /// Longest pause between reconnection attempts after the daemon went away.
   std::chrono::milliseconds reconnect_max{1000};
+  /// How long start() waits for a daemon that is not up yet (no socket, or one that refuses
+  /// connections or is draining), retrying with the reconnection backoff (doubling up to
+  /// reconnect_max) and logging once that it waits, before it fails with DAEMON_UNREACHABLE.
+  /// 0 (default): fail at once. milliseconds::max(): wait until the daemon comes or
+  /// request_stop() (then run() returns success). A daemon that refuses the worker (e.g.
+  /// PERMISSION_DENIED) fails it at once either way.
+  std::chrono::milliseconds wait_for_daemon{0};
 };
 
 class Worker {
@@ -58,7 +65,8 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   /// Connects, registers the methods, and starts serving in the background.
-  /// DAEMON_UNREACHABLE when no daemon listens; the daemon's error when it refuses.
+  /// DAEMON_UNREACHABLE when no daemon listens (after WorkerOptions::wait_for_daemon); the
+  /// daemon's error when it refuses; CANCELLED when request_stop() ended the wait.
   proto::Status start();
 
   /// start(), then serves until request_stop() (or stop() from another thread).

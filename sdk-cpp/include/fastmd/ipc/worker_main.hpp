@@ -9,6 +9,9 @@
 //   --name NAME             a label for the daemon's logs and status (default: the program name)
 //   --concurrency N         handler threads: calls run at once (1 .. 1024, default 1)
 //   --spin-us N             fast path: poll channels this long before sleeping (default 0)
+//   --wait-for-daemon[=S]   no daemon yet: retry with backoff for S seconds (no value: until
+//                           it comes; 0: fail at once). Default: wait under systemd
+//                           (INVOCATION_ID set), else fail at once with DAEMON_UNREACHABLE
 //   --max-line BYTES        --stdio: the longest input line (default 1 GiB)
 //   -h, --help / --version
 #pragma once

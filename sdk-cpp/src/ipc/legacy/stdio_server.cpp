@@ -124,7 +124,7 @@ class StdioServer::Impl {
     const MethodTable::Entry* method = methods_.find(m.method);
     if (!method) {
       answer_error(m.id, Errc::method_not_found,
-                   "method '" + std::string(m.method) + "' is not served");
+                   proto::method_not_found_message(m.method, methods_.names()));
       return 0;
     }
     if (!calls_.push(Call{m.id, method, m.payload, chunk})) {
