@@ -1,4 +1,4 @@
-// A real fastmd::ipc::Worker reports its load to the daemon (ipc.load, PROTOCOL.md §3.9): the
+// A real fastmd::ipc::Worker reports its load to the daemon (ipc.load, PROTOCOL.md §3.10): the
 // calls it holds while they run, the calls it answered, and nothing more once it is idle.
 #include <catch2/catch.hpp>
 
