@@ -9,12 +9,12 @@ valid.json:   [{name, hex, message}]  — decoders must give `message`; encoders
               `message` must give `hex` byte for byte.
 invalid.json: [{name, hex, max_frame, error}] — decoders must fail with `error`.
 `message` uses the wire keys; bin payloads appear as `params_hex` / `result_hex`.
-control.json: {valid: [{name, what, hex, body}], invalid: [{name, what, hex, error}],
-              method_not_found: [{method, served, message}]} — control bodies (a message's
-              params/result bin, PROTOCOL.md §3): `what` names the body ("ipc.want params");
-              `valid` ones decode to `body` and encode to `hex`, `invalid` ones fail with
-              `error`; method_not_found gives the one text of METHOD_NOT_FOUND for a method
-              and the methods served.
+control.json: {valid: [{name, what, hex, body, decode_only?}], invalid: [{name, what, hex,
+              error}], method_not_found: [{method, served, message}]} — control bodies (a
+              message's params/result bin, PROTOCOL.md §3): `what` names the body
+              ("ipc.want params", "ipc.load params"); `valid` ones decode to `body` and (unless
+              decode_only) encode to `hex`, `invalid` ones fail with `error`; method_not_found
+              gives the one text of METHOD_NOT_FOUND for a method and the methods served.
 ndjson.json:  {valid: [{name, line, message}], invalid: [{name, line | line_hex, error,
               answer_id?}]} — the legacy form (PROTOCOL.md §8), one line each without its
               '\n', written by Python's json module. Decoders of `valid` lines must give
@@ -147,6 +147,8 @@ def valid_vectors():
                                             "length": 268435456, "generation": 0}}),
         ("notification-cancel", {"version": 1, "type": "notification", "method": "ipc.cancel",
                                  "params_hex": mp({"id": 2}).hex()}),
+        ("notification-load", {"version": 1, "type": "notification", "method": "ipc.load",
+                               "params_hex": mp({"in_flight": 3, "served": 70000}).hex()}),
         ("request-hello", {"version": 1, "type": "request", "id": 1, "method": "ipc.hello",
                            "params_hex": nested_hello.hex()}),
         ("response-hello", {"version": 1, "type": "response", "id": 1,
@@ -279,10 +281,12 @@ def control_vectors():
         ("echo", []),
         ("x", ["b", "a", "b"]),
     ]
+    load = load_vectors()
     return {
-        "valid": [{"name": n, "what": w, "hex": mp(b).hex(), "body": b} for n, w, b in valid],
+        "valid": [{"name": n, "what": w, "hex": mp(b).hex(), "body": b} for n, w, b in valid]
+        + load["valid"],
         "invalid": [{"name": n, "what": w, "hex": mp(b).hex(), "error": e}
-                    for n, w, b, e in invalid],
+                    for n, w, b, e in invalid] + load["invalid"],
         "method_not_found": [{"method": m, "served": s, "message": method_not_found(m, s)}
                              for m, s in texts],
     }
@@ -393,6 +397,39 @@ def ndjson_vectors():
                 "line_hex": (ok + ',"params":"caf').encode().hex() + "e9" + '"}'.encode().hex(),
                 "error": "MALFORMED"})
     return {"valid": valid, "invalid": out}
+
+
+def load_vectors():
+    """The ipc.load params bodies of control.json (PROTOCOL.md §3.10): `valid` ones decode to
+    `body` and (unless decode_only) encode to `hex` byte for byte (keys in the order shown);
+    `invalid` ones fail with `error`."""
+    load = "ipc.load params"
+    valid = [
+        ("load-idle", load, {"in_flight": 0, "served": 0}),
+        ("load-busy", load, {"in_flight": 3, "served": 70000}),
+        ("load-largest", load, {"in_flight": 2**32 - 1, "served": 2**64 - 1}),
+    ]
+    vectors = [{"name": n, "what": w, "hex": mp(b).hex(), "body": b} for n, w, b in valid]
+    # Decoders take any key order and ignore unknown keys.
+    vectors.append({"name": "load-any-order-unknown-key", "what": load, "decode_only": True,
+                    "hex": mp({"served": 5, "future": [1], "in_flight": 1}).hex(),
+                    "body": {"in_flight": 1, "served": 5}})
+    invalid = [
+        ("load-empty-map", load, mp({}), "MISSING_FIELD"),
+        ("load-missing-served", load, mp({"in_flight": 1}), "MISSING_FIELD"),
+        ("load-missing-in-flight", load, mp({"served": 1}), "MISSING_FIELD"),
+        ("load-in-flight-is-string", load, mp({"in_flight": "1", "served": 1}),
+         "WRONG_FIELD_TYPE"),
+        ("load-negative-served", load, mp({"in_flight": 0, "served": -1}), "WRONG_FIELD_TYPE"),
+        ("load-in-flight-over-u32", load, mp({"in_flight": 2**32, "served": 0}),
+         "INVALID_FIELD"),
+        ("load-not-a-map", load, mp([0, 0]), "NOT_A_MAP"),
+        ("load-truncated", load, mp({"in_flight": 1, "served": 2})[:-1], "MALFORMED"),
+        ("load-depth-bomb", load, b"\x91" * 200 + b"\xc0", "LIMIT_EXCEEDED"),
+    ]
+    return {"valid": vectors,
+            "invalid": [{"name": n, "what": w, "hex": h.hex(), "error": e}
+                        for n, w, h, e in invalid]}
 
 
 # ---- shared-memory layout (PROTOCOL.md §4) ----

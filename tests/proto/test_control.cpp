@@ -1,5 +1,6 @@
 // Unit tests of the control bodies: each round-trips, and required keys are enforced; the
-// bodies and METHOD_NOT_FOUND texts of proto/vectors/control.json hold for the C++ code.
+// bodies (ipc.want, ipc.hello result, ipc.load) and METHOD_NOT_FOUND texts of
+// proto/vectors/control.json hold for the C++ code.
 #include <catch2/catch.hpp>
 
 #include "fastmd/proto/control.hpp"
@@ -21,6 +22,10 @@ std::optional<Error> decode_error(std::string_view what, ByteView bytes) {
     auto body = decode_body<Want>(decoder, bytes);
     return body ? std::nullopt : std::optional<Error>(body.error());
   }
+  if (what == Load::kWhat) {
+    auto body = decode_body<Load>(decoder, bytes);
+    return body ? std::nullopt : std::optional<Error>(body.error());
+  }
   REQUIRE(what == HelloReply::kWhat);
   auto body = decode_body<HelloReply>(decoder, bytes);
   return body ? std::nullopt : std::optional<Error>(body.error());
@@ -34,7 +39,7 @@ std::string hex_of(const ByteBuffer& bytes) {
 
 TEST_CASE("the control bodies of control.json decode to their fields and encode to their bytes") {
   rapidjson::Document doc = fastmd::testing::load_vector_file("control.json");
-  REQUIRE(doc["valid"].Size() >= 4);
+  REQUIRE(doc["valid"].Size() >= 8);
   for (const auto& vector : doc["valid"].GetArray()) {
     INFO("vector " << json_str(vector, "name"));
     const std::string what = json_str(vector, "what");
@@ -46,6 +51,16 @@ TEST_CASE("the control bodies of control.json decode to their fields and encode 
       REQUIRE(want.ok());
       CHECK(want->method == json_str(expected, "method"));
       CHECK(hex_of(encode_body(*want)) == vector["hex"].GetString());
+      continue;
+    }
+    if (what == Load::kWhat) {
+      Result<Load> load = decode_body<Load>(decoder, bytes);
+      REQUIRE(load.ok());
+      CHECK(load->in_flight == expected["in_flight"].GetUint());
+      CHECK(load->served == expected["served"].GetUint64());
+      if (!vector.HasMember("decode_only")) {
+        CHECK(hex_of(encode_body(*load)) == vector["hex"].GetString());
+      }
       continue;
     }
     REQUIRE(what == HelloReply::kWhat);
@@ -67,7 +82,7 @@ TEST_CASE("the control bodies of control.json decode to their fields and encode 
 
 TEST_CASE("the invalid control bodies of control.json fail with their documented error") {
   rapidjson::Document doc = fastmd::testing::load_vector_file("control.json");
-  REQUIRE(doc["invalid"].Size() >= 8);
+  REQUIRE(doc["invalid"].Size() >= 17);
   for (const auto& vector : doc["invalid"].GetArray()) {
     const std::string want = json_str(vector, "error");
     INFO("vector " << json_str(vector, "name") << " expects " << want);
