@@ -27,9 +27,24 @@ void write_str(proto::Packer& p, std::string_view key, std::string_view value) {
   proto::pack_str(p, value);
 }
 
+// A worker's last ipc.load, with the ages of the report and of its in_flight value.
+void write_load(proto::Packer& p, const WorkerLoad& load, WorkerLoad::Clock::time_point now) {
+  const auto ms_since = [now](WorkerLoad::Clock::time_point then) {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - then).count());
+  };
+  p.pack_map(5);
+  write_uint(p, "in_flight", load.last.in_flight);
+  write_uint(p, "served", load.last.served);
+  write_uint(p, "reports", load.reports);
+  write_uint(p, "reported_ms_ago", ms_since(load.reported_at));
+  write_uint(p, "changed_ms_ago", ms_since(load.changed_at));
+}
+
 void write_session(proto::Packer& p, const Session& s) {
   const bool established = s.state() == Session::State::established;
-  p.pack_map(9);
+  const bool worker = established && s.hello().role == proto::Role::worker;
+  p.pack_map(worker ? 10 : 9);
   write_uint(p, "session", s.id());
   write_str(p, "role", established ? proto::role_name(s.hello().role) : "handshake");
   write_uint(p, "pid", static_cast<std::uint64_t>(s.peer().pid));
@@ -42,6 +57,10 @@ void write_session(proto::Packer& p, const Session& s) {
   for (const std::string& method : s.hello().wants) proto::pack_str(p, method);
   write_uint(p, "introductions", s.introduced().size());
   write_uint(p, "queued_bytes", s.queued_bytes());
+  if (worker) {
+    proto::pack_str(p, "load");
+    write_load(p, s.load(), WorkerLoad::Clock::now());
+  }
 }
 
 void write_counters(proto::Packer& p, const Counters& c, std::uint64_t dropped_for_emfile) {

@@ -2,7 +2,8 @@
 """Generates proto/vectors/*.json: frames encoded by this small, independent MessagePack
 encoder (not by the C++ or Node codecs it checks), with their expected decoded form.
 
-  python3 proto/vectors/generate.py     # rewrites valid.json, invalid.json, ndjson.json, shm.json
+  python3 proto/vectors/generate.py     # rewrites valid.json, invalid.json, ndjson.json, shm.json,
+                                          # control.json
 
 valid.json:   [{name, hex, message}]  — decoders must give `message`; encoders given
               `message` must give `hex` byte for byte.
@@ -15,6 +16,10 @@ ndjson.json:  {valid: [{name, line, message}], invalid: [{name, line | line_hex,
               marked "decode_only". An `invalid` line must fail with `error`; when it has
               `answer_id` it is a request a server answers with that error (else the session
               ends). Lines that are not UTF-8 are given as `line_hex`.
+control.json: {valid: [{name, method, params_hex, body, decode_only?}], invalid: [{name,
+              method, params_hex, error}]} — nested control bodies (PROTOCOL.md §3) decoded
+              as the params of `method`: valid ones give `body` and (unless decode_only)
+              encode back to `params_hex`; invalid ones fail with `error`.
 shm.json:     the shared-memory layout (PROTOCOL.md §4), packed here with `struct` from the
               byte tables of PROTOCOL.md, never from the C++ structs:
               {constants, segment_headers: [{name, segment, generation, size, hex}] — the 64
@@ -134,6 +139,8 @@ def valid_vectors():
                                             "length": 268435456, "generation": 0}}),
         ("notification-cancel", {"version": 1, "type": "notification", "method": "ipc.cancel",
                                  "params_hex": mp({"id": 2}).hex()}),
+        ("notification-load", {"version": 1, "type": "notification", "method": "ipc.load",
+                               "params_hex": mp({"in_flight": 3, "served": 70000}).hex()}),
         ("request-hello", {"version": 1, "type": "request", "id": 1, "method": "ipc.hello",
                            "params_hex": nested_hello.hex()}),
         ("notification-introduce", {"version": 1, "type": "notification",
@@ -333,6 +340,47 @@ def ndjson_vectors():
     return {"valid": valid, "invalid": out}
 
 
+def control_vectors():
+    """Nested control bodies (PROTOCOL.md §3): `valid` params decode to `body` and an encoder
+    given `body` writes `params_hex` byte for byte (keys in the order shown); `invalid` params
+    fail with `error` when decoded as the body of `method`."""
+    def body(method, name, fields, decode_only=False):
+        entry = {"name": name, "method": method, "params_hex": mp(fields).hex(), "body": fields}
+        if decode_only:
+            entry["decode_only"] = True
+        return entry
+
+    valid = [
+        body("ipc.load", "load-idle", {"in_flight": 0, "served": 0}),
+        body("ipc.load", "load-busy", {"in_flight": 3, "served": 70000}),
+        body("ipc.load", "load-largest", {"in_flight": 2**32 - 1, "served": 2**64 - 1}),
+    ]
+    # Decoders take any key order and ignore unknown keys.
+    reordered = {"name": "load-any-order-unknown-key", "method": "ipc.load", "decode_only": True,
+                 "params_hex": mp({"served": 5, "future": [1], "in_flight": 1}).hex(),
+                 "body": {"in_flight": 1, "served": 5}}
+    valid.append(reordered)
+
+    def bad(method, name, raw, error):
+        return {"name": name, "method": method, "params_hex": raw.hex(), "error": error}
+
+    invalid = [
+        bad("ipc.load", "load-empty-map", mp({}), "MISSING_FIELD"),
+        bad("ipc.load", "load-missing-served", mp({"in_flight": 1}), "MISSING_FIELD"),
+        bad("ipc.load", "load-missing-in-flight", mp({"served": 1}), "MISSING_FIELD"),
+        bad("ipc.load", "load-in-flight-is-string", mp({"in_flight": "1", "served": 1}),
+            "WRONG_FIELD_TYPE"),
+        bad("ipc.load", "load-negative-served", mp({"in_flight": 0, "served": -1}),
+            "WRONG_FIELD_TYPE"),
+        bad("ipc.load", "load-in-flight-over-u32", mp({"in_flight": 2**32, "served": 0}),
+            "INVALID_FIELD"),
+        bad("ipc.load", "load-not-a-map", mp([0, 0]), "NOT_A_MAP"),
+        bad("ipc.load", "load-truncated", mp({"in_flight": 1, "served": 2})[:-1], "MALFORMED"),
+        bad("ipc.load", "load-depth-bomb", b"\x91" * 200 + b"\xc0", "LIMIT_EXCEEDED"),
+    ]
+    return {"valid": valid, "invalid": invalid}
+
+
 # ---- shared-memory layout (PROTOCOL.md §4) ----
 
 CACHE_LINE = 64
@@ -524,7 +572,8 @@ def shm_vectors():
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     for name, vectors in (("valid.json", valid_vectors()), ("invalid.json", invalid_vectors()),
-                          ("ndjson.json", ndjson_vectors()), ("shm.json", shm_vectors())):
+                          ("ndjson.json", ndjson_vectors()), ("shm.json", shm_vectors()),
+                          ("control.json", control_vectors())):
         with open(os.path.join(here, name), "w") as f:
             json.dump(vectors, f, indent=1)
             f.write("\n")

@@ -270,3 +270,27 @@ TEST_CASE("SIGTERM with calls in flight: each is answered, the workers are gone,
   CHECK(pool.daemon.wait_exit(20s) == 0);
   for (pid_t pid : view->pids()) CHECK(process_gone(pid));
 }
+
+TEST_CASE("the scaling policy runs on the pool: idle workers above min are stopped") {
+  const auto config = [](int min) {
+    return pool_table("markdown", worker_md_command(),
+                      "min = " + std::to_string(min) + "\nmax = 3\nidle-stop-s = 1\n");
+  };
+  PoolDaemon pool(config(2));
+  auto client = pool.client();
+  REQUIRE(client->wait_for_workers(2, 10s));
+  auto two = pool.wait_for("markdown", [](const PoolView& p) { return p.ready_workers() == 2; });
+  REQUIRE(two);
+  REQUIRE(two->ready_workers() == 2);
+
+  // min lowered by SIGHUP: the worker above it is stopped once idle for idle-stop-s.
+  write_file(pool.path, config(1));
+  REQUIRE(::kill(pool.daemon.pid(), SIGHUP) == 0);
+  auto one = pool.wait_for("markdown", [](const PoolView& p) { return p.workers.size() == 1; });
+  REQUIRE(one);
+  CHECK(one->workers.size() == 1);
+  CHECK(one->ready_workers() == 1);
+  CHECK(one->restarts == 0);  // stopped on purpose, not restarted
+  CHECK(pool.daemon.wait_for_log(" stopped (exit status 0)"));
+  REQUIRE(client->call("echo", bytes("still served")).ok());
+}

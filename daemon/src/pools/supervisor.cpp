@@ -90,7 +90,11 @@ void Supervisor::schedule_tick() {
 }
 
 void Supervisor::tick() {
-  for (auto& [name, pool] : pools_) pool->refresh();
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& [name, pool] : pools_) {
+    pool->refresh();
+    pool->scale(now);
+  }
 }
 
 std::vector<std::string> Supervisor::pool_methods() const {
