@@ -20,6 +20,7 @@ void add_options(CLI::App& app, Options& o) {
                "validate the options, print the effective configuration and exit")
       ->configurable(false);
   app.set_version_flag("--version", std::string("fastmd-ipcd ") + FASTMD_VERSION);
+  app.footer(std::string(pool_keys_help()));
 
   app.add_option("--socket", o.socket_path,
                  "listen on this socket path (default: $FASTMD_IPC_SOCKET, else "
@@ -121,7 +122,10 @@ proto::Status validate(const Options& o) {
 
 proto::Status apply_config_and_validate(CLI::App& app, Options& options) {
   if (!options.config_file.empty()) {
-    if (auto applied = apply_config_file(app, options.config_file); !applied) return applied;
+    if (auto applied = apply_config_file(app, options.config_file, options.worker_pools);
+        !applied) {
+      return applied;
+    }
   }
   return validate(options);
 }
@@ -185,6 +189,7 @@ std::string effective_config(const Options& o) {
   line("max-introductions-per-session", std::to_string(l.max_introductions_per_session));
   line("max-queued-bytes-per-session", std::to_string(l.max_queued_bytes_per_session));
   line("max-queued-bytes-per-uid", std::to_string(l.max_queued_bytes_per_uid));
+  out += pool_specs_toml(o.worker_pools);
   return out;
 }
 

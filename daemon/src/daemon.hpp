@@ -16,6 +16,7 @@
 #include "broker.hpp"
 #include "config.hpp"
 #include "listener.hpp"
+#include "pools/supervisor.hpp"
 #include "service_notifier.hpp"
 
 namespace fastmd::daemon {
@@ -36,6 +37,8 @@ class Daemon {
   void wait_for_signals();
   void reload();
   void shut_down(const std::string& why);
+  /// One of the two parts of the shutdown (sessions drained, pool workers gone) is done.
+  void shutdown_part_done();
   void stop();
 
   asio::io_context io_;  // first: destroyed last, after everything that uses it
@@ -48,7 +51,9 @@ class Daemon {
   std::unique_ptr<Listener> listener_;
   std::optional<Pools> pools_;  // before the broker: sessions return their leases on the way out
   Broker broker_;
+  std::unique_ptr<Supervisor> supervisor_;  // after the broker: its workers' sessions live there
   bool shutting_down_ = false;
+  int shutdown_parts_left_ = 0;
 };
 
 /// Applies a --log-level value to the process's logger.
