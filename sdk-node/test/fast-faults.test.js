@@ -87,6 +87,23 @@ describe('a worker killed holding calls marked idempotent or not', { timeout: 60
   });
 });
 
+describe('no worker yet', { timeout: 60000 }, () => {
+  const fast = useFastCluster({ workers: 0, transport: { wants: ['echo'] } });
+
+  it('fails a method nothing serves with the daemon\'s FASTMD_METHOD_NOT_FOUND at once', async () => {
+    await assert.rejects(fast.transport.call('transform', '# x'), {
+      code: 'FASTMD_METHOD_NOT_FOUND',
+      message: "no worker serves method 'transform' (served: none)",
+    });
+  });
+
+  it('makes a call for a method named in wants wait for a worker started after it', async () => {
+    const pending = fast.transport.call('echo', 'late');
+    fast.cluster.startWorker();
+    assert.equal(await pending, 'late');
+  });
+});
+
 describe('daemon restart', { timeout: 60000 }, () => {
   const fast = useFastCluster();
 

@@ -151,9 +151,15 @@ TEST_CASE("large results are written in the worker's memory and read in place") 
   }
 }
 
-TEST_CASE("a call without a worker fails with NO_WORKER after the daemon's wait") {
+TEST_CASE(
+    "a call for a wanted method without a worker fails with NO_WORKER after the daemon's "
+    "wait") {
   fastmd::testing::Cluster cluster({"--no-worker-wait-ms", "200"});
-  auto client = cluster.client();
+  // Declared in the hello: the daemon waits for a worker of it (without, no worker and no pool
+  // serving the method is METHOD_NOT_FOUND at once, see below).
+  ClientOptions options;
+  options.wants = {"echo"};
+  auto client = cluster.client(options);
 
   const auto started = std::chrono::steady_clock::now();
   CallResult reply = client->call("echo", text("anyone?"));
@@ -183,9 +189,11 @@ TEST_CASE(
   CHECK(still->text() == "still here");
 }
 
-TEST_CASE("a call waiting for a worker goes to the first one that registers") {
+TEST_CASE("a call for a wanted method waiting for a worker goes to the first one that registers") {
   fastmd::testing::Cluster cluster;
-  auto client = cluster.client();
+  ClientOptions options;
+  options.wants = {"echo"};  // the daemon waits for a worker of it (no pool serves it here)
+  auto client = cluster.client(options);
   auto pending = client->call_async("echo", text("late"));
   std::this_thread::sleep_for(100ms);
   cluster.start_worker("late-worker");

@@ -274,6 +274,9 @@ class Client::Impl final : public detail::EndpointHooks {
     no_worker_wait_ = daemon_takes_wants_ ? std::chrono::milliseconds(*reply.no_worker_wait_ms)
                                           : policy::kNoWorkerWaitUnannounced;
     wants_.clear();
+    // The hello's wants asked the daemon for those methods already (it answers them with
+    // ipc.no_worker and introductions): calls for them wait without an ipc.want.
+    for (const std::string& method : options_.wants) wants_.emplace(method, std::nullopt);
     const Clock::time_point now = Clock::now();
     for (CallId id : waiting_) {
       auto it = pending_.find(id);

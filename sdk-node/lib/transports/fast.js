@@ -131,6 +131,9 @@ class FastTransport {
         record.ready = true;
         record.segment = data.segment;
         record.noWorkerWaitMs = data.noWorkerWaitMs;
+        // The hello's wants asked this daemon for those methods already (it answers them
+        // with ipc.no_worker and introductions): calls for them wait without an ipc.want.
+        for (const method of this._options.wants || []) record.wants.set(method, null);
         this._session = record;
         this._reconnectDelay = this._policy.reconnectMinMs;
         onOpen(null);
