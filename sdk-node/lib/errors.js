@@ -4,43 +4,8 @@
 // table as fastmd/proto/error.hpp). A few failures happen only inside a Node process (the
 // addon could not be loaded); they have a code and no protocol number.
 
-/** PROTOCOL.md §6: name -> number. Never renumber, only add. */
-const ERRNO = Object.freeze({
-  OK: 0,
-  FRAME_TOO_LARGE: 100,
-  FRAME_EMPTY: 101,
-  MALFORMED: 102,
-  LIMIT_EXCEEDED: 103,
-  NOT_A_MAP: 104,
-  MISSING_FIELD: 105,
-  WRONG_FIELD_TYPE: 106,
-  VERSION_MISMATCH: 107,
-  UNKNOWN_TYPE: 108,
-  TRAILING_BYTES: 109,
-  UNEXPECTED_MESSAGE: 110,
-  FD_MISMATCH: 111,
-  INVALID_FIELD: 112,
-  PERMISSION_DENIED: 200,
-  HANDSHAKE_TIMEOUT: 201,
-  QUOTA_EXCEEDED: 202,
-  DAEMON_SHUTTING_DOWN: 203,
-  NO_WORKER: 204,
-  PEER_GONE: 205,
-  DAEMON_UNREACHABLE: 206,
-  METHOD_NOT_FOUND: 300,
-  HANDLER_FAILED: 301,
-  TIMEOUT: 302,
-  CANCELLED: 303,
-  PAYLOAD_TOO_LARGE: 304,
-  SHM_UNKNOWN_SEGMENT: 400,
-  SHM_OUT_OF_BOUNDS: 401,
-  SHM_STALE_GENERATION: 402,
-  SHM_NO_SPACE: 403,
-  SHM_BAD_FD: 404,
-  SHM_BAD_BLOCK: 405,
-  INTERNAL: 500,
-  IO_ERROR: 501,
-});
+/** PROTOCOL.md §6: name -> number, generated from fastmd/proto/error.hpp (lib/errno.json, scripts/generate-core-tables.js). */
+const ERRNO = Object.freeze(require('./errno.json'));
 
 /** Failures of the Node SDK itself, outside the wire protocol: code -> meaning. */
 const LOCAL_CODES = Object.freeze({

@@ -37,7 +37,7 @@ export interface CallOptions {
   timeoutMs?: number;
   /** The result's kind; default: the payload's kind (string in, string out; bytes in, Buffer out). */
   as?: 'string' | 'buffer';
-  /** Legacy: re-send the call to a restarted worker if its worker dies (default true). */
+  /** Re-send the call to another (or the restarted) worker if its worker dies (default true). */
   idempotent?: boolean;
 }
 

@@ -1,9 +1,15 @@
-// The @fastmd/ipc addon's entry point: exports FastSession (fast_session.hpp) and the
-// socket-path rule shared with the daemon and the C++ SDK.
+// The @fastmd/ipc addon's entry point: exports FastSession (fast_session.hpp), and what JS
+// must not keep copies of: the socket-path rule shared with the daemon and the C++ SDK, the
+// call policy (fastmd/ipc/call_policy.hpp) and the protocol's error codes (fastmd/proto/error.hpp).
 #include <napi.h>
 
+#include <chrono>
+#include <string>
+
 #include "fast_session.hpp"
+#include "fastmd/ipc/call_policy.hpp"
 #include "fastmd/ipc/socket_path.hpp"
+#include "fastmd/proto/error.hpp"
 #include "js_payload.hpp"
 
 namespace fastmd::node {
@@ -16,6 +22,39 @@ Napi::Value resolve_socket_path(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), ipc::resolve_socket_path(configured));
 }
 
+double ms(std::chrono::milliseconds value) {
+  return static_cast<double>(value.count());
+}
+
+// policy: fastmd/ipc/call_policy.hpp's numbers, frozen, named as lib/policy.json names them
+// (kName → name, + "Ms" for durations; scripts/generate-core-tables.js).
+Napi::Object call_policy(Napi::Env env) {
+  using namespace ipc::policy;
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("maxSendsPerCall", static_cast<double>(kMaxSendsPerCall));
+  out.Set("handshakeTimeoutMs", ms(kHandshakeTimeout));
+  out.Set("reconnectMinMs", ms(kReconnectMin));
+  out.Set("reconnectMaxMs", ms(kReconnectMax));
+  out.Set("daemonAnswerMarginMs", ms(kDaemonAnswerMargin));
+  out.Set("noWorkerWaitUnannouncedMs", ms(kNoWorkerWaitUnannounced));
+  out.Set("shmWaitMs", ms(kShmWait));
+  out.Set("shmWaitOnEventLoopMs", ms(kShmWaitOnEventLoop));
+  out.Set("spinHoldMaxMs", ms(kSpinHoldMax));
+  out.Set("batchWriteBytes", static_cast<double>(kBatchWriteBytes));
+  out.Freeze();
+  return out;
+}
+
+// errno: PROTOCOL.md §6 as {NAME: number}, frozen (fastmd/proto/error.hpp's kErrcTable).
+Napi::Object error_numbers(Napi::Env env) {
+  Napi::Object out = Napi::Object::New(env);
+  for (const auto& info : proto::kErrcTable) {
+    out.Set(std::string(info.name), static_cast<double>(info.code));
+  }
+  out.Freeze();
+  return out;
+}
+
 }  // namespace
 }  // namespace fastmd::node
 
@@ -23,6 +62,8 @@ static Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   fastmd::node::init_result_strings();
   exports.Set("FastSession", fastmd::node::FastSession::define(env));
   exports.Set("resolveSocketPath", Napi::Function::New<fastmd::node::resolve_socket_path>(env));
+  exports.Set("policy", fastmd::node::call_policy(env));
+  exports.Set("errno", fastmd::node::error_numbers(env));
   return exports;
 }
 

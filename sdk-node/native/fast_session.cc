@@ -11,8 +11,10 @@
 #include <stdexcept>
 
 #include "answer_error.hpp"
+#include "fastmd/ipc/call_policy.hpp"
 #include "fastmd/platform/unix_socket.hpp"
 #include "fastmd/shm/oneoff.hpp"
+#include "payload.hpp"
 
 namespace fastmd::node {
 
@@ -25,20 +27,10 @@ namespace {
 
 constexpr std::uint64_t kHelloId = 1;
 
-// The JS thread waits for space in the own segment at most kReleaseWait (a worker releases a
-// block just after answering): a payload that does not fit by then goes through a one-off
-// memfd, which any size can. Measured: a 4 MiB payload in an 8 MiB segment went one-off
-// almost every time without the wait, at 3x the cost.
+// A payload first tries the own segment without waiting, then waits at most
+// policy::kShmWaitOnEventLoop (the JS thread must not stall), then goes by one-off memfd.
 constexpr std::chrono::milliseconds kNoWait{0};
-constexpr std::chrono::milliseconds kReleaseWait{1};
-
-// Room a frame needs besides its inline payload (length prefix, keys, id, method).
-constexpr std::size_t kFrameOverhead = 1024;
-
-// sendMany writes its frames whenever this many bytes are encoded (and at the end): the worker
-// starts on the first frames while the rest are encoded, and memory stays bounded. Measured
-// 342-406k msgs/s against 285-357k with 256 KiB writes (batches of 4,096 64 B calls).
-constexpr std::size_t kBatchWriteBytes = 32 * 1024;
+using ipc::detail::kFrameOverhead;
 
 std::string error_code_name(Errc code) {
   return "FASTMD_" + std::string(proto::errc_name(code));
@@ -82,7 +74,7 @@ Napi::Function FastSession::define(Napi::Env env) {
       {InstanceMethod<&FastSession::send>("send"),
        InstanceMethod<&FastSession::send_many>("sendMany"),
        InstanceMethod<&FastSession::spin>("spin"), InstanceMethod<&FastSession::cancel>("cancel"),
-       InstanceMethod<&FastSession::abandon>("abandon"),
+       InstanceMethod<&FastSession::want>("want"), InstanceMethod<&FastSession::abandon>("abandon"),
        InstanceMethod<&FastSession::close>("close"), InstanceMethod<&FastSession::stats>("stats")});
 }
 
@@ -168,7 +160,17 @@ void FastSession::on_control_ready(int status, int events) {
 bool FastSession::handle_control(Inbound& inbound) {
   const proto::Message& message = inbound.message;
   if (message.is_response()) {
-    if (!ready_ && message.id == kHelloId) handle_hello_reply(inbound);
+    if (!ready_ && message.id == kHelloId) {
+      handle_hello_reply(inbound);
+    } else if (auto asked = wants_in_flight_.find(message.id); asked != wants_in_flight_.end()) {
+      // The daemon's answer to ipc.want: its code and message go to JS unchanged.
+      Napi::Object data = Napi::Object::New(env_);
+      data.Set("method", asked->second);
+      data.Set("errno", static_cast<double>(message.error ? message.error->code : Errc::ok));
+      data.Set("message", message.error ? std::string(message.error->message) : std::string());
+      wants_in_flight_.erase(asked);
+      emit("want_answered", data);
+    }
     return !closed_ && control_ != nullptr;
   }
   if (!message.is_notification()) return true;
@@ -227,6 +229,9 @@ void FastSession::handle_hello_reply(Inbound& inbound) {
   data.Set("daemon", reply->daemon);
   data.Set("segment", static_cast<double>(own_segment_ ? reply->segment->segment : 0));
   data.Set("segmentSize", static_cast<double>(own_segment_ ? reply->segment->size : 0));
+  // Absent from a daemon that does not take ipc.want either.
+  if (reply->no_worker_wait_ms)
+    data.Set("noWorkerWaitMs", static_cast<double>(*reply->no_worker_wait_ms));
   emit("ready", data);
 }
 
@@ -462,7 +467,7 @@ proto::Status FastSession::place_payload(const JsPayload& payload, const Peer& p
       auto block = own_segment_->allocate(room, kNoWait);
       if (!block && block.error().code == Errc::shm_no_space) {
         // The worker usually releases the previous block a moment after answering.
-        block = own_segment_->allocate(room, kReleaseWait);
+        block = own_segment_->allocate(room, ipc::policy::kShmWaitOnEventLoop);
       }
       if (block) {
         request.shm = block->seal(write(block->data()));
@@ -559,7 +564,7 @@ Napi::Value FastSession::send_many(const Napi::CallbackInfo& info) {
     }
     if (request.shm) blocks.push_back(*request.shm);
     proto::append_frame(request, batch_frames_);
-    if (batch_frames_.size() >= kBatchWriteBytes) write_frames();
+    if (batch_frames_.size() >= ipc::policy::kBatchWriteBytes) write_frames();
   }
   write_frames();
   if (!written) {
@@ -624,6 +629,21 @@ Napi::Value FastSession::cancel(const Napi::CallbackInfo& info) {
   const proto::ByteBuffer bytes = proto::encode_body(body);
   proto::Status sent = peer.channel->send(proto::Message::notification(proto::kCancel, bytes));
   if (!sent) throw_error(env_, sent.error());
+  return env_.Undefined();
+}
+
+Napi::Value FastSession::want(const Napi::CallbackInfo& info) {
+  if (closed_ || !control_ || !ready_) {
+    throw_error(env_, Error{Errc::daemon_unreachable, "the session's daemon connection is closed"});
+  }
+  proto::Want body;
+  body.method = info[0].As<Napi::String>();
+  body.has_method = true;
+  const std::uint64_t id = next_request_id_++;
+  const proto::ByteBuffer bytes = proto::encode_body(body);
+  proto::Status sent = control_->send(proto::Message::request(id, proto::kWant, bytes));
+  if (!sent) throw_error(env_, sent.error());
+  wants_in_flight_.emplace(id, std::move(body.method));
   return env_.Undefined();
 }
 

@@ -9,10 +9,13 @@
 //     onEvent(kind, data): 'ready' {session, daemon, segment, segmentSize}
 //       | 'failed' {errno, message} | 'introduce' {peer, name, pid, methods, segment} | 'peer_gone'
 //       {peer, reason} | 'peer_closed' {peer, errno, message} | 'no_worker' {method, waitMs} |
-//       'shutdown' {reason} | 'control_closed' {errno, message}
+//       'want_answered' {method, errno, message} (errno 0: a worker serving it was introduced)
+//       | 'shutdown' {reason} | 'control_closed' {errno, message}
+//     'ready' also carries noWorkerWaitMs when the daemon says it (then it takes ipc.want)
 //     onResponses(peer, codes, values): codes is a Float64Array [id, errno, ...], values an
 //       Array, one entry per answer: errno 0 → the result, else the error's message
 //   send(peer, id, method, payload, asString)  cancel(peer, id)  abandon(peer, id)  close()
+//   want(method): sends ipc.want {method} to the daemon; answered by 'want_answered'
 //   sendMany(peer, firstId, method, payloads, start, end, as) → [index, errno, message, ...]
 //     payloads[start..end) as calls firstId + index, written with as few writes as the socket
 //     allows; `as` true/false: string/Buffer results, undefined: each payload's kind. Returns
@@ -67,6 +70,7 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
   Napi::Value send_many(const Napi::CallbackInfo& info);
   Napi::Value spin(const Napi::CallbackInfo& info);
   Napi::Value cancel(const Napi::CallbackInfo& info);
+  Napi::Value want(const Napi::CallbackInfo& info);
   Napi::Value abandon(const Napi::CallbackInfo& info);
   Napi::Value close(const Napi::CallbackInfo& info);
   Napi::Value stats(const Napi::CallbackInfo& info);
@@ -127,6 +131,8 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
   std::unique_ptr<PollWatcher> control_poll_;
   proto::Decoder body_decoder_{proto::DecodeLimits::control()};
   bool ready_ = false;
+  std::unordered_map<std::uint64_t, std::string> wants_in_flight_;  // ipc.want ids → methods
+  std::uint64_t next_request_id_ = 2;                               // after ipc.hello's 1
   bool closed_ = false;
 
   std::unique_ptr<shm::SegmentWriter> own_segment_;

@@ -57,9 +57,9 @@ describe('callMany over the fast transport', { timeout: 120000 }, () => {
   });
 
   it('rejects a batch with its failure and goes on', async () => {
-    await assert.rejects(fast.transport.callMany('no-such-method', ['a', 'b', 'c'], { timeoutMs: 20000 }), (error) => {
-      assert.match(error.code, /^FASTMD_(METHOD_NOT_FOUND|NO_WORKER)$/);
-      return true;
+    await assert.rejects(fast.transport.callMany('no-such-method', ['a', 'b', 'c']), {
+      code: 'FASTMD_METHOD_NOT_FOUND',
+      message: "no worker serves method 'no-such-method' (served: echo, length, transform)",
     });
     assert.deepEqual(await fast.transport.callMany('echo', ['still', 'here']), ['still', 'here']);
     assert.deepEqual(fast.transport.workers.map((worker) => worker.outstanding), [0, 0]);

@@ -73,6 +73,37 @@ describe('a worker killed with -9 under load', { timeout: 120000 }, () => {
   });
 });
 
+describe('a worker killed holding calls marked idempotent or not', { timeout: 60000 }, () => {
+  const fast = useFastCluster({ worker: 'fastmd-test-worker', workers: 2 });
+
+  it('fails the call marked idempotent: false with FASTMD_PEER_GONE and re-sends the other', async () => {
+    const once = fast.transport.call('sleep', '2000', { idempotent: false });
+    const [holder] = fast.transport.workers.filter((worker) => worker.outstanding === 1);
+    // Wherever it goes, this call is answered: by its worker, or re-sent from the holder.
+    const again = fast.transport.call('sleep', '300', { idempotent: true });
+    process.kill(holder.pid, 'SIGKILL');
+    await assert.rejects(once, { code: 'FASTMD_PEER_GONE' });
+    assert.equal(await again, '300');
+  });
+});
+
+describe('no worker yet', { timeout: 60000 }, () => {
+  const fast = useFastCluster({ workers: 0, transport: { wants: ['echo'] } });
+
+  it('fails a method nothing serves with the daemon\'s FASTMD_METHOD_NOT_FOUND at once', async () => {
+    await assert.rejects(fast.transport.call('transform', '# x'), {
+      code: 'FASTMD_METHOD_NOT_FOUND',
+      message: "no worker serves method 'transform' (served: none)",
+    });
+  });
+
+  it('makes a call for a method named in wants wait for a worker started after it', async () => {
+    const pending = fast.transport.call('echo', 'late');
+    fast.cluster.startWorker();
+    assert.equal(await pending, 'late');
+  });
+});
+
 describe('daemon restart', { timeout: 60000 }, () => {
   const fast = useFastCluster();
 

@@ -151,10 +151,14 @@ TEST_CASE("large results are written in the worker's memory and read in place") 
   }
 }
 
-TEST_CASE("a call without a worker fails with NO_WORKER after the wait") {
+TEST_CASE(
+    "a call for a wanted method without a worker fails with NO_WORKER after the daemon's "
+    "wait") {
   fastmd::testing::Cluster cluster({"--no-worker-wait-ms", "200"});
+  // Declared in the hello: the daemon waits for a worker of it (without, no worker and no pool
+  // serving the method is METHOD_NOT_FOUND at once, see below).
   ClientOptions options;
-  options.no_worker_wait = 300ms;
+  options.wants = {"echo"};
   auto client = cluster.client(options);
 
   const auto started = std::chrono::steady_clock::now();
@@ -164,9 +168,32 @@ TEST_CASE("a call without a worker fails with NO_WORKER after the wait") {
   CHECK(std::chrono::steady_clock::now() - started < 5s);
 }
 
-TEST_CASE("a call waiting for a worker goes to the first one that registers") {
+TEST_CASE(
+    "a call for a method no worker serves fails with the daemon's METHOD_NOT_FOUND naming "
+    "what is served") {
   fastmd::testing::Cluster cluster;
+  cluster.start_worker("worker");
   auto client = cluster.client();
+  REQUIRE(client->wait_for_workers(1, kWorkerWait));
+
+  for (int attempt = 0; attempt < 2; ++attempt) {  // the second fails from the session's answer
+    CallResult reply = client->call("no-such-method", text("x"));
+    REQUIRE_FALSE(reply.ok());
+    CHECK(reply.error().code == Errc::method_not_found);
+    CHECK(reply.error().message ==
+          fastmd::proto::method_not_found_message("no-such-method",
+                                                  {"big", "echo", "fail", "peak", "pid", "sleep"}));
+  }
+  CallResult still = client->call("echo", text("still here"));
+  REQUIRE(still.ok());
+  CHECK(still->text() == "still here");
+}
+
+TEST_CASE("a call for a wanted method waiting for a worker goes to the first one that registers") {
+  fastmd::testing::Cluster cluster;
+  ClientOptions options;
+  options.wants = {"echo"};  // the daemon waits for a worker of it (no pool serves it here)
+  auto client = cluster.client(options);
   auto pending = client->call_async("echo", text("late"));
   std::this_thread::sleep_for(100ms);
   cluster.start_worker("late-worker");

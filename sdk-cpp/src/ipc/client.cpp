@@ -34,14 +34,13 @@ using proto::Error;
 namespace {
 
 constexpr Clock::time_point kNever = Clock::time_point::max();
-// A batch is written once it holds this many bytes, so workers start while it grows.
-constexpr std::size_t kBatchFlushBytes = 64 * 1024;
 
 struct Pending {
   std::string method;
   ByteView params;  // the caller's bytes (borrowed) or `owned`
   std::vector<std::byte> owned;
   bool idempotent = true;
+  std::uint32_t sends = 0;  // how often it was sent (policy::kMaxSendsPerCall)
   std::chrono::milliseconds timeout{0};
   Clock::time_point deadline = kNever;
   Clock::time_point wait_until = kNever;   // while waiting for a worker
@@ -188,7 +187,7 @@ class Client::Impl final : public detail::EndpointHooks {
         assign_locked(call, channel);
         proto::ByteBuffer& out = frames[channel.get()];
         proto::append_frame(proto::Message::request(id, call.method, call.params), out);
-        if (out.size() >= kBatchFlushBytes) flush_batch_locked(*channel, out);
+        if (out.size() >= policy::kBatchWriteBytes) flush_batch_locked(*channel, out);
       }
       for (const auto& channel : channels_) {
         auto it = frames.find(channel.get());
@@ -270,6 +269,21 @@ class Client::Impl final : public detail::EndpointHooks {
     auto own = detail::open_own_segment(std::move(segment_fd), reply.segment);
     std::lock_guard lock(mutex_);
     own_segment_ = std::move(own);
+    // A new daemon: its wait applies, and calls still waiting ask it afresh.
+    daemon_takes_wants_ = reply.no_worker_wait_ms.has_value();
+    no_worker_wait_ = daemon_takes_wants_ ? std::chrono::milliseconds(*reply.no_worker_wait_ms)
+                                          : policy::kNoWorkerWaitUnannounced;
+    wants_.clear();
+    // The hello's wants asked the daemon for those methods already (it answers them with
+    // ipc.no_worker and introductions): calls for them wait without an ipc.want.
+    for (const std::string& method : options_.wants) wants_.emplace(method, std::nullopt);
+    const Clock::time_point now = Clock::now();
+    for (CallId id : waiting_) {
+      auto it = pending_.find(id);
+      if (it == pending_.end() || it->second.channel) continue;
+      it->second.wait_until = wait_limit_locked(it->second, now);
+      want_locked(it->second.method);
+    }
   }
 
   void on_channel(const std::shared_ptr<DirectChannel>& channel) override {
@@ -335,7 +349,7 @@ class Client::Impl final : public detail::EndpointHooks {
       for (CallId id : affected) {
         auto it = pending_.find(id);
         Pending& call = it->second;
-        if (call.idempotent && !closing_) {
+        if (call.idempotent && !closing_ && call.sends < policy::kMaxSendsPerCall) {
           call.channel->outstanding.fetch_sub(1, std::memory_order_relaxed);
           call.channel.reset();
           dispatch_locked(id, call, completions);
@@ -343,14 +357,46 @@ class Client::Impl final : public detail::EndpointHooks {
         }
         complete_locked(
             it,
-            Error{Errc::peer_gone, "call '" + call.method + "' was in flight on worker '" +
-                                       channel->peer().name + "' (pid " +
-                                       std::to_string(channel->peer().pid) +
-                                       ") which ended: " + why.message},
+            Error{Errc::peer_gone,
+                  "call '" + call.method + "' was in flight on worker '" + channel->peer().name +
+                      "' (pid " + std::to_string(channel->peer().pid) +
+                      ") which ended: " + why.message +
+                      (call.idempotent && !closing_ ? " (sent " + std::to_string(call.sends) +
+                                                          " times, the most a call is sent)"
+                                                    : std::string())},
             completions, /*tell_worker=*/false);
       }
     }
     workers_changed_.notify_all();
+    deliver(completions);
+  }
+
+  void on_want_answered(const std::string& method, const std::optional<Error>& refusal) override {
+    Completions completions;
+    {
+      std::lock_guard lock(mutex_);
+      // METHOD_NOT_FOUND stands for this daemon session: later calls fail at once too (unless
+      // a worker serving the method is introduced after all). Any other answer ends the ask;
+      // a later call without a worker asks again.
+      if (refusal && refusal->code == Errc::method_not_found) {
+        wants_[method] = refusal;
+      } else {
+        wants_.erase(method);
+      }
+      if (refusal) {
+        std::deque<CallId> still_waiting;
+        for (CallId id : waiting_) {
+          auto it = pending_.find(id);
+          if (it == pending_.end() || it->second.channel) continue;
+          if (it->second.method != method) {
+            still_waiting.push_back(id);
+            continue;
+          }
+          complete_locked(it, *refusal, completions, /*tell_worker=*/false);
+        }
+        waiting_ = std::move(still_waiting);
+      }
+    }
     deliver(completions);
   }
 
@@ -398,10 +444,11 @@ class Client::Impl final : public detail::EndpointHooks {
           still_waiting.push_back(id);
           continue;
         }
-        complete_locked(it,
-                        Error{Errc::no_worker, "no worker serves '" + it->second.method +
-                                                   "' (none registered within the wait)"},
-                        completions, /*tell_worker=*/false);
+        std::string why = "no worker serving '" + it->second.method + "' was introduced within " +
+                          std::to_string(no_worker_wait_.count()) + " ms";
+        if (daemon_takes_wants_) why += ", and the daemon did not answer ipc.want in time";
+        complete_locked(it, Error{Errc::no_worker, std::move(why)}, completions,
+                        /*tell_worker=*/false);
       }
       waiting_ = std::move(still_waiting);
     }
@@ -475,6 +522,7 @@ class Client::Impl final : public detail::EndpointHooks {
 
   void assign_locked(Pending& call, const std::shared_ptr<DirectChannel>& channel) {
     call.channel = channel;
+    ++call.sends;
     channel->outstanding.fetch_add(1, std::memory_order_relaxed);
   }
 
@@ -487,8 +535,13 @@ class Client::Impl final : public detail::EndpointHooks {
         return complete_locked(pending_.find(id), Error{Errc::cancelled, "the client is closing"},
                                completions, false);
       }
-      call.wait_until = std::min(call.deadline, Clock::now() + options_.no_worker_wait);
+      auto refused = wants_.find(call.method);
+      if (refused != wants_.end() && refused->second) {
+        return complete_locked(pending_.find(id), *refused->second, completions, false);
+      }
+      call.wait_until = wait_limit_locked(call, Clock::now());
       waiting_.push_back(id);
+      want_locked(call.method);
       endpoint_.wake();
       return;
     }
@@ -509,6 +562,19 @@ class Client::Impl final : public detail::EndpointHooks {
       channel->socket().shut_down();
       endpoint_.wake();
     }
+  }
+
+  // How long a call without a worker waits: the daemon answers `ipc.want` within its
+  // no-worker wait; the margin only bounds the wait on a daemon that died meanwhile.
+  Clock::time_point wait_limit_locked(const Pending& call, Clock::time_point now) const {
+    const auto margin = daemon_takes_wants_ ? policy::kDaemonAnswerMargin : Clock::duration{0};
+    return std::min(call.deadline, now + no_worker_wait_ + margin);
+  }
+
+  // Asks the daemon for a worker serving `method`, unless this session asked already.
+  void want_locked(const std::string& method) {
+    if (!daemon_takes_wants_ || !wants_.emplace(method, std::nullopt).second) return;
+    endpoint_.want(method);
   }
 
   void flush_batch_locked(DirectChannel& channel, proto::ByteBuffer& frames) {
@@ -546,6 +612,10 @@ class Client::Impl final : public detail::EndpointHooks {
   std::deque<CallId> waiting_;  // calls without a worker yet (entries may be stale: skip them)
   std::vector<std::shared_ptr<DirectChannel>> channels_;
   std::shared_ptr<detail::OwnSegment> own_segment_;
+  // This daemon session's `ipc.want`s by method: asked (nullopt) or refused for the session.
+  std::unordered_map<std::string, std::optional<Error>> wants_;
+  bool daemon_takes_wants_ = false;  // it announced its no-worker wait (and takes ipc.want)
+  std::chrono::milliseconds no_worker_wait_{policy::kNoWorkerWaitUnannounced};
   CallId next_id_ = 1;
   bool closing_ = false;
   detail::Endpoint endpoint_;  // last: stopped (and its hooks run) before the rest goes

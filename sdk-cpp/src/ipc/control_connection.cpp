@@ -26,7 +26,7 @@ proto::Result<std::unique_ptr<ControlConnection>> ControlConnection::open_on(
   std::unique_ptr<ControlConnection> connection(new ControlConnection(std::move(socket)));
 
   const proto::ByteBuffer params = proto::encode_body(hello);
-  auto sent = connection->socket_.send(proto::Message::request(1, proto::kHello, params));
+  auto sent = connection->socket_.send(proto::Message::request(kHelloId, proto::kHello, params));
   if (!sent) return sent.error();
 
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -42,7 +42,7 @@ proto::Result<std::unique_ptr<ControlConnection>> ControlConnection::open_on(
         return Error{m.error->code, "the daemon ended the connection during ipc.hello: " +
                                         std::string(m.error->message)};
       }
-      if (!m.is_response() || m.id != 1) {
+      if (!m.is_response() || m.id != kHelloId) {
         return Error{Errc::unexpected_message,
                      "the daemon sent '" + std::string(m.method) + "' before answering ipc.hello"};
       }
@@ -86,7 +86,14 @@ proto::Result<std::optional<ControlEvent>> ControlConnection::next() {
     if (!inbound) return inbound.error();
     if (!*inbound) return std::optional<ControlEvent>{};
     Inbound& in = **inbound;
-    if (!in.message.is_notification()) continue;  // replies to requests we never send
+    if (in.message.is_response() && in.message.id > kHelloId) {
+      RequestAnswer answer{in.message.id, std::nullopt};
+      if (in.message.error) {
+        answer.error = Error{in.message.error->code, std::string(in.message.error->message)};
+      }
+      return std::optional<ControlEvent>{std::move(answer)};
+    }
+    if (!in.message.is_notification()) continue;  // nothing else is answered to us
     const std::string_view method = in.message.method;
     if (method == proto::kIntroduce) {
       auto peer = proto::decode_body<proto::Introduce>(body_decoder_, in.message.payload);
@@ -114,6 +121,14 @@ proto::Result<std::optional<ControlEvent>> ControlConnection::next() {
       return std::optional<ControlEvent>{std::move(*shutdown)};
     }
   }
+}
+
+proto::Status ControlConnection::send_want(std::uint64_t id, std::string_view method) {
+  proto::Want want;
+  want.method.assign(method);
+  want.has_method = true;
+  const proto::ByteBuffer params = proto::encode_body(want);
+  return socket_.send(proto::Message::request(id, proto::kWant, params));
 }
 
 }  // namespace fastmd::ipc::detail

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 
@@ -21,7 +22,15 @@ struct Introduction {
   platform::UniqueFd segment;
 };
 
-using ControlEvent = std::variant<Introduction, proto::PeerGone, proto::NoWorker, proto::Shutdown>;
+/// The daemon's answer to a request this peer sent after the handshake (`ipc.want`): `error`
+/// is empty for success, else the daemon's code and message, unchanged.
+struct RequestAnswer {
+  std::uint64_t id = 0;
+  std::optional<proto::Error> error;
+};
+
+using ControlEvent =
+    std::variant<Introduction, proto::PeerGone, proto::NoWorker, proto::Shutdown, RequestAnswer>;
 
 class ControlConnection {
  public:
@@ -50,6 +59,13 @@ class ControlConnection {
   /// earlier write still waits for the socket or the connection failed: such a report is
   /// superseded by the next one, so it is never queued behind a daemon that does not read.
   bool notify(std::string_view method, proto::ByteView params);
+
+  /// Sends `ipc.want {method}` as request `id` (ids above kHelloId); its answer comes back
+  /// from next() as a RequestAnswer.
+  proto::Status send_want(std::uint64_t id, std::string_view method);
+
+  /// The id of the `ipc.hello` request; later requests use larger ids.
+  static constexpr std::uint64_t kHelloId = 1;
 
   /// The next announcement, std::nullopt when more bytes are needed, or the error that ends
   /// the connection. Unknown notifications are skipped (forward compatibility).

@@ -36,11 +36,7 @@ proto::Status Endpoint::connect() {
   auto control = open_control();
   if (!control) return control.error();
   control_ = std::move(*control);
-  watch_fd(control_->fd(), &control_, true);
-  ++epoch_;
-  hooks_.on_session(control_->reply(), control_->take_segment_fd());
-  // Frames that arrived together with the hello reply are already buffered.
-  handle_control();
+  begin_session();
   return {};
 }
 
@@ -93,6 +89,7 @@ bool Endpoint::run_round(bool may_block) {
     if (channels_[i]->socket().wants_write()) handle_channel(i);
   }
   if (control_ready) handle_control();
+  send_wants();
   handle_scheduled();
   hooks_.on_timer(Clock::now());
   return !stopping_.load(std::memory_order_acquire);
@@ -170,12 +167,46 @@ void Endpoint::connect_now() {
     return;
   }
   control_ = std::move(*control);
-  watch_fd(control_->fd(), &control_, true);
-  ++epoch_;
   reconnect_at_ = Clock::time_point::max();
   reconnect_delay_ = options_.reconnect_min;
+  begin_session();
+}
+
+void Endpoint::begin_session() {
+  watch_fd(control_->fd(), &control_, true);
+  ++epoch_;
+  {
+    // Wants belong to a daemon session: the owner asks the new daemon again (on_session).
+    std::lock_guard lock(watch_mutex_);
+    wants_to_send_.clear();
+  }
+  wants_in_flight_.clear();
   hooks_.on_session(control_->reply(), control_->take_segment_fd());
+  // Frames that arrived together with the hello reply are already buffered.
   handle_control();
+  send_wants();
+}
+
+void Endpoint::want(std::string_view method) {
+  {
+    std::lock_guard lock(watch_mutex_);
+    wants_to_send_.emplace_back(method);
+  }
+  wake();
+}
+
+void Endpoint::send_wants() {
+  std::vector<std::string> methods;
+  {
+    std::lock_guard lock(watch_mutex_);
+    if (!control_ || wants_to_send_.empty()) return;
+    methods.swap(wants_to_send_);
+  }
+  for (std::string& method : methods) {
+    const std::uint64_t id = next_request_id_++;
+    if (auto sent = control_->send_want(id, method); !sent) return close_control(sent.error());
+    wants_in_flight_.emplace(id, std::move(method));
+  }
 }
 
 void Endpoint::handle_control() {
@@ -192,6 +223,12 @@ void Endpoint::handle_control() {
       drop_peer(*gone);
     } else if (auto* none = std::get_if<proto::NoWorker>(&**event)) {
       hooks_.on_no_worker(*none);
+    } else if (auto* answer = std::get_if<RequestAnswer>(&**event)) {
+      auto asked = wants_in_flight_.find(answer->id);
+      if (asked == wants_in_flight_.end()) continue;  // not ours to match: ignored
+      const std::string method = std::move(asked->second);
+      wants_in_flight_.erase(asked);
+      hooks_.on_want_answered(method, answer->error);
     }
     // ipc.shutdown: established channels keep working; the EOF that follows reconnects.
   }
@@ -201,6 +238,7 @@ void Endpoint::handle_control() {
 void Endpoint::close_control(const Error& why) {
   watch_fd(control_->fd(), &control_, false);
   control_.reset();
+  wants_in_flight_.clear();  // never answered now
   reconnect_delay_ = options_.reconnect_min;
   reconnect_at_ = inherited_control_ ? Clock::time_point::max() : Clock::now() + reconnect_delay_;
   hooks_.on_daemon_lost(why);

@@ -17,10 +17,12 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "control_connection.hpp"
 #include "direct_channel.hpp"
+#include "fastmd/ipc/call_policy.hpp"
 
 namespace fastmd::ipc::detail {
 
@@ -29,9 +31,9 @@ using Clock = std::chrono::steady_clock;
 struct EndpointOptions {
   std::string socket_path;
   proto::Hello hello;
-  std::chrono::milliseconds hello_timeout{2000};
-  std::chrono::milliseconds reconnect_min{10};
-  std::chrono::milliseconds reconnect_max{1000};
+  std::chrono::milliseconds hello_timeout{policy::kHandshakeTimeout};
+  std::chrono::milliseconds reconnect_min{policy::kReconnectMin};
+  std::chrono::milliseconds reconnect_max{policy::kReconnectMax};
   std::chrono::microseconds spin_budget{0};
   /// A channel whose write backlog has not shrunk for this long is closed (0: never). The
   /// Worker sets it (kAnswerStallLimit); a Client waits for slow workers instead.
@@ -57,6 +59,12 @@ class EndpointHooks {
   /// its backlog finds it true again. Any thread that reads the channel.
   virtual bool accepts_input(const DirectChannel&) { return true; }
   virtual void on_no_worker(const proto::NoWorker&) {}
+  /// The daemon answered `ipc.want {method}` (Endpoint::want): `error` empty once a worker
+  /// serving it was introduced, else NO_WORKER, METHOD_NOT_FOUND, ... as the daemon said.
+  /// Wants not answered when the control connection ends are never answered: a new session
+  /// (on_session) is the owner's cue to ask again.
+  virtual void on_want_answered(const std::string& /*method*/,
+                                const std::optional<proto::Error>& /*error*/) {}
   /// The control connection ended; channels stay up, reconnection is under way.
   virtual void on_daemon_lost(const proto::Error&) {}
   /// The earliest time on_timer() wants to run (Clock::time_point::max() for never).
@@ -117,6 +125,10 @@ class Endpoint {
     return control_ && control_->notify(method, params);
   }
 
+  /// Asks the daemon for a worker serving `method` (`ipc.want`), in the next round once the
+  /// control connection is up; the answer comes through on_want_answered (any thread).
+  void want(std::string_view method);
+
   /// Makes the round in progress return and every later one return false (any thread).
   void request_stop();
 
@@ -138,6 +150,10 @@ class Endpoint {
   proto::Result<std::unique_ptr<ControlConnection>> open_control();
   void connect_now();
   void handle_control();
+  // Starts a daemon session on `control_` (first connection or reconnection).
+  void begin_session();
+  // Sends the wants queued by want() on the control connection.
+  void send_wants();
   void close_control(const proto::Error& why);
   void add_channel(const std::shared_ptr<DirectChannel>& channel);
   void handle_ready(const DirectChannel* channel);
@@ -168,6 +184,10 @@ class Endpoint {
                                   // which: &wake_fd_, &control_ or a DirectChannel)
   std::mutex watch_mutex_;        // guards each channel's membership and loans, and:
   std::vector<std::shared_ptr<DirectChannel>> scheduled_;  // channels to look at next round
+  std::vector<std::string> wants_to_send_;                 // want()'s methods, not sent yet
+  std::unordered_map<std::uint64_t, std::string> wants_in_flight_;   // by request id; the
+                                                                     // thread running the round
+  std::uint64_t next_request_id_ = ControlConnection::kHelloId + 1;  // the same
   std::unique_ptr<ControlConnection> control_;
   std::vector<std::shared_ptr<DirectChannel>> channels_;  // the thread running the round
   std::vector<pollfd> poll_fds_;                          // the same

@@ -44,8 +44,6 @@ proto::Result<std::shared_ptr<PeerSegment>> open_peer_segment(
 
 namespace {
 
-// Room the rest of a frame (keys, id, method, handle) needs beside an inline payload.
-constexpr std::size_t kFrameOverhead = 1024;
 // A result that outgrows the inline threshold without a reserve() hint gets a block this big
 // (or twice what it has), grown by doubling.
 constexpr std::size_t kFirstBlockBytes = 256 * 1024;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include "fastmd/ipc/call_policy.hpp"
 #include "fastmd/ipc/reply.hpp"
 #include "fastmd/platform/fd.hpp"
 #include "fastmd/proto/control.hpp"
@@ -30,10 +31,14 @@ std::shared_ptr<OwnSegment> open_own_segment(platform::UniqueFd fd,
 proto::Result<std::shared_ptr<PeerSegment>> open_peer_segment(
     platform::UniqueFd fd, const std::optional<proto::SegmentInfo>& info);
 
+/// Room the rest of a frame (length prefix, keys, id, method, handle) needs beside an inline
+/// payload: a payload goes inline only if it fits the peer's max_frame with this much to spare.
+inline constexpr std::size_t kFrameOverhead = 1024;
+
 struct PayloadPolicy {
   std::size_t inline_threshold = proto::kDefaultInlineThreshold;
   std::uint32_t peer_max_frame = proto::kDefaultMaxDataFrame;
-  std::chrono::milliseconds shm_wait{50};
+  std::chrono::milliseconds shm_wait{policy::kShmWait};
 };
 
 /// A message with its payload placed, ready to send; keeps an attached memfd open until then.

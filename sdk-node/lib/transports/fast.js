@@ -4,23 +4,15 @@
 // is the policy: which worker takes a call (fewest outstanding), what happens when one dies
 // (in-flight calls are re-sent elsewhere), timeouts and aborts, reconnecting after a daemon
 // restart. The addon does the I/O and memory; it keeps the event loop alive only while calls
-// are in flight, so a process exits by itself when it has nothing left to do.
+// are in flight, so a process exits by itself when it has nothing left to do. Every policy
+// number (sends per call, reconnect backoff, handshake bound, spin hold) comes from the
+// addon's `policy` (fastmd/ipc/call_policy.hpp), the no-worker wait from the daemon.
 
 const { loadAddon } = require('../fast/addon');
-const { ERRNO, FastmdError, fastmdError } = require('../errors');
+const { FastmdError, fastmdError } = require('../errors');
 const { fromNative } = require('../fast/errors');
 const { armCallLimits } = require('./transport');
 
-const DEFAULT_HANDSHAKE_MS = 2000;
-// How long a call waits for a worker when the daemon has not said (ipc.no_worker says).
-const DEFAULT_NO_WORKER_MS = 10000;
-// How many times a call is re-sent after the worker holding it ended.
-const MAX_ATTEMPTS = 4;
-const RECONNECT_FIRST_MS = 50;
-const RECONNECT_MAX_MS = 2000;
-// Spinning holds the event loop: once spins have held it this long without a turn of the
-// loop, calls wait in the loop instead (so timers and other I/O still run).
-const SPIN_HOLD_MAX_MS = 10;
 
 /** Turns a payload into what the addon takes: a string or a Uint8Array view. */
 function normalizePayload(payload) {
@@ -37,9 +29,10 @@ class FastTransport {
   constructor(addon, options) {
     this.name = 'fast';
     this._addon = addon;
+    this._policy = addon.policy;
     this._options = options;
     this.socketPath = addon.resolveSocketPath(options.socket || '');
-    this._handshakeMs = options.handshakeTimeoutMs ?? options.timeoutMs ?? DEFAULT_HANDSHAKE_MS;
+    this._handshakeMs = options.handshakeTimeoutMs ?? options.timeoutMs ?? this._policy.handshakeTimeoutMs;
     this._spinUs = options.spinUs ?? 0;
     this._spinHeldSince = null; // when spins began holding the event loop in this turn
     this._nextId = 1;
@@ -50,7 +43,7 @@ class FastTransport {
     this._session = null; // the session new work is registered with
     this._closed = false;
     this._reconnectTimer = null;
-    this._reconnectDelay = RECONNECT_FIRST_MS;
+    this._reconnectDelay = this._policy.reconnectMinMs;
     this._noWorkerTimer = null;
   }
 
@@ -113,7 +106,9 @@ class FastTransport {
 
   // Opens one native session; `onOpen(error|null)` is called once, when its handshake ends.
   _connect(onOpen) {
-    const record = { native: null, workers: new Map(), ready: false };
+    // wants: this daemon session's ipc.want per method: null while asked, or the refusal
+    // (METHOD_NOT_FOUND) that later calls fail with at once.
+    const record = { native: null, workers: new Map(), ready: false, wants: new Map(), noWorkerWaitMs: undefined };
     const onEvent = (kind, data) => this._onEvent(record, kind, data, onOpen);
     const onResponses = (peer, codes, values) => this._onResponses(record, peer, codes, values);
     try {
@@ -135,9 +130,15 @@ class FastTransport {
       case 'ready':
         record.ready = true;
         record.segment = data.segment;
+        record.noWorkerWaitMs = data.noWorkerWaitMs;
+        // The hello's wants asked this daemon for those methods already (it answers them
+        // with ipc.no_worker and introductions): calls for them wait without an ipc.want.
+        for (const method of this._options.wants || []) record.wants.set(method, null);
         this._session = record;
-        this._reconnectDelay = RECONNECT_FIRST_MS;
+        this._reconnectDelay = this._policy.reconnectMinMs;
         onOpen(null);
+        // A new daemon: calls still waiting for a worker ask it afresh.
+        for (const call of this._queue) this._want(call.request.method);
         break;
       case 'failed':
         this._closeSession(record);
@@ -162,6 +163,9 @@ class FastTransport {
       case 'no_worker':
         this._armNoWorker(data.waitMs);
         break;
+      case 'want_answered':
+        this._wantAnswered(record, data);
+        break;
       case 'control_closed':
         // The daemon went away: its direct channels keep serving; a new session takes new work.
         if (this._session === record) this._session = null;
@@ -182,7 +186,7 @@ class FastTransport {
       if (!call || call.worker !== worker) continue;
       const errno = codes[2 * i + 1];
       if (errno === 0) this._answered(call, null, values[i]);
-      else if (errno === ERRNO.PEER_GONE) this._retry(call, values[i]);
+      else if (errno === this._addon.errno.PEER_GONE) this._retry(call, values[i]);
       else this._settle(call, new FastmdError(errno, values[i]));
     }
   }
@@ -207,7 +211,7 @@ class FastTransport {
 
   // The calls of one call() or callMany(): a request, settled as a whole. It has one promise,
   // one deadline and one abort listener however many calls it holds; each call has an id.
-  _submit(method, payloads, { signal, timeoutMs = this._options.timeoutMs, as }, many) {
+  _submit(method, payloads, { signal, timeoutMs = this._options.timeoutMs, as, idempotent = this._options.idempotent ?? true }, many) {
     if (this._closed) return Promise.reject(fastmdError('CANCELLED', 'the client is closed'));
     let bodies;
     try {
@@ -219,7 +223,7 @@ class FastTransport {
     if (bodies.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       const request = {
-        method, bodies, as, firstId: this._nextId, results: many ? new Array(bodies.length) : null,
+        method, bodies, as, idempotent, firstId: this._nextId, results: many ? new Array(bodies.length) : null,
         pending: bodies.length, calls: null, done: false, resolve, reject, timer: null, signal, onAbort: null,
       };
       this._nextId += bodies.length;
@@ -240,8 +244,7 @@ class FastTransport {
   _dispatchBatch(request) {
     const workers = [...this._workers].filter((worker) => worker.methods.has(request.method));
     if (workers.length === 0) {
-      for (const call of request.calls) this._queue.push(call);
-      this._armNoWorker(undefined);
+      for (const call of request.calls) this._wait(call);
       return;
     }
     workers.sort((a, b) => a.outstanding - b.outstanding);
@@ -295,8 +298,7 @@ class FastTransport {
         if (best === null || worker.outstanding < best.outstanding) best = worker;
       }
       if (best === null) {
-        this._queue.push(call);
-        this._armNoWorker(undefined);
+        this._wait(call);
         return;
       }
       const body = request.bodies[call.index];
@@ -321,14 +323,14 @@ class FastTransport {
 
   // spinUs: before the event loop runs again, polls each channel a request just went to
   // until its last call there is answered or spinUs µs passed; answers found settle as usual.
-  // Calls answered within the spin never return to the event loop, so after SPIN_HOLD_MAX_MS
+  // Calls answered within the spin never return to the event loop, so after policy.spinHoldMaxMs
   // of them in a row the next call waits in the loop.
   _spin(request) {
     const now = performance.now();
     if (this._spinHeldSince === null) {
       this._spinHeldSince = now;
       setImmediate(() => { this._spinHeldSince = null; });
-    } else if (now - this._spinHeldSince > SPIN_HOLD_MAX_MS) {
+    } else if (now - this._spinHeldSince > this._policy.spinHoldMaxMs) {
       return;
     }
     const lastCallOf = new Map();
@@ -352,7 +354,46 @@ class FastTransport {
     }
   }
 
-  // Fails queued calls that found no worker within `waitMs` (the daemon's, else a default).
+  // Parks a call that no introduced worker serves: it fails at once when this daemon session
+  // refused its method, else it waits for a worker, and the daemon is asked for one.
+  _wait(call) {
+    const refusal = this._session?.wants.get(call.request.method);
+    if (refusal) {
+      this._settle(call, refusal);
+      return;
+    }
+    this._queue.push(call);
+    this._want(call.request.method);
+    this._armNoWorker(undefined);
+  }
+
+  // Sends ipc.want for `method` once per daemon session (while it is not answered), when
+  // the daemon takes it (it said its no-worker wait).
+  _want(method) {
+    const record = this._session;
+    if (!record || record.noWorkerWaitMs === undefined || record.wants.has(method)) return;
+    try {
+      record.native.want(method);
+      record.wants.set(method, null);
+    } catch {
+      // the control connection just ended: the next session asks again
+    }
+  }
+
+  // The daemon answered ipc.want: a refusal fails the calls waiting for `method` with the
+  // daemon's code and message, unchanged; METHOD_NOT_FOUND stands for the session.
+  _wantAnswered(record, { method, errno, message }) {
+    const refusal = errno === 0 ? null : new FastmdError(errno, message);
+    if (refusal?.errno === this._addon.errno.METHOD_NOT_FOUND) record.wants.set(method, refusal);
+    else record.wants.delete(method);
+    if (!refusal) return;
+    const failed = this._queue.filter((call) => call.request.method === method);
+    this._queue = this._queue.filter((call) => call.request.method !== method);
+    for (const call of failed) this._settle(call, refusal);
+  }
+
+  // Fails queued calls that found no worker within `waitMs`: the daemon's ipc.no_worker, else
+  // its no-worker wait (it answers ipc.want by then; the margin bounds a dead daemon's).
   _armNoWorker(waitMs) {
     if (this._queue.length === 0) return;
     if (this._noWorkerTimer) {
@@ -367,7 +408,14 @@ class FastTransport {
         this._settle(call, fastmdError('NO_WORKER',
           `no worker serving '${call.request.method}' was introduced by fastmd-ipcd at ${this.socketPath}`));
       }
-    }, waitMs ?? DEFAULT_NO_WORKER_MS);
+    }, waitMs ?? this._noWorkerWaitMs());
+  }
+
+  // How long a call waits for a worker when the daemon did not say otherwise.
+  _noWorkerWaitMs() {
+    const announced = this._session?.noWorkerWaitMs;
+    if (announced === undefined) return this._policy.noWorkerWaitUnannouncedMs;
+    return announced + this._policy.daemonAnswerMarginMs;
   }
 
   // A worker ended: forget it and re-send its calls to another worker (calls are idempotent).
@@ -390,7 +438,7 @@ class FastTransport {
       worker.outstanding -= 1;
       call.worker = null;
     }
-    if (call.attempts >= MAX_ATTEMPTS || this._options.idempotent === false) {
+    if (call.attempts >= this._policy.maxSendsPerCall || !call.request.idempotent) {
       const who = worker ? worker.name || worker.peer : 'the worker';
       this._settle(call, fastmdError('PEER_GONE',
         `${who} ended while '${call.request.method}' was in flight (${reason})`));
@@ -477,7 +525,7 @@ class FastTransport {
   _scheduleReconnect() {
     if (this._closed || this._reconnectTimer || this._session) return;
     const delay = this._reconnectDelay;
-    this._reconnectDelay = Math.min(delay * 2, RECONNECT_MAX_MS);
+    this._reconnectDelay = Math.min(delay * 2, this._policy.reconnectMaxMs);
     this._reconnectTimer = setTimeout(() => {
       this._reconnectTimer = null;
       if (this._closed || this._session) return;

@@ -15,8 +15,9 @@ const { FastmdError, fastmdError } = require('../errors');
 const { armCallLimits } = require('./transport');
 
 const WORKER_BINARY = 'fastmd-worker-md';
-// How many times a call is re-sent after the worker holding it died.
-const MAX_ATTEMPTS = 4;
+// How many times a call is sent at most when the workers holding it died (the C++ core's
+// policy, fastmd/ipc/call_policy.hpp, through lib/policy.json).
+const { maxSendsPerCall: MAX_ATTEMPTS } = require('../policy.json');
 // A worker that dies this soon after starting, twice in a row, is not restarted again.
 const CRASH_LOOP_MS = 1000;
 const CLOSE_GRACE_MS = 2000;

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fastmd/ipc/call_policy.hpp"
 #include "fastmd/ipc/reply.hpp"
 #include "fastmd/proto/limits.hpp"
 #include "fastmd/proto/result.hpp"
@@ -39,15 +40,12 @@ struct ClientOptions {
   std::vector<std::string> wants;
   /// Payloads up to this many bytes travel inline in the frame; larger ones in shared memory.
   std::size_t inline_threshold = proto::kDefaultInlineThreshold;
-  /// How long a call waits for a worker serving its method before failing with NO_WORKER
-  /// (shortened when the daemon announces `ipc.no_worker` with a shorter wait).
-  std::chrono::milliseconds no_worker_wait{5000};
   /// How long a payload waits for room in the client's segment before it goes by one-off memfd.
-  std::chrono::milliseconds shm_wait{50};
+  std::chrono::milliseconds shm_wait{policy::kShmWait};
   /// Bound of the handshake with the daemon.
-  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds connect_timeout{policy::kHandshakeTimeout};
   /// Longest pause between reconnection attempts after the daemon went away.
-  std::chrono::milliseconds reconnect_max{1000};
+  std::chrono::milliseconds reconnect_max{policy::kReconnectMax};
 };
 
 struct CallOptions {

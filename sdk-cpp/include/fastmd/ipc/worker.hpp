@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "fastmd/ipc/call_policy.hpp"
 #include "fastmd/ipc/handler.hpp"
 #include "fastmd/proto/limits.hpp"
 #include "fastmd/proto/result.hpp"
@@ -34,11 +35,11 @@ struct WorkerOptions {
   /// Results up to this many bytes travel inline; larger ones in the worker's segment.
   std::size_t inline_threshold = proto::kDefaultInlineThreshold;
   /// How long a result waits for room in the segment before it goes by one-off memfd.
-  std::chrono::milliseconds shm_wait{50};
+  std::chrono::milliseconds shm_wait{policy::kShmWait};
   /// Bound of the handshake with the daemon.
-  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds connect_timeout{policy::kHandshakeTimeout};
   /// Longest pause between reconnection attempts after the daemon went away.
-  std::chrono::milliseconds reconnect_max{1000};
+  std::chrono::milliseconds reconnect_max{policy::kReconnectMax};
   /// How long start() waits for a daemon that is not up yet (no socket, or one that refuses
   /// connections or is draining), retrying with the reconnection backoff (doubling up to
   /// reconnect_max) and logging once that it waits, before it fails with DAEMON_UNREACHABLE.

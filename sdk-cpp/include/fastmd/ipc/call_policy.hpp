@@ -1,0 +1,64 @@
+// fastmd/ipc/call_policy.hpp — the one place of the SDKs' call and session policy numbers:
+// how often a call whose worker died is sent again, how the SDKs reconnect to a restarted
+// daemon, how long a handshake and a wait for a worker may take, how payloads wait for
+// segment space, spin limits. The C++ Client and Worker take their defaults from here, and
+// the Node addon exports the same values to JS (`addon.policy`): no SDK keeps a copy.
+// docs/architecture.md ("Where each policy lives") lists them. The direct channel's limits
+// (fds, answer backlogs) are in sdk-cpp/src/ipc/channel_limits.hpp; the daemon's own limits
+// (its no-worker wait among them) in its configuration.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace fastmd::ipc::policy {
+
+/// How many times one call is sent at most, counting the first send, when the workers that
+/// held it ended before answering (idempotent calls only; others fail with PEER_GONE at the
+/// first loss). Bounded, so a request that crashes every worker it reaches (a poison input)
+/// costs at most this many workers, not the whole pool; four covers a worker dying with the
+/// call and two more deaths while it is re-sent, which the chaos tests (kill -9 every few ms)
+/// never exceeded.
+inline constexpr std::uint32_t kMaxSendsPerCall = 4;
+
+/// Bound of the `ipc.hello` handshake with the daemon (a live daemon answers in well under a
+/// millisecond; two seconds tolerate a loaded machine).
+inline constexpr std::chrono::milliseconds kHandshakeTimeout{2000};
+
+/// First pause before reconnecting to a daemon that went away, doubling up to the maximum. A
+/// restarted daemon listens again within tens of milliseconds, so the first attempt comes
+/// soon; one attempt per second at most while it stays away costs nothing measurable.
+inline constexpr std::chrono::milliseconds kReconnectMin{10};
+inline constexpr std::chrono::milliseconds kReconnectMax{1000};
+
+/// The daemon decides how long a call waits for a worker (`no_worker_wait_ms` in its hello
+/// reply) and answers `ipc.want` with NO_WORKER when it is over. A client waits this much
+/// longer before it fails the call with NO_WORKER itself: only a daemon that died or hangs
+/// never answers, and then the call must not wait for ever.
+inline constexpr std::chrono::milliseconds kDaemonAnswerMargin{1000};
+
+/// A daemon from before `no_worker_wait_ms` (and `ipc.want`) does not say how long it lets a
+/// call wait for a worker; such daemons waited 5 s, so a client waits as long for them.
+inline constexpr std::chrono::milliseconds kNoWorkerWaitUnannounced{5000};
+
+/// How long a payload written by a thread that may block waits for room in its own segment
+/// before it goes by one-off memfd (a worker releases a block just after answering).
+inline constexpr std::chrono::milliseconds kShmWait{50};
+
+/// The same wait on Node's event-loop thread, which must not stall: a payload that finds no
+/// room within it goes by one-off memfd. Measured: a 4 MiB payload in an 8 MiB segment went
+/// one-off almost every time without any wait, at 3x the cost; 1 ms was enough.
+inline constexpr std::chrono::milliseconds kShmWaitOnEventLoop{1};
+
+/// Node's spinUs: once spins have held the event loop this long without a turn of the loop,
+/// calls wait in the loop instead, so timers and other I/O still run.
+inline constexpr std::chrono::milliseconds kSpinHoldMax{10};
+
+/// A batch of calls (Client::call_many, Node's callMany) is written whenever this many bytes
+/// of frames are encoded: the worker starts on the first calls while the rest are encoded,
+/// and memory stays bounded. Measured in Node: 342–406k msgs/s against 285–357k with
+/// 256 KiB writes (batches of 4,096 64 B calls).
+inline constexpr std::size_t kBatchWriteBytes = 32 * 1024;
+
+}  // namespace fastmd::ipc::policy
