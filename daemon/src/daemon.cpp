@@ -70,6 +70,12 @@ proto::Status Daemon::start() {
   });
   listener_->start([this](platform::UniqueFd socket) { broker_.accept(std::move(socket)); });
   wait_for_signals();
+  if (options_.user_mode) {
+    idle_exit_ = std::make_unique<IdleExit>(io_, broker_, *listener_,
+                                            std::chrono::seconds(options_.idle_exit_s),
+                                            [this] { shut_down("idle exit"); });
+    idle_exit_->start();
+  }
 
   const std::string where = listener_->activated() ? "socket from systemd " : "";
   const PoolStats pool = pools_->stats();

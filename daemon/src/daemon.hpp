@@ -17,6 +17,7 @@
 #include "config.hpp"
 #include "listener.hpp"
 #include "service_notifier.hpp"
+#include "user_mode.hpp"
 
 namespace fastmd::daemon {
 
@@ -48,6 +49,7 @@ class Daemon {
   std::unique_ptr<Listener> listener_;
   std::optional<Pools> pools_;  // before the broker: sessions return their leases on the way out
   Broker broker_;
+  std::unique_ptr<IdleExit> idle_exit_;  // --user only
   bool shutting_down_ = false;
 };
 

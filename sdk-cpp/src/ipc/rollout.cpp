@@ -1,0 +1,71 @@
+// The rollout decision (see rollout.hpp).
+#include "rollout.hpp"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace fastmd::ipc::detail {
+
+namespace {
+
+// Field 22 of /proc/self/stat (after the parenthesised command, which may hold spaces): the
+// process's start time in clock ticks since boot. 0 when unreadable (the pid still varies).
+std::uint64_t process_start_time() {
+  std::ifstream stat("/proc/self/stat");
+  std::string line;
+  std::getline(stat, line);
+  const std::size_t end_of_command = line.rfind(')');
+  if (end_of_command == std::string::npos) return 0;
+  std::istringstream fields(line.substr(end_of_command + 2));
+  std::string field;
+  // Fields 3..21 come before the start time.
+  for (int i = 3; i <= 21 && fields >> field; ++i) {
+  }
+  std::uint64_t start = 0;
+  fields >> start;
+  return start;
+}
+
+// splitmix64's finaliser: consecutive pids land in unrelated buckets.
+std::uint64_t mix(std::uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+}  // namespace
+
+unsigned rollout_bucket() {
+  static const unsigned bucket = static_cast<unsigned>(
+      mix((static_cast<std::uint64_t>(::getpid()) << 32) ^ process_start_time()) % 100);
+  return bucket;
+}
+
+proto::Result<RolloutDecision> rollout_decision() {
+  const char* value = std::getenv(std::string(kRolloutEnv).c_str());
+  if (value == nullptr || *value == '\0') return RolloutDecision{};
+  const std::string_view text = value;
+  unsigned percent = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), percent);
+  if (error != std::errc{} || end != text.data() + text.size() || percent > 100) {
+    return proto::Error{proto::Errc::invalid_field,
+                        std::string(kRolloutEnv) + " must be an integer from 0 to 100 (the " +
+                            "percentage of processes that use the fast path), not '" +
+                            std::string(text) + "'"};
+  }
+  const unsigned bucket = rollout_bucket();
+  if (bucket < percent) return RolloutDecision{};
+  return RolloutDecision{false, std::string(kRolloutEnv) + "=" + std::to_string(percent) +
+                                    " puts this process (bucket " + std::to_string(bucket) +
+                                    " of 0-99) on the legacy path"};
+}
+
+}  // namespace fastmd::ipc::detail
