@@ -5,6 +5,7 @@
 #include "fast_session.hpp"
 #include "fastmd/ipc/socket_path.hpp"
 #include "js_payload.hpp"
+#include "locate_daemon.hpp"
 
 namespace fastmd::node {
 namespace {
@@ -23,6 +24,7 @@ static Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   fastmd::node::init_result_strings();
   exports.Set("FastSession", fastmd::node::FastSession::define(env));
   exports.Set("resolveSocketPath", Napi::Function::New<fastmd::node::resolve_socket_path>(env));
+  exports.Set("locateDaemon", Napi::Function::New<fastmd::node::locate_daemon>(env));
   return exports;
 }
 
