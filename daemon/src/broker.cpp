@@ -88,13 +88,22 @@ void Broker::accept(UniqueFd socket) {
     spdlog::warn("dropped a new connection: {}", credentials.error().to_string());
     return;
   }
+  start_session(std::move(socket), *credentials);
+}
+
+std::uint64_t Broker::accept_spawned(UniqueFd socket, const platform::PeerCredentials& peer) {
+  return start_session(std::move(socket), peer);
+}
+
+std::uint64_t Broker::start_session(UniqueFd socket, const platform::PeerCredentials& peer) {
   ++counters_.accepted;
-  quotas_.session_opened(credentials->uid);
+  quotas_.session_opened(peer.uid);
   const std::uint64_t id = next_session_id_++;
   auto session =
-      std::make_shared<Session>(io_, std::move(socket), *credentials, id, *this, session_limits());
+      std::make_shared<Session>(io_, std::move(socket), peer, id, *this, session_limits());
   sessions_.emplace(id, session);
   session->start();
+  return id;
 }
 
 void Broker::apply_limits(const Limits& limits) {

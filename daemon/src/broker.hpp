@@ -20,6 +20,7 @@
 #include "config.hpp"
 #include "quotas.hpp"
 #include "session.hpp"
+#include "worker_demand.hpp"
 
 namespace fastmd::daemon {
 
@@ -50,8 +51,16 @@ class Broker final : public SessionHost {
   /// The pools sessions lease their segments from (none: peers go without segments).
   void set_pools(Pools* pools) { pools_ = pools; }
 
+  /// Who starts workers of configured pools (none: the daemon has no pools).
+  void set_worker_demand(WorkerDemand* demand) { worker_demand_ = demand; }
+
   /// Starts a session for a freshly accepted connection.
   void accept(platform::UniqueFd socket);
+
+  /// Starts a session on the daemon's end of a socketpair whose other end a worker the daemon
+  /// spawned holds: `peer` is that worker (SO_PEERCRED of a socketpair names its creator, the
+  /// daemon). Returns the session's id.
+  std::uint64_t accept_spawned(platform::UniqueFd socket, const platform::PeerCredentials& peer);
 
   /// Applies reloaded limits to new and running sessions.
   void apply_limits(const Limits& limits);
@@ -76,6 +85,7 @@ class Broker final : public SessionHost {
 
  private:
   SessionLimits session_limits() const;
+  std::uint64_t start_session(platform::UniqueFd socket, const platform::PeerCredentials& peer);
   /// Whether a worker `client` has been introduced to serves `method`.
   bool serves(const Session& client, const std::string& method) const;
   /// Introduction quotas: a skipped pair is introduced once one side has a slot to spare.
@@ -94,6 +104,7 @@ class Broker final : public SessionHost {
   Counters counters_;
   StatusReporter status_reporter_;
   Pools* pools_ = nullptr;
+  WorkerDemand* worker_demand_ = nullptr;
   std::uint64_t next_session_id_ = 1;
   std::map<std::uint64_t, std::shared_ptr<Session>> sessions_;
   // (client session, method) → the bounded wait for a worker of that method.

@@ -2,6 +2,7 @@
 #include "config.hpp"
 
 #include "config_file.hpp"
+#include "user_mode.hpp"
 
 namespace fastmd::daemon {
 
@@ -28,6 +29,7 @@ void add_options(CLI::App& app, Options& o) {
                             "started on demand), exit after --idle-exit-s without clients and "
                             "remove every file it made")
                    ->configurable(false);
+  app.footer(std::string(pool_keys_help()));
 
   app.add_option("--socket", o.socket_path,
                  "listen on this socket path (default: $FASTMD_IPC_SOCKET, else "
@@ -136,7 +138,15 @@ proto::Status validate(const Options& o) {
 
 proto::Status apply_config_and_validate(CLI::App& app, Options& options) {
   if (!options.config_file.empty()) {
-    if (auto applied = apply_config_file(app, options.config_file); !applied) return applied;
+    if (auto applied = apply_config_file(app, options.config_file, options.worker_pools);
+        !applied) {
+      return applied;
+    }
+  }
+  if (options.user_mode && options.worker_pools.empty()) {
+    auto pools = user_mode_default_pools();
+    if (!pools) return pools.error();
+    options.worker_pools = std::move(*pools);
   }
   return validate(options);
 }
@@ -201,6 +211,7 @@ std::string effective_config(const Options& o) {
   line("max-introductions-per-session", std::to_string(l.max_introductions_per_session));
   line("max-queued-bytes-per-session", std::to_string(l.max_queued_bytes_per_session));
   line("max-queued-bytes-per-uid", std::to_string(l.max_queued_bytes_per_uid));
+  out += pool_specs_toml(o.worker_pools);
   return out;
 }
 

@@ -1,7 +1,7 @@
 // config.hpp — the daemon's options: one struct, filled by CLI11 from flags and a TOML config
 // file (every configurable option is both; config_file.hpp reads the file strictly against
 // these declarations), validated, printable as the effective config, and partly reloadable on
-// SIGHUP (log level and limits; the socket and pools stay as started).
+// SIGHUP (log level, limits and worker pools; the socket and shared memory stay as started).
 #pragma once
 
 #include <sys/types.h>
@@ -15,6 +15,7 @@
 
 #include "fastmd/proto/result.hpp"
 #include "memory/pools.hpp"
+#include "pools/pool_spec.hpp"
 
 namespace fastmd::daemon {
 
@@ -54,6 +55,9 @@ struct Options {
   /// The pool part of the options, as memory/pools.hpp takes it.
   PoolOptions pool_options() const;
   Limits limits;
+  /// Worker pools: the config file's [[pool]] tables (no command-line form). SIGHUP applies
+  /// added, removed and changed pools.
+  std::vector<PoolSpec> worker_pools;
 };
 
 /// Registers every option of fastmd-ipcd on `app`, bound to `options`: the configurable ones

@@ -11,6 +11,8 @@
 
 #include <toml++/toml.h>
 
+#include "pools/pool_spec_reader.hpp"
+
 namespace fastmd::daemon {
 
 namespace {
@@ -103,7 +105,8 @@ struct Problem {
 
 class Reader {
  public:
-  Reader(CLI::App& app, std::string path) : app_(app), path_(std::move(path)) {}
+  Reader(CLI::App& app, std::string path, std::vector<PoolSpec>& pools)
+      : app_(app), path_(std::move(path)), pools_(pools) {}
 
   proto::Status read() {
     std::ifstream file(path_, std::ios::binary);
@@ -164,6 +167,12 @@ class Reader {
 
   void apply(const toml::key& key, const toml::node& node) {
     const std::string name(key.str());
+    if (name == "pool") {
+      pools_ = read_pool_specs(node, [this](toml::source_position where, std::string what) {
+        problem(where, std::move(what));
+      });
+      return;
+    }
     CLI::Option* option = app_.get_option_no_throw("--" + name);
     if (option == nullptr) {
       unknown(key, node);
@@ -232,7 +241,8 @@ class Reader {
       problem(key.source().begin, "unknown table " + std::string(of_tables ? "[[" : "[") + name +
                                       (of_tables ? "]]" : "]") +
                                       ": the options are top-level keys, written before any "
-                                      "[table] header (e.g. socket = \"/run/fastmd/ipcd.sock\")");
+                                      "[table] header (e.g. socket = \"/run/fastmd/ipcd.sock\"), "
+                                      "and the only tables are [[pool]] worker pools");
       return;
     }
     const std::string suggestion = nearest_key(name, keys);
@@ -261,6 +271,7 @@ class Reader {
   std::string path_;
   std::string text_;
   std::vector<Problem> problems_;
+  std::vector<PoolSpec>& pools_;
 };
 
 /// Lower case, '_' as '-': the spellings of a key people mix up.
@@ -313,8 +324,9 @@ std::string nearest_key(std::string_view misspelt, const std::vector<std::string
   return best;
 }
 
-proto::Status apply_config_file(CLI::App& app, const std::string& path) {
-  return Reader(app, path).read();
+proto::Status apply_config_file(CLI::App& app, const std::string& path,
+                                std::vector<PoolSpec>& pools) {
+  return Reader(app, path, pools).read();
 }
 
 }  // namespace fastmd::daemon

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "fastmd/proto/result.hpp"
+#include "pools/pool_spec.hpp"
 
 namespace fastmd::daemon {
 
@@ -29,7 +30,8 @@ std::string nearest_key(std::string_view misspelt, const std::vector<std::string
 /// INVALID_FIELD and one line per problem, in file order: a syntax error or duplicate key (the
 /// parser's first), unknown keys and tables (with "did you mean ...?"), values of the wrong
 /// TOML type, and values the option refuses. After a failure the options are partly set:
-/// discard them.
-proto::Status apply_config_file(CLI::App& app, const std::string& path);
+/// discard them. The `[[pool]]` tables (pool_spec_reader.hpp) go to `pools`.
+proto::Status apply_config_file(CLI::App& app, const std::string& path,
+                                std::vector<PoolSpec>& pools);
 
 }  // namespace fastmd::daemon

@@ -30,7 +30,9 @@ Daemon::Daemon(Options options, std::vector<std::string> argv)
 
 Daemon::~Daemon() {
   // Close every session and the listener, then let their aborted handlers run, so nothing
-  // pending outlives the objects it points to.
+  // pending outlives the objects it points to. Pool workers still running are killed.
+  broker_.set_worker_demand(nullptr);
+  supervisor_.reset();
   broker_.close_all();
   listener_.reset();
   asio::error_code ignored;
@@ -66,10 +68,18 @@ proto::Status Daemon::start() {
     facts.socket_path = listener_ ? listener_->path() : std::string{};
     facts.dropped_for_emfile = listener_ ? listener_->dropped_for_emfile() : 0;
     facts.write_pools = [this](proto::Packer& packer) { pools_->write_status(packer); };
+    if (supervisor_) {
+      facts.write_worker_pools = [this](proto::Packer& p) { supervisor_->write_status(p); };
+    }
     return encode_status(broker_, facts);
   });
   listener_->start([this](platform::UniqueFd socket) { broker_.accept(std::move(socket)); });
   wait_for_signals();
+
+  supervisor_ = std::make_unique<Supervisor>(io_, broker_,
+                                             std::chrono::milliseconds(options_.drain_timeout_ms));
+  broker_.set_worker_demand(supervisor_.get());
+  supervisor_->start(options_.worker_pools);
   if (options_.user_mode) {
     idle_exit_ = std::make_unique<IdleExit>(io_, broker_, *listener_,
                                             std::chrono::seconds(options_.idle_exit_s),
@@ -116,8 +126,10 @@ void Daemon::reload() {
   } else {
     options_.log_level = reloaded->log_level;
     options_.limits = reloaded->limits;
+    options_.worker_pools = reloaded->worker_pools;
     set_log_level(options_.log_level);
     broker_.apply_limits(options_.limits);
+    supervisor_->apply(options_.worker_pools);
     spdlog::info("SIGHUP: reloaded log level ({}) and limits", options_.log_level);
   }
   notifier_.ready("listening on " + listener_->path());
@@ -134,9 +146,18 @@ void Daemon::shut_down(const std::string& why) {
     if (error) return;
     spdlog::warn("drain timeout: closing {} sessions that did not flush",
                  broker_.sessions().size());
-    stop();
+    broker_.close_all();  // the broker's drain completes with its last session
   });
-  broker_.drain("the daemon received " + why, [this] { stop(); });
+  // Sessions drain (clients keep their direct channels), and pool workers get SIGTERM: each
+  // answers the calls it is running, then exits (SIGKILL after the drain timeout).
+  shutdown_parts_left_ = 2;
+  broker_.drain("the daemon received " + why, [this] { shutdown_part_done(); });
+  supervisor_->stop(std::chrono::milliseconds(options_.drain_timeout_ms),
+                    [this] { shutdown_part_done(); });
+}
+
+void Daemon::shutdown_part_done() {
+  if (--shutdown_parts_left_ == 0) stop();
 }
 
 void Daemon::stop() {

@@ -16,6 +16,7 @@
 #include "broker.hpp"
 #include "config.hpp"
 #include "listener.hpp"
+#include "pools/supervisor.hpp"
 #include "service_notifier.hpp"
 #include "user_mode.hpp"
 
@@ -37,6 +38,8 @@ class Daemon {
   void wait_for_signals();
   void reload();
   void shut_down(const std::string& why);
+  /// One of the two parts of the shutdown (sessions drained, pool workers gone) is done.
+  void shutdown_part_done();
   void stop();
 
   asio::io_context io_;  // first: destroyed last, after everything that uses it
@@ -49,8 +52,10 @@ class Daemon {
   std::unique_ptr<Listener> listener_;
   std::optional<Pools> pools_;  // before the broker: sessions return their leases on the way out
   Broker broker_;
-  std::unique_ptr<IdleExit> idle_exit_;  // --user only
+  std::unique_ptr<Supervisor> supervisor_;  // after the broker: its workers' sessions live there
+  std::unique_ptr<IdleExit> idle_exit_;     // --user only
   bool shutting_down_ = false;
+  int shutdown_parts_left_ = 0;
 };
 
 /// Applies a --log-level value to the process's logger.

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "pools/supervisor.hpp"
+
 namespace fastmd::daemon {
 
 namespace {
@@ -10,8 +12,9 @@ namespace {
 constexpr std::size_t kMaxListedSessions = 256;
 // The report must fit one control frame (64 KiB) whatever the peers' names and methods: the
 // session list gets what is left after this reserve for the rest of the map (identity, socket
-// path, counters, limits, pools and the response around it: well under 2 KiB).
-constexpr std::size_t kReservedForTheRest = 8 * 1024;
+// path, counters, limits, pools and the response around it: well under 2 KiB) and the worker
+// pools' own budget (pools/supervisor.hpp).
+constexpr std::size_t kReservedForTheRest = 8 * 1024 + Supervisor::kStatusBudget;
 constexpr std::size_t kSessionListBudget = proto::kDefaultMaxControlFrame - kReservedForTheRest;
 
 void write_uint(proto::Packer& p, std::string_view key, std::uint64_t value) {
@@ -90,7 +93,7 @@ proto::ByteBuffer encode_status(const Broker& broker, const DaemonFacts& facts) 
     listed_bytes.insert(listed_bytes.end(), one.begin(), one.end());
     ++listed;
   }
-  p.pack_map(9);
+  p.pack_map(10);
   write_str(p, "daemon", facts.version);
   write_uint(p, "pid", static_cast<std::uint64_t>(facts.pid));
   write_uint(p, "uptime_ms", static_cast<std::uint64_t>(uptime.count()));
@@ -106,6 +109,12 @@ proto::ByteBuffer encode_status(const Broker& broker, const DaemonFacts& facts) 
   proto::pack_str(p, "pools");
   if (facts.write_pools) {
     facts.write_pools(p);
+  } else {
+    p.pack_array(0);
+  }
+  proto::pack_str(p, "worker_pools");
+  if (facts.write_worker_pools) {
+    facts.write_worker_pools(p);
   } else {
     p.pack_array(0);
   }

@@ -24,6 +24,8 @@ struct DaemonFacts {
   std::uint64_t dropped_for_emfile = 0;
   /// Writes the `pools` value (an array); absent: an empty array.
   std::function<void(proto::Packer&)> write_pools;
+  /// Writes the `worker_pools` value (an array); absent: an empty array.
+  std::function<void(proto::Packer&)> write_worker_pools;
 };
 
 /// Encodes the ipc.status result map.

@@ -4,36 +4,37 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include <spdlog/spdlog.h>
 
+#include <toml++/toml.h>
+
+#include "executable_search.hpp"
+#include "pools/pool_spec_reader.hpp"
+#include "proc_stat.hpp"
 #include "user_daemon_dir.hpp"
 
 namespace fastmd::daemon {
 
-namespace {
-
-// The parent pid of `pid` (field 4 of /proc/<pid>/stat), or 0 when it is gone.
-pid_t parent_of(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(stat, line);
-  const std::size_t end_of_command = line.rfind(')');
-  if (end_of_command == std::string::npos) return 0;
-  std::istringstream fields(line.substr(end_of_command + 2));
-  std::string state;
-  pid_t parent = 0;
-  fields >> state >> parent;
-  return parent;
-}
-
-}  // namespace
-
 proto::Status enter_user_mode(Options& options) {
   options.socket_path = ipc::detail::user_daemon_socket();
   return ipc::detail::prepare_private_dir(ipc::detail::user_daemon_dir());
+}
+
+proto::Result<std::vector<PoolSpec>> user_mode_default_pools() {
+  const std::string worker = ipc::detail::own_executable_dir() + "/fastmd-worker-md";
+  toml::array pools;
+  pools.push_back(
+      toml::table{{"name", "markdown"}, {"command", toml::array{worker}}, {"start", "on-demand"}});
+  std::string problems;
+  auto specs = read_pool_specs(pools, [&problems](toml::source_position, std::string what) {
+    problems += (problems.empty() ? "" : "; ") + what;
+  });
+  if (!problems.empty()) {
+    return proto::Error{proto::Errc::invalid_field,
+                        "--user: the built-in markdown pool cannot be used: " + problems};
+  }
+  return specs;
 }
 
 IdleExit::IdleExit(asio::io_context& io, const Broker& broker, Listener& listener,
@@ -59,12 +60,14 @@ void IdleExit::schedule(std::chrono::milliseconds after) {
 
 bool IdleExit::only_own_workers() const {
   const pid_t self = ::getpid();
-  return std::all_of(
-      broker_.sessions().begin(), broker_.sessions().end(), [self](const auto& entry) {
-        const Session& session = *entry.second;
-        return session.state() == Session::State::established &&
-               session.hello().role == proto::Role::worker && parent_of(session.peer().pid) == self;
-      });
+  return std::all_of(broker_.sessions().begin(), broker_.sessions().end(),
+                     [self](const auto& entry) {
+                       const Session& session = *entry.second;
+                       return session.state() == Session::State::established &&
+                              session.hello().role == proto::Role::worker &&
+                              ipc::detail::proc_stat_field(session.peer().pid, 4) ==
+                                  static_cast<std::uint64_t>(self);
+                     });
 }
 
 void IdleExit::check() {

@@ -17,12 +17,19 @@
 #include "broker.hpp"
 #include "config.hpp"
 #include "listener.hpp"
+#include "pools/pool_spec.hpp"
 
 namespace fastmd::daemon {
 
 /// Before anything is bound: points `options` at the per-user socket and prepares its
 /// directory. PERMISSION_DENIED naming the directory and what is wrong with it.
 proto::Status enter_user_mode(Options& options);
+
+/// The built-in pool of --user (when the config file has no `[[pool]]`): `markdown`, the
+/// fastmd-worker-md in the directory of this fastmd-ipcd, started on demand, every other key
+/// at its `[[pool]]` default. Read by the config's own pool reader, so the defaults and checks
+/// are the config file's; INVALID_FIELD saying what is wrong (e.g. no worker beside the binary).
+proto::Result<std::vector<PoolSpec>> user_mode_default_pools();
 
 /// Watches for idleness and retires the daemon (see above), then calls `exit`.
 class IdleExit {

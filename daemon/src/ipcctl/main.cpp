@@ -1,5 +1,6 @@
-// fastmd-ipcctl: asks a running fastmd-ipcd about itself. `fastmd-ipcctl status [--json]
-// [--socket PATH]` connects as an observer, sends ipc.status and prints the report.
+// fastmd-ipcctl: asks a running fastmd-ipcd about itself. `fastmd-ipcctl status|pools [--json]
+// [--socket PATH]` connects as an observer, sends ipc.status and prints the report (pools: the
+// worker pools part).
 #include <poll.h>
 #include <unistd.h>
 
@@ -70,7 +71,10 @@ Result<fastmd::proto::Message> expect_success(fastmd::proto::Decoder& decoder,
   return *message;
 }
 
-int status(const std::string& socket_option, bool json) {
+/// What to print of the report: all of it, or the worker pools alone.
+enum class View { status, pools };
+
+int status(const std::string& socket_option, bool json, View view) {
   const std::string path = fastmd::ipc::resolve_socket_path(socket_option);
   auto socket = fastmd::platform::connect_unix(path);
   if (!socket) {
@@ -113,7 +117,13 @@ int status(const std::string& socket_option, bool json) {
     std::cerr << "fastmd-ipcctl: unreadable status: " << report.error().to_string() << "\n";
     return 1;
   }
-  if (json) {
+  if (view == View::pools) {
+    if (json) {
+      fastmd::ipcctl::print_worker_pools_json(std::cout, *report);
+    } else {
+      fastmd::ipcctl::print_worker_pools(std::cout, *report);
+    }
+  } else if (json) {
     fastmd::ipcctl::print_json(std::cout, *report);
   } else {
     fastmd::ipcctl::print_text(std::cout, *report);
@@ -140,13 +150,19 @@ int main(int argc, char** argv) {
   app.footer("Exit status: 0 done, 1 the daemon could not be asked, 2 a usage error.");
   std::string socket_option;
   bool json = false;
-  CLI::App* status_command =
-      app.add_subcommand("status", "sessions, workers and their methods, counters, limits, pools");
-  status_command->add_option("--socket", socket_option,
-                             "the daemon's socket (default: $FASTMD_IPC_SOCKET, else the "
-                             "daemon's default path)");
-  status_command->add_flag("--json", json, "print the report as JSON");
-  status_command->fallthrough();  // `status --version` as well as `--version`
+  CLI::App* status_command = app.add_subcommand(
+      "status", "sessions, workers and their methods, counters, limits, pools, worker pools");
+  CLI::App* pools_command = app.add_subcommand(
+      "pools",
+      "the worker pools: each pool's state, restarts and methods, and its workers "
+      "(pid, state, uptime, load)");
+  for (CLI::App* command : {status_command, pools_command}) {
+    command->add_option("--socket", socket_option,
+                        "the daemon's socket (default: $FASTMD_IPC_SOCKET, else the daemon's "
+                        "default path)");
+    command->add_flag("--json", json, "print the report as JSON");
+    command->fallthrough();  // `status --version` as well as `--version`
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -162,5 +178,5 @@ int main(int argc, char** argv) {
     }
     return app.exit(e);
   }
-  return status(socket_option, json);
+  return status(socket_option, json, pools_command->parsed() ? View::pools : View::status);
 }

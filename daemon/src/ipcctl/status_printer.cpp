@@ -170,6 +170,60 @@ void print_text(std::ostream& out, const msgpack::object& status) {
       print_pairs(out, &pools->via.array.ptr[i]);
     }
   }
+  print_worker_pools(out, status);
+}
+
+void print_worker_pools(std::ostream& out, const msgpack::object& status) {
+  const msgpack::object* pools = find(status, "worker_pools");
+  const std::uint32_t count =
+      pools != nullptr && pools->type == msgpack::type::ARRAY ? pools->via.array.size : 0;
+  out << "worker pools: " << count << "\n";
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const msgpack::object& pool = pools->via.array.ptr[i];
+    std::string methods;
+    if (const auto* names = find(pool, "methods"); names && names->type == msgpack::type::ARRAY) {
+      for (std::uint32_t m = 0; m < names->via.array.size; ++m) {
+        methods += (m ? ", " : "") + text(&names->via.array.ptr[m]);
+      }
+    }
+    const std::string last_exit = text(pool, "last_exit");
+    out << "  pool " << text(pool, "name") << ": " << text(pool, "state") << ", workers "
+        << text(pool, "wanted") << " wanted (min " << text(pool, "min") << ", max "
+        << text(pool, "max") << "), restarts " << text(pool, "restarts")
+        << (last_exit.empty() ? "" : ", last unexpected exit: " + last_exit) << ", methods "
+        << (methods.empty() ? "(not learned yet)" : methods) << "\n";
+    const auto* workers = find(pool, "workers");
+    if (workers == nullptr || workers->type != msgpack::type::ARRAY || !workers->via.array.size) {
+      continue;
+    }
+    char line[256];
+    std::snprintf(line, sizeof(line), "    %-8s %-9s %-8s %-10s %-9s %s\n", "PID", "STATE",
+                  "SESSION", "UPTIME_MS", "IN_FLIGHT", "SERVED");
+    out << line;
+    for (std::uint32_t w = 0; w < workers->via.array.size; ++w) {
+      const msgpack::object& worker = workers->via.array.ptr[w];
+      const auto or_dash = [](std::string value) { return value.empty() ? "-" : value; };
+      std::snprintf(line, sizeof(line), "    %-8s %-9s %-8s %-10s %-9s %s\n",
+                    text(worker, "pid").c_str(), text(worker, "state").c_str(),
+                    text(worker, "session").c_str(), text(worker, "uptime_ms").c_str(),
+                    or_dash(text(worker, "in_flight")).c_str(),
+                    or_dash(text(worker, "served")).c_str());
+      out << line;
+    }
+  }
+}
+
+void print_worker_pools_json(std::ostream& out, const msgpack::object& status) {
+  rapidjson::OStreamWrapper stream(out);
+  Writer writer(stream);
+  const msgpack::object* pools = find(status, "worker_pools");
+  if (pools != nullptr) {
+    write_json(writer, *pools);
+  } else {
+    writer.StartArray();
+    writer.EndArray();
+  }
+  out << "\n";
 }
 
 }  // namespace fastmd::ipcctl

@@ -17,7 +17,13 @@ proto::Result<std::unique_ptr<ControlConnection>> ControlConnection::open(
     const std::string& path, const proto::Hello& hello, std::chrono::milliseconds timeout) {
   auto fd = platform::connect_unix(path);
   if (!fd) return fd.error();
-  std::unique_ptr<ControlConnection> connection(new ControlConnection(std::move(*fd)));
+  return open_on(std::move(*fd), "the daemon at " + path, hello, timeout);
+}
+
+proto::Result<std::unique_ptr<ControlConnection>> ControlConnection::open_on(
+    platform::UniqueFd socket, const std::string& where, const proto::Hello& hello,
+    std::chrono::milliseconds timeout) {
+  std::unique_ptr<ControlConnection> connection(new ControlConnection(std::move(socket)));
 
   const proto::ByteBuffer params = proto::encode_body(hello);
   auto sent = connection->socket_.send(proto::Message::request(1, proto::kHello, params));
@@ -53,14 +59,12 @@ proto::Result<std::unique_ptr<ControlConnection>> ControlConnection::open(
       return connection;
     }
     if (!open) {
-      return Error{Errc::daemon_unreachable,
-                   "the daemon at " + path + " closed the connection during ipc.hello"};
+      return Error{Errc::daemon_unreachable, where + " closed the connection during ipc.hello"};
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
-      return Error{Errc::handshake_timeout, "the daemon at " + path +
-                                                " did not answer ipc.hello within " +
+      return Error{Errc::handshake_timeout, where + " did not answer ipc.hello within " +
                                                 std::to_string(timeout.count()) + " ms"};
     }
     pollfd waiting{connection->fd(), POLLIN, 0};

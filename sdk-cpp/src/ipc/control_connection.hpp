@@ -31,6 +31,12 @@ class ControlConnection {
                                                                 const proto::Hello& hello,
                                                                 std::chrono::milliseconds timeout);
 
+  /// Completes `ipc.hello` within `timeout` on `socket`, a connection to the daemon that is
+  /// already open (the one a daemon hands to a worker it started); `where` names it in errors.
+  static proto::Result<std::unique_ptr<ControlConnection>> open_on(
+      platform::UniqueFd socket, const std::string& where, const proto::Hello& hello,
+      std::chrono::milliseconds timeout);
+
   int fd() const { return socket_.fd(); }
   const proto::HelloReply& reply() const { return reply_; }
 

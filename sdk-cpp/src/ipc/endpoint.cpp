@@ -1,6 +1,8 @@
 // The I/O loop shared by Client and Worker (see endpoint.hpp).
 #include "endpoint.hpp"
 
+#include "inherited_control.hpp"
+
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -31,8 +33,7 @@ proto::Status Endpoint::connect() {
   if (!wake_fd_) return Error{Errc::io_error, "eventfd failed: cannot create the wake-up fd"};
   if (!watch_set_) return Error{Errc::io_error, "epoll_create1 failed: cannot watch channels"};
   stopping_.store(false, std::memory_order_release);  // a stopped endpoint may start again
-  auto control =
-      ControlConnection::open(options_.socket_path, options_.hello, options_.hello_timeout);
+  auto control = open_control();
   if (!control) return control.error();
   control_ = std::move(*control);
   watch_fd(control_->fd(), &control_, true);
@@ -146,6 +147,20 @@ int Endpoint::wait_once(int timeout_ms) {
   return ::epoll_wait(watch_set_.get(), ready_.data(), kReadyPerRound, 0);
 }
 
+proto::Result<std::unique_ptr<ControlConnection>> Endpoint::open_control() {
+  if (options_.hello.role == proto::Role::worker) {
+    auto inherited = take_inherited_control();
+    if (!inherited) return inherited.error();
+    if (*inherited) {
+      inherited_control_ = true;
+      return ControlConnection::open_on(std::move(*inherited),
+                                        "the daemon that started this worker", options_.hello,
+                                        options_.hello_timeout);
+    }
+  }
+  return ControlConnection::open(options_.socket_path, options_.hello, options_.hello_timeout);
+}
+
 void Endpoint::connect_now() {
   auto control =
       ControlConnection::open(options_.socket_path, options_.hello, options_.hello_timeout);
@@ -187,7 +202,7 @@ void Endpoint::close_control(const Error& why) {
   watch_fd(control_->fd(), &control_, false);
   control_.reset();
   reconnect_delay_ = options_.reconnect_min;
-  reconnect_at_ = Clock::now() + reconnect_delay_;
+  reconnect_at_ = inherited_control_ ? Clock::time_point::max() : Clock::now() + reconnect_delay_;
   hooks_.on_daemon_lost(why);
 }
 

@@ -73,7 +73,12 @@ class Endpoint {
 
   /// Connects (handshake included) and takes the announcements that came with the hello
   /// reply. Fails when the first connection fails; later losses are retried by the rounds.
+  /// A worker a daemon started says its hello on the control socket it inherited
+  /// (inherited_control.hpp) instead, and never reconnects.
   proto::Status connect();
+
+  /// false for a worker on an inherited control connection: once it ends, it stays ended.
+  bool reconnects() const { return !inherited_control_; }
 
   /// Runs rounds on a thread of the endpoint's own until stop().
   void start_thread();
@@ -123,6 +128,7 @@ class Endpoint {
   }
 
  private:
+  proto::Result<std::unique_ptr<ControlConnection>> open_control();
   void connect_now();
   void handle_control();
   void close_control(const proto::Error& why);
@@ -165,6 +171,7 @@ class Endpoint {
   std::chrono::milliseconds reconnect_delay_;
   std::chrono::microseconds spin_now_;
   std::atomic<bool> stopping_{false};
+  bool inherited_control_ = false;
   std::thread thread_;
 };
 

@@ -6,30 +6,12 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
+
+#include "proc_stat.hpp"
 
 namespace fastmd::ipc::detail {
 
 namespace {
-
-// Field 22 of /proc/self/stat (after the parenthesised command, which may hold spaces): the
-// process's start time in clock ticks since boot. 0 when unreadable (the pid still varies).
-std::uint64_t process_start_time() {
-  std::ifstream stat("/proc/self/stat");
-  std::string line;
-  std::getline(stat, line);
-  const std::size_t end_of_command = line.rfind(')');
-  if (end_of_command == std::string::npos) return 0;
-  std::istringstream fields(line.substr(end_of_command + 2));
-  std::string field;
-  // Fields 3..21 come before the start time.
-  for (int i = 3; i <= 21 && fields >> field; ++i) {
-  }
-  std::uint64_t start = 0;
-  fields >> start;
-  return start;
-}
 
 // splitmix64's finaliser: consecutive pids land in unrelated buckets.
 std::uint64_t mix(std::uint64_t x) {
@@ -45,7 +27,7 @@ std::uint64_t mix(std::uint64_t x) {
 
 unsigned rollout_bucket() {
   static const unsigned bucket = static_cast<unsigned>(
-      mix((static_cast<std::uint64_t>(::getpid()) << 32) ^ process_start_time()) % 100);
+      mix((static_cast<std::uint64_t>(::getpid()) << 32) ^ proc_stat_field(0, 22)) % 100);
   return bucket;
 }
 

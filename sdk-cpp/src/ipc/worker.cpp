@@ -217,6 +217,12 @@ class Worker::Impl final : public detail::EndpointHooks {
     own_segment_ = detail::open_own_segment(std::move(segment_fd), reply.segment);
   }
 
+  // A worker whose daemon started it ends with the control connection it was handed: that
+  // daemon is gone, and the next one starts its own workers (inherited_control.hpp).
+  void on_daemon_lost(const proto::Error&) override {
+    if (!endpoint_.reconnects()) request_stop();
+  }
+
   void on_channel(const std::shared_ptr<DirectChannel>& channel) override {
     channel->own_segment = own_segment_;
     auto peer_segment =
