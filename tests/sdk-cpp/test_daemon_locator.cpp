@@ -101,7 +101,9 @@ std::size_t entries_in(const std::string& dir) {
 
 }  // namespace
 
-TEST_CASE("auto starts one per-user daemon for two clients connecting at once, gone when idle") {
+TEST_CASE(
+    "auto starts one per-user daemon for two clients connecting at once, which serves them and is "
+    "gone when idle") {
   TempDir runtime;
   ZeroConfig zero(runtime.path());
   const std::string dir = runtime.path() + "/fastmd";
@@ -125,6 +127,12 @@ TEST_CASE("auto starts one per-user daemon for two clients connecting at once, g
   const std::string text{std::istreambuf_iterator<char>(log), {}};
   CHECK(text.find("listening on " + dir + "/ipcd.sock") != std::string::npos);
   CHECK(text.find("another fastmd-ipcd") == std::string::npos);
+
+  // The built-in markdown pool serves them; its worker does not keep the daemon up later.
+  auto html =
+      first->value()->call("transform", fastmd::proto::as_bytes("# Hi\n"), {.timeout = 20s});
+  REQUIRE(html.ok());
+  CHECK(html->text() == "<h1>Hi</h1>\n");
 
   // Still shared while clients are connected, past the idle timeout.
   std::this_thread::sleep_for(1500ms);
