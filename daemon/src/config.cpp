@@ -2,6 +2,7 @@
 #include "config.hpp"
 
 #include "config_file.hpp"
+#include "user_mode.hpp"
 
 namespace fastmd::daemon {
 
@@ -20,12 +21,27 @@ void add_options(CLI::App& app, Options& o) {
                "validate the options, print the effective configuration and exit")
       ->configurable(false);
   app.set_version_flag("--version", std::string("fastmd-ipcd ") + FASTMD_VERSION);
+  auto* user = app.add_flag("--user", o.user_mode,
+                            "run as the per-user daemon that clients start on first use: "
+                            "listen on $XDG_RUNTIME_DIR/fastmd/ipcd.sock (else "
+                            "/tmp/fastmd-<uid>/ipcd.sock, a 0700 directory of this uid), serve "
+                            "the built-in markdown pool (fastmd-worker-md beside this binary, "
+                            "started on demand), exit after --idle-exit-s without clients and "
+                            "remove every file it made")
+                   ->configurable(false);
   app.footer(std::string(pool_keys_help()));
 
   app.add_option("--socket", o.socket_path,
                  "listen on this socket path (default: $FASTMD_IPC_SOCKET, else "
                  "$XDG_RUNTIME_DIR/fastmd/ipcd.sock, else /run/fastmd/ipcd.sock for root, else "
                  "/tmp/fastmd-<uid>/ipcd.sock); ignored under socket activation")
+      ->capture_default_str()
+      ->excludes(user);
+  app.add_option("--idle-exit-s", o.idle_exit_s,
+                 "with --user: exit after this many seconds with no session but its own pool "
+                 "workers (0: never)")
+      ->envname("FASTMD_IPCD_IDLE_EXIT_S")
+      ->check(CLI::Range(0u, 86400u))
       ->capture_default_str();
   app.add_option("--log-level", o.log_level,
                  "trace, debug, info, warn, error, critical or off (SIGHUP reloads)")
@@ -127,6 +143,11 @@ proto::Status apply_config_and_validate(CLI::App& app, Options& options) {
       return applied;
     }
   }
+  if (options.user_mode && options.worker_pools.empty()) {
+    auto pools = user_mode_default_pools();
+    if (!pools) return pools.error();
+    options.worker_pools = std::move(*pools);
+  }
   return validate(options);
 }
 
@@ -182,6 +203,7 @@ std::string effective_config(const Options& o) {
   line("pool-backing", toml_string(o.pool_backing));
   line("max-segments-per-uid", std::to_string(o.max_segments_per_uid));
   line("huge-pages", o.huge_pages ? "true" : "false");
+  line("idle-exit-s", std::to_string(o.idle_exit_s));
   line("handshake-timeout-ms", std::to_string(l.handshake_timeout_ms));
   line("no-worker-wait-ms", std::to_string(l.no_worker_wait_ms));
   line("max-sessions", std::to_string(l.max_sessions));

@@ -47,6 +47,10 @@ struct Options {
   std::string pool_backing = "memfd";
   std::uint32_t max_segments_per_uid = 0;
   bool huge_pages = false;
+  /// --user: the per-user daemon (user_mode.hpp): its socket in the per-user directory, the
+  /// built-in Markdown pool, and an exit after `idle_exit_s` without clients.
+  bool user_mode = false;
+  std::uint32_t idle_exit_s = 60;
 
   /// The pool part of the options, as memory/pools.hpp takes it.
   PoolOptions pool_options() const;

@@ -80,6 +80,12 @@ proto::Status Daemon::start() {
                                              std::chrono::milliseconds(options_.drain_timeout_ms));
   broker_.set_worker_demand(supervisor_.get());
   supervisor_->start(options_.worker_pools);
+  if (options_.user_mode) {
+    idle_exit_ = std::make_unique<IdleExit>(io_, broker_, *listener_,
+                                            std::chrono::seconds(options_.idle_exit_s),
+                                            [this] { shut_down("idle exit"); });
+    idle_exit_->start();
+  }
 
   const std::string where = listener_->activated() ? "socket from systemd " : "";
   const PoolStats pool = pools_->stats();

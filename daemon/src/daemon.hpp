@@ -18,6 +18,7 @@
 #include "listener.hpp"
 #include "pools/supervisor.hpp"
 #include "service_notifier.hpp"
+#include "user_mode.hpp"
 
 namespace fastmd::daemon {
 
@@ -52,6 +53,7 @@ class Daemon {
   std::optional<Pools> pools_;  // before the broker: sessions return their leases on the way out
   Broker broker_;
   std::unique_ptr<Supervisor> supervisor_;  // after the broker: its workers' sessions live there
+  std::unique_ptr<IdleExit> idle_exit_;     // --user only
   bool shutting_down_ = false;
   int shutdown_parts_left_ = 0;
 };

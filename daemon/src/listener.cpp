@@ -169,7 +169,14 @@ void Listener::close() {
   if (!socket_.is_open()) return;
   asio::error_code ignored;
   socket_.close(ignored);
-  if (lock_) ::unlink(path_.c_str());
+  if (lock_ && !retired_) ::unlink(path_.c_str());
+}
+
+void Listener::retire() {
+  if (!lock_ || retired_) return;
+  retired_ = true;
+  ::unlink(path_.c_str());
+  ::unlink(lock_->path().c_str());
 }
 
 void Listener::wait_for_connections() {

@@ -62,6 +62,10 @@ class Listener {
   /// Stops accepting and closes the socket; an own socket file is removed.
   void close();
 
+  /// Removes the own socket file and its lock file now, while still accepting what is in the
+  /// backlog; close() then removes nothing (a new daemon may own the path by then).
+  void retire();
+
   /// The path peers connect to ("" when systemd did not tell).
   const std::string& path() const { return path_; }
   bool activated() const { return !lock_.has_value(); }
@@ -81,6 +85,7 @@ class Listener {
   platform::UniqueFd reserve_;
   AcceptHandler on_accept_;
   std::uint64_t dropped_for_emfile_ = 0;
+  bool retired_ = false;
 };
 
 }  // namespace fastmd::daemon

@@ -10,6 +10,7 @@
 #include "config.hpp"
 #include "daemon.hpp"
 #include "fastmd/ipc/socket_path.hpp"
+#include "user_mode.hpp"
 
 int main(int argc, char** argv) {
   using namespace fastmd::daemon;
@@ -27,6 +28,12 @@ int main(int argc, char** argv) {
     std::istringstream lines(valid.error().message);
     for (std::string line; std::getline(lines, line);) std::cerr << "fastmd-ipcd: " << line << "\n";
     return 2;
+  }
+  if (options.user_mode) {
+    if (auto entered = enter_user_mode(options); !entered) {
+      std::cerr << "fastmd-ipcd: " << entered.error().message << "\n";
+      return 1;
+    }
   }
   if (options.check_config) {
     std::cout << "# effective configuration; the socket resolves to "

@@ -1,21 +1,20 @@
 #!/usr/bin/env node
 'use strict';
 // fastmd-transform: Markdown files, directory trees or stdin to HTML through fastmd's worker
-// processes. With the fast transport it uses the system fastmd-ipcd when one answers, else it
-// starts a private daemon on a temporary socket and N workers for the run (the embedded
-// default); with the legacy transport it starts N workers with --stdio. Every input it can
+// processes. It connects as every client of @fastmd/ipc does (connect()): the configured
+// fastmd-ipcd, else the system one, else the per-user daemon, started on first use and shared
+// with every other process of the user; with the legacy transport it starts N workers with
+// --stdio. Every input it can
 // convert is converted; the ones it cannot are listed with their reasons, then a summary:
 // files, bytes in and out, time, throughput, transport. HELP is also its man page
 // (man/fastmd-transform.1, made from it by scripts/man-page.js).
 
-const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
 
 const { connect } = require('../lib/index');
-const { findBinary } = require('../lib/binaries');
 const { planJobs, describeError, contentProblem, UsageError } = require('../lib/cli/inputs');
 const { version } = require('../package.json');
 
@@ -32,9 +31,11 @@ link, a binary file (NUL bytes), a file that is not valid UTF-8, a transform tha
 
 Options:
   --out DIR           write the HTML files under DIR
-  --workers N         worker processes to start (default: the number of CPUs, at most 4)
+  --workers N         legacy worker processes to start (default: the number of CPUs, at
+                      most 4); the fast path uses the daemon's pool, which scales itself
   --transport T       auto (default, or env FASTMD_IPC), fast or legacy
-  --socket PATH       fastmd-ipcd to use (default: env FASTMD_IPC_SOCKET, then the system path)
+  --socket PATH       fastmd-ipcd to use (default: env FASTMD_IPC_SOCKET, else the system
+                      daemon, else the per-user daemon, started on first use)
   --quiet             no progress bar and no summary line (failures are still listed)
   -h, --help          print this help and exit
   --version           print the version and exit
@@ -42,6 +43,7 @@ Options:
 Environment:
   FASTMD_IPC          the transport when --transport is not given
   FASTMD_IPC_SOCKET   the daemon's socket when --socket is not given
+  FASTMD_IPC_ROLLOUT  with auto: the percentage of processes that take the fast path
   FASTMD_BIN_DIR      where fastmd-ipcd and fastmd-worker-md are looked for first; then
                       a checkout's build/bin, PATH, /usr/local/sbin and /usr/sbin
 
@@ -61,8 +63,6 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', default: false },
 };
-const DAEMON_START_MS = 5000;
-const STOP_GRACE_MS = 3000;
 // A long run: worth a progress bar on a terminal.
 const PROGRESS_MIN_FILES = 200;
 
@@ -103,104 +103,23 @@ function parseOptions(argv) {
 }
 
 // ---------------------------------------------------------------------------------------
-// The workers: the system daemon, a private daemon, or legacy children
+// The workers: connect() as every client does
 
-/** Starts a process whose stderr is kept for error messages; never keeps the loop alive. */
-function startChild(file, args) {
-  const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderrTail = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (text) => {
-    child.stderrTail = (child.stderrTail + text).slice(-2000);
-  });
-  child.on('error', () => {}); // reported by the exit checks below
-  return child;
-}
-
-function stopChild(child) {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-/** A private fastmd-ipcd on a temporary socket and `count` workers registered with it. */
-class PrivateCluster {
-  constructor(count) {
-    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastmd-transform-'));
-    this.socket = path.join(this.dir, 'ipcd.sock');
-    this.daemon = startChild(findBinary('fastmd-ipcd', 'DAEMON_UNREACHABLE'), ['--socket', this.socket]);
-    this.workerBinary = findBinary('fastmd-worker-md');
-    this.count = count;
-    this.workers = [];
-  }
-
-  async start() {
-    const deadline = Date.now() + DAEMON_START_MS;
-    while (!fs.existsSync(this.socket)) {
-      if (this.daemon.exitCode !== null || this.daemon.pid === undefined || Date.now() > deadline) {
-        throw new Error(`the private fastmd-ipcd did not start: ${this.daemon.stderrTail.trim() || 'no socket after 5 s'}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    for (let i = 0; i < this.count; i++) {
-      this.workers.push(startChild(this.workerBinary, ['--socket', this.socket, '--name', `fastmd-transform-${i + 1}`]));
-    }
-  }
-
-  async stop() {
-    await Promise.all(this.workers.map(stopChild));
-    await stopChild(this.daemon);
-    fs.rmSync(this.dir, { recursive: true, force: true });
+/** What the summary line says about where calls went. */
+function describeWorkers(info, options) {
+  if (info.transport === 'legacy') return `${options.workers} worker process(es) over stdio`;
+  switch (info.source) {
+    case 'system': return `the system fastmd-ipcd at ${info.socketPath}`;
+    case 'user-running': return `the per-user fastmd-ipcd at ${info.socketPath}`;
+    case 'user-started': return `the per-user fastmd-ipcd at ${info.socketPath}, started for this run`;
+    default: return `the fastmd-ipcd at ${info.socketPath}`;
   }
 }
 
-/** Connects as --transport says; returns {client, cluster, where}. */
+/** Connects as --transport says; returns {client, where}. */
 async function openWorkers(options) {
-  if (options.transport === 'legacy') {
-    const client = await connect({ transport: 'legacy', workers: options.workers });
-    return { client, cluster: null, where: `${options.workers} worker process(es) over stdio` };
-  }
-  try {
-    const client = await connect({ transport: 'fast', socket: options.socket, handshakeTimeoutMs: 500 });
-    return { client, cluster: null, where: `the fastmd-ipcd at ${options.socket ?? process.env.FASTMD_IPC_SOCKET ?? 'the system socket'}` };
-  } catch (error) {
-    if (error.code === 'FASTMD_ADDON_UNAVAILABLE' || options.socket) {
-      if (options.transport === 'fast') throw error;
-      return fallBack(options);
-    }
-  }
-  let cluster;
-  try {
-    cluster = new PrivateCluster(options.workers);
-    await cluster.start();
-  } catch (error) {
-    await cluster?.stop();
-    if (options.transport === 'fast') throw error;
-    return fallBack(options);
-  }
-  try {
-    const client = await connect({ transport: options.transport, socket: cluster.socket, workers: options.workers });
-    if (client.transport === 'legacy') {
-      await cluster.stop();
-      return { client, cluster: null, where: `${options.workers} worker process(es) over stdio` };
-    }
-    return { client, cluster, where: `a private fastmd-ipcd with ${options.workers} worker(s)` };
-  } catch (error) {
-    await cluster.stop();
-    throw error;
-  }
-}
-
-// auto, and the fast path cannot work here: connect() warns once and uses legacy workers.
-async function fallBack(options) {
-  const client = await connect({ transport: 'auto', socket: options.socket, workers: options.workers, handshakeTimeoutMs: 500 });
-  return { client, cluster: null, where: `${options.workers} worker process(es) over stdio` };
+  const client = await connect({ transport: options.transport, socket: options.socket, workers: options.workers });
+  return { client, where: describeWorkers(client.transportInfo, options) };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -345,7 +264,7 @@ async function main(argv) {
     } catch (error) {
       throw new StartError(`cannot start the workers: ${describeError(error)}`);
     }
-    const { client, cluster, where } = opened;
+    const { client, where } = opened;
     const transforming = process.hrtime.bigint();
     try {
       const progress = new Progress(jobs.length, !options.quiet && process.stderr.isTTY);
@@ -354,7 +273,6 @@ async function main(argv) {
       progress.finish();
     } finally {
       await client.close();
-      await cluster?.stop();
     }
     how = `; transport ${client.transport} (${where})`;
   }

@@ -1,8 +1,11 @@
 'use strict';
-// Where the SDK finds fastmd's executables (fastmd-worker-md, fastmd-ipcd): the directory in
-// env FASTMD_BIN_DIR, then the repository's build/bin (only when the package runs from a
-// checkout), then PATH, then /usr/local/sbin and /usr/sbin (where a daemon may be installed,
-// often missing from a user's PATH). A miss lists every place looked in and what to install.
+// Where the SDK finds the legacy transport's worker (fastmd-worker-md): the directory in env
+// FASTMD_BIN_DIR, then the repository's build/bin (only when the package runs from a
+// checkout), then PATH, then /usr/local/sbin and /usr/sbin. A miss lists every place looked in
+// and what to install. The daemon (fastmd-ipcd) is found in the same order by the addon's
+// locateDaemon (sdk-cpp/src/ipc/executable_search.hpp), to which callerBinDirs() gives the
+// checkout's build/bin; the legacy worker is found here because legacy must work without the
+// addon (macOS, Windows, an install without a compiler).
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -68,4 +71,9 @@ function findBinary(name, code = 'WORKER_UNAVAILABLE') {
   throw fastmdError(code, `${name} was not found. Looked in ${describePlaces(places)}. To get it: ${remedy}`);
 }
 
-module.exports = { findBinary };
+/** The package's own executables' directories, for the addon's search: a checkout's build/bin. */
+function callerBinDirs() {
+  return checkoutDir ? [path.join(checkoutDir, 'build', 'bin')] : [];
+}
+
+module.exports = { findBinary, callerBinDirs };

@@ -7,10 +7,25 @@ export type TransportName = 'fast' | 'legacy';
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
-  /** fastmd-ipcd's socket (fast). Default: env FASTMD_IPC_SOCKET, then the system path. */
+  /**
+   * fastmd-ipcd's socket (fast). Default: env FASTMD_IPC_SOCKET, else the system daemon
+   * (/run/fastmd/ipcd.sock) when it answers, else the per-user daemon
+   * ($XDG_RUNTIME_DIR/fastmd/ipcd.sock, else /tmp/fastmd-<uid>/ipcd.sock), started on first use.
+   */
   socket?: string;
-  /** `auto` (default, or env FASTMD_IPC) tries fast and falls back to legacy with one warning (code FASTMD_FALLBACK); `fast` never falls back. */
+  /**
+   * `auto` (default, or env FASTMD_IPC) takes fast for the share of processes env
+   * FASTMD_IPC_ROLLOUT gives (0–100, all when unset; stable per process) and legacy for the
+   * rest, and falls back to legacy with one warning (code FASTMD_FALLBACK) when fast cannot be
+   * had; `fast` never falls back.
+   */
   transport?: 'auto' | TransportName;
+  /**
+   * Called once, before connect() resolves, with how the transport was chosen: a metric hook
+   * that needs no process warning. If it throws, the client is closed and connect() rejects.
+   * @example await connect({ onTransport: (info) => metrics.increment(`fastmd.transport.${info.transport}`) });
+   */
+  onTransport?: (info: TransportInfo) => void;
   /** Legacy worker: a path (started with `--stdio`) or a full argv. Default: env FASTMD_WORKER, else fastmd-worker-md from FASTMD_BIN_DIR, a checkout's build/bin, PATH, /usr/local/sbin or /usr/sbin. */
   workerCommand?: string | string[];
   /** Legacy: how many worker children to start (default 1); calls go to the one with the fewest outstanding. */
@@ -27,6 +42,24 @@ export interface ConnectOptions {
    * @example const client = await connect({ transport: 'fast', spinUs: 200 });
    */
   spinUs?: number;
+}
+
+/** How {@link connect} chose the transport ({@link ConnectOptions.onTransport}, {@link Client.transportInfo}). */
+export interface TransportInfo {
+  /** The path calls take. */
+  readonly transport: TransportName;
+  /** What was asked for: the `transport` option, else env FASTMD_IPC, else 'auto'. */
+  readonly requested: 'auto' | TransportName;
+  /**
+   * Fast: where the daemon came from — 'configured' (the `socket` option or FASTMD_IPC_SOCKET),
+   * 'system', 'user-running' (the per-user daemon was up) or 'user-started' (this connect
+   * started it). null for legacy.
+   */
+  readonly source: 'configured' | 'system' | 'user-running' | 'user-started' | null;
+  /** Fast: the daemon's socket; null for legacy. */
+  readonly socketPath: string | null;
+  /** Legacy: why (the rollout's decision, the fallback's error, or that legacy was asked for); null for fast. */
+  readonly reason: string | null;
 }
 
 /** Options of one call. */
@@ -61,6 +94,8 @@ export declare class Client implements AsyncDisposable {
   private constructor();
   /** The path calls take. */
   readonly transport: TransportName;
+  /** How connect() chose the transport (what `onTransport` received). */
+  readonly transportInfo: TransportInfo;
   /** The workers calls can go to now, with their load; calls go to the one with the fewest outstanding. */
   readonly workers: WorkerInfo[];
   /** Calls `method` with `payload`; rejects with a {@link FastmdError} or, when aborted, `signal.reason`. */

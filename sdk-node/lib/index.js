@@ -10,6 +10,8 @@
 //   await client.close();
 
 const { FastmdError, ERRNO } = require('./errors');
+const { callerBinDirs } = require('./binaries');
+const { fromNative } = require('./fast/errors');
 const { TRANSPORT_CHOICES } = require('./transports/transport');
 
 // Node 18 has no Symbol.asyncDispose yet; Node 20 defines it as this registered symbol.
@@ -20,15 +22,21 @@ let fallbackWarned = false;
 
 /** What connect() resolves with: calls go to the transport it chose. */
 class Client {
-  constructor(transport, options) {
+  constructor(transport, options, transportInfo) {
     this._transport = transport;
     this._timeoutMs = options.timeoutMs;
     this._closing = null;
+    this._transportInfo = Object.freeze(transportInfo);
   }
 
   /** 'fast' or 'legacy': the path calls take. */
   get transport() {
     return this._transport.name;
+  }
+
+  /** How connect() chose the transport: the object its `onTransport` hook received. */
+  get transportInfo() {
+    return this._transportInfo;
   }
 
   /** The workers calls can go to now, with their load: [{pid, outstanding, ...}]. */
@@ -88,31 +96,79 @@ function chooseTransport(option) {
 
 /**
  * Connects to workers. `transport` (else env FASTMD_IPC, else 'auto'): 'fast' uses
- * fastmd-ipcd and fails if it cannot; 'legacy' spawns `workers` worker children; 'auto'
- * tries fast and falls back to legacy with one process warning (code FASTMD_FALLBACK).
+ * fastmd-ipcd (the configured one, else the system daemon, else the per-user daemon, started
+ * on first use) and fails if it cannot; 'legacy' spawns `workers` worker children; 'auto'
+ * does as 'fast' for the share of processes FASTMD_IPC_ROLLOUT gives (all when unset) and
+ * legacy for the others, and falls back to legacy with one process warning (code
+ * FASTMD_FALLBACK) when the fast path cannot be had. `onTransport(info)` is called with the
+ * choice before connect() resolves (see TransportInfo in index.d.ts).
  */
 async function connect(options = {}) {
   const choice = chooseTransport(options.transport);
-  const { spinUs } = options;
+  const { spinUs, onTransport } = options;
   if (spinUs !== undefined && !(Number.isFinite(spinUs) && spinUs >= 0)) {
     throw new TypeError(`spinUs must be a number of microseconds, 0 or more (got ${spinUs})`);
   }
-  if (choice === 'legacy') return new Client(await openLegacy(options), options);
+  if (onTransport !== undefined && typeof onTransport !== 'function') {
+    throw new TypeError('onTransport must be a function');
+  }
+  const info = { transport: 'legacy', requested: choice, source: null, socketPath: null, reason: null };
+  if (choice === 'legacy') {
+    info.reason = options.transport === undefined ? 'FASTMD_IPC=legacy' : "transport: 'legacy'";
+    return reported(new Client(await openLegacy(options), options, info), onTransport);
+  }
   let fast;
   try {
-    fast = await require('./transports/fast').openFastTransport(options);
+    const located = await locateDaemon(options, choice === 'auto');
+    if (located.transport === 'legacy') {
+      info.reason = located.reason;
+      return reported(new Client(await openLegacy(options), options, info), onTransport);
+    }
+    info.source = located.source;
+    info.socketPath = located.socketPath;
+    fast = await require('./transports/fast').openFastTransport({ ...options, socket: located.socketPath });
   } catch (error) {
-    if (choice === 'fast') throw error;
+    // A bad FASTMD_IPC_ROLLOUT is a configuration error to fix, not a reason to fall back.
+    if (choice === 'fast' || error.code === 'FASTMD_INVALID_FIELD') throw error;
     const legacy = await openLegacy(options);
+    info.source = null;
+    info.socketPath = null;
+    info.reason = `the fast transport is unavailable (${error.code ?? error.name}: ${error.message})`;
     if (!fallbackWarned) {
       fallbackWarned = true;
-      process.emitWarning(`@fastmd/ipc: the fast transport is unavailable (${error.code ?? error.name}: ${error.message}); ` +
+      process.emitWarning(`@fastmd/ipc: ${info.reason}; ` +
         'using the legacy NDJSON transport. Set FASTMD_IPC=legacy to choose it without this warning.',
       { code: 'FASTMD_FALLBACK' });
     }
-    return new Client(legacy, options);
+    return reported(new Client(legacy, options, info), onTransport);
   }
-  return new Client(fast, options);
+  info.transport = 'fast';
+  return reported(new Client(fast, options, info), onTransport);
+}
+
+/**
+ * The addon's locateDaemon (sdk-cpp/src/ipc/daemon_locator.hpp): with `rollout`, first the
+ * FASTMD_IPC_ROLLOUT decision; then the daemon to use, the per-user one started if need be.
+ */
+async function locateDaemon(options, rollout) {
+  const addon = require('./fast/addon').loadAddon();
+  try {
+    return await addon.locateDaemon({ socket: options.socket || '', callerDirs: callerBinDirs(), rollout });
+  } catch (error) {
+    throw fromNative(error);
+  }
+}
+
+/** Calls the onTransport hook; if it throws, the client is closed and connect() rejects. */
+async function reported(client, onTransport) {
+  if (onTransport === undefined) return client;
+  try {
+    onTransport(client.transportInfo);
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+  return client;
 }
 
 function openLegacy(options) {

@@ -11,6 +11,7 @@
 #include "fastmd/ipc/socket_path.hpp"
 #include "fastmd/proto/error.hpp"
 #include "js_payload.hpp"
+#include "locate_daemon.hpp"
 
 namespace fastmd::node {
 namespace {
@@ -64,6 +65,7 @@ static Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   exports.Set("resolveSocketPath", Napi::Function::New<fastmd::node::resolve_socket_path>(env));
   exports.Set("policy", fastmd::node::call_policy(env));
   exports.Set("errno", fastmd::node::error_numbers(env));
+  exports.Set("locateDaemon", Napi::Function::New<fastmd::node::locate_daemon>(env));
   return exports;
 }
 

@@ -10,15 +10,13 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { describe, it } = require('node:test');
 
-const { binDir, permissionsBind, runNode, tempDir } = require('./support/env');
+const { permissionsBind, runNode, tempDir } = require('./support/env');
+const { zeroConfigEnv } = require('./support/user-daemon');
 
 const cli = path.resolve(__dirname, '..', 'bin', 'fastmd-transform.js');
 
-const env = (t) => ({
-  FASTMD_BIN_DIR: binDir,
-  FASTMD_IPC: '',
-  FASTMD_IPC_SOCKET: path.join(tempDir(t), 'no-daemon.sock'),
-});
+// Nothing configured: the fast path goes to a per-user daemon in a temporary runtime directory.
+const env = (t) => zeroConfigEnv(tempDir(t, 'fastmd-runtime-'));
 
 /** The mixed tree; `lock()` takes the read permissions away, `unlock()` gives them back. */
 function mixedTree(t) {
@@ -84,7 +82,7 @@ for (const transport of ['legacy', 'fast']) {
         `fastmd-transform: ${src}/unreadable.md: cannot read: permission denied`,
         `fastmd-transform: ${tree.missing}: no such file or directory`,
       ]);
-      const how = transport === 'fast' ? 'a private fastmd-ipcd with 2 worker\\(s\\)' : '2 worker process\\(es\\) over stdio';
+      const how = transport === 'fast' ? 'the per-user fastmd-ipcd at .*, started for this run' : '2 worker process\\(es\\) over stdio';
       assert.match(stderr, new RegExp(`\\n?fastmd-transform: 2 file\\(s\\) converted, 6 failed \\(listed above\\), .*transport ${transport} \\(${how}\\)\\n$`));
       assert.doesNotMatch(stderr, /Usage:/);
     });

@@ -1,7 +1,7 @@
 'use strict';
 // fastmd-transform as a user runs it: --help (and the man page made from it), --version,
-// stdin to stdout, a directory tree mirrored into --out through a private fastmd-ipcd (no
-// daemon reachable) and through legacy workers, with the summary line, and usage errors.
+// stdin to stdout, a directory tree mirrored into --out through the per-user fastmd-ipcd
+// (nothing configured), through a configured daemon and through legacy workers, with the summary line, and usage errors.
 // Inputs it cannot convert: cli-inputs.test.js.
 
 const assert = require('node:assert/strict');
@@ -12,6 +12,7 @@ const { describe, it } = require('node:test');
 
 const { binDir, packageDir, runNode, tempDir } = require('./support/env');
 const { Cluster } = require('./fast-support/cluster');
+const { assertIdleExitLeavesNothing, userDaemonPid, zeroConfigEnv } = require('./support/user-daemon');
 const { currentPage, page } = require('../scripts/man-page');
 
 const cli = path.resolve(__dirname, '..', 'bin', 'fastmd-transform.js');
@@ -88,12 +89,18 @@ describe('fastmd-transform', () => {
     assert.match(stderr, /1 file\(s\).*transport legacy/);
   });
 
-  it('mirrors a directory tree through a private daemon when none is reachable', async (t) => {
+  it('mirrors a directory tree through the per-user daemon when nothing is configured, which exits when idle', async (t) => {
     const { src, out } = tree(t);
-    const { code, stderr } = await runNode({ args: [cli, '--workers', '2', '--out', out, src], env: env(t) });
+    const runtime = tempDir(t, 'fastmd-runtime-');
+    // 3 s of idleness before the daemon exits: time to read its pid once the run is over.
+    const { code, stderr } = await runNode({ args: [cli, '--out', out, src], env: zeroConfigEnv(runtime, 3) });
+    const pid = userDaemonPid(runtime);
     assert.equal(code, 0, stderr);
     checkMirrored(out);
-    assert.match(stderr, /3 file\(s\) converted, .* MB\/s, \d+ files\/s; transport fast \(a private fastmd-ipcd with 2 worker\(s\)\)/);
+    const socket = path.join(runtime, 'fastmd', 'ipcd.sock');
+    assert.ok(stderr.includes(`3 file(s) converted`), stderr);
+    assert.ok(stderr.includes(`; transport fast (the per-user fastmd-ipcd at ${socket}, started for this run)`), stderr);
+    await assertIdleExitLeavesNothing(pid, runtime);
   });
 
   it('uses the daemon that answers on FASTMD_IPC_SOCKET instead of starting one', async (t) => {

@@ -17,6 +17,7 @@ const { after, before, describe, it } = require('node:test');
 const { binDir, packageDir, runNode, tempDir } = require('./support/env');
 const { Cluster } = require('./fast-support/cluster');
 const { INSTALL_ARGS, newProject } = require('./support/offline-project');
+const { assertIdleExitLeavesNothing, userDaemonPid, zeroConfigEnv } = require('./support/user-daemon');
 
 // Compiling the addon at install takes minutes on a busy 2-core machine.
 const STEP_MS = 600000;
@@ -70,28 +71,68 @@ describe('the packed tarball', () => {
     assert.equal(manifest.cpu, undefined);
   });
 
-  it('installs offline into a fresh project, builds the addon, and runs the quick start from the docs', async (t) => {
-    const project = newProject(tempDir(t, 'fastmd-pack-'), 'quickstart', tarball);
-    await run('npm', INSTALL_ARGS, { cwd: project });
-    const installed = path.join(project, 'node_modules', '@fastmd', 'ipc');
-    assert.ok(fs.existsSync(path.join(installed, 'build', 'Release', 'fastmd_ipc.node')), 'the addon was built at install');
-    assert.ok(fs.existsSync(path.join(project, 'node_modules', '.bin', 'fastmd-transform')), 'the CLI is linked');
+  describe('installed offline into a fresh project', () => {
+    let project;
+    before(async () => {
+      project = newProject(fs.mkdtempSync(path.join(os.tmpdir(), 'fastmd-pack-')), 'quickstart', tarball);
+      await run('npm', INSTALL_ARGS, { cwd: project });
+    });
+    after(() => fs.rmSync(path.dirname(project), { recursive: true, force: true }));
 
-    fs.writeFileSync(path.join(project, 'quickstart.js'), quickStart());
-    const cluster = new Cluster();
-    try {
-      await cluster.startDaemon();
-      cluster.startWorker();
-      const { code, stdout, stderr } = await runNode({
+    it('builds the addon, links the CLI, and runs the quick start from the docs', async () => {
+      const installed = path.join(project, 'node_modules', '@fastmd', 'ipc');
+      assert.ok(fs.existsSync(path.join(installed, 'build', 'Release', 'fastmd_ipc.node')), 'the addon was built at install');
+      assert.ok(fs.existsSync(path.join(project, 'node_modules', '.bin', 'fastmd-transform')), 'the CLI is linked');
+
+      fs.writeFileSync(path.join(project, 'quickstart.js'), quickStart());
+      const cluster = new Cluster();
+      try {
+        await cluster.startDaemon();
+        cluster.startWorker();
+        const { code, stdout, stderr } = await runNode({
+          cwd: project,
+          args: ['quickstart.js'],
+          env: { FASTMD_IPC_SOCKET: cluster.socket, FASTMD_BIN_DIR: binDir, FASTMD_IPC: '' },
+        });
+        assert.equal(code, 0, stderr);
+        assert.equal(stdout, '<h1>Hello, <em>world</em>!</h1>\n\ntransport: fast\n');
+      } finally {
+        await cluster.stop();
+      }
+    });
+
+    it('connects fast with nothing configured: two processes at once share one per-user daemon, gone when idle', async (t) => {
+      const runtime = tempDir(t, 'fastmd-runtime-');
+      const env = zeroConfigEnv(runtime);
+      // The issue's one-liner, and at the same moment a second process that says where it went.
+      const oneLiner = runNode({ cwd: project, env, script: "require('@fastmd/ipc').connect().then(c => console.log(c.transport))" });
+      const second = runNode({
         cwd: project,
-        args: ['quickstart.js'],
-        env: { FASTMD_IPC_SOCKET: cluster.socket, FASTMD_BIN_DIR: binDir, FASTMD_IPC: '' },
+        env,
+        script: `
+          const fs = require('node:fs');
+          require('@fastmd/ipc').connect().then(async (c) => {
+            const pid = fs.readFileSync(${JSON.stringify(path.join(runtime, 'fastmd', 'ipcd.sock.lock'))}, 'utf8').trim();
+            console.log(JSON.stringify({ ...c.transportInfo, pid: Number(pid) }));
+            await c.close();
+          });`,
       });
-      assert.equal(code, 0, stderr);
-      assert.equal(stdout, '<h1>Hello, <em>world</em>!</h1>\n\ntransport: fast\n');
-    } finally {
-      await cluster.stop();
-    }
+      const [first, other] = await Promise.all([oneLiner, second]);
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal(first.stdout, 'fast\n');
+      assert.doesNotMatch(first.stderr, /FASTMD_FALLBACK/);
+      assert.equal(other.code, 0, other.stderr);
+      const info = JSON.parse(other.stdout);
+      assert.equal(info.transport, 'fast');
+      assert.match(info.source, /^user-(started|running)$/);
+      assert.equal(info.socketPath, path.join(runtime, 'fastmd', 'ipcd.sock'));
+      const pid = userDaemonPid(runtime);
+      assert.equal(info.pid, pid, 'both processes found the same daemon');
+      const log = fs.readFileSync(path.join(runtime, 'fastmd', 'ipcd.log'), 'utf8');
+      assert.equal(log.match(/listening on/g)?.length, 1, `one daemon started:\n${log}`);
+      assert.doesNotMatch(log, /another fastmd-ipcd/);
+      await assertIdleExitLeavesNothing(pid, runtime);
+    });
   });
 
   describe('installed where the addon cannot be built', () => {

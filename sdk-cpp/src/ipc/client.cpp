@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "answer_error.hpp"
+#include "daemon_locator.hpp"
 #include "endpoint.hpp"
 #include "fastmd/ipc/socket_path.hpp"
 
@@ -622,6 +623,11 @@ class Client::Impl final : public detail::EndpointHooks {
 };
 
 proto::Result<std::unique_ptr<Client>> Client::connect(ClientOptions options) {
+  if (options.discovery == DaemonDiscovery::automatic) {
+    auto located = detail::locate_daemon({.socket_path = options.socket_path});
+    if (!located) return located.error();
+    options.socket_path = std::move(located->socket_path);
+  }
   auto impl = std::make_unique<Impl>(std::move(options));
   if (auto started = impl->start(); !started) return started.error();
   return std::unique_ptr<Client>(new Client(std::move(impl)));

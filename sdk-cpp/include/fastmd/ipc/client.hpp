@@ -31,9 +31,22 @@ namespace fastmd::ipc {
 
 using proto::ByteView;
 
+/// How Client::connect finds the daemon when neither ClientOptions::socket_path nor
+/// $FASTMD_IPC_SOCKET names one.
+enum class DaemonDiscovery {
+  /// The system daemon (/run/fastmd/ipcd.sock) when it answers, else the per-user daemon,
+  /// started on first use (`fastmd-ipcd --user`, shared by every process of the user; see
+  /// docs/sdk-cpp.md "Where the daemon is").
+  automatic,
+  /// Only resolve_socket_path()'s path; DAEMON_UNREACHABLE when nothing listens there.
+  default_path,
+};
+
 struct ClientOptions {
-  /// The daemon's socket; empty: resolve_socket_path() (FASTMD_IPC_SOCKET, then the default).
+  /// The daemon's socket; empty: $FASTMD_IPC_SOCKET, else as `discovery` says.
   std::string socket_path;
+  /// How the daemon is found when no socket path is configured.
+  DaemonDiscovery discovery = DaemonDiscovery::automatic;
   /// A label for the daemon's logs and status.
   std::string name = "cpp-client";
   /// The methods this client calls; empty: every method.
