@@ -57,9 +57,6 @@ class Broker final : public SessionHost {
   /// none of them serves is METHOD_NOT_FOUND). Must outlive the broker or be reset first.
   void set_worker_demand(WorkerDemand* demand) { demand_ = demand; }
 
-  /// Who starts workers of configured pools (none: the daemon has no pools).
-  void set_worker_demand(WorkerDemand* demand) { worker_demand_ = demand; }
-
   /// Starts a session for a freshly accepted connection.
   void accept(platform::UniqueFd socket);
 
@@ -118,7 +115,6 @@ class Broker final : public SessionHost {
   Counters counters_;
   StatusReporter status_reporter_;
   Pools* pools_ = nullptr;
-  WorkerDemand* worker_demand_ = nullptr;
   std::uint64_t next_session_id_ = 1;
   std::map<std::uint64_t, std::shared_ptr<Session>> sessions_;
   // (client session, method) → the bounded wait for a worker of that method.
