@@ -1,5 +1,5 @@
 // worker_load.hpp — what the daemon knows of a worker's load: its last ipc.load report
-// (PROTOCOL.md §3.9), when it came, and when the load last changed (in_flight or served), which
+// (PROTOCOL.md §3.10), when it came, and when the load last changed (in_flight or served), which
 // for a worker with nothing in flight is since when it has been idle. A worker that never
 // reported counts as idle since its hello. Kept per worker session (Session::load()); read by
 // ipc.status and the pools' scaling.

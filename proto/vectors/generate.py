@@ -16,10 +16,10 @@ ndjson.json:  {valid: [{name, line, message}], invalid: [{name, line | line_hex,
               marked "decode_only". An `invalid` line must fail with `error`; when it has
               `answer_id` it is a request a server answers with that error (else the session
               ends). Lines that are not UTF-8 are given as `line_hex`.
-control.json: {valid: [{name, method, params_hex, body, decode_only?}], invalid: [{name,
-              method, params_hex, error}]} — nested control bodies (PROTOCOL.md §3) decoded
-              as the params of `method`: valid ones give `body` and (unless decode_only)
-              encode back to `params_hex`; invalid ones fail with `error`.
+control.json: {valid: [{name, what, hex, body, decode_only?}], invalid: [{name, what, hex,
+              error}]} — control bodies (a message's params/result bin, PROTOCOL.md §3):
+              `what` names the body ("ipc.load params"); valid ones decode to `body` and
+              (unless decode_only) encode to `hex`, invalid ones fail with `error`.
 shm.json:     the shared-memory layout (PROTOCOL.md §4), packed here with `struct` from the
               byte tables of PROTOCOL.md, never from the C++ structs:
               {constants, segment_headers: [{name, segment, generation, size, hex}] — the 64
@@ -341,44 +341,36 @@ def ndjson_vectors():
 
 
 def control_vectors():
-    """Nested control bodies (PROTOCOL.md §3): `valid` params decode to `body` and an encoder
-    given `body` writes `params_hex` byte for byte (keys in the order shown); `invalid` params
-    fail with `error` when decoded as the body of `method`."""
-    def body(method, name, fields, decode_only=False):
-        entry = {"name": name, "method": method, "params_hex": mp(fields).hex(), "body": fields}
-        if decode_only:
-            entry["decode_only"] = True
-        return entry
-
+    """Control bodies (a message's params/result bin, PROTOCOL.md §3): `what` names the body;
+    `valid` ones decode to `body` and (unless decode_only) encode to `hex` byte for byte (keys
+    in the order shown); `invalid` ones fail with `error`."""
+    load = "ipc.load params"
     valid = [
-        body("ipc.load", "load-idle", {"in_flight": 0, "served": 0}),
-        body("ipc.load", "load-busy", {"in_flight": 3, "served": 70000}),
-        body("ipc.load", "load-largest", {"in_flight": 2**32 - 1, "served": 2**64 - 1}),
+        ("load-idle", load, {"in_flight": 0, "served": 0}),
+        ("load-busy", load, {"in_flight": 3, "served": 70000}),
+        ("load-largest", load, {"in_flight": 2**32 - 1, "served": 2**64 - 1}),
     ]
+    vectors = [{"name": n, "what": w, "hex": mp(b).hex(), "body": b} for n, w, b in valid]
     # Decoders take any key order and ignore unknown keys.
-    reordered = {"name": "load-any-order-unknown-key", "method": "ipc.load", "decode_only": True,
-                 "params_hex": mp({"served": 5, "future": [1], "in_flight": 1}).hex(),
-                 "body": {"in_flight": 1, "served": 5}}
-    valid.append(reordered)
-
-    def bad(method, name, raw, error):
-        return {"name": name, "method": method, "params_hex": raw.hex(), "error": error}
-
+    vectors.append({"name": "load-any-order-unknown-key", "what": load, "decode_only": True,
+                    "hex": mp({"served": 5, "future": [1], "in_flight": 1}).hex(),
+                    "body": {"in_flight": 1, "served": 5}})
     invalid = [
-        bad("ipc.load", "load-empty-map", mp({}), "MISSING_FIELD"),
-        bad("ipc.load", "load-missing-served", mp({"in_flight": 1}), "MISSING_FIELD"),
-        bad("ipc.load", "load-missing-in-flight", mp({"served": 1}), "MISSING_FIELD"),
-        bad("ipc.load", "load-in-flight-is-string", mp({"in_flight": "1", "served": 1}),
-            "WRONG_FIELD_TYPE"),
-        bad("ipc.load", "load-negative-served", mp({"in_flight": 0, "served": -1}),
-            "WRONG_FIELD_TYPE"),
-        bad("ipc.load", "load-in-flight-over-u32", mp({"in_flight": 2**32, "served": 0}),
-            "INVALID_FIELD"),
-        bad("ipc.load", "load-not-a-map", mp([0, 0]), "NOT_A_MAP"),
-        bad("ipc.load", "load-truncated", mp({"in_flight": 1, "served": 2})[:-1], "MALFORMED"),
-        bad("ipc.load", "load-depth-bomb", b"\x91" * 200 + b"\xc0", "LIMIT_EXCEEDED"),
+        ("load-empty-map", load, mp({}), "MISSING_FIELD"),
+        ("load-missing-served", load, mp({"in_flight": 1}), "MISSING_FIELD"),
+        ("load-missing-in-flight", load, mp({"served": 1}), "MISSING_FIELD"),
+        ("load-in-flight-is-string", load, mp({"in_flight": "1", "served": 1}),
+         "WRONG_FIELD_TYPE"),
+        ("load-negative-served", load, mp({"in_flight": 0, "served": -1}), "WRONG_FIELD_TYPE"),
+        ("load-in-flight-over-u32", load, mp({"in_flight": 2**32, "served": 0}),
+         "INVALID_FIELD"),
+        ("load-not-a-map", load, mp([0, 0]), "NOT_A_MAP"),
+        ("load-truncated", load, mp({"in_flight": 1, "served": 2})[:-1], "MALFORMED"),
+        ("load-depth-bomb", load, b"\x91" * 200 + b"\xc0", "LIMIT_EXCEEDED"),
     ]
-    return {"valid": valid, "invalid": invalid}
+    return {"valid": vectors,
+            "invalid": [{"name": n, "what": w, "hex": h.hex(), "error": e}
+                        for n, w, h, e in invalid]}
 
 
 # ---- shared-memory layout (PROTOCOL.md §4) ----

@@ -1,4 +1,4 @@
-// ipc.load (PROTOCOL.md §3.9) at the daemon: a worker's reports are kept and shown in
+// ipc.load (PROTOCOL.md §3.10) at the daemon: a worker's reports are kept and shown in
 // ipc.status; a client or observer that sends one, or a worker that sends a bad one, is
 // disconnected with the error the protocol names.
 #include "daemon_process.hpp"

@@ -1,4 +1,4 @@
-// worker_load_status.hpp — reads a worker's `load` entry (PROTOCOL.md §3.4, §3.9) out of an
+// worker_load_status.hpp — reads a worker's `load` entry (PROTOCOL.md §3.4, §3.10) out of an
 // ipc.status reply, for tests that watch what workers report.
 #pragma once
 

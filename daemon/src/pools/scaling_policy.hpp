@@ -1,7 +1,7 @@
 // scaling_policy.hpp — how many workers a pool runs: the pure decision, no processes and no I/O,
 // so it is tested with a fake clock (tests/daemon/test_scaling_policy.cpp). The supervisor
 // calls decide() on its tick with what it knows of the pool's workers (their last ipc.load,
-// PROTOCOL.md §3.9) and carries out the answer: start workers, drain idle ones, recycle worn
+// PROTOCOL.md §3.10) and carries out the answer: start workers, drain idle ones, recycle worn
 // ones. The numbers and why they are what they are: docs/operations.md, "Scaling".
 //
 //  - Up: when every ready worker has been saturated (in_flight >= its concurrency) for

@@ -1,4 +1,4 @@
-// load_reporter.hpp — when a Worker tells the daemon its load (ipc.load, PROTOCOL.md §3.9):
+// load_reporter.hpp — when a Worker tells the daemon its load (ipc.load, PROTOCOL.md §3.10):
 // only when in_flight or served differ from what the daemon was last told, and at most once
 // per kLoadReportInterval. A change waits that long before it is sent, so the changes of one
 // interval go as one report and the report of a lone call is written after its answer, never

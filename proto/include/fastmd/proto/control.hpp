@@ -407,7 +407,7 @@ struct Cancel {
   void write_to(field::MapWriter& w) const { w.write_map(field::kv("id", id)); }
 };
 
-/// `ipc.load` notification params (PROTOCOL.md §3.9), worker → daemon: the calls the worker
+/// `ipc.load` notification params (PROTOCOL.md §3.10), worker → daemon: the calls the worker
 /// is handling now (queued or running) and the requests it has answered since it started.
 /// A worker sends it when a value changed, at most every 100 ms; the daemon's pools scale on it.
 struct Load {
