@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "pools/supervisor.hpp"
+#include "status_fields.hpp"
 
 namespace fastmd::daemon {
 
@@ -12,20 +13,14 @@ namespace {
 constexpr std::size_t kMaxListedSessions = 256;
 // The report must fit one control frame (64 KiB) whatever the peers' names and methods: the
 // session list gets what is left after this reserve for the rest of the map (identity, socket
-// path, counters, limits, pools and the response around it: well under 2 KiB) and the worker
-// pools' own budget (pools/supervisor.hpp).
-constexpr std::size_t kReservedForTheRest = 8 * 1024 + Supervisor::kStatusBudget;
+// path, counters, limits, pools and the response around it: well under 2 KiB); the worker
+// pools (bounded by their own budget, pools/supervisor.hpp) come out of the session list's.
+constexpr std::size_t kReservedForTheRest = 8 * 1024;
 constexpr std::size_t kSessionListBudget = proto::kDefaultMaxControlFrame - kReservedForTheRest;
+static_assert(Supervisor::kStatusBudget < kSessionListBudget / 2);
 
-void write_uint(proto::Packer& p, std::string_view key, std::uint64_t value) {
-  proto::pack_str(p, key);
-  p.pack_uint64(value);
-}
-
-void write_str(proto::Packer& p, std::string_view key, std::string_view value) {
-  proto::pack_str(p, key);
-  proto::pack_str(p, value);
-}
+using status_fields::write_str;
+using status_fields::write_uint;
 
 // A worker's last ipc.load, with the ages of the report and of its in_flight value.
 void write_load(proto::Packer& p, const WorkerLoad& load, WorkerLoad::Clock::time_point now) {
@@ -98,6 +93,17 @@ proto::ByteBuffer encode_status(const Broker& broker, const DaemonFacts& facts) 
   const auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - facts.started);
 
+  // The worker pools first (at most Supervisor::kStatusBudget): the sessions get what is left.
+  proto::ByteBuffer worker_pools;
+  proto::ByteSink worker_pools_sink{worker_pools};
+  proto::Packer worker_pools_packer(worker_pools_sink);
+  if (facts.write_worker_pools) {
+    facts.write_worker_pools(worker_pools_packer);
+  } else {
+    worker_pools_packer.pack_array(0);
+  }
+  const std::size_t session_budget = kSessionListBudget - worker_pools.size();
+
   // List the first sessions that fit the frame's budget (at most 256), count them all in
   // sessions_total.
   proto::ByteBuffer listed_bytes;
@@ -108,7 +114,7 @@ proto::ByteBuffer encode_status(const Broker& broker, const DaemonFacts& facts) 
     proto::ByteSink one_sink{one};
     proto::Packer one_packer(one_sink);
     write_session(one_packer, *session);
-    if (listed_bytes.size() + one.size() > kSessionListBudget) break;
+    if (listed_bytes.size() + one.size() > session_budget) break;
     listed_bytes.insert(listed_bytes.end(), one.begin(), one.end());
     ++listed;
   }
@@ -132,11 +138,7 @@ proto::ByteBuffer encode_status(const Broker& broker, const DaemonFacts& facts) 
     p.pack_array(0);
   }
   proto::pack_str(p, "worker_pools");
-  if (facts.write_worker_pools) {
-    facts.write_worker_pools(p);
-  } else {
-    p.pack_array(0);
-  }
+  out.insert(out.end(), worker_pools.begin(), worker_pools.end());
   return out;
 }
 

@@ -294,3 +294,16 @@ TEST_CASE("the scaling policy runs on the pool: idle workers above min are stopp
   CHECK(pool.daemon.wait_for_log(" stopped (exit status 0)"));
   REQUIRE(client->call("echo", bytes("still served")).ok());
 }
+
+TEST_CASE("a worker given a FASTMD_IPC_CONTROL_FD that is no socket says so and exits") {
+  for (const char* value : {"abc", "97", "0"}) {
+    INFO(value);
+    ::setenv("FASTMD_IPC_CONTROL_FD", value, 1);
+    const CommandResult result = run_program("fastmd-worker-md", {}, 10s);
+    ::unsetenv("FASTMD_IPC_CONTROL_FD");
+    INFO(result.output);
+    CHECK(result.exit_code != 0);
+    CHECK(result.output.find(std::string("FASTMD_IPC_CONTROL_FD=") + value + ": ") !=
+          std::string::npos);
+  }
+}

@@ -12,21 +12,14 @@
 
 #include "fastmd/proto/codec.hpp"
 #include "raw_peer.hpp"
+#include "worker_load_status.hpp"
 
 namespace fastmd::test {
 
 namespace {
 
 const msgpack::object* field(const msgpack::object& map, std::string_view key) {
-  if (map.type != msgpack::type::MAP) return nullptr;
-  for (std::uint32_t i = 0; i < map.via.map.size; ++i) {
-    const auto& kv = map.via.map.ptr[i];
-    if (kv.key.type == msgpack::type::STR &&
-        std::string_view(kv.key.via.str.ptr, kv.key.via.str.size) == key) {
-      return &kv.val;
-    }
-  }
-  return nullptr;
+  return detail::member(map, key);
 }
 
 std::string text(const msgpack::object& map, std::string_view key) {

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "fastmd/platform/unix_socket.hpp"
+#include "status_fields.hpp"
 
 namespace fastmd::daemon {
 
@@ -289,21 +290,9 @@ void Pool::schedule_restart() {
   });
 }
 
-namespace {
-
-void write_uint(proto::Packer& p, std::string_view key, std::uint64_t value) {
-  proto::pack_str(p, key);
-  p.pack_uint64(value);
-}
-
-void write_str(proto::Packer& p, std::string_view key, std::string_view value) {
-  proto::pack_str(p, key);
-  proto::pack_str(p, value);
-}
-
-}  // namespace
-
 void Pool::write_status(proto::Packer& p) const {
+  using status_fields::write_str;
+  using status_fields::write_uint;
   const auto now = Clock::now();
   p.pack_map(11);
   write_str(p, "name", spec_.name);
