@@ -167,15 +167,37 @@ void Session::handle_message(const proto::Message& m) {
     host_.status(*this, m.id);
     return;
   }
+  if (m.is_notification() && m.method == proto::kLoad) {
+    handle_load(m);
+    return;
+  }
   fail(EndKind::hostile, answer_id,
        Error{Errc::unexpected_message,
-             "after the handshake the daemon takes only ipc.status requests, not a " +
+             "after the handshake the daemon takes only ipc.status requests (and ipc.load "
+             "notifications from workers), not a " +
                  what_arrived(m)});
+}
+
+void Session::handle_load(const proto::Message& m) {
+  if (hello_.role != proto::Role::worker) {
+    fail(EndKind::hostile, 0,
+         Error{Errc::unexpected_message,
+               "only a worker reports its load (ipc.load); this session is a " +
+                   std::string(proto::role_name(hello_.role))});
+    return;
+  }
+  auto load = proto::decode_body<proto::Load>(decoder_, m.payload);
+  if (!load) {
+    fail(EndKind::hostile, 0, load.error());
+    return;
+  }
+  load_.record(*load, WorkerLoad::Clock::now());
 }
 
 void Session::establish(proto::Hello hello) {
   state_ = State::established;
   hello_ = std::move(hello);
+  load_.start(WorkerLoad::Clock::now());
   watch_process();
 }
 

@@ -1,6 +1,7 @@
 // session.hpp — one connected peer on the control socket. A Session reads frames (checking
 // each length, decoding under the control limits, refusing any fd), enforces the handshake
-// state machine and its timeout, and writes through a bounded output queue. What a hello or a
+// state machine and its timeout, keeps a worker's load reports (ipc.load), and writes through
+// a bounded output queue. What a hello or a
 // status request means is the SessionHost's business (the broker); a session only knows its
 // own peer. Every way a session ends goes through close(), which reports it exactly once.
 #pragma once
@@ -25,6 +26,7 @@
 #include "fastmd/proto/control.hpp"
 #include "fastmd/proto/frame_reader.hpp"
 #include "memory/pools.hpp"
+#include "worker_load.hpp"
 
 namespace fastmd::daemon {
 
@@ -99,6 +101,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void set_segment(SegmentLease lease) { segment_ = std::move(lease); }
   const std::optional<SegmentLease>& segment() const { return segment_; }
 
+  /// A worker's last ipc.load report and its times (idle, nothing served, until it reports).
+  const WorkerLoad& load() const { return load_; }
+
   /// The peers this session has been introduced to (by session id).
   std::set<std::uint64_t>& introduced() { return introduced_; }
   const std::set<std::uint64_t>& introduced() const { return introduced_; }
@@ -118,6 +123,7 @@ class Session : public std::enable_shared_from_this<Session> {
   /// Handles one frame; false when the session ended.
   bool handle_frame(proto::ByteView body);
   void handle_message(const proto::Message& message);
+  void handle_load(const proto::Message& message);
   void watch_process();
   void flush();
   void wait_writable();
@@ -145,6 +151,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool ending_ = false;  // an end was scheduled by end_later()
 
   std::set<std::uint64_t> introduced_;
+  WorkerLoad load_;
   std::optional<SegmentLease> segment_;
 };
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "pools/supervisor.hpp"
+#include "status_fields.hpp"
 
 namespace fastmd::daemon {
 
@@ -12,24 +13,33 @@ namespace {
 constexpr std::size_t kMaxListedSessions = 256;
 // The report must fit one control frame (64 KiB) whatever the peers' names and methods: the
 // session list gets what is left after this reserve for the rest of the map (identity, socket
-// path, counters, limits, pools and the response around it: well under 2 KiB) and the worker
-// pools' own budget (pools/supervisor.hpp).
-constexpr std::size_t kReservedForTheRest = 8 * 1024 + Supervisor::kStatusBudget;
+// path, counters, limits, pools and the response around it: well under 2 KiB); the worker
+// pools (bounded by their own budget, pools/supervisor.hpp) come out of the session list's.
+constexpr std::size_t kReservedForTheRest = 8 * 1024;
 constexpr std::size_t kSessionListBudget = proto::kDefaultMaxControlFrame - kReservedForTheRest;
+static_assert(Supervisor::kStatusBudget < kSessionListBudget / 2);
 
-void write_uint(proto::Packer& p, std::string_view key, std::uint64_t value) {
-  proto::pack_str(p, key);
-  p.pack_uint64(value);
-}
+using status_fields::write_str;
+using status_fields::write_uint;
 
-void write_str(proto::Packer& p, std::string_view key, std::string_view value) {
-  proto::pack_str(p, key);
-  proto::pack_str(p, value);
+// A worker's last ipc.load, with the ages of the report and of its in_flight value.
+void write_load(proto::Packer& p, const WorkerLoad& load, WorkerLoad::Clock::time_point now) {
+  const auto ms_since = [now](WorkerLoad::Clock::time_point then) {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - then).count());
+  };
+  p.pack_map(5);
+  write_uint(p, "in_flight", load.last.in_flight);
+  write_uint(p, "served", load.last.served);
+  write_uint(p, "reports", load.reports);
+  write_uint(p, "reported_ms_ago", ms_since(load.reported_at));
+  write_uint(p, "changed_ms_ago", ms_since(load.changed_at));
 }
 
 void write_session(proto::Packer& p, const Session& s) {
   const bool established = s.state() == Session::State::established;
-  p.pack_map(9);
+  const bool worker = established && s.hello().role == proto::Role::worker;
+  p.pack_map(worker ? 10 : 9);
   write_uint(p, "session", s.id());
   write_str(p, "role", established ? proto::role_name(s.hello().role) : "handshake");
   write_uint(p, "pid", static_cast<std::uint64_t>(s.peer().pid));
@@ -42,6 +52,10 @@ void write_session(proto::Packer& p, const Session& s) {
   for (const std::string& method : s.hello().wants) proto::pack_str(p, method);
   write_uint(p, "introductions", s.introduced().size());
   write_uint(p, "queued_bytes", s.queued_bytes());
+  if (worker) {
+    proto::pack_str(p, "load");
+    write_load(p, s.load(), WorkerLoad::Clock::now());
+  }
 }
 
 void write_counters(proto::Packer& p, const Counters& c, std::uint64_t dropped_for_emfile) {
@@ -79,6 +93,17 @@ proto::ByteBuffer encode_status(const Broker& broker, const DaemonFacts& facts) 
   const auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - facts.started);
 
+  // The worker pools first (at most Supervisor::kStatusBudget): the sessions get what is left.
+  proto::ByteBuffer worker_pools;
+  proto::ByteSink worker_pools_sink{worker_pools};
+  proto::Packer worker_pools_packer(worker_pools_sink);
+  if (facts.write_worker_pools) {
+    facts.write_worker_pools(worker_pools_packer);
+  } else {
+    worker_pools_packer.pack_array(0);
+  }
+  const std::size_t session_budget = kSessionListBudget - worker_pools.size();
+
   // List the first sessions that fit the frame's budget (at most 256), count them all in
   // sessions_total.
   proto::ByteBuffer listed_bytes;
@@ -89,7 +114,7 @@ proto::ByteBuffer encode_status(const Broker& broker, const DaemonFacts& facts) 
     proto::ByteSink one_sink{one};
     proto::Packer one_packer(one_sink);
     write_session(one_packer, *session);
-    if (listed_bytes.size() + one.size() > kSessionListBudget) break;
+    if (listed_bytes.size() + one.size() > session_budget) break;
     listed_bytes.insert(listed_bytes.end(), one.begin(), one.end());
     ++listed;
   }
@@ -113,11 +138,7 @@ proto::ByteBuffer encode_status(const Broker& broker, const DaemonFacts& facts) 
     p.pack_array(0);
   }
   proto::pack_str(p, "worker_pools");
-  if (facts.write_worker_pools) {
-    facts.write_worker_pools(p);
-  } else {
-    p.pack_array(0);
-  }
+  out.insert(out.end(), worker_pools.begin(), worker_pools.end());
   return out;
 }
 

@@ -48,6 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         decode_as<Introduce>(nested, m->payload);
         decode_as<PeerGone>(nested, m->payload);
         decode_as<Cancel>(nested, m->payload);
+        decode_as<Load>(nested, m->payload);
       }
     }
     if (!reader.next()) break;  // the stream is dead after a framing error

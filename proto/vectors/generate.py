@@ -2,7 +2,8 @@
 """Generates proto/vectors/*.json: frames encoded by this small, independent MessagePack
 encoder (not by the C++ or Node codecs it checks), with their expected decoded form.
 
-  python3 proto/vectors/generate.py     # rewrites valid.json, invalid.json, ndjson.json, shm.json
+  python3 proto/vectors/generate.py     # rewrites valid.json, invalid.json, ndjson.json, shm.json,
+                                          # control.json
 
 valid.json:   [{name, hex, message}]  — decoders must give `message`; encoders given
               `message` must give `hex` byte for byte.
@@ -15,6 +16,10 @@ ndjson.json:  {valid: [{name, line, message}], invalid: [{name, line | line_hex,
               marked "decode_only". An `invalid` line must fail with `error`; when it has
               `answer_id` it is a request a server answers with that error (else the session
               ends). Lines that are not UTF-8 are given as `line_hex`.
+control.json: {valid: [{name, what, hex, body, decode_only?}], invalid: [{name, what, hex,
+              error}]} — control bodies (a message's params/result bin, PROTOCOL.md §3):
+              `what` names the body ("ipc.load params"); valid ones decode to `body` and
+              (unless decode_only) encode to `hex`, invalid ones fail with `error`.
 shm.json:     the shared-memory layout (PROTOCOL.md §4), packed here with `struct` from the
               byte tables of PROTOCOL.md, never from the C++ structs:
               {constants, segment_headers: [{name, segment, generation, size, hex}] — the 64
@@ -134,6 +139,8 @@ def valid_vectors():
                                             "length": 268435456, "generation": 0}}),
         ("notification-cancel", {"version": 1, "type": "notification", "method": "ipc.cancel",
                                  "params_hex": mp({"id": 2}).hex()}),
+        ("notification-load", {"version": 1, "type": "notification", "method": "ipc.load",
+                               "params_hex": mp({"in_flight": 3, "served": 70000}).hex()}),
         ("request-hello", {"version": 1, "type": "request", "id": 1, "method": "ipc.hello",
                            "params_hex": nested_hello.hex()}),
         ("notification-introduce", {"version": 1, "type": "notification",
@@ -333,6 +340,39 @@ def ndjson_vectors():
     return {"valid": valid, "invalid": out}
 
 
+def control_vectors():
+    """Control bodies (a message's params/result bin, PROTOCOL.md §3): `what` names the body;
+    `valid` ones decode to `body` and (unless decode_only) encode to `hex` byte for byte (keys
+    in the order shown); `invalid` ones fail with `error`."""
+    load = "ipc.load params"
+    valid = [
+        ("load-idle", load, {"in_flight": 0, "served": 0}),
+        ("load-busy", load, {"in_flight": 3, "served": 70000}),
+        ("load-largest", load, {"in_flight": 2**32 - 1, "served": 2**64 - 1}),
+    ]
+    vectors = [{"name": n, "what": w, "hex": mp(b).hex(), "body": b} for n, w, b in valid]
+    # Decoders take any key order and ignore unknown keys.
+    vectors.append({"name": "load-any-order-unknown-key", "what": load, "decode_only": True,
+                    "hex": mp({"served": 5, "future": [1], "in_flight": 1}).hex(),
+                    "body": {"in_flight": 1, "served": 5}})
+    invalid = [
+        ("load-empty-map", load, mp({}), "MISSING_FIELD"),
+        ("load-missing-served", load, mp({"in_flight": 1}), "MISSING_FIELD"),
+        ("load-missing-in-flight", load, mp({"served": 1}), "MISSING_FIELD"),
+        ("load-in-flight-is-string", load, mp({"in_flight": "1", "served": 1}),
+         "WRONG_FIELD_TYPE"),
+        ("load-negative-served", load, mp({"in_flight": 0, "served": -1}), "WRONG_FIELD_TYPE"),
+        ("load-in-flight-over-u32", load, mp({"in_flight": 2**32, "served": 0}),
+         "INVALID_FIELD"),
+        ("load-not-a-map", load, mp([0, 0]), "NOT_A_MAP"),
+        ("load-truncated", load, mp({"in_flight": 1, "served": 2})[:-1], "MALFORMED"),
+        ("load-depth-bomb", load, b"\x91" * 200 + b"\xc0", "LIMIT_EXCEEDED"),
+    ]
+    return {"valid": vectors,
+            "invalid": [{"name": n, "what": w, "hex": h.hex(), "error": e}
+                        for n, w, h, e in invalid]}
+
+
 # ---- shared-memory layout (PROTOCOL.md §4) ----
 
 CACHE_LINE = 64
@@ -524,7 +564,8 @@ def shm_vectors():
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     for name, vectors in (("valid.json", valid_vectors()), ("invalid.json", invalid_vectors()),
-                          ("ndjson.json", ndjson_vectors()), ("shm.json", shm_vectors())):
+                          ("ndjson.json", ndjson_vectors()), ("shm.json", shm_vectors()),
+                          ("control.json", control_vectors())):
         with open(os.path.join(here, name), "w") as f:
             json.dump(vectors, f, indent=1)
             f.write("\n")

@@ -1,8 +1,10 @@
 // Checks the C++ codec against proto/vectors/: every valid vector decodes to its message
-// and re-encodes byte for byte; every invalid one fails with its documented error.
+// and re-encodes byte for byte; every invalid one fails with its documented error; the same
+// for the nested control bodies of control.json.
 #include <catch2/catch.hpp>
 
 #include "fastmd/proto/codec.hpp"
+#include "fastmd/proto/control.hpp"
 #include "vector_file.hpp"
 
 using namespace fastmd::proto;
@@ -104,4 +106,59 @@ TEST_CASE("every invalid vector fails with its documented error") {
     CHECK(errc_name(decoded.error().code) == want);
     CHECK_FALSE(decoded.error().message.empty());
   }
+}
+
+namespace {
+
+// The vector's body as an ipc.load.
+Load expected_load(const rapidjson::Value& body) {
+  Load load;
+  load.in_flight = body["in_flight"].GetUint();
+  load.served = body["served"].GetUint64();
+  load.has_in_flight = load.has_served = true;
+  return load;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "every valid ipc.load body of control.json decodes to its fields and re-encodes byte for "
+    "byte") {
+  rapidjson::Document doc = fastmd::testing::load_vector_file("control.json");
+  REQUIRE(doc["valid"].IsArray());
+  Decoder decoder(DecodeLimits::control());
+  int checked = 0;
+  for (const auto& vector : doc["valid"].GetArray()) {
+    INFO("vector " << vector["name"].GetString());
+    if (member_str(vector, "what") != Load::kWhat) continue;  // other bodies: test_control.cpp
+    ++checked;
+    const ByteBuffer params = from_hex(vector["hex"].GetString());
+    const Load expected = expected_load(vector["body"]);
+    Result<Load> decoded = decode_body<Load>(decoder, params);
+    REQUIRE(decoded.ok());
+    CHECK(decoded->in_flight == expected.in_flight);
+    CHECK(decoded->served == expected.served);
+    if (!vector.HasMember("decode_only")) {
+      CHECK(to_hex(encode_body(expected)) == vector["hex"].GetString());
+    }
+  }
+  CHECK(checked >= 4);
+}
+
+TEST_CASE("every invalid ipc.load body of control.json fails with its documented error") {
+  rapidjson::Document doc = fastmd::testing::load_vector_file("control.json");
+  REQUIRE(doc["invalid"].IsArray());
+  Decoder decoder(DecodeLimits::control());
+  int checked = 0;
+  for (const auto& vector : doc["invalid"].GetArray()) {
+    const std::string want = vector["error"].GetString();
+    INFO("vector " << vector["name"].GetString() << " expects " << want);
+    if (member_str(vector, "what") != Load::kWhat) continue;  // other bodies: test_control.cpp
+    ++checked;
+    Result<Load> decoded = decode_body<Load>(decoder, from_hex(vector["hex"].GetString()));
+    REQUIRE_FALSE(decoded.ok());
+    CHECK(errc_name(decoded.error().code) == want);
+    CHECK_FALSE(decoded.error().message.empty());
+  }
+  CHECK(checked >= 9);
 }

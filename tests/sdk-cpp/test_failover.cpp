@@ -12,70 +12,16 @@
 #include <thread>
 #include <vector>
 
+#include "call_tally.hpp"
 #include "cluster.hpp"
 
 using namespace std::chrono_literals;
 using fastmd::ipc::CallOptions;
 using fastmd::ipc::CallResult;
 using fastmd::proto::Errc;
+using fastmd::test::Tally;
 
 namespace {
-
-// Counts the outcomes of many asynchronous calls, each by its index.
-class Tally {
- public:
-  explicit Tally(std::size_t calls) : answers_(calls) {}
-
-  fastmd::ipc::Callback recorder(std::size_t index) {
-    return [this, index](CallResult result) {
-      std::lock_guard lock(mutex_);
-      ++answers_[index];
-      if (result.ok()) {
-        ++succeeded_;
-      } else {
-        ++failures_[result.error().code];
-      }
-      ++completed_;
-      if (completed_ == answers_.size()) all_done_.notify_all();
-    };
-  }
-
-  bool wait_all(std::chrono::seconds timeout) {
-    std::unique_lock lock(mutex_);
-    return all_done_.wait_for(lock, timeout, [&] { return completed_ == answers_.size(); });
-  }
-
-  bool each_answered_once() const {
-    std::lock_guard lock(mutex_);
-    for (int count : answers_) {
-      if (count != 1) return false;
-    }
-    return true;
-  }
-  std::size_t succeeded() const {
-    std::lock_guard lock(mutex_);
-    return succeeded_;
-  }
-  std::size_t failed_with(Errc code) const {
-    std::lock_guard lock(mutex_);
-    auto it = failures_.find(code);
-    return it == failures_.end() ? 0 : it->second;
-  }
-  std::size_t failed() const {
-    std::lock_guard lock(mutex_);
-    std::size_t total = 0;
-    for (const auto& [code, count] : failures_) total += count;
-    return total;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::condition_variable all_done_;
-  std::vector<int> answers_;
-  std::map<Errc, std::size_t> failures_;
-  std::size_t succeeded_ = 0;
-  std::size_t completed_ = 0;
-};
 
 fastmd::proto::ByteView text(const std::string& s) {
   return fastmd::proto::as_bytes(s);

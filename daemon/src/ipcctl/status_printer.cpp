@@ -120,6 +120,13 @@ std::string methods_column(const msgpack::object& session) {
   return out;
 }
 
+// A worker's load as "in_flight/served" ("-" for clients and observers).
+std::string load_column(const msgpack::object& session) {
+  const msgpack::object* load = find(session, "load");
+  if (load == nullptr) return "-";
+  return text(*load, "in_flight") + "/" + text(*load, "served");
+}
+
 void print_pairs(std::ostream& out, const msgpack::object* map) {
   if (map == nullptr || map->type != msgpack::type::MAP) return;
   for (std::uint32_t i = 0; i < map->via.map.size; ++i) {
@@ -145,16 +152,16 @@ void print_text(std::ostream& out, const msgpack::object& status) {
   out << "sessions: " << text(status, "sessions_total") << "\n";
   if (sessions != nullptr && sessions->type == msgpack::type::ARRAY && sessions->via.array.size) {
     char line[256];
-    std::snprintf(line, sizeof(line), "  %-8s %-9s %-8s %-6s %-16s %-7s %-7s %s\n", "SESSION",
-                  "ROLE", "PID", "UID", "NAME", "INTROS", "QUEUED", "METHODS");
+    std::snprintf(line, sizeof(line), "  %-8s %-9s %-8s %-6s %-16s %-7s %-7s %-14s %s\n", "SESSION",
+                  "ROLE", "PID", "UID", "NAME", "INTROS", "QUEUED", "LOAD", "METHODS");
     out << line;
     for (std::uint32_t i = 0; i < sessions->via.array.size; ++i) {
       const msgpack::object& s = sessions->via.array.ptr[i];
-      std::snprintf(line, sizeof(line), "  %-8s %-9s %-8s %-6s %-16s %-7s %-7s %s\n",
+      std::snprintf(line, sizeof(line), "  %-8s %-9s %-8s %-6s %-16s %-7s %-7s %-14s %s\n",
                     text(s, "session").c_str(), text(s, "role").c_str(), text(s, "pid").c_str(),
                     text(s, "uid").c_str(), text(s, "name").c_str(),
                     text(s, "introductions").c_str(), text(s, "queued_bytes").c_str(),
-                    methods_column(s).c_str());
+                    load_column(s).c_str(), methods_column(s).c_str());
       out << line;
     }
   }

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "fastmd/platform/unix_socket.hpp"
+#include "status_fields.hpp"
 
 namespace fastmd::daemon {
 
@@ -84,6 +85,7 @@ bool Pool::request_worker() {
   const bool one_starting = std::any_of(workers_.begin(), workers_.end(), [](const auto& each) {
     return each.second.state == WorkerState::starting;
   });
+  demand_ = true;
   if (one_starting || restart_pending_) return true;
   if (counted_workers() >= spec_.max) return false;
   wanted_ = std::max<std::uint32_t>(wanted_, static_cast<std::uint32_t>(counted_workers()) + 1);
@@ -143,6 +145,7 @@ void Pool::refresh() {
       continue;
     }
     worker.state = WorkerState::ready;
+    demand_ = false;
     backoff_ = spec_.backoff_first;  // a worker came up: the next restart is quick again
     if (spec_.methods.empty() && learned_methods_.empty()) {
       std::set<std::string> names;
@@ -152,6 +155,48 @@ void Pool::refresh() {
                    learned_methods_.size(), pid);
     }
   }
+}
+
+const Session* Pool::session_of(const Worker& worker) const {
+  auto it = broker_.sessions().find(worker.session);
+  return it == broker_.sessions().end() ? nullptr : it->second.get();
+}
+
+void Pool::scale(std::chrono::steady_clock::time_point now) {
+  if (draining_ || crash_looping_) return;
+  pools::PoolView view;
+  view.rules = {spec_.min, spec_.max, std::chrono::seconds(spec_.idle_stop_s), spec_.max_requests};
+  view.demand = demand_;
+  for (const auto& [pid, worker] : workers_) {
+    pools::WorkerView seen;
+    seen.id = worker.id;
+    seen.phase = worker.state == WorkerState::starting ? pools::WorkerPhase::starting
+                 : worker.state == WorkerState::ready  ? pools::WorkerPhase::ready
+                                                       : pools::WorkerPhase::draining;
+    seen.load_changed_at = worker.started;
+    if (const Session* session = session_of(worker);
+        session && session->state() == Session::State::established) {
+      std::uint32_t concurrency = 0;
+      for (const auto& method : session->hello().methods) concurrency += method.concurrency;
+      seen.concurrency = std::max<std::uint32_t>(concurrency, 1);
+      seen.in_flight = session->load().last.in_flight;
+      seen.served = session->load().last.served;
+      seen.load_changed_at = session->load().changed_at;
+    }
+    view.workers.push_back(seen);
+  }
+  const pools::ScalingDecision decision = policy_.decide(view, now);
+  if (decision.empty()) return;
+  spdlog::info("pool '{}': {}", spec_.name, decision.why);
+  for (const std::vector<std::uint64_t>* ids : {&decision.stop, &decision.recycle}) {
+    for (std::uint64_t id : *ids) {
+      for (auto& [pid, worker] : workers_) {
+        if (worker.id == id && worker.state != WorkerState::stopping) stop_worker(worker);
+      }
+    }
+  }
+  wanted_ = static_cast<std::uint32_t>(counted_workers()) + decision.start;
+  fill();
 }
 
 void Pool::fill() {
@@ -178,6 +223,7 @@ bool Pool::spawn_one() {
   }
   const pid_t pid = (*process)->pid();
   Worker worker;
+  worker.id = next_worker_id_++;
   worker.process = std::move(*process);
   worker.started = Clock::now();
   // The daemon runs its workers as itself.
@@ -244,21 +290,9 @@ void Pool::schedule_restart() {
   });
 }
 
-namespace {
-
-void write_uint(proto::Packer& p, std::string_view key, std::uint64_t value) {
-  proto::pack_str(p, key);
-  p.pack_uint64(value);
-}
-
-void write_str(proto::Packer& p, std::string_view key, std::string_view value) {
-  proto::pack_str(p, key);
-  proto::pack_str(p, value);
-}
-
-}  // namespace
-
 void Pool::write_status(proto::Packer& p) const {
+  using status_fields::write_str;
+  using status_fields::write_uint;
   const auto now = Clock::now();
   p.pack_map(11);
   write_str(p, "name", spec_.name);
@@ -279,10 +313,13 @@ void Pool::write_status(proto::Packer& p) const {
   std::size_t written = 0;
   for (const auto& [pid, worker] : workers_) {
     if (written++ == listed) break;
-    p.pack_map(4);
+    const Session* session = session_of(worker);
+    p.pack_map(6);
     write_uint(p, "pid", static_cast<std::uint64_t>(pid));
     write_str(p, "state", worker_state_name(worker.state));
     write_uint(p, "session", worker.session);
+    write_uint(p, "in_flight", session ? session->load().last.in_flight : 0);
+    write_uint(p, "served", session ? session->load().last.served : 0);
     write_uint(
         p, "uptime_ms",
         static_cast<std::uint64_t>(

@@ -19,6 +19,7 @@
 #include "broker.hpp"
 #include "fastmd/proto/codec.hpp"
 #include "pools/pool_spec.hpp"
+#include "pools/scaling_policy.hpp"
 #include "pools/worker_process.hpp"
 
 namespace fastmd::daemon {
@@ -64,6 +65,10 @@ class Pool {
   /// Looks at the workers' sessions: who completed its hello, the methods to learn.
   void refresh();
 
+  /// Runs the scaling policy (pools/scaling_policy.hpp) on the workers' last load and carries
+  /// out its decision: start workers, stop idle ones, recycle worn ones. The supervisor's tick.
+  void scale(std::chrono::steady_clock::time_point now);
+
   const PoolSpec& spec() const { return spec_; }
   PoolState state() const;
   /// Declared methods, else those learned from a worker's hello (empty until then).
@@ -79,6 +84,7 @@ class Pool {
 
  private:
   struct Worker {
+    std::uint64_t id = 0;  // never reused within the daemon's run (pids may be)
     std::unique_ptr<WorkerProcess> process;
     std::uint64_t session = 0;
     WorkerState state = WorkerState::starting;
@@ -93,6 +99,8 @@ class Pool {
   void schedule_restart();
   std::size_t counted_workers() const;  // workers not asked to stop
   void stop_worker(Worker& worker);
+  /// The worker's session, when it is still there.
+  const Session* session_of(const Worker& worker) const;
 
   asio::io_context& io_;
   Broker& broker_;
@@ -110,6 +118,9 @@ class Pool {
   bool restart_pending_ = false;
   asio::steady_timer kill_timer_;
   std::function<void()> on_empty_;
+  pools::ScalingPolicy policy_;
+  bool demand_ = false;  // a client waits for a method of this pool (until a worker is ready)
+  std::uint64_t next_worker_id_ = 1;
 };
 
 }  // namespace fastmd::daemon

@@ -52,16 +52,18 @@ class TableReader {
       : table_(table), label_(std::move(label)), problem_(problem) {}
 
   std::optional<PoolSpec> read() {
+    PoolSpec spec;
+    read_name(spec);  // first: the other problems name the pool
     for (auto&& [key, node] : table_) {
       const std::string name(key.str());
       if (std::find(kKeys.begin(), kKeys.end(), name) == kKeys.end()) {
         std::string keys;
         for (std::string_view each : kKeys) keys += (keys.empty() ? "" : ", ") + std::string(each);
-        fail(key.source().begin, "unknown key \"" + name + "\" (a [[pool]] takes: " + keys + ")");
+        failed_ = true;
+        problem_(key.source().begin,
+                 label_ + ": unknown key \"" + name + "\" (a [[pool]] takes: " + keys + ")");
       }
     }
-    PoolSpec spec;
-    read_name(spec);
     read_command(spec);
     read_methods(spec);
     spec.min = read_uint("min", spec.min, 0, 4096);
@@ -154,7 +156,10 @@ class TableReader {
       if (node->as_string()->get() != "cores") {
         return fail_at(*node, "max", "must be \"cores\" or an integer >= 1");
       }
-    } else if (node) {
+    }
+    if (!node || node->is_string()) {
+      spec.max = std::max(spec.max, spec.min);  // "cores", but at least min
+    } else {
       spec.max = read_uint("max", spec.max, 1, 4096);
       spec.max_is_cores = false;
     }

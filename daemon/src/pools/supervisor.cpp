@@ -72,7 +72,10 @@ void Supervisor::stop(std::chrono::milliseconds bound, std::function<void()> on_
   const auto one_done = [left, done] {
     if (--*left == 0 && *done) std::exchange(*done, nullptr)();
   };
-  if (*left == 0) return one_done();
+  if (*left == 0) {
+    if (*done) std::exchange(*done, nullptr)();
+    return;
+  }
   ++*left;  // held while the drains start, so none finishes the whole stop early
   for (auto& [name, pool] : pools_) pool->drain(bound, one_done);
   for (auto& pool : retiring_) pool->drain(bound, one_done);
@@ -90,7 +93,11 @@ void Supervisor::schedule_tick() {
 }
 
 void Supervisor::tick() {
-  for (auto& [name, pool] : pools_) pool->refresh();
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& [name, pool] : pools_) {
+    pool->refresh();
+    pool->scale(now);
+  }
 }
 
 std::vector<std::string> Supervisor::pool_methods() const {

@@ -2,7 +2,7 @@
 // (pools added, removed — drained, calls finishing — and resized), stopped after the daemon's
 // drain at shutdown. It is the broker's WorkerDemand: the methods pools serve, and "start a
 // worker for this method". Runs on the daemon's io_context; a periodic tick looks at the
-// workers' sessions (readiness, methods to learn), where the scaling policy also runs.
+// workers' sessions (readiness, methods to learn) and runs each pool's scaling policy.
 #pragma once
 
 #include <chrono>

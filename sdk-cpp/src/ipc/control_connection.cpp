@@ -75,6 +75,11 @@ proto::Result<std::unique_ptr<ControlConnection>> ControlConnection::open_on(
   }
 }
 
+bool ControlConnection::notify(std::string_view method, proto::ByteView params) {
+  if (socket_.wants_write() && (!socket_.flush() || socket_.wants_write())) return false;
+  return static_cast<bool>(socket_.send(proto::Message::notification(method, params)));
+}
+
 proto::Result<std::optional<ControlEvent>> ControlConnection::next() {
   for (;;) {
     auto inbound = socket_.next();

@@ -46,6 +46,11 @@ class ControlConnection {
   /// Reads what has arrived without blocking. false: the daemon closed the connection.
   proto::Result<bool> receive() { return socket_.receive(); }
 
+  /// Sends a notification to the daemon (a worker's ipc.load). Not sent (false) while an
+  /// earlier write still waits for the socket or the connection failed: such a report is
+  /// superseded by the next one, so it is never queued behind a daemon that does not read.
+  bool notify(std::string_view method, proto::ByteView params);
+
   /// The next announcement, std::nullopt when more bytes are needed, or the error that ends
   /// the connection. Unknown notifications are skipped (forward compatibility).
   proto::Result<std::optional<ControlEvent>> next();

@@ -110,6 +110,13 @@ class Endpoint {
   /// and closes it, reporting `why` through on_channel_closed (the first reason given wins).
   void fail_channel(const std::shared_ptr<DirectChannel>& channel, proto::Error why);
 
+  /// Sends a notification to the daemon on the control connection (the thread running the
+  /// round, e.g. from on_timer). false when it was not sent: no connection now, or an earlier
+  /// write still waits (ControlConnection::notify).
+  bool notify_daemon(std::string_view method, proto::ByteView params) {
+    return control_ && control_->notify(method, params);
+  }
+
   /// Makes the round in progress return and every later one return false (any thread).
   void request_stop();
 

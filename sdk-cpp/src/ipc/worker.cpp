@@ -10,7 +10,8 @@
 // result is written once (PayloadBuilder). Answers are batched, one write per channel, while
 // more tasks are queued and the next one is known to be quick; a slow or unknown handler
 // never holds earlier answers back. A request for an unknown method, a bad payload or a
-// cancelled call is answered by the leader at once.
+// cancelled call is answered by the leader at once. The worker's load (calls in flight,
+// answered) goes to the daemon from the I/O loop's timer (load_reporter.hpp).
 //
 // A client that does not read its answers costs the worker a bounded amount (channel_limits.hpp):
 // its channel is not read while kMaxUnansweredPerChannel of its requests are unanswered or
@@ -27,6 +28,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -36,6 +38,7 @@
 #include "channel_limits.hpp"
 #include "endpoint.hpp"
 #include "fastmd/ipc/socket_path.hpp"
+#include "load_reporter.hpp"
 
 namespace fastmd::ipc {
 
@@ -203,6 +206,7 @@ class Worker::Impl final : public detail::EndpointHooks {
     work_changed_.notify_all();
     for (auto& thread : threads_) thread.join();
     threads_.clear();
+    in_flight_.store(0, std::memory_order_relaxed);  // the queued tasks were dropped above
     // Handlers that were running have answered; now the channels close.
     endpoint_.stop();
     stopping_ = false;
@@ -215,6 +219,19 @@ class Worker::Impl final : public detail::EndpointHooks {
 
   void on_session(const proto::HelloReply& reply, platform::UniqueFd segment_fd) override {
     own_segment_ = detail::open_own_segment(std::move(segment_fd), reply.segment);
+    load_reporter_.restart();  // a new daemon knows nothing of this worker's load yet
+  }
+
+  // The load report (ipc.load) rides on the I/O loop's timer, off the data path.
+  Clock::time_point next_timer() override {
+    return load_reporter_.next_check(Clock::now(), in_flight(), answered());
+  }
+
+  void on_timer(Clock::time_point now) override {
+    const auto report = load_reporter_.due(now, in_flight(), answered());
+    if (!report) return;
+    const bool delivered = endpoint_.notify_daemon(proto::kLoad, proto::encode_body(*report));
+    load_reporter_.attempted(*report, now, delivered);
   }
 
   // A worker whose daemon started it ends with the control connection it was handed: that
@@ -268,6 +285,7 @@ class Worker::Impl final : public detail::EndpointHooks {
     }
     channel->request_ids.push_back(m.id);
     channel->unanswered.fetch_add(1, std::memory_order_relaxed);
+    in_flight_.fetch_add(1, std::memory_order_relaxed);
     channel->unanswered_bytes.fetch_add(task.inline_params.size(), std::memory_order_relaxed);
     tasks_.push_back(std::move(task));  // the leader wakes a follower for it (serve())
   }
@@ -288,7 +306,9 @@ class Worker::Impl final : public detail::EndpointHooks {
     }
     // Its client re-sends or fails what it had in flight: drop the queued work.
     std::lock_guard lock(mutex_);
-    std::erase_if(tasks_, [&](const Task& task) { return task.channel == channel; });
+    const auto dropped =
+        std::erase_if(tasks_, [&](const Task& task) { return task.channel == channel; });
+    in_flight_.fetch_sub(dropped, std::memory_order_relaxed);
   }
 
  private:
@@ -326,6 +346,7 @@ class Worker::Impl final : public detail::EndpointHooks {
   void settle(const Task& task) {
     const std::shared_ptr<DirectChannel>& channel = task.channel;
     channel->unanswered.fetch_sub(1, std::memory_order_relaxed);
+    in_flight_.fetch_sub(1, std::memory_order_relaxed);
     channel->unanswered_bytes.fetch_sub(task.inline_params.size(), std::memory_order_relaxed);
     if (channel->watch.paused.load(std::memory_order_relaxed)) endpoint_.resume_input(channel);
   }
@@ -383,6 +404,12 @@ class Worker::Impl final : public detail::EndpointHooks {
   }
 
   unsigned handler_slots() const { return std::max(1u, options_.threads); }
+
+  // Calls taken and not yet answered (queued or running), as ipc.load reports them.
+  std::uint32_t in_flight() const {
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(
+        in_flight_.load(std::memory_order_relaxed), std::numeric_limits<std::uint32_t>::max()));
+  }
 
   bool round_due() const { return Clock::now() - last_round_ >= kReadAtLeastEvery; }
 
@@ -474,7 +501,9 @@ class Worker::Impl final : public detail::EndpointHooks {
   std::vector<std::thread> threads_;
   bool started_ = false;
   std::atomic<std::uint64_t> answered_{0};
-  detail::Endpoint endpoint_;  // last: stopped before the rest goes
+  std::atomic<std::uint64_t> in_flight_{0};  // tasks queued or running
+  detail::LoadReporter load_reporter_;       // the thread running the I/O round
+  detail::Endpoint endpoint_;                // last: stopped before the rest goes
 };
 
 Worker::Worker(MethodTable methods, WorkerOptions options)

@@ -19,6 +19,7 @@ inline constexpr std::string_view kNoWorker = "ipc.no_worker";
 inline constexpr std::string_view kShutdown = "ipc.shutdown";
 inline constexpr std::string_view kStatus = "ipc.status";
 inline constexpr std::string_view kCancel = "ipc.cancel";
+inline constexpr std::string_view kLoad = "ipc.load";
 
 enum class Role : std::uint8_t { client, worker, observer };
 
@@ -404,6 +405,32 @@ struct Cancel {
     return {};
   }
   void write_to(field::MapWriter& w) const { w.write_map(field::kv("id", id)); }
+};
+
+/// `ipc.load` notification params (PROTOCOL.md §3.10), worker → daemon: the calls the worker
+/// is handling now (queued or running) and the requests it has answered since it started.
+/// A worker sends it when a value changed, at most every 100 ms; the daemon's pools scale on it.
+struct Load {
+  static constexpr std::string_view kWhat = "ipc.load params";
+  std::uint32_t in_flight = 0;
+  std::uint64_t served = 0;
+  bool has_in_flight = false;
+  bool has_served = false;
+
+  Status read_field(std::string_view key, const msgpack::object& value) {
+    if (key == "in_flight") return has_in_flight = true, field::read(value, key, in_flight);
+    if (key == "served") return has_served = true, field::read(value, key, served);
+    return {};
+  }
+  Status validate() const {
+    if (!has_in_flight || !has_served) {
+      return Error{Errc::missing_field, "ipc.load needs 'in_flight' and 'served'"};
+    }
+    return {};
+  }
+  void write_to(field::MapWriter& w) const {
+    w.write_map(field::kv("in_flight", in_flight), field::kv("served", served));
+  }
 };
 
 }  // namespace fastmd::proto

@@ -1,0 +1,132 @@
+// ipc.load (PROTOCOL.md §3.10) at the daemon: a worker's reports are kept and shown in
+// ipc.status; a client or observer that sends one, or a worker that sends a bad one, is
+// disconnected with the error the protocol names.
+#include "daemon_process.hpp"
+#include "peer_checks.hpp"
+#include "worker_load_status.hpp"
+
+using namespace fastmd;
+using namespace fastmd::test;
+
+namespace {
+
+void send_load(RawPeer& peer, std::uint32_t in_flight, std::uint64_t served) {
+  proto::Load load;
+  load.in_flight = in_flight;
+  load.served = served;
+  peer.send(proto::Message::notification(proto::kLoad, proto::encode_body(load)));
+}
+
+}  // namespace
+
+TEST_CASE("a worker that never reported shows as idle with nothing served") {
+  DaemonProcess daemon;
+  auto worker = RawPeer::connect(daemon.socket_path());
+  require_welcome(worker.hello(worker_hello({"echo"}, "quiet")));
+  const auto load = worker_load(worker.status(), "quiet");
+  REQUIRE(load);
+  CHECK(load->in_flight == 0);
+  CHECK(load->served == 0);
+  CHECK(load->reports == 0);
+}
+
+TEST_CASE("the daemon keeps a worker's last load, when it came and when it last changed") {
+  DaemonProcess daemon;
+  auto worker = RawPeer::connect(daemon.socket_path());
+  require_welcome(worker.hello(worker_hello({"echo"}, "busy")));
+  auto observer = RawPeer::connect(daemon.socket_path());
+  require_welcome(observer.hello(observer_hello()));
+
+  // The load once the daemon has taken `reports` of them (it reads them asynchronously).
+  const auto load_after = [&](std::uint64_t reports) {
+    std::optional<WorkerLoadEntry> load;
+    for (int i = 0; i < 500; ++i) {
+      load = worker_load(observer.status(), "busy");
+      if (load && load->reports >= reports) break;
+      std::this_thread::sleep_for(10ms);
+    }
+    REQUIRE(load);
+    REQUIRE(load->reports == reports);
+    return *load;
+  };
+
+  send_load(worker, 3, 40);
+  WorkerLoadEntry load = load_after(1);
+  CHECK(load.in_flight == 3);
+  CHECK(load.served == 40);
+
+  // The same values again: a new report, but no change (the change's age goes on).
+  std::this_thread::sleep_for(300ms);
+  send_load(worker, 3, 40);
+  load = load_after(2);
+  CHECK(load.changed_ms_ago >= load.reported_ms_ago + 300);
+
+  // served moving is a change even while in_flight stays.
+  std::this_thread::sleep_for(300ms);
+  send_load(worker, 3, 41);
+  load = load_after(3);
+  CHECK(load.served == 41);
+  CHECK(load.changed_ms_ago == load.reported_ms_ago);
+
+  send_load(worker, 0, 44);
+  load = load_after(4);
+  CHECK(load.in_flight == 0);
+  CHECK(load.served == 44);
+}
+
+TEST_CASE("a client or observer that sends ipc.load is disconnected with UNEXPECTED_MESSAGE") {
+  DaemonProcess daemon;
+  auto peer = RawPeer::connect(daemon.socket_path());
+  SECTION("a client") {
+    require_welcome(peer.hello(client_hello({})));
+  }
+  SECTION("an observer") {
+    require_welcome(peer.hello(observer_hello()));
+  }
+  send_load(peer, 1, 1);
+  auto answer = peer.receive();
+  REQUIRE(answer);
+  REQUIRE(answer->message.is_response());
+  CHECK(answer->message.id == 0);
+  REQUIRE(answer->message.error);
+  CHECK(answer->message.error->code == proto::Errc::unexpected_message);
+  CHECK(std::string(answer->message.error->message).find("only a worker") != std::string::npos);
+  CHECK(peer.wait_closed());
+
+  auto observer = RawPeer::connect(daemon.socket_path());
+  require_welcome(observer.hello(observer_hello()));
+  CHECK(wait_for_status(observer, [](const StatusReport& status) {
+    return status.number("counters.disconnects_hostile") == 1;
+  }));
+}
+
+TEST_CASE("a worker whose ipc.load does not decode is disconnected with the decode error") {
+  DaemonProcess daemon;
+  auto worker = RawPeer::connect(daemon.socket_path());
+  require_welcome(worker.hello(worker_hello({"echo"})));
+  proto::Errc expected{};
+  SECTION("served missing") {
+    proto::ByteBuffer params;
+    proto::field::MapWriter(params).write_map(proto::field::kv("in_flight", std::uint64_t{1}));
+    worker.send(proto::Message::notification(proto::kLoad, params));
+    expected = proto::Errc::missing_field;
+  }
+  SECTION("in_flight beyond 32 bits") {
+    proto::ByteBuffer params;
+    proto::field::MapWriter(params).write_map(proto::field::kv("in_flight", std::uint64_t{1} << 32),
+                                              proto::field::kv("served", std::uint64_t{0}));
+    worker.send(proto::Message::notification(proto::kLoad, params));
+    expected = proto::Errc::invalid_field;
+  }
+  SECTION("params that are not a map") {
+    const std::byte nil[] = {std::byte{0xc0}};
+    worker.send(proto::Message::notification(proto::kLoad, nil));
+    expected = proto::Errc::not_a_map;
+  }
+  auto answer = worker.receive();
+  REQUIRE(answer);
+  REQUIRE(answer->message.error);
+  CHECK(answer->message.id == 0);
+  CHECK(answer->message.error->code == expected);
+  CHECK(worker.wait_closed());
+}
