@@ -59,7 +59,9 @@ TEST_CASE("a waiting worker stopped by SIGTERM exits 0") {
   CHECK(WEXITSTATUS(*status) == 0);
 }
 
-TEST_CASE("--wait-for-daemon=SECONDS gives up after that long, logging once what it waited for") {
+TEST_CASE(
+    "a worker with --wait-for-daemon=SECONDS gives up after that long, logging once what it waited "
+    "for") {
   fastmd::test::TempDir dir;
   const std::string socket_path = dir.path() + "/ipcd.sock";
   const auto waited = fastmd::test::run_program(
