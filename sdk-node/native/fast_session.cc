@@ -115,7 +115,8 @@ FastSession::FastSession(const Napi::CallbackInfo& info)
   hold_ = std::make_unique<LoopHold>(loop_);
   control_ = std::make_unique<FramedSocket>(std::move(*connected), proto::DecodeLimits::control());
   control_poll_ = std::make_unique<PollWatcher>(
-      loop_, control_->fd(), [this](int status, int events) { on_control_ready(status, events); });
+      loop_, control_->fd(),
+      [this](int status, int events) { from_loop([&] { on_control_ready(status, events); }); });
   control_->on_backlog([this] { control_poll_->want_writable(true); });
 
   const proto::ByteBuffer body = proto::encode_body(hello);
@@ -255,9 +256,10 @@ void FastSession::handle_introduce(Inbound& inbound) {
       std::make_unique<FramedSocket>(std::move(inbound.fds.front()), proto::DecodeLimits::data());
   const std::uint64_t id = intro->peer;
   Peer* raw = peer.get();
-  peer->poll = std::make_unique<PollWatcher>(
-      loop_, peer->channel->fd(),
-      [this, id](int status, int events) { on_peer_ready(id, status, events); });
+  peer->poll =
+      std::make_unique<PollWatcher>(loop_, peer->channel->fd(), [this, id](int status, int events) {
+        from_loop([&] { on_peer_ready(id, status, events); });
+      });
   peer->channel->on_backlog([raw] { raw->poll->want_writable(true); });
   peers_[id] = std::move(peer);
 

@@ -117,6 +117,21 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
   void emit(const char* kind, Napi::Object data);
   void update_hold();
   void close_all();
+
+  /// Runs a libuv callback's work. No C++ exception may leave a libuv callback (that is
+  /// std::terminate): a Napi::Error here comes from building event data while Node tears the
+  /// environment down (FreeEnvironment runs the loop once more, when JS can no longer run, and
+  /// a late ipc.introduce from an on-demand pool worker can arrive then). The session stops
+  /// watching everything, as if closed; JS exceptions from event handlers never get here
+  /// (emit() reports them as uncaught).
+  template <class Work>
+  void from_loop(Work&& work) {
+    try {
+      work();
+    } catch (const Napi::Error&) {
+      close_all();
+    }
+  }
   Peer& peer_for(const Napi::CallbackInfo& info);
 
   Napi::Env env_;
