@@ -183,7 +183,38 @@ void Broker::hello(Session& session, std::uint64_t request_id, proto::Hello hell
     }
   }
   if (role == proto::Role::worker) cancel_waits_served_by(session);
+  if (role == proto::Role::worker) settle_wants_after_hello();
   if (role == proto::Role::client) announce_unserved(session);
+}
+
+// A worker's hello may have told a pool its methods: a waiting want for a method that is now
+// known to be served by a pool gets a worker started, and one that nobody serves, now that no
+// pool is left to learn from, gets METHOD_NOT_FOUND at once instead of waiting out its timer.
+void Broker::settle_wants_after_hello() {
+  if (demand_ == nullptr || wants_.empty() || demand_->learning_methods()) return;
+  const std::vector<std::string> pooled = demand_->pool_methods();
+  for (auto it = wants_.begin(); it != wants_.end();) {
+    const auto& [session_id, method] = it->first;
+    const bool live = std::any_of(sessions_.begin(), sessions_.end(), [&](const auto& entry) {
+      return is_live(*entry.second, proto::Role::worker) && serves_method(*entry.second, method);
+    });
+    if (live) {
+      ++it;
+      continue;
+    }
+    if (std::find(pooled.begin(), pooled.end(), method) != pooled.end()) {
+      demand_->request_worker(method);
+      ++it;
+      continue;
+    }
+    auto client = sessions_.find(session_id);
+    if (client != sessions_.end()) {
+      client->second->send(
+          proto::Message::failure(it->second.request_id, Errc::method_not_found,
+                                  proto::method_not_found_message(method, served_methods())));
+    }
+    it = wants_.erase(it);
+  }
 }
 
 void Broker::introduce(Session& client, Session& worker) {
@@ -337,7 +368,10 @@ void Broker::want(Session& client, std::uint64_t request_id, proto::Want want) {
   }
   std::vector<std::string> pooled = demand_ ? demand_->pool_methods() : std::vector<std::string>{};
   const bool pool_serves = std::find(pooled.begin(), pooled.end(), method) != pooled.end();
-  if (live.empty() && !pool_serves) {
+  // While a pool's first worker is still to tell its methods, the want waits for it
+  // (settle_wants_after_hello() decides once it did).
+  const bool learning = demand_ != nullptr && demand_->learning_methods();
+  if (live.empty() && !pool_serves && !learning) {
     client.send(proto::Message::failure(request_id, Errc::method_not_found,
                                         proto::method_not_found_message(method, served_methods())));
     return;

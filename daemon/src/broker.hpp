@@ -105,6 +105,7 @@ class Broker final : public SessionHost {
   std::size_t wants_waiting(std::uint64_t session) const;
   /// Answers the waiting ipc.want requests of `client` that `worker` serves (just introduced).
   void grant_wants(Session& client, const Session& worker);
+  void settle_wants_after_hello();
   void end_want(std::uint64_t session, const std::string& method);
 
   asio::io_context& io_;

@@ -200,11 +200,25 @@ TEST_CASE("ipc.want without a method, or with one too long, is refused and the s
 
 namespace {
 
-// Stands for the pool supervisor: serves `pool_methods`, records each request_worker().
+// Stands for the pool supervisor: serves `pool_methods`, records each request_worker(), and
+// says it is learning a pool's methods while `learning` is set.
 class FakeDemand final : public daemon::WorkerDemand {
  public:
   explicit FakeDemand(std::vector<std::string> methods) : methods_(std::move(methods)) {}
-  std::vector<std::string> pool_methods() const override { return methods_; }
+  std::vector<std::string> pool_methods() const override {
+    std::lock_guard lock(mutex_);
+    return methods_;
+  }
+  bool learning_methods() const override {
+    std::lock_guard lock(mutex_);
+    return learning_;
+  }
+  /// What a pool that declares no methods looks like before and after its first worker's hello.
+  void set_learning(bool learning, std::vector<std::string> methods) {
+    std::lock_guard lock(mutex_);
+    learning_ = learning;
+    methods_ = std::move(methods);
+  }
   bool request_worker(const std::string& method) override {
     std::lock_guard lock(mutex_);
     requested_.push_back(method);
@@ -216,8 +230,9 @@ class FakeDemand final : public daemon::WorkerDemand {
   }
 
  private:
-  std::vector<std::string> methods_;
   mutable std::mutex mutex_;
+  std::vector<std::string> methods_;
+  bool learning_ = false;
   std::vector<std::string> requested_;
 };
 
@@ -294,4 +309,43 @@ TEST_CASE("METHOD_NOT_FOUND lists the methods of live workers and of pools, sort
   require_introduced(client, "hand-started");
   require_not_found(client, 2, "trasnform", "echo, length, transform");
   CHECK(pools.requested().empty());
+}
+
+TEST_CASE(
+    "a want while a pool is still learning its methods waits, and is granted if they include it") {
+  FakeDemand pools({});
+  pools.set_learning(true, {});
+  BrokerOnThread broker(pools, 60000);
+  auto client = broker.connect();
+  require_welcome(client.hello(client_hello({})));
+  send_want(client, 2, "transform");
+  CHECK_FALSE(client.receive(200ms));  // not METHOD_NOT_FOUND: the pool may serve it
+
+  pools.set_learning(false, {"transform"});  // its first worker told its methods in the hello
+  auto worker = broker.connect();
+  require_welcome(worker.hello(worker_hello({"transform"}, "learning-worker")));
+  require_introduced(client, "learning-worker");
+  require_granted(answer(client, 2));
+}
+
+TEST_CASE(
+    "a want while a pool is still learning gets METHOD_NOT_FOUND once it learned them without it") {
+  FakeDemand pools({});
+  pools.set_learning(true, {});
+  BrokerOnThread broker(pools, 60000);
+  auto client = broker.connect();
+  require_welcome(client.hello(client_hello({"echo"})));
+  auto notice = client.receive(5s);  // nobody serves the echo it wants at hello
+  REQUIRE(notice);
+  CHECK(notice->message.method == proto::kNoWorker);
+  send_want(client, 2, "trasnform");
+  CHECK_FALSE(client.receive(200ms));
+
+  pools.set_learning(false, {"transform"});
+  auto worker = broker.connect();
+  require_welcome(worker.hello(worker_hello({"transform"}, "learning-worker")));
+  const Received refused = answer(client, 2);
+  require_error(refused, proto::Errc::method_not_found);
+  CHECK(refused.message.error->message ==
+        "no worker serves method 'trasnform' (served: transform)");
 }

@@ -76,6 +76,11 @@ class Pool {
     return spec_.methods.empty() ? learned_methods_ : spec_.methods;
   }
   std::size_t live_workers() const { return workers_.size(); }
+  /// Methods undeclared and not learned yet, while a worker may still come to tell them.
+  bool learning_methods() const {
+    return methods().empty() && state() != PoolState::draining &&
+           state() != PoolState::crash_looping;
+  }
 
   /// The pool's entry of ipc.status `worker_pools` (PROTOCOL.md §3.4): its first
   /// kMaxListedWorkers workers, and workers_total.

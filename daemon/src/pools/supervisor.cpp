@@ -109,6 +109,13 @@ std::vector<std::string> Supervisor::pool_methods() const {
   return {methods.begin(), methods.end()};
 }
 
+bool Supervisor::learning_methods() const {
+  return std::any_of(pools_.begin(), pools_.end(), [](const auto& entry) {
+    entry.second->refresh();
+    return entry.second->learning_methods();
+  });
+}
+
 bool Supervisor::request_worker(const std::string& method) {
   for (auto& [name, pool] : pools_) {
     pool->refresh();

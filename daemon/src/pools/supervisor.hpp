@@ -51,6 +51,7 @@ class Supervisor final : public WorkerDemand {
 
   // WorkerDemand
   std::vector<std::string> pool_methods() const override;
+  bool learning_methods() const override;
   bool request_worker(const std::string& method) override;
 
  private:
