@@ -10,11 +10,17 @@ const { setTimeout: sleep } = require('node:timers/promises');
 
 /** A private fastmd-ipcd on a temporary socket, and fastmd-worker-md processes on it. */
 class PrivateDaemon {
-  static async start(binDir) {
+  /** `config`: the text of a config file to start it with (e.g. `[[pool]]` tables), or none. */
+  static async start(binDir, config = null) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastmd-bench-node-'));
     const socket = path.join(dir, 'ipcd.sock');
+    const configArgs = [];
+    if (config !== null) {
+      fs.writeFileSync(path.join(dir, 'ipcd.toml'), config);
+      configArgs.push('--config', path.join(dir, 'ipcd.toml'));
+    }
     const child = spawn(path.join(binDir, 'fastmd-ipcd'),
-      ['--socket', socket, '--log-level', 'warn', '--pool-size-mib', '128', '--segment-size-kib', '32768'],
+      ['--socket', socket, '--log-level', 'warn', '--pool-size-mib', '128', '--segment-size-kib', '32768', ...configArgs],
       { stdio: ['ignore', 'inherit', 'inherit'] });
     const deadline = Date.now() + 5000;
     while (!fs.existsSync(socket)) {

@@ -109,7 +109,7 @@ TEST_CASE(
        {"cpp floor-memcpy ", "cpp floor-socketpair pingpong", "cpp floor-shm-spin pingpong",
         "cpp legacy echo", "cpp inline echo", "cpp fast echo", "cpp fast-spin echo", "cpp daemon ",
         "node legacy echo", "node fast echo", "node fast-spin echo", "node legacy transform",
-        "node fast transform", "node markdown-it transform"}) {
+        "node fast transform", "node markdown-it transform", "node fast connect"}) {
     INFO("row " << expected);
     CHECK(seen.count(expected) == 1);
   }
