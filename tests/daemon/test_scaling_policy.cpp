@@ -104,6 +104,23 @@ TEST_CASE("a pool starts one more worker when all are saturated for the sustain 
   CHECK(pool.count(WorkerPhase::starting) == 1);
 }
 
+TEST_CASE("a worker's concurrency is its largest method concurrency, not their sum") {
+  // fastmd-worker-md --concurrency 1: three methods sharing one handler thread.
+  const std::vector<fastmd::proto::MethodSpec> one_thread{
+      {"transform", 1}, {"echo", 1}, {"length", 1}};
+  CHECK(worker_concurrency(one_thread) == 1);
+  CHECK(worker_concurrency({{"transform", 4}, {"echo", 4}, {"length", 4}}) == 4);
+  CHECK(worker_concurrency({{"slow", 1}, {"fast", 8}}) == 8);
+  CHECK(worker_concurrency({}) == 1);
+
+  // So one call running and one queued on it saturate the pool, which then grows.
+  FakePool pool(rules(1, 2));
+  pool.add(WorkerPhase::ready, worker_concurrency(one_thread));
+  pool.report(1, 2);
+  for (int i = 0; i < 5; ++i) REQUIRE(pool.tick().empty());
+  CHECK(pool.tick().start == 1);
+}
+
 TEST_CASE("a short burst of saturation starts no worker") {
   FakePool pool(rules(1, 4));
   pool.add(WorkerPhase::ready);

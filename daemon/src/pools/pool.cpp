@@ -176,9 +176,7 @@ void Pool::scale(std::chrono::steady_clock::time_point now) {
     seen.load_changed_at = worker.started;
     if (const Session* session = session_of(worker);
         session && session->state() == Session::State::established) {
-      std::uint32_t concurrency = 0;
-      for (const auto& method : session->hello().methods) concurrency += method.concurrency;
-      seen.concurrency = std::max<std::uint32_t>(concurrency, 1);
+      seen.concurrency = pools::worker_concurrency(session->hello().methods);
       seen.in_flight = session->load().last.in_flight;
       seen.served = session->load().last.served;
       seen.load_changed_at = session->load().changed_at;

@@ -26,6 +26,12 @@ std::string ms(std::chrono::milliseconds value) {
 
 }  // namespace
 
+std::uint32_t worker_concurrency(const std::vector<proto::MethodSpec>& methods) {
+  std::uint32_t most = 1;
+  for (const proto::MethodSpec& method : methods) most = std::max(most, method.concurrency);
+  return most;
+}
+
 ScalingDecision ScalingPolicy::decide(const PoolView& pool, ScalingClock::time_point now) {
   ScalingDecision out;
   unsigned starting = 0;

@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "fastmd/proto/control.hpp"
+
 namespace fastmd::daemon::pools {
 
 using ScalingClock = std::chrono::steady_clock;
@@ -48,7 +50,7 @@ enum class WorkerPhase : std::uint8_t {
 struct WorkerView {
   std::uint64_t id = 0;  // the supervisor's id, never reused within a daemon run
   WorkerPhase phase = WorkerPhase::starting;
-  std::uint32_t concurrency = 1;  // the sum of its methods' concurrency from its hello
+  std::uint32_t concurrency = 1;  // worker_concurrency() of its hello's methods
   std::uint32_t in_flight = 0;    // its last ipc.load (0 before the first)
   std::uint64_t served = 0;       // the same
   // When its in_flight or served last changed (its hello before the first report): with
@@ -71,6 +73,13 @@ struct ScalingDecision {
 
   bool empty() const { return start == 0 && stop.empty() && recycle.empty(); }
 };
+
+/// How many calls a worker runs at once, from the methods of its hello: the largest method
+/// concurrency (at least 1). Not their sum: a worker's methods share its handler threads (the
+/// C++ SDK's Worker, and run_worker_main declares each method with the thread count), so
+/// `fastmd-worker-md --concurrency 1` runs one call at a time although it declares three
+/// methods of concurrency 1; counted as 3 it would look saturated only with two calls queued.
+std::uint32_t worker_concurrency(const std::vector<proto::MethodSpec>& methods);
 
 /// The policy of one pool. It keeps what a single look cannot tell: since when the pool has been
 /// saturated, and which recycle is under way.
