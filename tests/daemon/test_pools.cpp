@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -22,8 +24,14 @@ namespace {
 
 /// A daemon started on a config file holding `config` (the file stays, for SIGHUP cases).
 struct PoolDaemon {
-  explicit PoolDaemon(const std::string& config)
-      : path(write_config(dir, config)), daemon({"--config", path}) {}
+  explicit PoolDaemon(const std::string& config, std::vector<std::string> extra_args = {})
+      : path(write_config(dir, config)), daemon(with_config(path, std::move(extra_args))) {}
+
+  static std::vector<std::string> with_config(const std::string& path,
+                                              std::vector<std::string> args) {
+    args.insert(args.begin(), {"--config", path});
+    return args;
+  }
 
   static std::string write_config(const TempDir& dir, const std::string& text) {
     const std::string path = dir.path() + "/ipcd.toml";
@@ -50,6 +58,12 @@ struct PoolDaemon {
 
 proto::ByteView bytes(const std::string& s) {
   return proto::as_bytes(s);
+}
+
+std::string joined(const std::vector<std::size_t>& counts) {
+  std::string text;
+  for (std::size_t count : counts) text += (text.empty() ? "" : " ") + std::to_string(count);
+  return text;
 }
 
 }  // namespace
@@ -306,4 +320,173 @@ TEST_CASE("a worker given a FASTMD_IPC_CONTROL_FD that is no socket says so and 
     CHECK(result.output.find(std::string("FASTMD_IPC_CONTROL_FD=") + value + ": ") !=
           std::string::npos);
   }
+}
+
+TEST_CASE(
+    "on-demand start: no worker runs before the first call, which waits for one and succeeds") {
+  // Methods declared, min 0: nothing to learn, nothing to keep, so no worker at daemon start.
+  // The client's wait is raised above the default so that a slow start on a loaded machine
+  // cannot turn into NO_WORKER.
+  PoolDaemon pool(pool_table("markdown", worker_md_command(),
+                             "methods = [\"transform\", \"echo\", \"length\"]\n"),
+                  {"--no-worker-wait-ms", "30000"});
+  auto idle = pool.wait_for("markdown", [](const PoolView&) { return true; });
+  REQUIRE(idle);
+  CHECK(idle->workers.empty());
+  CHECK(idle->wanted == 0);
+  const CommandResult shown =
+      run_program("fastmd-ipcctl", {"pools", "--json", "--socket", pool.daemon.socket_path()});
+  INFO(shown.output);
+  REQUIRE(shown.exit_code == 0);
+  std::string compact = shown.output;  // pretty-printed JSON, compared without its spacing
+  std::erase_if(compact, [](char c) { return c == ' ' || c == '\n'; });
+  CHECK(compact.find("\"name\":\"markdown\"") != std::string::npos);
+  CHECK(compact.find("\"workers\":[]") != std::string::npos);
+
+  auto client = pool.client();
+  CHECK(client->worker_count() == 0);
+  auto html = client->call("transform", bytes("*on demand*\n"));
+  REQUIRE(html.ok());
+  CHECK(html->text() == "<p><em>on demand</em></p>\n");
+  CHECK(client->worker_count() == 1);
+
+  auto started =
+      pool.wait_for("markdown", [](const PoolView& p) { return p.ready_workers() == 1; });
+  REQUIRE(started);
+  CHECK(started->ready_workers() == 1);
+  CHECK(started->restarts == 0);
+  CHECK(pool.daemon.wait_for_log("pool 'markdown': started worker " +
+                                 std::to_string(started->workers.at(0).pid)));
+}
+
+TEST_CASE("a busy one-thread worker makes the pool grow, and the pool shrinks to min when idle") {
+  // fastmd-worker-md --concurrency 1 has one handler thread shared by its three methods (each
+  // declared with concurrency 1): two calls held, one running and one queued, are more than it
+  // can run at once, so the pool must grow. The load keeps two big transforms in flight until
+  // a second worker is ready.
+  PoolDaemon pool(
+      pool_table("markdown", worker_md_command(1), "min = 1\nmax = 2\nidle-stop-s = 1\n"));
+  auto client = pool.client();
+  REQUIRE(client->wait_for_workers(1, 10s));
+  auto one = pool.wait_for("markdown", [](const PoolView& p) { return p.ready_workers() == 1; });
+  REQUIRE(one);
+  REQUIRE(one->ready_workers() == 1);
+
+  std::string document;
+  while (document.size() < 512 * 1024) document += "# Title\n\nSome *text* and `code`.\n\n";
+  constexpr std::size_t kMaxCalls = 100000;  // a bound on the load, never reached in practice
+  constexpr std::size_t kInFlight = 2;
+  Tally tally(kMaxCalls);
+  std::mutex mutex;
+  std::condition_variable answered;
+  std::size_t sent = 0;
+  std::size_t done = 0;
+  bool keep_busy = true;
+  std::thread load([&] {
+    std::unique_lock lock(mutex);
+    while (keep_busy && sent < kMaxCalls) {
+      answered.wait(lock, [&] { return sent - done < kInFlight || !keep_busy; });
+      if (!keep_busy) break;
+      const std::size_t index = sent++;
+      lock.unlock();
+      fastmd::ipc::Callback record = tally.recorder(index);
+      client->call_async("transform", bytes(document), [&, record](ipc::CallResult result) mutable {
+        record(std::move(result));
+        std::lock_guard done_lock(mutex);
+        ++done;
+        answered.notify_all();
+      });
+      lock.lock();
+    }
+  });
+
+  std::vector<std::size_t> counts;  // the pool's worker counts over time, for the report
+  const auto count_seen = [&](const PoolView& p) {
+    if (counts.empty() || counts.back() != p.workers.size()) counts.push_back(p.workers.size());
+    return p.ready_workers() == 2;
+  };
+  auto grown = pool.wait_for("markdown", count_seen, 30s);
+  {
+    std::lock_guard lock(mutex);
+    keep_busy = false;
+  }
+  answered.notify_all();
+  load.join();
+  INFO("worker counts seen: " << joined(counts));
+  REQUIRE(grown);
+  CHECK(grown->ready_workers() == 2);
+  CHECK(pool.daemon.wait_for_log("ready workers saturated for"));
+
+  // Every call sent is answered once, with its result.
+  std::size_t calls = 0;
+  {
+    std::unique_lock lock(mutex);
+    REQUIRE(answered.wait_for(lock, 60s, [&] { return done == sent; }));
+    calls = sent;
+  }
+  CHECK(tally.succeeded() == calls);
+  CHECK(tally.failed() == 0);
+
+  // Idle now: the worker above min stops after idle-stop-s, and is not restarted.
+  auto shrunk = pool.wait_for(
+      "markdown",
+      [&](const PoolView& p) {
+        count_seen(p);
+        return p.workers.size() == 1 && p.ready_workers() == 1;
+      },
+      30s);
+  INFO("worker counts seen: " << joined(counts));
+  REQUIRE(shrunk);
+  CHECK(shrunk->workers.size() == 1);
+  CHECK(shrunk->restarts == 0);
+  CHECK(pool.daemon.wait_for_log("idle for at least 1 s (min 1)"));
+  CHECK(counts.front() == 1);
+  CHECK(tally.succeeded() == calls);  // and no call was answered again later
+  REQUIRE(client->call("echo", bytes("after")).ok());
+}
+
+TEST_CASE("max-requests recycles workers through the daemon, and every call is answered once") {
+  PoolDaemon pool(pool_table("markdown", worker_md_command(2), "min = 1\nmax-requests = 50\n"));
+  auto client = pool.client();
+  REQUIRE(client->wait_for_workers(1, 10s));
+  auto first = pool.wait_for("markdown", [](const PoolView& p) { return p.ready_workers() == 1; });
+  REQUIRE(first);
+  REQUIRE(first->ready_workers() == 1);
+  const pid_t first_pid = first->workers.at(0).pid;
+
+  // Batches of 25, each answered before the next is sent, so the load reports between them
+  // let the daemon see each worker pass max-requests and recycle it while calls go on.
+  constexpr std::size_t kCalls = 300;
+  constexpr std::size_t kBatch = 25;
+  std::size_t succeeded = 0;
+  std::set<pid_t> pids_seen{first_pid};
+  for (std::size_t start = 0; start < kCalls; start += kBatch) {
+    Tally batch(kBatch);
+    for (std::size_t i = 0; i < kBatch; ++i) {
+      client->call_async("transform", bytes("# call " + std::to_string(start + i) + "\n"),
+                         batch.recorder(i));
+    }
+    REQUIRE(batch.wait_all(60s));
+    CHECK(batch.each_answered_once());
+    succeeded += batch.succeeded();
+    for (const PoolView& p : worker_pools(pool.daemon.socket_path())) {
+      for (pid_t pid : p.pids()) pids_seen.insert(pid);
+    }
+  }
+  CHECK(succeeded == kCalls);
+
+  // The first worker served more than 50: it was replaced by a new process, not restarted.
+  auto replaced = pool.wait_for("markdown", [&](const PoolView& p) {
+    for (pid_t pid : p.pids()) pids_seen.insert(pid);
+    const auto pids = p.pids();
+    return p.ready_workers() == 1 && p.workers.size() == 1 &&
+           std::find(pids.begin(), pids.end(), first_pid) == pids.end();
+  });
+  REQUIRE(replaced);
+  CHECK(replaced->workers.at(0).pid != first_pid);
+  CHECK(replaced->restarts == 0);
+  CHECK(process_gone(first_pid));
+  CHECK(pids_seen.size() >= 2);
+  CHECK(pool.daemon.wait_for_log("pool 'markdown': recycle worker "));
+  REQUIRE(client->call("echo", bytes("after")).ok());
 }
