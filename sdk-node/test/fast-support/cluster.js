@@ -37,11 +37,17 @@ function stopProcess(child, ms = 3000) {
 }
 
 class Cluster {
-  constructor({ worker = 'fastmd-worker-md', daemonArgs = [] } = {}) {
+  /** `config`: the text of a config file (TOML, e.g. `[[pool]]` tables) the daemon reads. */
+  constructor({ worker = 'fastmd-worker-md', daemonArgs = [], config = null } = {}) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastmd-node-fast-'));
     this.socket = path.join(this.dir, 'ipcd.sock');
     this.workerBinary = worker;
     this.daemonArgs = daemonArgs;
+    if (config !== null) {
+      const configPath = path.join(this.dir, 'ipcd.toml');
+      fs.writeFileSync(configPath, config);
+      this.daemonArgs = ['--config', configPath, ...daemonArgs];
+    }
     this.daemon = null;
     this.workers = [];
   }

@@ -1,0 +1,117 @@
+'use strict';
+// The daemon's worker pools from Node: a daemon started on a `[[pool]]` config, with no worker
+// started by hand, serves connect({ transport: 'fast' }) calls (the pool starts its worker on
+// demand), and pool workers killed with -9 under load are restarted by the daemon while every
+// call is answered exactly once. Pool state comes from `fastmd-ipcctl pools --json`.
+
+const assert = require('node:assert/strict');
+const { execFile } = require('node:child_process');
+const { promisify } = require('node:util');
+const { after, before, describe, it } = require('node:test');
+
+const { connect } = require('..');
+const { Cluster, waitFor } = require('./fast-support/cluster');
+const { binary } = require('./support/env');
+
+/** A `[[pool]]` table of the reference worker named `name`, with `extra` TOML lines. */
+function poolTable(name, workerArgs, extra) {
+  const command = JSON.stringify([binary('fastmd-worker-md'), ...workerArgs]);
+  return `[[pool]]\nname = "${name}"\ncommand = ${command}\n${extra}`;
+}
+
+/** The pool `name` as `fastmd-ipcctl pools --json` shows it now (undefined: not listed). */
+async function poolStatus(socket, name) {
+  const { stdout } = await promisify(execFile)(binary('fastmd-ipcctl'),
+    ['pools', '--json', '--socket', socket], { timeout: 10000 });
+  return JSON.parse(stdout).find((pool) => pool.name === name);
+}
+
+/** Polls the pool until `done(pool)` holds, at most `ms`; the pool seen last. */
+async function waitForPool(socket, name, done, ms, what) {
+  let seen;
+  await waitFor(async () => {
+    seen = await poolStatus(socket, name);
+    return seen !== undefined && done(seen);
+  }, ms, `${what} (last seen: ${JSON.stringify(seen)})`);
+  return seen;
+}
+
+const readyPids = (pool) => pool.workers.filter((w) => w.state === 'ready').map((w) => w.pid);
+
+/**
+ * A daemon on `config`, and room for the client a test connects. A call waits up to 30 s for a
+ * pool worker (the daemon's --no-worker-wait-ms, which the SDK honours), so a slow worker start
+ * on a loaded machine is waited for rather than failed.
+ */
+function usePoolDaemon(config) {
+  const fixture = { cluster: null, client: null };
+  before(async () => {
+    fixture.cluster = new Cluster({ config, daemonArgs: ['--no-worker-wait-ms', '30000'] });
+    await fixture.cluster.startDaemon();
+  });
+  after(async () => {
+    await fixture.client?.close();
+    await fixture.cluster?.stop();
+  });
+  return fixture;
+}
+
+describe('a daemon with an on-demand pool and no worker started by hand', { timeout: 60000 }, () => {
+  const fixture = usePoolDaemon(poolTable('markdown', ['--concurrency', '1'],
+    'methods = ["transform", "echo", "length"]\n'));
+
+  it('starts no worker until a call, then the first call waits for one and succeeds', async () => {
+    const { socket } = fixture.cluster;
+    const idle = await waitForPool(socket, 'markdown', () => true, 10000, 'the pool to be listed');
+    assert.deepEqual(idle.workers, [], 'an on-demand pool with declared methods starts none');
+
+    fixture.client = await connect({ transport: 'fast', socket });
+    assert.equal(fixture.client.transport, 'fast');
+    assert.equal(await fixture.client.call('transform', '*on demand*\n'), '<p><em>on demand</em></p>\n');
+    assert.equal(await fixture.client.call('length', 'four'), '4');
+
+    const started = await waitForPool(socket, 'markdown', (p) => readyPids(p).length === 1, 10000,
+      'one ready worker');
+    assert.equal(started.restarts, 0);
+  });
+});
+
+describe('pool workers killed with -9 under load', { timeout: 120000 }, () => {
+  const fixture = usePoolDaemon(poolTable('markdown', ['--concurrency', '2'],
+    'min = 2\nrestart-backoff-ms = [20, 200]\n'));
+
+  it('are restarted by the daemon, and every call is answered exactly once', async () => {
+    const { socket } = fixture.cluster;
+    fixture.client = await connect({ transport: 'fast', socket });
+    const before = await waitForPool(socket, 'markdown', (p) => readyPids(p).length === 2, 10000,
+      'two ready workers');
+    const victims = readyPids(before);
+    await waitFor(() => fixture.client.workers.length === 2, 10000, 'both workers to be introduced');
+
+    const total = 4000;
+    const settled = new Array(total).fill(0);
+    let answered = 0;
+    let killed = false;
+    const calls = Array.from({ length: total }, (_, i) => {
+      const payload = `# call ${i}\n`;
+      return fixture.client.call('transform', payload, { timeoutMs: 60000 }).then((html) => {
+        settled[i] += 1;
+        assert.equal(html, `<h1>call ${i}</h1>\n`);
+        answered += 1;
+        if (!killed && answered === 200) {
+          killed = true;
+          for (const pid of victims) process.kill(pid, 'SIGKILL');
+        }
+      });
+    });
+    await Promise.all(calls);
+    assert.ok(killed, 'the workers were killed while calls were in flight');
+    assert.ok(settled.every((count) => count === 1), 'each call settled exactly once');
+
+    const back = await waitForPool(socket, 'markdown',
+      (p) => p.restarts === 2 && readyPids(p).length === 2, 20000, 'both workers restarted');
+    for (const pid of readyPids(back)) assert.ok(!victims.includes(pid), `pid ${pid} is a new process`);
+    assert.equal(back.last_exit, 'killed by signal 9 (Killed)');
+    assert.equal(await fixture.client.call('echo', 'after'), 'after');
+  });
+});
