@@ -45,6 +45,16 @@ struct PoolDaemon {
     return std::move(*client);
   }
 
+  /// Waits, bounded, until `client` is introduced to `count` workers and the pool `name` shows
+  /// `count` ready ones; that view.
+  PoolView wait_ready(ipc::Client& client, const std::string& name, std::size_t count) {
+    REQUIRE(client.wait_for_workers(count, 10s));
+    auto view = wait_for(name, [count](const PoolView& p) { return p.ready_workers() == count; });
+    REQUIRE(view);
+    REQUIRE(view->ready_workers() == count);
+    return *view;
+  }
+
   std::optional<PoolView> wait_for(const std::string& name,
                                    const std::function<bool(const PoolView&)>& done,
                                    std::chrono::milliseconds timeout = 10s) {
@@ -116,17 +126,14 @@ TEST_CASE("kill -9 of pool workers under load: each is restarted, every call ans
   PoolDaemon pool(
       pool_table("markdown", worker_md_command(2), "min = 2\nrestart-backoff-ms = [20, 200]\n"));
   auto client = pool.client();
-  REQUIRE(client->wait_for_workers(2, 10s));
-  auto before = pool.wait_for("markdown", [](const PoolView& p) { return p.ready_workers() == 2; });
-  REQUIRE(before);
-  REQUIRE(before->ready_workers() == 2);
+  const PoolView before = pool.wait_ready(*client, "markdown", 2);
 
   constexpr std::size_t kCalls = 4000;
   Tally tally(kCalls);
   for (std::size_t i = 0; i < kCalls; ++i) {
     client->call_async("transform", bytes("# call " + std::to_string(i) + "\n"), tally.recorder(i));
-    if (i == kCalls / 4) REQUIRE(::kill(before->workers[0].pid, SIGKILL) == 0);
-    if (i == kCalls / 2) REQUIRE(::kill(before->workers[1].pid, SIGKILL) == 0);
+    if (i == kCalls / 4) REQUIRE(::kill(before.workers[0].pid, SIGKILL) == 0);
+    if (i == kCalls / 2) REQUIRE(::kill(before.workers[1].pid, SIGKILL) == 0);
     if (i % 200 == 0) std::this_thread::sleep_for(2ms);
   }
   REQUIRE(tally.wait_all(60s));
@@ -138,13 +145,13 @@ TEST_CASE("kill -9 of pool workers under load: each is restarted, every call ans
   REQUIRE(after);
   CHECK(after->restarts == 2);
   CHECK(after->ready_workers() == 2);
-  for (pid_t old : before->pids()) {
+  for (pid_t old : before.pids()) {
     const auto pids = after->pids();
     CHECK(std::find(pids.begin(), pids.end(), old) == pids.end());
   }
   CHECK(after->last_exit == "killed by signal 9 (Killed)");
   CHECK(pool.daemon.wait_for_log("pool 'markdown': worker " +
-                                 std::to_string(before->workers[0].pid) +
+                                 std::to_string(before.workers[0].pid) +
                                  " exited unexpectedly (killed by signal 9 (Killed))"));
   REQUIRE(client->call("echo", bytes("after")).ok());
 }
@@ -367,10 +374,7 @@ TEST_CASE("a busy one-thread worker makes the pool grow, and the pool shrinks to
   PoolDaemon pool(
       pool_table("markdown", worker_md_command(1), "min = 1\nmax = 2\nidle-stop-s = 1\n"));
   auto client = pool.client();
-  REQUIRE(client->wait_for_workers(1, 10s));
-  auto one = pool.wait_for("markdown", [](const PoolView& p) { return p.ready_workers() == 1; });
-  REQUIRE(one);
-  REQUIRE(one->ready_workers() == 1);
+  pool.wait_ready(*client, "markdown", 1);
 
   std::string document;
   while (document.size() < 512 * 1024) document += "# Title\n\nSome *text* and `code`.\n\n";
@@ -448,11 +452,7 @@ TEST_CASE("a busy one-thread worker makes the pool grow, and the pool shrinks to
 TEST_CASE("max-requests recycles workers through the daemon, and every call is answered once") {
   PoolDaemon pool(pool_table("markdown", worker_md_command(2), "min = 1\nmax-requests = 50\n"));
   auto client = pool.client();
-  REQUIRE(client->wait_for_workers(1, 10s));
-  auto first = pool.wait_for("markdown", [](const PoolView& p) { return p.ready_workers() == 1; });
-  REQUIRE(first);
-  REQUIRE(first->ready_workers() == 1);
-  const pid_t first_pid = first->workers.at(0).pid;
+  const pid_t first_pid = pool.wait_ready(*client, "markdown", 1).workers.at(0).pid;
 
   // Batches of 25, each answered before the next is sent, so the load reports between them
   // let the daemon see each worker pass max-requests and recycle it while calls go on.
