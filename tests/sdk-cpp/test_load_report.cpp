@@ -45,7 +45,8 @@ TEST_CASE(
   REQUIRE_FALSE(observer.hello(fastmd::test::observer_hello()).message.error);
 
   const auto began = std::chrono::steady_clock::now();
-  std::vector<ByteView> views(500, text("x"));
+  const std::string x = "x";  // outlives the views (text("x") would view a temporary)
+  std::vector<ByteView> views(500, text(x));
   for (const CallResult& reply : client->call_many("echo", views)) REQUIRE(reply.ok());
   WorkerLoadEntry load = wait_for_load(
       observer, [](const WorkerLoadEntry& l) { return l.served == 500 && l.in_flight == 0; });
