@@ -101,12 +101,19 @@ void IdleExit::check() {
 bool IdleExit::retire() {
   const std::string dir = ipc::detail::user_daemon_dir();
   auto lock = ipc::detail::StartLock::acquire(dir, std::chrono::milliseconds(0));
-  if (!lock) return false;  // a client is starting or connecting: look again later
+  if (!lock && lock.error().code == proto::Errc::daemon_unreachable) {
+    return false;  // a client holds it, starting or connecting: look again later
+  }
+  if (!lock) {
+    // The directory is gone (a cleaned /tmp, a removed runtime directory) or broken: no client
+    // can reach this daemon through it any more, so it exits rather than wait for ever.
+    spdlog::warn("cannot take the start lock: {}; exiting without it", lock.error().to_string());
+  }
   spdlog::info("idle for {} s with no client: removing {} and exiting", idle_.count(),
                listener_.path());
   listener_.retire();
   ::unlink(ipc::detail::user_daemon_log().c_str());
-  lock->remove_file();
+  if (lock) lock->remove_file();
   ::rmdir(dir.c_str());  // only when nothing else is in it
   retired_ = true;
   return true;

@@ -152,6 +152,23 @@ TEST_CASE(
   CHECK(shm_objects_of(daemon) == 0);
 }
 
+TEST_CASE("a per-user daemon whose runtime directory was removed under it still exits when idle") {
+  TempDir runtime;
+  ZeroConfig zero(runtime.path());
+  auto client = Client::connect(ClientOptions{.name = "locator-removed-dir"});
+  REQUIRE(client.ok());
+  const pid_t daemon = pid_in(runtime.path() + "/fastmd/ipcd.sock.lock");
+  REQUIRE(daemon > 0);
+  client->reset();
+  // What a cleaned /tmp (or a test's removed temporary directory) does to it.
+  std::filesystem::remove_all(runtime.path());
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (alive(daemon) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK_FALSE(alive(daemon));
+}
+
 TEST_CASE("auto refuses a per-user directory another mode could let others into, saying why") {
   TempDir runtime;
   ZeroConfig zero(runtime.path());
