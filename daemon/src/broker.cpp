@@ -194,7 +194,9 @@ void Broker::settle_wants_after_hello() {
   if (demand_ == nullptr || wants_.empty() || demand_->learning_methods()) return;
   const std::vector<std::string> pooled = demand_->pool_methods();
   for (auto it = wants_.begin(); it != wants_.end();) {
-    const auto& [session_id, method] = it->first;
+    // Named copies, not a structured binding: clang 14 cannot capture a binding in a lambda.
+    const std::uint64_t session_id = it->first.first;
+    const std::string& method = it->first.second;
     const bool live = std::any_of(sessions_.begin(), sessions_.end(), [&](const auto& entry) {
       return is_live(*entry.second, proto::Role::worker) && serves_method(*entry.second, method);
     });
