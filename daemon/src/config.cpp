@@ -41,7 +41,14 @@ void add_options(CLI::App& app, Options& o) {
                  "with --user: exit after this many seconds with no session but its own pool "
                  "workers (0: never)")
       ->envname("FASTMD_IPCD_IDLE_EXIT_S")
-      ->check(CLI::Range(0u, 86400u))
+      // Name the variable too: a client starts this daemon, and its user set only the variable.
+      ->check(CLI::Validator(
+          [range = CLI::Range(0u, 86400u)](std::string& value) {
+            const std::string error = range(value);
+            return error.empty() ? error
+                                 : error + " (from --idle-exit-s or $FASTMD_IPCD_IDLE_EXIT_S)";
+          },
+          "INT in [0 - 86400]"))
       ->capture_default_str();
   app.add_option("--log-level", o.log_level,
                  "trace, debug, info, warn, error, critical or off (SIGHUP reloads)")

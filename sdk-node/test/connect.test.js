@@ -11,6 +11,7 @@ const { describe, it } = require('node:test');
 const { connect } = require('..');
 const { legacyWorker, runNode, tempDir } = require('./support/env');
 const { Cluster } = require('./fast-support/cluster');
+const { zeroConfigEnv } = require('./support/user-daemon');
 
 const worker = JSON.stringify(legacyWorker());
 
@@ -87,6 +88,24 @@ describe('transport selection', () => {
   it('fails with FASTMD_WORKER_UNAVAILABLE when the worker cannot be started', async (t) => {
     await assert.rejects(connect({ transport: 'legacy', workerCommand: [path.join(tempDir(t), 'no-such-worker')] }),
       { code: 'FASTMD_WORKER_UNAVAILABLE' });
+  });
+
+  it('auto names a bad FASTMD_IPCD_IDLE_EXIT_S when the per-user daemon it starts refuses it, and falls back', async (t) => {
+    const runtime = tempDir(t, 'fastmd-runtime-');
+    const { code, stdout, stderr } = await runNode({
+      env: { ...zeroConfigEnv(runtime), FASTMD_IPCD_IDLE_EXIT_S: 'soon' },
+      script: `
+        const { connect } = require('.');
+        connect().then(async (client) => {
+          console.log(client.transport);
+          await client.close();
+        });`,
+    });
+    assert.equal(code, 0, stderr);
+    assert.equal(stdout.trim(), 'legacy');
+    assert.equal(stderr.match(/FASTMD_FALLBACK/g)?.length, 1, stderr);
+    assert.match(stderr, /FASTMD_DAEMON_UNREACHABLE.*per-user .*fastmd-ipcd \(pid \d+\) exited at start/s);
+    assert.match(stderr, /Value soon not in range 0 to 86400 \(from --idle-exit-s or \$FASTMD_IPCD_IDLE_EXIT_S\)/);
   });
 
   it('auto takes the fast path when a daemon with a worker answers, and exits after close()', async () => {
