@@ -633,7 +633,6 @@ Napi::Value FastSession::cancel(const Napi::CallbackInfo& info) {
   Peer& peer = peer_for(info);
   proto::Cancel body;
   body.id = to_u64(info[1], "id");
-  body.has_id = true;
   const proto::ByteBuffer bytes = proto::encode_body(body);
   proto::Status sent = peer.channel->send(proto::Message::notification(proto::kCancel, bytes));
   if (!sent) throw_error(env_, sent.error());
@@ -646,7 +645,6 @@ Napi::Value FastSession::want(const Napi::CallbackInfo& info) {
   }
   proto::Want body;
   body.method = info[0].As<Napi::String>();
-  body.has_method = true;
   const std::uint64_t id = next_request_id_++;
   const proto::ByteBuffer bytes = proto::encode_body(body);
   proto::Status sent = control_->send(proto::Message::request(id, proto::kWant, bytes));

@@ -108,7 +108,6 @@ TEST_CASE("method_not_found_message gives control.json's text: served sorted, on
 TEST_CASE("ipc.hello round-trips with methods and wants") {
   Hello hello;
   hello.role = Role::worker;
-  hello.has_role = true;
   hello.pid = 1234;
   hello.name = "md";
   hello.methods = {{"transform", 4}, {"echo", 1}};

@@ -598,7 +598,7 @@ class Client::Impl final : public detail::EndpointHooks {
                        Completions& completions, bool tell_worker) {
     Pending& call = it->second;
     if (tell_worker && call.channel) {
-      const proto::ByteBuffer params = proto::encode_body(proto::Cancel{it->first, true});
+      const proto::ByteBuffer params = proto::encode_body(proto::Cancel{it->first});
       (void)call.channel->socket().send(proto::Message::notification(proto::kCancel, params));
     }
     completions.emplace_back(std::move(call.done), std::move(error));

@@ -126,7 +126,6 @@ proto::Result<std::optional<ControlEvent>> ControlConnection::next() {
 proto::Status ControlConnection::send_want(std::uint64_t id, std::string_view method) {
   proto::Want want;
   want.method.assign(method);
-  want.has_method = true;
   const proto::ByteBuffer params = proto::encode_body(want);
   return socket_.send(proto::Message::request(id, proto::kWant, params));
 }

@@ -3,8 +3,11 @@
 // traffic is rare, so these types own their strings.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "fastmd/proto/codec.hpp"
@@ -36,10 +39,35 @@ constexpr std::string_view role_name(Role role) {
   return "?";
 }
 
+/// One key of a control body: its name, the member it fills, and whether a body without it is
+/// MISSING_FIELD. A body lists its keys once, in `fields()`, which both decoding and encoding
+/// walk (decode_body, encode_body), so the two cannot disagree.
+template <class Body, class T>
+struct Key {
+  std::string_view name;
+  T Body::*member;
+  bool required = false;
+};
+template <class Body, class T>
+constexpr Key<Body, T> optional_key(std::string_view name, T Body::*member) {
+  return {name, member, false};
+}
+template <class Body, class T>
+constexpr Key<Body, T> required_key(std::string_view name, T Body::*member) {
+  return {name, member, true};
+}
+
 struct MethodSpec {
   std::string name;
   std::uint32_t concurrency = 1;
   friend bool operator==(const MethodSpec&, const MethodSpec&) = default;
+
+  static constexpr std::string_view kWhat = "a method";
+  static constexpr auto fields() {
+    return std::tuple{required_key("name", &MethodSpec::name),
+                      optional_key("concurrency", &MethodSpec::concurrency)};
+  }
+  Status validate() const;
 };
 
 /// A segment as announced in a handshake or introduction; its memfd travels beside it.
@@ -48,10 +76,32 @@ struct SegmentInfo {
   std::uint64_t size = 0;
   std::uint32_t generation = 0;
   friend bool operator==(const SegmentInfo&, const SegmentInfo&) = default;
+
+  static constexpr std::string_view kWhat = "a segment";
+  static constexpr auto fields() {
+    return std::tuple{required_key("segment", &SegmentInfo::segment),
+                      required_key("size", &SegmentInfo::size),
+                      required_key("generation", &SegmentInfo::generation)};
+  }
 };
 
-// Field readers for the control bodies; each fails with WRONG_FIELD_TYPE/INVALID_FIELD.
+inline Status MethodSpec::validate() const {
+  if (name.empty() || name.size() > kMaxMethodName) {
+    return Error{Errc::invalid_field,
+                 "each method needs a name of 1 to " + std::to_string(kMaxMethodName) + " bytes"};
+  }
+  if (concurrency == 0) return Error{Errc::invalid_field, "a method's concurrency must be >= 1"};
+  return {};
+}
+
+// Readers and writers of the values in control bodies; a reader fails with
+// WRONG_FIELD_TYPE/INVALID_FIELD naming the key.
 namespace field {
+
+template <class T>
+concept Schema = requires {
+  T::fields();
+};
 
 template <class Int>
 Status read(const msgpack::object& value, std::string_view key,
@@ -88,37 +138,52 @@ inline Status read(const msgpack::object& value, std::string_view key, Role& out
                "'" + std::string(key) + "' must be client, worker or observer"};
 }
 
-inline Status read(const msgpack::object& value, std::string_view key, MethodSpec& out) {
-  bool has_name = false;
-  Status status = for_each_field(value, key, [&](std::string_view k, const msgpack::object& v) {
-    if (k == "name") {
-      has_name = true;
-      return read(v, "methods.name", out.name);
+template <Schema T>
+Status read(const msgpack::object& value, std::string_view key, T& out);
+template <class T>
+Status read(const msgpack::object& value, std::string_view key, std::optional<T>& out);
+template <class T>
+Status read(const msgpack::object& value, std::string_view key, std::vector<T>& out);
+
+/// Fills `out` from the map `map` by its keys (`what` names the map in errors): unknown keys
+/// are ignored, a missing required key is MISSING_FIELD, then a body with a `validate()` runs it.
+template <Schema T>
+Status read_members(const msgpack::object& map, std::string_view what, T& out) {
+  static constexpr auto keys = T::fields();
+  constexpr std::size_t count = std::tuple_size_v<std::remove_const_t<decltype(keys)>>;
+  std::array<bool, count> seen{};
+  Status status = for_each_field(map, what, [&](std::string_view name, const msgpack::object& v) {
+    Status result;
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (void)((name == std::get<I>(keys).name &&
+              (seen[I] = true, result = read(v, name, out.*std::get<I>(keys).member), true)) ||
+             ...);
     }
-    if (k == "concurrency") return read(v, "methods.concurrency", out.concurrency);
-    return Status{};
+    (std::make_index_sequence<count>{});
+    return result;
   });
   if (!status) return status;
-  if (!has_name || out.name.empty() || out.name.size() > kMaxMethodName) {
-    return Error{Errc::invalid_field,
-                 "each method needs a name of 1 to " + std::to_string(kMaxMethodName) + " bytes"};
+  std::string_view missing;
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (void)(((std::get<I>(keys).required && !seen[I]) && (missing = std::get<I>(keys).name, true)) ||
+           ...);
   }
-  if (out.concurrency == 0)
-    return Error{Errc::invalid_field, "a method's concurrency must be >= 1"};
+  (std::make_index_sequence<count>{});
+  if (!missing.empty()) {
+    return Error{Errc::missing_field, std::string(what) + " needs '" + std::string(missing) + "'"};
+  }
+  if constexpr (requires { out.validate(); }) return out.validate();
   return {};
 }
 
-inline Status read(const msgpack::object& value, std::string_view key, SegmentInfo& out) {
-  unsigned seen = 0;
-  Status status = for_each_field(value, key, [&](std::string_view k, const msgpack::object& v) {
-    if (k == "segment") return seen |= 1, read(v, "segment.segment", out.segment);
-    if (k == "size") return seen |= 2, read(v, "segment.size", out.size);
-    if (k == "generation") return seen |= 4, read(v, "segment.generation", out.generation);
-    return Status{};
-  });
-  if (!status) return status;
-  if (seen != 7) return Error{Errc::missing_field, "a segment needs segment, size and generation"};
-  return {};
+/// A nested body (a method, a segment): its errors name the key it came in.
+template <Schema T>
+Status read(const msgpack::object& value, std::string_view key, T& out) {
+  Status status = read_members(value, key, out);
+  if (!status && status.error().code != Errc::not_a_map) {
+    return Error{status.error().code, std::string(key) + ": " + status.error().message};
+  }
+  return status;
 }
 
 template <class T>
@@ -141,111 +206,78 @@ Status read(const msgpack::object& value, std::string_view key, std::vector<T>& 
   return {};
 }
 
-inline void write(Packer& p, std::uint64_t v) {
+template <class Int>
+void write(Packer& p, Int v) requires std::is_unsigned_v<Int> &&(!std::is_same_v<Int, bool>) {
   p.pack_uint64(v);
 }
 inline void write(Packer& p, bool v) {
   v ? p.pack_true() : p.pack_false();
 }
-inline void write(Packer& p, std::string_view v) {
+inline void write(Packer& p, const std::string& v) {
   pack_str(p, v);
 }
 inline void write(Packer& p, Role v) {
   pack_str(p, role_name(v));
 }
-inline void write(Packer& p, const MethodSpec& v) {
-  p.pack_map(2);
-  pack_str(p, "name");
-  pack_str(p, v.name);
-  pack_str(p, "concurrency");
-  p.pack_uint32(v.concurrency);
-}
-inline void write(Packer& p, const SegmentInfo& v) {
-  p.pack_map(3);
-  pack_str(p, "segment");
-  p.pack_uint32(v.segment);
-  pack_str(p, "size");
-  p.pack_uint64(v.size);
-  pack_str(p, "generation");
-  p.pack_uint32(v.generation);
-}
+template <Schema T>
+void write(Packer& p, const T& body);
 template <class T>
 void write(Packer& p, const std::vector<T>& v) {
   p.pack_array(static_cast<std::uint32_t>(v.size()));
   for (const auto& item : v) write(p, item);
 }
 
-/// Writes a map of (key, value) pairs, skipping empty optionals.
-class MapWriter {
- public:
-  explicit MapWriter(ByteBuffer& out) : sink_{out}, packer_(sink_) {}
-
-  template <class... Fields>
-  void write_map(const Fields&... fields) {
-    packer_.pack_map((0 + ... + (present(fields.second) ? 1u : 0u)));
-    (write_field(fields.first, fields.second), ...);
-  }
-
- private:
-  template <class T>
-  static bool present(const T&) {
-    return true;
-  }
-  template <class T>
-  static bool present(const std::optional<T>& v) {
-    return v.has_value();
-  }
-
-  template <class T>
-  void write_field(std::string_view key, const T& value) {
-    pack_str(packer_, key);
-    if constexpr (std::is_unsigned_v<T> && !std::is_same_v<T, bool>) {
-      write(packer_, static_cast<std::uint64_t>(value));
-    } else if constexpr (std::is_same_v<T, std::string>) {
-      write(packer_, std::string_view{value});
-    } else {
-      write(packer_, value);
-    }
-  }
-  template <class T>
-  void write_field(std::string_view key, const std::optional<T>& value) {
-    if (value) write_field(key, *value);
-  }
-
-  ByteSink sink_;
-  Packer packer_;
-};
-
 template <class T>
-std::pair<std::string_view, const T&> kv(std::string_view key, const T& value) {
-  return {key, value};
+bool present(const T&) {
+  return true;
+}
+template <class T>
+bool present(const std::optional<T>& v) {
+  return v.has_value();
+}
+template <class T>
+void write_value(Packer& p, const T& value) {
+  write(p, value);
+}
+template <class T>
+void write_value(Packer& p, const std::optional<T>& value) {
+  write(p, *value);
+}
+
+/// Packs a body as a map of its keys in `fields()` order, leaving out empty optionals.
+template <Schema T>
+void write(Packer& p, const T& body) {
+  std::apply(
+      [&](const auto&... each) {
+        p.pack_map((0u + ... + (present(body.*each.member) ? 1u : 0u)));
+        ((present(body.*each.member) ? (pack_str(p, each.name), write_value(p, body.*each.member))
+                                     : void()),
+         ...);
+      },
+      T::fields());
 }
 
 }  // namespace field
 
-/// Decodes a control body of type T (which has `static Status read_field(T&, key, value)`
-/// and `required()` checks) from a message's params or result bytes.
-template <class T>
+/// Decodes a control body of type T (its keys in `T::fields()`, its own checks, if any, in
+/// `validate()`) from a message's params or result bytes.
+template <field::Schema T>
 Result<T> decode_body(Decoder& decoder, ByteView bytes) {
   Result<msgpack::object> object = decoder.unpack(bytes);
   if (!object) return object.error();
   T body{};
-  Status status =
-      for_each_field(*object, T::kWhat, [&](std::string_view key, const msgpack::object& value) {
-        return body.read_field(key, value);
-      });
+  Status status = field::read_members(*object, T::kWhat, body);
   if (!status) return status.error();
-  Status valid = body.validate();
-  if (!valid) return valid.error();
   return body;
 }
 
 /// Encodes a control body into bytes for a message's params or result.
-template <class T>
+template <field::Schema T>
 ByteBuffer encode_body(const T& body) {
   ByteBuffer out;
-  field::MapWriter writer(out);
-  body.write_to(writer);
+  ByteSink sink{out};
+  Packer packer(sink);
+  field::write(packer, body);
   return out;
 }
 
@@ -259,30 +291,20 @@ struct Hello {
   std::vector<std::string> wants;
   std::uint32_t max_frame = kDefaultMaxDataFrame;
   bool shm = true;
-  bool has_role = false;
 
-  Status read_field(std::string_view key, const msgpack::object& value) {
-    if (key == "role") return has_role = true, field::read(value, key, role);
-    if (key == "pid") return field::read(value, key, pid);
-    if (key == "name") return field::read(value, key, name);
-    if (key == "methods") return field::read(value, key, methods);
-    if (key == "wants") return field::read(value, key, wants);
-    if (key == "max_frame") return field::read(value, key, max_frame);
-    if (key == "shm") return field::read(value, key, shm);
-    return {};
+  static constexpr auto fields() {
+    return std::tuple{
+        required_key("role", &Hello::role),   optional_key("pid", &Hello::pid),
+        optional_key("name", &Hello::name),   optional_key("methods", &Hello::methods),
+        optional_key("wants", &Hello::wants), optional_key("max_frame", &Hello::max_frame),
+        optional_key("shm", &Hello::shm)};
   }
   Status validate() const {
-    if (!has_role) return Error{Errc::missing_field, "ipc.hello needs 'role'"};
     if (role == Role::worker && methods.empty()) {
       return Error{Errc::invalid_field, "a worker must serve at least one method"};
     }
     if (max_frame < 1024) return Error{Errc::invalid_field, "'max_frame' must be at least 1024"};
     return {};
-  }
-  void write_to(field::MapWriter& w) const {
-    using field::kv;
-    w.write_map(kv("role", role), kv("pid", pid), kv("name", name), kv("methods", methods),
-                kv("wants", wants), kv("max_frame", max_frame), kv("shm", shm));
   }
 };
 
@@ -296,23 +318,12 @@ struct HelloReply {
   /// NO_WORKER (its `--no-worker-wait-ms`). The daemon always sends it; absent only from a
   /// daemon older than this field, when a client keeps to its own bound for a dead daemon.
   std::optional<std::uint32_t> no_worker_wait_ms;
-  bool has_session = false;
 
-  Status read_field(std::string_view key, const msgpack::object& value) {
-    if (key == "session") return has_session = true, field::read(value, key, session);
-    if (key == "daemon") return field::read(value, key, daemon);
-    if (key == "segment") return field::read(value, key, segment);
-    if (key == "no_worker_wait_ms") return field::read(value, key, no_worker_wait_ms);
-    return {};
-  }
-  Status validate() const {
-    if (!has_session) return Error{Errc::missing_field, "ipc.hello result needs 'session'"};
-    return {};
-  }
-  void write_to(field::MapWriter& w) const {
-    using field::kv;
-    w.write_map(kv("session", session), kv("daemon", daemon), kv("segment", segment),
-                kv("no_worker_wait_ms", no_worker_wait_ms));
+  static constexpr auto fields() {
+    return std::tuple{required_key("session", &HelloReply::session),
+                      optional_key("daemon", &HelloReply::daemon),
+                      optional_key("segment", &HelloReply::segment),
+                      optional_key("no_worker_wait_ms", &HelloReply::no_worker_wait_ms)};
   }
 };
 
@@ -327,26 +338,15 @@ struct Introduce {
   std::vector<MethodSpec> methods;
   std::uint32_t max_frame = kDefaultMaxDataFrame;
   std::optional<SegmentInfo> segment;
-  bool has_peer = false;
 
-  Status read_field(std::string_view key, const msgpack::object& value) {
-    if (key == "peer") return has_peer = true, field::read(value, key, peer);
-    if (key == "role") return field::read(value, key, role);
-    if (key == "pid") return field::read(value, key, pid);
-    if (key == "name") return field::read(value, key, name);
-    if (key == "methods") return field::read(value, key, methods);
-    if (key == "max_frame") return field::read(value, key, max_frame);
-    if (key == "segment") return field::read(value, key, segment);
-    return {};
-  }
-  Status validate() const {
-    if (!has_peer) return Error{Errc::missing_field, "ipc.introduce needs 'peer'"};
-    return {};
-  }
-  void write_to(field::MapWriter& w) const {
-    using field::kv;
-    w.write_map(kv("peer", peer), kv("role", role), kv("pid", pid), kv("name", name),
-                kv("methods", methods), kv("max_frame", max_frame), kv("segment", segment));
+  static constexpr auto fields() {
+    return std::tuple{required_key("peer", &Introduce::peer),
+                      optional_key("role", &Introduce::role),
+                      optional_key("pid", &Introduce::pid),
+                      optional_key("name", &Introduce::name),
+                      optional_key("methods", &Introduce::methods),
+                      optional_key("max_frame", &Introduce::max_frame),
+                      optional_key("segment", &Introduce::segment)};
   }
 };
 
@@ -356,14 +356,9 @@ struct PeerGone {
   std::uint64_t peer = 0;
   std::string reason;
 
-  Status read_field(std::string_view key, const msgpack::object& value) {
-    if (key == "peer") return field::read(value, key, peer);
-    if (key == "reason") return field::read(value, key, reason);
-    return {};
-  }
-  Status validate() const { return {}; }
-  void write_to(field::MapWriter& w) const {
-    w.write_map(field::kv("peer", peer), field::kv("reason", reason));
+  static constexpr auto fields() {
+    return std::tuple{optional_key("peer", &PeerGone::peer),
+                      optional_key("reason", &PeerGone::reason)};
   }
 };
 
@@ -373,14 +368,9 @@ struct NoWorker {
   std::string method;
   std::uint32_t wait_ms = 0;
 
-  Status read_field(std::string_view key, const msgpack::object& value) {
-    if (key == "method") return field::read(value, key, method);
-    if (key == "wait_ms") return field::read(value, key, wait_ms);
-    return {};
-  }
-  Status validate() const { return {}; }
-  void write_to(field::MapWriter& w) const {
-    w.write_map(field::kv("method", method), field::kv("wait_ms", wait_ms));
+  static constexpr auto fields() {
+    return std::tuple{optional_key("method", &NoWorker::method),
+                      optional_key("wait_ms", &NoWorker::wait_ms)};
   }
 };
 
@@ -390,21 +380,15 @@ struct NoWorker {
 struct Want {
   static constexpr std::string_view kWhat = "ipc.want params";
   std::string method;
-  bool has_method = false;
 
-  Status read_field(std::string_view key, const msgpack::object& value) {
-    if (key == "method") return has_method = true, field::read(value, key, method);
-    return {};
-  }
+  static constexpr auto fields() { return std::tuple{required_key("method", &Want::method)}; }
   Status validate() const {
-    if (!has_method) return Error{Errc::missing_field, "ipc.want needs 'method'"};
     if (method.empty() || method.size() > kMaxMethodName) {
       return Error{Errc::invalid_field, "ipc.want needs a 'method' of 1 to " +
                                             std::to_string(kMaxMethodName) + " bytes"};
     }
     return {};
   }
-  void write_to(field::MapWriter& w) const { w.write_map(field::kv("method", method)); }
 };
 
 /// `ipc.shutdown` notification params.
@@ -412,29 +396,15 @@ struct Shutdown {
   static constexpr std::string_view kWhat = "ipc.shutdown params";
   std::string reason;
 
-  Status read_field(std::string_view key, const msgpack::object& value) {
-    if (key == "reason") return field::read(value, key, reason);
-    return {};
-  }
-  Status validate() const { return {}; }
-  void write_to(field::MapWriter& w) const { w.write_map(field::kv("reason", reason)); }
+  static constexpr auto fields() { return std::tuple{optional_key("reason", &Shutdown::reason)}; }
 };
 
 /// `ipc.cancel` notification params (direct channel).
 struct Cancel {
   static constexpr std::string_view kWhat = "ipc.cancel params";
   std::uint64_t id = 0;
-  bool has_id = false;
 
-  Status read_field(std::string_view key, const msgpack::object& value) {
-    if (key == "id") return has_id = true, field::read(value, key, id);
-    return {};
-  }
-  Status validate() const {
-    if (!has_id) return Error{Errc::missing_field, "ipc.cancel needs 'id'"};
-    return {};
-  }
-  void write_to(field::MapWriter& w) const { w.write_map(field::kv("id", id)); }
+  static constexpr auto fields() { return std::tuple{required_key("id", &Cancel::id)}; }
 };
 
 /// `ipc.load` notification params (PROTOCOL.md §3.10), worker → daemon: the calls the worker
@@ -444,22 +414,10 @@ struct Load {
   static constexpr std::string_view kWhat = "ipc.load params";
   std::uint32_t in_flight = 0;
   std::uint64_t served = 0;
-  bool has_in_flight = false;
-  bool has_served = false;
 
-  Status read_field(std::string_view key, const msgpack::object& value) {
-    if (key == "in_flight") return has_in_flight = true, field::read(value, key, in_flight);
-    if (key == "served") return has_served = true, field::read(value, key, served);
-    return {};
-  }
-  Status validate() const {
-    if (!has_in_flight || !has_served) {
-      return Error{Errc::missing_field, "ipc.load needs 'in_flight' and 'served'"};
-    }
-    return {};
-  }
-  void write_to(field::MapWriter& w) const {
-    w.write_map(field::kv("in_flight", in_flight), field::kv("served", served));
+  static constexpr auto fields() {
+    return std::tuple{required_key("in_flight", &Load::in_flight),
+                      required_key("served", &Load::served)};
   }
 };
 
