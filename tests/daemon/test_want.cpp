@@ -20,8 +20,7 @@ using namespace fastmd::test;
 namespace {
 
 void send_want(RawPeer& client, std::uint64_t id, const std::string& method) {
-  client.send(
-      proto::Message::request(id, proto::kWant, proto::encode_body(proto::Want{method})));
+  client.send(proto::Message::request(id, proto::kWant, proto::encode_body(proto::Want{method})));
 }
 
 // The next frame other than ipc.no_worker (about the hello's wants), required to be the
