@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 
+#include "fastmd/ipc/call_policy.hpp"
 #include "fastmd/proto/message.hpp"
 #include "fastmd/shm/oneoff.hpp"
 #include "fastmd/shm/segment_reader.hpp"
@@ -74,14 +75,12 @@ Napi::Value make_result(Napi::Env env, proto::ByteView bytes, ResultKind kind);
 Napi::Value make_result(Napi::Env env, shm::AttachedPayload payload, ResultKind kind);
 
 /// How many bytes of one worker's segment this client's result Buffers may hold in place at
-/// once. The policy: a quarter of the segment (2 MiB of the default 8 MiB), so a program
-/// that keeps results alive leaves the worker at least three quarters for its answers; past
-/// it results are copied. Used only on the JS thread (finalizers run there too).
+/// once: the segment's size / ipc::policy::kHeldResultsSegmentDivisor; past it results are
+/// copied. Used only on the JS thread (finalizers run there too).
 class HeldResultBudget {
  public:
-  static constexpr std::size_t kSegmentShare = 4;
-
-  explicit HeldResultBudget(std::size_t segment_size) : limit_(segment_size / kSegmentShare) {}
+  explicit HeldResultBudget(std::size_t segment_size)
+      : limit_(segment_size / ipc::policy::kHeldResultsSegmentDivisor) {}
 
   bool take(std::size_t bytes) {
     if (bytes > limit_ - held_) return false;
