@@ -384,10 +384,9 @@ std::size_t JsPayload::write_to(std::span<std::byte> out) const {
   if (units > kProbeMinUnits) {
     std::array<char16_t, kProbeUnits + 1> probe;  // + N-API's terminating NUL
     std::size_t probed = 0;
-    NAPI_THROW_IF_FAILED(value_.Env(),
-                         napi_get_value_string_utf16(value_.Env(), value_, probe.data(),
-                                                     probe.size(), &probed),
-                         0);
+    NAPI_THROW_IF_FAILED(
+        value_.Env(),
+        napi_get_value_string_utf16(value_.Env(), value_, probe.data(), probe.size(), &probed), 0);
     if (!all_ascii(probe.data(), probed)) {
       const char16_t* text = probe.data();
       thread_local std::vector<char16_t> copied;  // reused: no fresh pages per call

@@ -1,8 +1,9 @@
-// js_payload.hpp — JS payloads to bytes and bytes to JS results, each in one pass:
-// a string is encoded to UTF-8 straight into the memory it is sent from (a frame buffer, a
-// shared-memory block or a one-off memfd), and a result becomes a Buffer or a string with an
-// ASCII fast path and recycled memory for large strings (see make_result), chosen by
-// measurement (docs/sdk-node.md).
+// js_payload.hpp — JS payloads to bytes and bytes to JS results: a string is encoded to
+// UTF-8 straight into the memory it is sent from (a frame buffer, a shared-memory block or a
+// one-off memfd) — by V8 when it starts with ASCII, else from a UTF-16 copy by
+// utf16_to_utf8 — and a result becomes a Buffer or a string with an ASCII fast path and
+// recycled memory for large strings (see make_result), chosen by measurement
+// (docs/sdk-node.md).
 #pragma once
 
 #include <napi.h>
@@ -48,7 +49,8 @@ class JsPayload {
   std::size_t room_for(std::size_t size) const { return size + (is_string_ ? 1 : 0); }
 
   /// Writes the payload into `out` (room_for(max_size()) or room_for(exact_size()) bytes)
-  /// and returns its wire size.
+  /// and returns its wire size. A string whose first units are not all ASCII is copied out
+  /// as UTF-16 first (V8 encodes those one character at a time; docs/sdk-node.md).
   std::size_t write_to(std::span<std::byte> out) const;
 
  private:
