@@ -81,10 +81,11 @@ async function latencySeries(client, transport, pids, payload, iterations, kind)
   await new Promise((resolve) => setImmediate(resolve));
   gcs.disconnect();
   const p = percentiles(samples);
-  const row = { client: 'node', transport, method: 'echo', payload_kind: kind, payload_bytes: payload.length, ...p,
+  const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  const row = { client: 'node', transport, method: 'echo', payload_kind: kind, payload_bytes: bytes, ...p,
     msgs_per_s: iterations / (m.totalNs / 1e9), iterations, ...costs(m, iterations),
     gc_per_100_calls: (100 * collections) / iterations };
-  if (payload.length >= 64 * 1024) row.gb_per_s = payload.length / (p.p50_us * 1e3);
+  if (bytes >= 64 * 1024) row.gb_per_s = bytes / (p.p50_us * 1e3);
   emit(row);
 }
 
@@ -175,7 +176,11 @@ async function main() {
   await corpusSeries(async (text) => md.render(text), 'markdown-it', [], corpus, rounds, 0);
 }
 
-main().catch((error) => {
-  progress(`bench/node/transports.js: ${error.stack ?? error}`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((error) => {
+    progress(`bench/node/transports.js: ${error.stack ?? error}`);
+    process.exit(1);
+  });
+}
+
+module.exports = { latencySeries, roundTrips, textPayload };

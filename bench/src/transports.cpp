@@ -361,6 +361,25 @@ void daemon_memory(const fs::path& bin_dir) {
   report(128);
 }
 
+// The fast rows' daemon: its segments hold a 10 MiB payload, so the rows show shared memory,
+// not one-off memfds.
+std::vector<std::string> fast_daemon_options() {
+  return {"--pool-size-mib", "128", "--segment-size-kib", "32768"};
+}
+
+// Only the fast transport's echo of 1 and 10 MiB, which bench/node/large-echo.js sets beside
+// the Node client's rows of the same run.
+void large_echo_rows(const fs::path& bin_dir, const Budget& budget) {
+  PrivateDaemon daemon(bin_dir, fast_daemon_options());
+  FastTarget target(
+      Child::spawn({(bin_dir / "fastmd-worker-md").string(), "--socket", daemon.socket()}),
+      daemon.socket(), proto::kDefaultInlineThreshold);
+  for (std::size_t size : {std::size_t{1024 * 1024}, std::size_t{10 * 1024 * 1024}}) {
+    progress("cpp fast: echo {} B", size);
+    latency_series(target, "fast", "echo", text_payload(size), budget.round_trips(size));
+  }
+}
+
 int serve_inline(const std::string& socket, unsigned spin_us) {
   ipc::Worker worker(examples::markdown_methods(1),
                      {.socket_path = socket,
@@ -381,12 +400,14 @@ std::string read_file(const std::string& path) {
 
 int main(int argc, char** argv) {
   CLI::App app{"fastmd-bench-cpp: the C++ client over every transport (rows as JSON lines)"};
-  bool quick = false, serve = false;
+  bool quick = false, serve = false, large_echo = false;
   std::string bin_dir = self_path().parent_path().string(), markdown_path, socket;
   unsigned spin_us = 0;
   app.add_flag("--quick", quick, "fewer iterations (a check that everything runs)");
   app.add_option("--bin-dir", bin_dir, "where fastmd-ipcd and fastmd-worker-md are");
   app.add_option("--markdown", markdown_path, "a Markdown document for the transform rows");
+  app.add_flag("--large-echo", large_echo,
+               "only the fast transport's echo of 1 and 10 MiB (bench/node/large-echo.js)");
   app.add_flag("--serve-inline", serve,
                "run as the inline-only worker (used by the benchmark itself)");
   app.add_option("--socket", socket, "--serve-inline: the daemon's socket");
@@ -397,12 +418,15 @@ int main(int argc, char** argv) {
   const Budget budget{quick};
   const std::string markdown = read_file(markdown_path);
   try {
+    if (large_echo) {
+      large_echo_rows(bin_dir, budget);
+      return 0;
+    }
     {
       LegacyTarget legacy(bin_dir);
       run_target(legacy, "legacy", budget, markdown);
     }
-    // Segments hold a 10 MiB payload, so the fast rows show shared memory, not one-off memfds.
-    PrivateDaemon daemon(bin_dir, {"--pool-size-mib", "128", "--segment-size-kib", "32768"});
+    PrivateDaemon daemon(bin_dir, fast_daemon_options());
     const std::string spin = std::to_string(kSpinMicros);
     const std::string worker_md = (fs::path(bin_dir) / "fastmd-worker-md").string();
     const std::string inline_worker = self_path().string();

@@ -42,6 +42,7 @@ Napi::Object call_policy(Napi::Env env) {
   out.Set("shmWaitOnEventLoopMs", ms(kShmWaitOnEventLoop));
   out.Set("spinHoldMaxMs", ms(kSpinHoldMax));
   out.Set("batchWriteBytes", static_cast<double>(kBatchWriteBytes));
+  out.Set("heldResultsSegmentDivisor", static_cast<double>(kHeldResultsSegmentDivisor));
   out.Freeze();
   return out;
 }

@@ -1,8 +1,9 @@
-// js_payload.hpp — JS payloads to bytes and bytes to JS results, each in one pass:
-// a string is encoded to UTF-8 straight into the memory it is sent from (a frame buffer, a
-// shared-memory block or a one-off memfd), and a result becomes a Buffer or a string with an
-// ASCII fast path and recycled memory for large strings (see make_result), chosen by
-// measurement (docs/sdk-node.md).
+// js_payload.hpp — JS payloads to bytes and bytes to JS results: a string is encoded to
+// UTF-8 straight into the memory it is sent from (a frame buffer, a shared-memory block or a
+// one-off memfd) — by V8 when it starts with ASCII, else from a UTF-16 copy by
+// utf16_to_utf8 — and a result becomes a Buffer or a string with an ASCII fast path and
+// recycled memory for large strings (see make_result), chosen by measurement
+// (docs/sdk-node.md).
 #pragma once
 
 #include <napi.h>
@@ -12,6 +13,7 @@
 #include <optional>
 #include <span>
 
+#include "fastmd/ipc/call_policy.hpp"
 #include "fastmd/proto/message.hpp"
 #include "fastmd/shm/oneoff.hpp"
 #include "fastmd/shm/segment_reader.hpp"
@@ -47,7 +49,8 @@ class JsPayload {
   std::size_t room_for(std::size_t size) const { return size + (is_string_ ? 1 : 0); }
 
   /// Writes the payload into `out` (room_for(max_size()) or room_for(exact_size()) bytes)
-  /// and returns its wire size.
+  /// and returns its wire size. A string whose first units are not all ASCII is copied out
+  /// as UTF-16 first (V8 encodes those one character at a time; docs/sdk-node.md).
   std::size_t write_to(std::span<std::byte> out) const;
 
  private:
@@ -74,14 +77,12 @@ Napi::Value make_result(Napi::Env env, proto::ByteView bytes, ResultKind kind);
 Napi::Value make_result(Napi::Env env, shm::AttachedPayload payload, ResultKind kind);
 
 /// How many bytes of one worker's segment this client's result Buffers may hold in place at
-/// once. The policy: a quarter of the segment (2 MiB of the default 8 MiB), so a program
-/// that keeps results alive leaves the worker at least three quarters for its answers; past
-/// it results are copied. Used only on the JS thread (finalizers run there too).
+/// once: the segment's size / ipc::policy::kHeldResultsSegmentDivisor; past it results are
+/// copied. Used only on the JS thread (finalizers run there too).
 class HeldResultBudget {
  public:
-  static constexpr std::size_t kSegmentShare = 4;
-
-  explicit HeldResultBudget(std::size_t segment_size) : limit_(segment_size / kSegmentShare) {}
+  explicit HeldResultBudget(std::size_t segment_size)
+      : limit_(segment_size / ipc::policy::kHeldResultsSegmentDivisor) {}
 
   bool take(std::size_t bytes) {
     if (bytes > limit_ - held_) return false;

@@ -10,6 +10,7 @@
 const assert = require('node:assert/strict');
 const { describe, it } = require('node:test');
 
+const { loadAddon } = require('../lib/fast/addon');
 const { useFastCluster, waitFor } = require('./fast-support/cluster');
 
 const KiB = 1024;
@@ -33,9 +34,11 @@ function bytes(size, seed) {
 
 // Segments of 4 MiB in a pool of two (the client's and one worker's): 1 MiB results come
 // through the worker's segment, 6 and 10 MiB ones through one-off memfds, a new worker gets
-// the dead one's segment, and one client's Buffers may hold 1 MiB of a worker segment in
-// place (HeldResultBudget: a quarter).
-const SMALL_SEGMENTS = ['--pool-size-mib', '10', '--segment-size-kib', '4096'];
+// the dead one's segment, and one client's Buffers may hold segment size /
+// policy.heldResultsSegmentDivisor of a worker segment in place (the C++ core's number).
+const SEGMENT_BYTES = 4096 * KiB;
+const SMALL_SEGMENTS = ['--pool-size-mib', '10', '--segment-size-kib', String(SEGMENT_BYTES / KiB)];
+const HELD_BUDGET = SEGMENT_BYTES / loadAddon().policy.heldResultsSegmentDivisor;
 
 const CONTENT = { ascii: 'a', 'Latin-1': 'é', 'two-byte': 'Ж€', emoji: '😀' };
 
@@ -93,14 +96,16 @@ describe('result Buffers held in place', { timeout: 300000 }, () => {
 
   it('are copied past the budget, and the worker keeps answering through its segment', async () => {
     const kept = [];
+    const size = MiB - 4096;
     const before = fast.transport.stats;
     for (let seed = 0; seed < 12; seed++) {
-      const sent = bytes(MiB - 4096, seed);
+      const sent = bytes(size, seed);
       kept.push({ sent, got: await call(sent) });
     }
     const after = fast.transport.stats;
-    assert.equal(after.received.inPlace - before.received.inPlace, 1, 'one result held in place: the budget');
-    assert.ok(after.heldBytes <= MiB, `at most a quarter of the segment held (${after.heldBytes} B)`);
+    assert.equal(after.received.inPlace - before.received.inPlace, Math.floor(HELD_BUDGET / size),
+      'as many results held in place as the budget has room for');
+    assert.ok(after.heldBytes <= HELD_BUDGET, `at most the budget held (${after.heldBytes} of ${HELD_BUDGET} B)`);
     assert.equal(after.received.segment - before.received.segment, 12, 'every result came through the segment');
     assert.equal(after.received.oneoff, before.received.oneoff, 'none by one-off memfd');
     for (const { sent, got } of kept) assert.ok(got.equals(sent));

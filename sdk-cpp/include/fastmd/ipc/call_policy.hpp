@@ -61,4 +61,11 @@ inline constexpr std::chrono::milliseconds kSpinHoldMax{10};
 /// 256 KiB writes (batches of 4,096 64 B calls).
 inline constexpr std::size_t kBatchWriteBytes = 32 * 1024;
 
+/// Node's result Buffers made in place over a worker's segment (no copy) may hold at most
+/// segment size / this of one worker's segment per client; past it results are copied. A
+/// quarter (2 MiB of the default 8 MiB): a program that keeps results alive leaves the worker
+/// at least three quarters of its segment for answers (docs/sdk-node.md, "the Buffer
+/// lifetime rule").
+inline constexpr std::size_t kHeldResultsSegmentDivisor = 4;
+
 }  // namespace fastmd::ipc::policy
