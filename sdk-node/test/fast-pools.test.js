@@ -1,15 +1,17 @@
 'use strict';
 // The daemon's worker pools from Node: a daemon started on a `[[pool]]` config, with no worker
 // started by hand, serves connect({ transport: 'fast' }) calls (the pool starts its worker on
-// demand), and pool workers killed with -9 under load are restarted by the daemon while every
-// call is answered exactly once. Pool state comes from `fastmd-ipcctl pools --json`.
+// demand); pool workers killed with -9 under load are restarted by the daemon while every
+// call is answered exactly once; a command that exits at once is stopped as crash-looping; and
+// a worker started by hand before the daemon joins it. Pool state comes from
+// `fastmd-ipcctl pools --json`.
 
 const assert = require('node:assert/strict');
 const { describe, it } = require('node:test');
 
 const { connect } = require('..');
-const { waitFor } = require('./fast-support/cluster');
-const { poolTable, readyPids, usePoolDaemon, waitForPool } = require('./fast-support/pools');
+const { Cluster, waitFor } = require('./fast-support/cluster');
+const { poolStatus, poolTable, readyPids, usePoolDaemon, waitForPool } = require('./fast-support/pools');
 
 describe('a daemon with an on-demand pool and no worker started by hand', { timeout: 60000 }, () => {
   const fixture = usePoolDaemon(poolTable('markdown', ['--concurrency', '1'],
@@ -68,5 +70,49 @@ describe('pool workers killed with -9 under load', { timeout: 120000 }, () => {
     for (const pid of readyPids(back)) assert.ok(!victims.includes(pid), `pid ${pid} is a new process`);
     assert.equal(back.last_exit, 'killed by signal 9 (Killed)');
     assert.equal(await fixture.client.call('echo', 'after'), 'after');
+  });
+});
+
+describe('a pool whose command exits at once', { timeout: 60000 }, () => {
+  const fixture = usePoolDaemon(`[[pool]]\nname = "broken"\ncommand = ["/bin/false"]\n`
+    + 'methods = ["transform"]\nmin = 1\nrestart-backoff-ms = [10, 40]\n'
+    + 'crash-loop = { failures = 4, within-s = 60 }\n');
+
+  it('is stopped after the crash-loop limit, shown so, and its calls fail with NO_WORKER', async () => {
+    const { socket } = fixture.cluster;
+    const looping = await waitForPool(socket, 'broken', (p) => p.state === 'crash-looping', 20000,
+      'the crash-loop stop');
+    assert.deepEqual(looping.workers, []);
+    assert.equal(looping.recent_failures, 4);
+    assert.equal(looping.restarts, 3, 'the first start, then three restarts, each exiting');
+    assert.equal(looping.last_exit, 'exit status 1');
+
+    fixture.client = await connect({ transport: 'fast', socket });
+    await assert.rejects(fixture.client.call('transform', 'x'), { code: 'FASTMD_NO_WORKER' });
+    const later = await poolStatus(socket, 'broken');
+    assert.equal(later.state, 'crash-looping');
+    assert.equal(later.restarts, 3, 'a call does not restart a crash-looping pool');
+  });
+});
+
+describe('a worker started by hand before its daemon, with --wait-for-daemon', { timeout: 60000 }, () => {
+  it('joins when the daemon comes up, and Node calls reach it', async () => {
+    const cluster = new Cluster();
+    try {
+      const worker = cluster.startWorker(['--wait-for-daemon']);
+      await new Promise((resolve) => setTimeout(resolve, 300)); // it waits: no daemon yet
+      assert.equal(worker.exitCode, null, 'the worker waits instead of exiting');
+      await cluster.startDaemon();
+      const client = await connect({ transport: 'fast', socket: cluster.socket });
+      try {
+        await waitFor(() => client.workers.length === 1, 20000, 'the waiting worker to join');
+        assert.equal(client.workers[0].pid, worker.pid);
+        assert.equal(await client.call('transform', '*late*'), '<p><em>late</em></p>\n');
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await cluster.stop();
+    }
   });
 });
