@@ -39,22 +39,31 @@ constexpr std::string_view role_name(Role role) {
   return "?";
 }
 
-/// One key of a control body: its name, the member it fills, and whether a body without it is
-/// MISSING_FIELD. A body lists its keys once, in `fields()`, which both decoding and encoding
-/// walk (decode_body, encode_body), so the two cannot disagree.
+/// How a key of a control body is present: `optional` (absent keeps the default), `required`
+/// (absent is MISSING_FIELD), or `flag` (a bool whose absence means false, written only when
+/// true, so a peer that does not use it sends the same bytes as before it existed).
+enum class Presence : std::uint8_t { optional, required, flag };
+
+/// One key of a control body: its name, the member it fills, and how it is present. A body
+/// lists its keys once, in `fields()`, which both decoding and encoding walk (decode_body,
+/// encode_body), so the two cannot disagree.
 template <class Body, class T>
 struct Key {
   std::string_view name;
   T Body::*member;
-  bool required = false;
+  Presence presence = Presence::optional;
 };
 template <class Body, class T>
 constexpr Key<Body, T> optional_key(std::string_view name, T Body::*member) {
-  return {name, member, false};
+  return {name, member, Presence::optional};
 }
 template <class Body, class T>
 constexpr Key<Body, T> required_key(std::string_view name, T Body::*member) {
-  return {name, member, true};
+  return {name, member, Presence::required};
+}
+template <class Body>
+constexpr Key<Body, bool> flag_key(std::string_view name, bool Body::*member) {
+  return {name, member, Presence::flag};
 }
 
 struct MethodSpec {
@@ -165,7 +174,8 @@ Status read_members(const msgpack::object& map, std::string_view what, T& out) {
   if (!status) return status;
   std::string_view missing;
   [&]<std::size_t... I>(std::index_sequence<I...>) {
-    (void)(((std::get<I>(keys).required && !seen[I]) && (missing = std::get<I>(keys).name, true)) ||
+    (void)(((std::get<I>(keys).presence == Presence::required && !seen[I]) &&
+            (missing = std::get<I>(keys).name, true)) ||
            ...);
   }
   (std::make_index_sequence<count>{});
@@ -227,13 +237,16 @@ void write(Packer& p, const std::vector<T>& v) {
   for (const auto& item : v) write(p, item);
 }
 
-template <class T>
-bool present(const T&) {
+template <class Body, class T>
+bool present(const Body& body, const Key<Body, T>& key) {
+  if constexpr (std::is_same_v<T, bool>) {
+    if (key.presence == Presence::flag) return body.*key.member;
+  }
   return true;
 }
-template <class T>
-bool present(const std::optional<T>& v) {
-  return v.has_value();
+template <class Body, class T>
+bool present(const Body& body, const Key<Body, std::optional<T>>& key) {
+  return (body.*key.member).has_value();
 }
 template <class T>
 void write_value(Packer& p, const T& value) {
@@ -244,14 +257,15 @@ void write_value(Packer& p, const std::optional<T>& value) {
   write(p, *value);
 }
 
-/// Packs a body as a map of its keys in `fields()` order, leaving out empty optionals.
+/// Packs a body as a map of its present keys in `fields()` order (an empty optional and a
+/// false flag are left out).
 template <Schema T>
 void write(Packer& p, const T& body) {
   std::apply(
       [&](const auto&... each) {
-        p.pack_map((0u + ... + (present(body.*each.member) ? 1u : 0u)));
-        ((present(body.*each.member) ? (pack_str(p, each.name), write_value(p, body.*each.member))
-                                     : void()),
+        p.pack_map((0u + ... + (present(body, each) ? 1u : 0u)));
+        ((present(body, each) ? (pack_str(p, each.name), write_value(p, body.*each.member))
+                              : void()),
          ...);
       },
       T::fields());
