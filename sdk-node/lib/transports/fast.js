@@ -38,7 +38,7 @@ class FastTransport {
     this._nextId = 1;
     this._calls = new Map(); // id -> call (sent or queued)
     this._queue = []; // calls waiting for a worker
-    this._workers = new Set(); // live workers of every session
+    this._workers = new Set(); // the workers new calls may go to: the current session's (§3.8)
     this._sessions = new Set();
     this._session = null; // the session new work is registered with
     this._closed = false;
@@ -136,6 +136,7 @@ class FastTransport {
         for (const method of this._options.wants || []) record.wants.set(method, null);
         this._session = record;
         this._reconnectDelay = this._policy.reconnectMinMs;
+        for (const earlier of [...this._sessions]) if (earlier !== record) this._retireSession(earlier);
         onOpen(null);
         // A new daemon: calls still waiting for a worker ask it afresh.
         for (const call of this._queue) this._want(call.request.method);
@@ -533,6 +534,18 @@ class FastTransport {
     }, delay);
     // Reconnecting alone never keeps a process alive; queued calls arm their own timer.
     this._reconnectTimer.unref();
+  }
+
+  // A newer daemon connection took over (PROTOCOL.md §3.8 item 4): the earlier session's
+  // workers take no new call and leave the list (the new daemon introduces the live ones
+  // again); the addon closes each channel once its calls in flight are settled, and the
+  // session, with its segment mappings, goes with its last channel (_dropWorker).
+  _retireSession(record) {
+    if (record.retired) return;
+    record.retired = true;
+    for (const worker of record.workers.values()) this._workers.delete(worker);
+    record.native.retire();
+    if (record.workers.size === 0) this._closeSession(record);
   }
 
   _closeSession(record) {
