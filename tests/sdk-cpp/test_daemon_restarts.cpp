@@ -197,3 +197,45 @@ TEST_CASE(
     CHECK(open_fds(pid).segments == worker_fds_start[w].segments);
   }
 }
+
+TEST_CASE(
+    "calls in flight on a channel of the killed daemon's generation are answered on it, "
+    "even those that may not be sent twice, and the channel closes after them") {
+  Cluster cluster;
+  auto& worker = cluster.start_worker("sleeper", 8);
+  auto client = cluster.client();
+  REQUIRE(client->wait_for_workers(1, 10s));
+  const std::set<std::string> first_generation = segment_mappings(::getpid()).inodes;
+  REQUIRE(first_generation.size() == 2);
+
+  // Each takes 1.5 s: the daemon is killed, restarted and the client reconnected meanwhile.
+  constexpr std::size_t kCalls = 8;
+  fastmd::test::Tally tally(kCalls);
+  for (std::size_t i = 0; i < kCalls; ++i) {
+    client->call_async("sleep", fastmd::proto::as_bytes(std::string("1500")), tally.recorder(i),
+                       {.idempotent = false});
+  }
+  cluster.kill_daemon();
+  cluster.start_daemon();
+  // Reconnected and introduced again: the old channel is no longer listed, but it stays open
+  // for the calls on it.
+  REQUIRE(eventually(
+      [&] {
+        const auto now = segment_mappings(::getpid()).inodes;
+        return now.size() == 4;  // both generations' own and worker segments
+      },
+      10s));
+  REQUIRE(client->wait_for_workers(1, 5s));
+  CHECK(client->worker_count() == 1);
+  CHECK(client->in_flight() == kCalls);
+
+  REQUIRE(tally.wait_all(30s));
+  CHECK(tally.each_answered_once());
+  CHECK(tally.succeeded() == kCalls);
+  // Settled: the old channel closed, and with it the killed daemon's segments.
+  CHECK(eventually(
+      [&] { return one_fresh_generation(segment_mappings(::getpid()), 2, first_generation); }, 5s));
+  CHECK(eventually(
+      [&] { return one_fresh_generation(segment_mappings(worker.pid()), 2, first_generation); },
+      5s));
+}
