@@ -431,7 +431,9 @@ void FastSession::read_response(Peer& peer, Inbound& inbound, Answers& answers) 
 }
 
 void FastSession::retire_if_settled(Peer& peer) {
-  const auto generation = ipc::detail::ConnectionGeneration::of(/*replaced=*/retired_);
+  // JS supersedes only peers of an earlier session (one FastSession per daemon connection).
+  const ipc::detail::ConnectionGeneration generation{.current = !peer.superseded,
+                                                     .superseded = peer.superseded};
   if (peer.retiring || !generation.closes_now(peer.in_flight.size())) return;
   peer.retiring = true;
   peer.channel->shut_down();
@@ -680,15 +682,12 @@ Napi::Value FastSession::abandon(const Napi::CallbackInfo& info) {
   return env_.Undefined();
 }
 
-Napi::Value FastSession::retire(const Napi::CallbackInfo&) {
-  if (closed_ || retired_) return env_.Undefined();
-  retired_ = true;
-  // Its daemon is gone; a control connection still open would only introduce more channels.
-  control_poll_.reset();
-  control_.reset();
-  ready_ = false;
-  for (auto& [id, peer] : peers_) retire_if_settled(*peer);
-  update_hold();
+Napi::Value FastSession::retire(const Napi::CallbackInfo& info) {
+  if (closed_) return env_.Undefined();
+  auto found = peers_.find(to_u64(info[0], "peer"));
+  if (found == peers_.end()) return env_.Undefined();
+  found->second->superseded = true;
+  retire_if_settled(*found->second);
   return env_.Undefined();
 }
 

@@ -16,9 +16,10 @@
 //       Array, one entry per answer: errno 0 → the result, else the error's message
 //   send(peer, id, method, payload, asString)  cancel(peer, id)  abandon(peer, id)  close()
 //   want(method): sends ipc.want {method} to the daemon; answered by 'want_answered'
-//   retire(): this session's daemon connection was replaced by a newer one (PROTOCOL.md §3.8
-//     item 4): each channel is closed once no call is in flight on it ('peer_closed' with
-//     FASTMD_CANCELLED follows), releasing its segment mappings; JS sends it no new call
+//   retire(peer): a newer daemon connection introduced this earlier session's worker again
+//     (PROTOCOL.md §3.8 item 4): its channel is closed once no call is in flight on it
+//     ('peer_closed' with FASTMD_CANCELLED follows), releasing its segment mapping; JS sends
+//     it no new call
 //   sendMany(peer, firstId, method, payloads, start, end, as) → [index, errno, message, ...]
 //     payloads[start..end) as calls firstId + index, written with as few writes as the socket
 //     allows; `as` true/false: string/Buffer results, undefined: each payload's kind. Returns
@@ -67,7 +68,8 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
     std::optional<shm::SegmentReader> segment;
     std::shared_ptr<HeldResultBudget> held_results;  // result Buffers over `segment`
     std::unordered_map<std::uint64_t, ResultKind> in_flight;
-    bool retiring = false;  // shut down by retire_if_settled(): its close is no failure
+    bool superseded = false;  // retire(peer): introduced again on a newer connection
+    bool retiring = false;    // shut down by retire_if_settled(): its close is no failure
   };
 
   Napi::Value send(const Napi::CallbackInfo& info);
@@ -110,7 +112,7 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
   std::optional<proto::Error> read_responses(Peer& peer, Answers& answers);
   void read_response(Peer& peer, ipc::detail::Inbound& inbound, Answers& answers);
   void drop_peer(std::uint64_t peer_id, const char* event, const proto::Error& why);
-  // Once the session is retired, shuts down `peer`'s channel when its last call settled; the
+  // Once `peer` is superseded, shuts down its channel when its last call settled; the
   // channel's poll then reports the end, and the peer is dropped from the loop, not from here.
   void retire_if_settled(Peer& peer);
 
@@ -154,7 +156,6 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
   std::unique_ptr<PollWatcher> control_poll_;
   proto::Decoder body_decoder_{proto::DecodeLimits::control()};
   bool ready_ = false;
-  bool retired_ = false;  // a newer daemon connection took over (retire())
   std::unordered_map<std::uint64_t, std::string> wants_in_flight_;  // ipc.want ids → methods
   std::uint64_t next_request_id_ = 2;                               // after ipc.hello's 1
   bool closed_ = false;

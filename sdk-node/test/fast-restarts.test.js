@@ -78,6 +78,7 @@ describe('the daemon killed four times under load', { timeout: 120000 }, () => {
           if (result !== html(index)) wrong.push(`${index}: ${result.slice(0, 40)}`);
         } catch (error) {
           wrong.push(`${index}: ${error.code} ${error.message}`);
+          await new Promise((resolve) => setImmediate(resolve)); // a failing call never spins the loop
         }
         settled[index] += 1;
       }
@@ -124,5 +125,29 @@ describe('the daemon killed four times under load', { timeout: 120000 }, () => {
       assert.equal(worker.bytes, start.workers[i].bytes, `worker ${workerPids[i]} maps one generation's bytes`);
       assert.equal(worker.fds, start.workers[i].fds, `worker ${workerPids[i]} holds as many segment fds`);
     });
+  });
+});
+
+describe('calls in flight across a daemon restart', { timeout: 60000 }, () => {
+  const fast = useFastCluster({ worker: 'fastmd-test-worker', workerArgs: ['--threads', '16'] });
+
+  it('answers them on the killed daemon\'s channel, even those not idempotent, then closes it', async () => {
+    const { cluster, transport } = fast;
+    const firstGeneration = segments(process.pid).inodes;
+    assert.equal(firstGeneration.size, 2);
+    // Each takes 1.5 s: the daemon is killed, restarted and the transport reconnected meanwhile
+    // (the worker has threads to spare, so it reconnects meanwhile too).
+    const calls = Array.from({ length: 8 }, () => transport.call('sleep', '1500', { idempotent: false, timeoutMs: 30000 }));
+    const exited = new Promise((resolve) => cluster.daemon.once('exit', resolve));
+    cluster.daemon.kill('SIGKILL');
+    await exited;
+    await cluster.startDaemon();
+    // Reconnected and introduced again: both generations are mapped, the old one is not listed.
+    await waitFor(() => segments(process.pid).inodes.size === 4, 10000, 'the new daemon\'s introduction');
+    await waitFor(() => transport.workers.length === 1, 5000, 'the new channel to be listed');
+    assert.equal(transport.workers.length, 1);
+    assert.deepEqual(await Promise.all(calls), Array(8).fill('1500'));
+    await waitFor(() => oneFreshGeneration(segments(process.pid), 2, firstGeneration), 5000,
+      'the old channel and its segments to go once its calls were settled');
   });
 });

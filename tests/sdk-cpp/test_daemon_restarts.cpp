@@ -202,7 +202,7 @@ TEST_CASE(
     "calls in flight on a channel of the killed daemon's generation are answered on it, "
     "even those that may not be sent twice, and the channel closes after them") {
   Cluster cluster;
-  auto& worker = cluster.start_worker("sleeper", 8);
+  auto& worker = cluster.start_worker("sleeper", 16);
   auto client = cluster.client();
   REQUIRE(client->wait_for_workers(1, 10s));
   const std::set<std::string> first_generation = segment_mappings(::getpid()).inodes;

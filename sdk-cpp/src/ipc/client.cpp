@@ -272,10 +272,9 @@ class Client::Impl final : public detail::EndpointHooks {
     auto own = detail::open_own_segment(std::move(segment_fd), reply.segment);
     std::lock_guard lock(mutex_);
     own_segment_ = std::move(own);
-    // The channels of the earlier connection take no new call, and close once settled
-    // (PROTOCOL.md §3.8 item 4); the ones idle now close at once.
+    // Channels of the earlier connection close once their worker is introduced again and
+    // their calls are settled (PROTOCOL.md §3.8 item 4, on_channel).
     connection_ = endpoint_.epoch();
-    for (const auto& channel : channels_) retire_if_settled_locked(channel);
     // A new daemon: its wait applies, and calls still waiting ask it afresh.
     daemon_takes_wants_ = reply.no_worker_wait_ms.has_value();
     no_worker_wait_ = daemon_takes_wants_ ? std::chrono::milliseconds(*reply.no_worker_wait_ms)
@@ -301,6 +300,13 @@ class Client::Impl final : public detail::EndpointHooks {
     {
       std::lock_guard lock(mutex_);
       channel->own_segment = own_segment_;
+      // The same worker's channel of an earlier connection takes no new call from now on.
+      for (const auto& earlier : channels_) {
+        if (earlier->epoch() != connection_ && earlier->peer().pid == channel->peer().pid) {
+          earlier->superseded = true;
+          retire_if_settled_locked(earlier);
+        }
+      }
       channels_.push_back(channel);
       // Calls that waited for a worker go to the new one now.
       std::deque<CallId> still_waiting;
@@ -513,19 +519,19 @@ class Client::Impl final : public detail::EndpointHooks {
   }
 
   detail::ConnectionGeneration generation_of(const DirectChannel& channel) const {
-    return {channel.epoch(), connection_};
+    return {.current = channel.epoch() == connection_, .superseded = channel.superseded};
   }
 
-  // The workers this client is introduced to now: the current connection's channels (a
-  // channel of an earlier one is a worker introduced again, or one that has gone).
+  // The workers this client is introduced to now, each once: on its current connection's
+  // channel, or on an earlier one until it is introduced again.
   std::size_t live_workers_locked() const {
-    return static_cast<std::size_t>(std::count_if(
-        channels_.begin(), channels_.end(),
-        [&](const auto& channel) { return generation_of(*channel).takes_new_calls(); }));
+    return static_cast<std::size_t>(
+        std::count_if(channels_.begin(), channels_.end(),
+                      [&](const auto& channel) { return generation_of(*channel).listed(); }));
   }
 
-  // Closes a channel of an earlier connection once no call is in flight on it; closing it
-  // releases its mappings of that connection's segments (the channel owns them).
+  // Closes a superseded channel of an earlier connection once no call is in flight on it;
+  // closing it releases its mappings of that connection's segments (the channel owns them).
   void retire_if_settled_locked(const std::shared_ptr<DirectChannel>& channel) {
     if (!generation_of(*channel).closes_now(channel->outstanding.load(std::memory_order_relaxed)))
       return;
@@ -534,19 +540,23 @@ class Client::Impl final : public detail::EndpointHooks {
                                           "was closed once its calls were settled"});
   }
 
-  // The introduced worker of the current connection serving `method` with the fewest calls
-  // outstanding.
+  // The introduced worker serving `method` with the fewest calls outstanding: of the current
+  // connection if one serves it, else on an earlier connection's channel not superseded yet.
   std::shared_ptr<DirectChannel> pick_locked(std::string_view method) const {
     std::shared_ptr<DirectChannel> best;
+    bool best_preferred = false;
     std::uint32_t best_load = 0;
     for (const auto& channel : channels_) {
+      const detail::ConnectionGeneration generation = generation_of(*channel);
       if (channel->socket().is_shut_down() || !channel->serves(method) ||
-          !generation_of(*channel).takes_new_calls()) {
+          !generation.takes_new_calls()) {
         continue;
       }
       const std::uint32_t load = channel->outstanding.load(std::memory_order_relaxed);
-      if (!best || load < best_load) {
+      if (!best || (generation.preferred() && !best_preferred) ||
+          (generation.preferred() == best_preferred && load < best_load)) {
         best = channel;
+        best_preferred = generation.preferred();
         best_load = load;
       }
     }

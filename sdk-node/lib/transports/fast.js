@@ -38,7 +38,7 @@ class FastTransport {
     this._nextId = 1;
     this._calls = new Map(); // id -> call (sent or queued)
     this._queue = []; // calls waiting for a worker
-    this._workers = new Set(); // the workers new calls may go to: the current session's (§3.8)
+    this._workers = new Set(); // the workers new calls may go to, each once (§3.8 item 4)
     this._sessions = new Set();
     this._session = null; // the session new work is registered with
     this._closed = false;
@@ -136,7 +136,6 @@ class FastTransport {
         for (const method of this._options.wants || []) record.wants.set(method, null);
         this._session = record;
         this._reconnectDelay = this._policy.reconnectMinMs;
-        for (const earlier of [...this._sessions]) if (earlier !== record) this._retireSession(earlier);
         onOpen(null);
         // A new daemon: calls still waiting for a worker ask it afresh.
         for (const call of this._queue) this._want(call.request.method);
@@ -153,6 +152,11 @@ class FastTransport {
           methods: new Set(data.methods), outstanding: 0,
         };
         record.workers.set(data.peer, worker);
+        // The same worker on a channel of an earlier daemon connection (PROTOCOL.md §3.8 item 4)
+        // takes no new call now; the addon closes that channel once its calls are settled.
+        for (const earlier of [...this._workers]) {
+          if (earlier.session !== record && earlier.pid === data.pid) this._supersede(earlier);
+        }
         this._workers.add(worker);
         this._drainQueue();
         break;
@@ -248,6 +252,8 @@ class FastTransport {
       for (const call of request.calls) this._wait(call);
       return;
     }
+    const current = workers.filter((worker) => worker.session === this._session);
+    if (current.length > 0) workers.splice(0, workers.length, ...current);
     workers.sort((a, b) => a.outstanding - b.outstanding);
     const count = request.calls.length;
     const load = workers.reduce((sum, worker) => sum + worker.outstanding, count);
@@ -296,7 +302,7 @@ class FastTransport {
       let best = null;
       for (const worker of this._workers) {
         if (!worker.methods.has(request.method)) continue;
-        if (best === null || worker.outstanding < best.outstanding) best = worker;
+        if (best === null || this._before(worker, best)) best = worker;
       }
       if (best === null) {
         this._wait(call);
@@ -536,16 +542,23 @@ class FastTransport {
     this._reconnectTimer.unref();
   }
 
-  // A newer daemon connection took over (PROTOCOL.md §3.8 item 4): the earlier session's
-  // workers take no new call and leave the list (the new daemon introduces the live ones
-  // again); the addon closes each channel once its calls in flight are settled, and the
-  // session, with its segment mappings, goes with its last channel (_dropWorker).
-  _retireSession(record) {
-    if (record.retired) return;
-    record.retired = true;
-    for (const worker of record.workers.values()) this._workers.delete(worker);
-    record.native.retire();
-    if (record.workers.size === 0) this._closeSession(record);
+  // A worker of an earlier session was introduced again by the current daemon: it leaves the
+  // list and takes no new call there; the addon closes its channel once its calls in flight
+  // are settled, and the session, with its segment mappings, goes with its last channel
+  // (_dropWorker).
+  _supersede(worker) {
+    this._workers.delete(worker);
+    worker.session.native.retire(worker.peer);
+  }
+
+  // Whether `a` takes a new call before `b`: a worker of the current daemon session first (one
+  // of an earlier session is used only until its worker is introduced again), then the least
+  // busy.
+  _before(a, b) {
+    const aCurrent = a.session === this._session;
+    const bCurrent = b.session === this._session;
+    if (aCurrent !== bCurrent) return aCurrent;
+    return a.outstanding < b.outstanding;
   }
 
   _closeSession(record) {
