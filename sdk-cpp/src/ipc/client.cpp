@@ -540,23 +540,19 @@ class Client::Impl final : public detail::EndpointHooks {
                                           "was closed once its calls were settled"});
   }
 
-  // The introduced worker serving `method` with the fewest calls outstanding: of the current
-  // connection if one serves it, else on an earlier connection's channel not superseded yet.
+  // The introduced worker serving `method` with the fewest calls outstanding, on its newest
+  // channel (a superseded one of an earlier connection takes no new call).
   std::shared_ptr<DirectChannel> pick_locked(std::string_view method) const {
     std::shared_ptr<DirectChannel> best;
-    bool best_preferred = false;
     std::uint32_t best_load = 0;
     for (const auto& channel : channels_) {
-      const detail::ConnectionGeneration generation = generation_of(*channel);
       if (channel->socket().is_shut_down() || !channel->serves(method) ||
-          !generation.takes_new_calls()) {
+          !generation_of(*channel).takes_new_calls()) {
         continue;
       }
       const std::uint32_t load = channel->outstanding.load(std::memory_order_relaxed);
-      if (!best || (generation.preferred() && !best_preferred) ||
-          (generation.preferred() == best_preferred && load < best_load)) {
+      if (!best || load < best_load) {
         best = channel;
-        best_preferred = generation.preferred();
         best_load = load;
       }
     }

@@ -5,7 +5,7 @@
 // takes no new call and is closed once no call is in flight on it; closing it releases what that
 // connection mapped (the client's own old segment and the worker's), since the channel owns
 // those mappings. Until its worker is introduced again (it may reconnect after the client), the
-// earlier channel still serves calls no current channel can take, so none fails for the gap.
+// earlier channel still serves calls like any other, so none fails for the gap.
 // Without this rule every restart left a generation of channels and segments mapped, and listed
 // as workers (measured: 15 workers listed for 3 live ones after four restarts).
 #pragma once
@@ -19,12 +19,8 @@ struct ConnectionGeneration {
   bool current = true;      // introduced on the current connection
   bool superseded = false;  // an earlier one whose worker the current connection introduced
 
-  /// Whether new calls may go on the channel when a channel of the current connection serves
-  /// the method too: only the current connection's.
-  constexpr bool preferred() const { return current; }
-
-  /// Whether new calls may go on it at all: also an earlier connection's channel whose worker
-  /// is not introduced again yet (the worker is live; its new channel is not there yet).
+  /// Whether new calls may go on it: a current connection's channel, or an earlier one's whose
+  /// worker is not introduced again yet (the worker is live; its new channel is not there yet).
   constexpr bool takes_new_calls() const { return current || !superseded; }
 
   /// Whether it counts as a live worker: each worker once, on its newest channel.

@@ -252,8 +252,6 @@ class FastTransport {
       for (const call of request.calls) this._wait(call);
       return;
     }
-    const current = workers.filter((worker) => worker.session === this._session);
-    if (current.length > 0) workers.splice(0, workers.length, ...current);
     workers.sort((a, b) => a.outstanding - b.outstanding);
     const count = request.calls.length;
     const load = workers.reduce((sum, worker) => sum + worker.outstanding, count);
@@ -302,7 +300,7 @@ class FastTransport {
       let best = null;
       for (const worker of this._workers) {
         if (!worker.methods.has(request.method)) continue;
-        if (best === null || this._before(worker, best)) best = worker;
+        if (best === null || worker.outstanding < best.outstanding) best = worker;
       }
       if (best === null) {
         this._wait(call);
@@ -549,16 +547,6 @@ class FastTransport {
   _supersede(worker) {
     this._workers.delete(worker);
     worker.session.native.retire(worker.peer);
-  }
-
-  // Whether `a` takes a new call before `b`: a worker of the current daemon session first (one
-  // of an earlier session is used only until its worker is introduced again), then the least
-  // busy.
-  _before(a, b) {
-    const aCurrent = a.session === this._session;
-    const bCurrent = b.session === this._session;
-    if (aCurrent !== bCurrent) return aCurrent;
-    return a.outstanding < b.outstanding;
   }
 
   _closeSession(record) {
