@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "answer_error.hpp"
+#include "connection_generation.hpp"
 #include "fastmd/ipc/call_policy.hpp"
 #include "fastmd/platform/unix_socket.hpp"
 #include "fastmd/shm/oneoff.hpp"
@@ -75,7 +76,8 @@ Napi::Function FastSession::define(Napi::Env env) {
        InstanceMethod<&FastSession::send_many>("sendMany"),
        InstanceMethod<&FastSession::spin>("spin"), InstanceMethod<&FastSession::cancel>("cancel"),
        InstanceMethod<&FastSession::want>("want"), InstanceMethod<&FastSession::abandon>("abandon"),
-       InstanceMethod<&FastSession::close>("close"), InstanceMethod<&FastSession::stats>("stats")});
+       InstanceMethod<&FastSession::retire>("retire"), InstanceMethod<&FastSession::close>("close"),
+       InstanceMethod<&FastSession::stats>("stats")});
 }
 
 FastSession::FastSession(const Napi::CallbackInfo& info)
@@ -322,7 +324,18 @@ void FastSession::on_peer_ready(std::uint64_t peer_id, int status, int events) {
       napi_fatal_exception(env_, error.Value());
     }
   }
-  if (failure && !closed_) drop_peer(peer_id, "peer_closed", *failure);
+  if (closed_) return;
+  if (failure) {
+    auto retired = peers_.find(peer_id);
+    const bool retiring = retired != peers_.end() && retired->second->retiring;
+    drop_peer(peer_id, "peer_closed",
+              retiring ? Error{Errc::cancelled,
+                               "the channel of an earlier daemon connection was closed once "
+                               "its calls were settled"}
+                       : *failure);
+    return;
+  }
+  if (auto still = peers_.find(peer_id); still != peers_.end()) retire_if_settled(*still->second);
 }
 
 FastSession::Answers::Answers(Napi::Env env, Napi::Reference<Napi::Float64Array>& codes_buffer)
@@ -421,6 +434,16 @@ void FastSession::read_response(Peer& peer, Inbound& inbound, Answers& answers) 
   }
   if (!wanted) return;
   answers.add(message.id, code, value);
+}
+
+void FastSession::retire_if_settled(Peer& peer) {
+  // JS supersedes only peers of an earlier session (one FastSession per daemon connection).
+  const ipc::detail::ConnectionGeneration generation{.current = !peer.superseded,
+                                                     .superseded = peer.superseded};
+  if (peer.retiring || !generation.closes_now(peer.in_flight.size())) return;
+  peer.retiring = true;
+  peer.channel->shut_down();
+  peer.poll->want_writable(false);
 }
 
 void FastSession::drop_peer(std::uint64_t peer_id, const char* event, const Error& why) {
@@ -658,7 +681,17 @@ Napi::Value FastSession::abandon(const Napi::CallbackInfo& info) {
   if (found != peers_.end() && found->second->in_flight.erase(to_u64(info[1], "id")) > 0) {
     --in_flight_;
     update_hold();
+    retire_if_settled(*found->second);
   }
+  return env_.Undefined();
+}
+
+Napi::Value FastSession::retire(const Napi::CallbackInfo& info) {
+  if (closed_) return env_.Undefined();
+  auto found = peers_.find(to_u64(info[0], "peer"));
+  if (found == peers_.end()) return env_.Undefined();
+  found->second->superseded = true;
+  retire_if_settled(*found->second);
   return env_.Undefined();
 }
 

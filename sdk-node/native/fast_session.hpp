@@ -16,6 +16,10 @@
 //       Array, one entry per answer: errno 0 → the result, else the error's message
 //   send(peer, id, method, payload, asString)  cancel(peer, id)  abandon(peer, id)  close()
 //   want(method): sends ipc.want {method} to the daemon; answered by 'want_answered'
+//   retire(peer): a newer daemon connection introduced this earlier session's worker again
+//     (PROTOCOL.md §3.8 item 4): its channel is closed once no call is in flight on it
+//     ('peer_closed' with FASTMD_CANCELLED follows), releasing its segment mapping; JS sends
+//     it no new call
 //   sendMany(peer, firstId, method, payloads, start, end, as) → [index, errno, message, ...]
 //     payloads[start..end) as calls firstId + index, written with as few writes as the socket
 //     allows; `as` true/false: string/Buffer results, undefined: each payload's kind. Returns
@@ -64,6 +68,8 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
     std::optional<shm::SegmentReader> segment;
     std::shared_ptr<HeldResultBudget> held_results;  // result Buffers over `segment`
     std::unordered_map<std::uint64_t, ResultKind> in_flight;
+    bool superseded = false;  // retire(peer): introduced again on a newer connection
+    bool retiring = false;    // shut down by retire_if_settled(): its close is no failure
   };
 
   Napi::Value send(const Napi::CallbackInfo& info);
@@ -72,6 +78,7 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
   Napi::Value cancel(const Napi::CallbackInfo& info);
   Napi::Value want(const Napi::CallbackInfo& info);
   Napi::Value abandon(const Napi::CallbackInfo& info);
+  Napi::Value retire(const Napi::CallbackInfo& info);
   Napi::Value close(const Napi::CallbackInfo& info);
   Napi::Value stats(const Napi::CallbackInfo& info);
 
@@ -105,6 +112,9 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
   std::optional<proto::Error> read_responses(Peer& peer, Answers& answers);
   void read_response(Peer& peer, ipc::detail::Inbound& inbound, Answers& answers);
   void drop_peer(std::uint64_t peer_id, const char* event, const proto::Error& why);
+  // Once `peer` is superseded, shuts down its channel when its last call settled; the
+  // channel's poll then reports the end, and the peer is dropped from the loop, not from here.
+  void retire_if_settled(Peer& peer);
 
   // Places a request's payload: inline, in the own segment, or in a one-off memfd.
   proto::Status place_payload(const JsPayload& payload, const Peer& peer, proto::Message& request,

@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -21,6 +22,7 @@
 #include <unordered_map>
 
 #include "answer_error.hpp"
+#include "connection_generation.hpp"
 #include "daemon_locator.hpp"
 #include "endpoint.hpp"
 #include "fastmd/ipc/socket_path.hpp"
@@ -251,12 +253,12 @@ class Client::Impl final : public detail::EndpointHooks {
 
   bool wait_for_workers(std::size_t count, std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
-    return workers_changed_.wait_for(lock, timeout, [&] { return channels_.size() >= count; });
+    return workers_changed_.wait_for(lock, timeout, [&] { return live_workers_locked() >= count; });
   }
 
   std::size_t worker_count() const {
     std::lock_guard lock(mutex_);
-    return channels_.size();
+    return live_workers_locked();
   }
 
   std::size_t in_flight() const {
@@ -270,6 +272,9 @@ class Client::Impl final : public detail::EndpointHooks {
     auto own = detail::open_own_segment(std::move(segment_fd), reply.segment);
     std::lock_guard lock(mutex_);
     own_segment_ = std::move(own);
+    // Channels of the earlier connection close once their worker is introduced again and
+    // their calls are settled (PROTOCOL.md §3.8 item 4, on_channel).
+    connection_ = endpoint_.epoch();
     // A new daemon: its wait applies, and calls still waiting ask it afresh.
     daemon_takes_wants_ = reply.no_worker_wait_ms.has_value();
     no_worker_wait_ = daemon_takes_wants_ ? std::chrono::milliseconds(*reply.no_worker_wait_ms)
@@ -295,6 +300,13 @@ class Client::Impl final : public detail::EndpointHooks {
     {
       std::lock_guard lock(mutex_);
       channel->own_segment = own_segment_;
+      // The same worker's channel of an earlier connection takes no new call from now on.
+      for (const auto& earlier : channels_) {
+        if (earlier->epoch() != connection_ && earlier->peer().pid == channel->peer().pid) {
+          earlier->superseded = true;
+          retire_if_settled_locked(earlier);
+        }
+      }
       channels_.push_back(channel);
       // Calls that waited for a worker go to the new one now.
       std::deque<CallId> still_waiting;
@@ -506,12 +518,38 @@ class Client::Impl final : public detail::EndpointHooks {
     return call;
   }
 
-  // The introduced worker serving `method` with the fewest calls outstanding.
+  detail::ConnectionGeneration generation_of(const DirectChannel& channel) const {
+    return {.current = channel.epoch() == connection_, .superseded = channel.superseded};
+  }
+
+  // The workers this client is introduced to now, each once: on its current connection's
+  // channel, or on an earlier one until it is introduced again.
+  std::size_t live_workers_locked() const {
+    return static_cast<std::size_t>(
+        std::count_if(channels_.begin(), channels_.end(),
+                      [&](const auto& channel) { return generation_of(*channel).listed(); }));
+  }
+
+  // Closes a superseded channel of an earlier connection once no call is in flight on it;
+  // closing it releases its mappings of that connection's segments (the channel owns them).
+  void retire_if_settled_locked(const std::shared_ptr<DirectChannel>& channel) {
+    if (!generation_of(*channel).closes_now(channel->outstanding.load(std::memory_order_relaxed)))
+      return;
+    endpoint_.fail_channel(channel, Error{Errc::cancelled,
+                                          "the channel of an earlier daemon connection "
+                                          "was closed once its calls were settled"});
+  }
+
+  // The introduced worker serving `method` with the fewest calls outstanding, on its newest
+  // channel (a superseded one of an earlier connection takes no new call).
   std::shared_ptr<DirectChannel> pick_locked(std::string_view method) const {
     std::shared_ptr<DirectChannel> best;
     std::uint32_t best_load = 0;
     for (const auto& channel : channels_) {
-      if (channel->socket().is_shut_down() || !channel->serves(method)) continue;
+      if (channel->socket().is_shut_down() || !channel->serves(method) ||
+          !generation_of(*channel).takes_new_calls()) {
+        continue;
+      }
       const std::uint32_t load = channel->outstanding.load(std::memory_order_relaxed);
       if (!best || load < best_load) {
         best = channel;
@@ -589,9 +627,13 @@ class Client::Impl final : public detail::EndpointHooks {
   // Removes a call from every index; the caller delivers its outcome.
   void forget_locked(std::unordered_map<CallId, Pending>::iterator it) {
     Pending& call = it->second;
-    if (call.channel) call.channel->outstanding.fetch_sub(1, std::memory_order_relaxed);
+    std::shared_ptr<DirectChannel> channel = std::move(call.channel);
     if (call.deadline != kNever) deadlines_.erase({call.deadline, it->first});
     pending_.erase(it);
+    if (channel) {
+      channel->outstanding.fetch_sub(1, std::memory_order_relaxed);
+      retire_if_settled_locked(channel);
+    }
   }
 
   void complete_locked(std::unordered_map<CallId, Pending>::iterator it, Error error,
@@ -613,6 +655,7 @@ class Client::Impl final : public detail::EndpointHooks {
   std::deque<CallId> waiting_;  // calls without a worker yet (entries may be stale: skip them)
   std::vector<std::shared_ptr<DirectChannel>> channels_;
   std::shared_ptr<detail::OwnSegment> own_segment_;
+  std::uint64_t connection_ = 0;  // the current daemon connection's epoch (Endpoint::epoch)
   // This daemon session's `ipc.want`s by method: asked (nullopt) or refused for the session.
   std::unordered_map<std::string, std::optional<Error>> wants_;
   bool daemon_takes_wants_ = false;  // it announced its no-worker wait (and takes ipc.want)

@@ -43,6 +43,10 @@ class DirectChannel {
   std::shared_ptr<OwnSegment> own_segment;
   std::shared_ptr<PeerSegment> peer_segment;
 
+  /// The client's: this channel is of an earlier daemon connection, and the current one
+  /// introduced its worker again (connection_generation.hpp). Guarded by the client's mutex.
+  bool superseded = false;
+
   /// Requests sent on this channel and not yet answered (the client's load measure).
   std::atomic<std::uint32_t> outstanding{0};
 

@@ -88,6 +88,10 @@ class Endpoint {
   /// false for a worker on an inherited control connection: once it ends, it stays ended.
   bool reconnects() const { return !inherited_control_; }
 
+  /// The current daemon connection's number (DirectChannel::epoch() of the channels it
+  /// introduced); set before on_session() runs. The thread running the round.
+  std::uint64_t epoch() const { return epoch_; }
+
   /// Runs rounds on a thread of the endpoint's own until stop().
   void start_thread();
 

@@ -38,7 +38,7 @@ class FastTransport {
     this._nextId = 1;
     this._calls = new Map(); // id -> call (sent or queued)
     this._queue = []; // calls waiting for a worker
-    this._workers = new Set(); // live workers of every session
+    this._workers = new Set(); // the workers new calls may go to, each once (§3.8 item 4)
     this._sessions = new Set();
     this._session = null; // the session new work is registered with
     this._closed = false;
@@ -152,6 +152,11 @@ class FastTransport {
           methods: new Set(data.methods), outstanding: 0,
         };
         record.workers.set(data.peer, worker);
+        // The same worker on a channel of an earlier daemon connection (PROTOCOL.md §3.8 item 4)
+        // takes no new call now; the addon closes that channel once its calls are settled.
+        for (const earlier of [...this._workers]) {
+          if (earlier.session !== record && earlier.pid === data.pid) this._supersede(earlier);
+        }
         this._workers.add(worker);
         this._drainQueue();
         break;
@@ -533,6 +538,15 @@ class FastTransport {
     }, delay);
     // Reconnecting alone never keeps a process alive; queued calls arm their own timer.
     this._reconnectTimer.unref();
+  }
+
+  // A worker of an earlier session was introduced again by the current daemon: it leaves the
+  // list and takes no new call there; the addon closes its channel once its calls in flight
+  // are settled, and the session, with its segment mappings, goes with its last channel
+  // (_dropWorker).
+  _supersede(worker) {
+    this._workers.delete(worker);
+    worker.session.native.retire(worker.peer);
   }
 
   _closeSession(record) {

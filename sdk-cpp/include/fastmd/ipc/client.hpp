@@ -124,7 +124,8 @@ class Client {
   /// Waits until at least `count` workers are introduced (false after `timeout`).
   bool wait_for_workers(std::size_t count, std::chrono::milliseconds timeout);
 
-  /// Workers currently introduced.
+  /// Workers currently introduced, on the current daemon connection: after a daemon restart
+  /// a live worker counts once, not once per daemon generation (PROTOCOL.md §3.8 item 4).
   std::size_t worker_count() const;
 
   /// Calls started and not yet completed.
