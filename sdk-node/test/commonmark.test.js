@@ -12,7 +12,7 @@ const { tests: examples } = require('commonmark-spec');
 const { connect } = require('..');
 const { legacyWorker, tempDir } = require('./support/env');
 const { renderInProcess } = require('./support/md4c-reference');
-const { Cluster } = require('./fast-support/cluster');
+const { Cluster, waitFor } = require('./fast-support/cluster');
 
 let expected;
 before(() => {
@@ -48,10 +48,12 @@ describe('CommonMark spec examples', () => {
     const cluster = new Cluster();
     try {
       await cluster.startDaemon();
-      await cluster.startWorker();
+      cluster.startWorker();
       const client = await connect({ transport: 'fast', socket: cluster.socket, timeoutMs: 60000 });
       try {
         assert.equal(client.transport, 'fast');
+        // A method no live worker serves is METHOD_NOT_FOUND at once: wait for the worker's hello.
+        await waitFor(() => client.workers.length === 1, 10000, 'the worker to be introduced');
         await checkAll(client);
       } finally {
         await client.close();
