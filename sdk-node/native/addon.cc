@@ -42,6 +42,7 @@ Napi::Object call_policy(Napi::Env env) {
   out.Set("shmWaitOnEventLoopMs", ms(kShmWaitOnEventLoop));
   out.Set("spinHoldMaxMs", ms(kSpinHoldMax));
   out.Set("batchWriteBytes", static_cast<double>(kBatchWriteBytes));
+  out.Set("notRunAnswer", static_cast<double>(kNotRunAnswer));
   out.Freeze();
   return out;
 }

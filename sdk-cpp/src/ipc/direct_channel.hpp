@@ -43,6 +43,10 @@ class DirectChannel {
   std::shared_ptr<OwnSegment> own_segment;
   std::shared_ptr<PeerSegment> peer_segment;
 
+  /// The peer is stopping (ipc.peer_draining, or it answered WORKER_STOPPING): a client sends
+  /// it no new calls and closes the channel once its calls on it are answered.
+  std::atomic<bool> draining{false};
+
   /// Requests sent on this channel and not yet answered (the client's load measure).
   std::atomic<std::uint32_t> outstanding{0};
 

@@ -21,6 +21,8 @@ inline constexpr std::string_view kStatus = "ipc.status";
 inline constexpr std::string_view kCancel = "ipc.cancel";
 inline constexpr std::string_view kWant = "ipc.want";
 inline constexpr std::string_view kLoad = "ipc.load";
+inline constexpr std::string_view kDraining = "ipc.draining";
+inline constexpr std::string_view kPeerDraining = "ipc.peer_draining";
 
 enum class Role : std::uint8_t { client, worker, observer };
 
@@ -216,6 +218,12 @@ class MapWriter {
   Packer packer_;
 };
 
+/// A flag whose absence means false (older peers never send it) is written only when set, so
+/// the bodies of peers that do not use it stay as they were.
+inline std::optional<bool> only_if_true(bool flag) {
+  return flag ? std::optional<bool>(true) : std::nullopt;
+}
+
 template <class T>
 std::pair<std::string_view, const T&> kv(std::string_view key, const T& value) {
   return {key, value};
@@ -259,6 +267,8 @@ struct Hello {
   std::vector<std::string> wants;
   std::uint32_t max_frame = kDefaultMaxDataFrame;
   bool shm = true;
+  /// Worker: it sends ipc.load (§3.10). Without it the daemon counts its load as unknown.
+  bool reports_load = false;
   bool has_role = false;
 
   Status read_field(std::string_view key, const msgpack::object& value) {
@@ -269,6 +279,7 @@ struct Hello {
     if (key == "wants") return field::read(value, key, wants);
     if (key == "max_frame") return field::read(value, key, max_frame);
     if (key == "shm") return field::read(value, key, shm);
+    if (key == "reports_load") return field::read(value, key, reports_load);
     return {};
   }
   Status validate() const {
@@ -282,7 +293,8 @@ struct Hello {
   void write_to(field::MapWriter& w) const {
     using field::kv;
     w.write_map(kv("role", role), kv("pid", pid), kv("name", name), kv("methods", methods),
-                kv("wants", wants), kv("max_frame", max_frame), kv("shm", shm));
+                kv("wants", wants), kv("max_frame", max_frame), kv("shm", shm),
+                kv("reports_load", field::only_if_true(reports_load)));
   }
 };
 
@@ -296,6 +308,12 @@ struct HelloReply {
   /// NO_WORKER (its `--no-worker-wait-ms`). The daemon always sends it; absent only from a
   /// daemon older than this field, when a client keeps to its own bound for a dead daemon.
   std::optional<std::uint32_t> no_worker_wait_ms;
+  /// The daemon takes ipc.load from workers (§3.10); a worker sends it only when this is true.
+  bool accepts_load = false;
+  /// The daemon's drain bound (its --drain-timeout-ms): how long a stopping worker keeps
+  /// answering the calls on its channels (§3.11). Sent by daemons that take ipc.draining;
+  /// a worker sends ipc.draining only to a daemon that sent it.
+  std::optional<std::uint32_t> drain_ms;
   bool has_session = false;
 
   Status read_field(std::string_view key, const msgpack::object& value) {
@@ -303,6 +321,8 @@ struct HelloReply {
     if (key == "daemon") return field::read(value, key, daemon);
     if (key == "segment") return field::read(value, key, segment);
     if (key == "no_worker_wait_ms") return field::read(value, key, no_worker_wait_ms);
+    if (key == "accepts_load") return field::read(value, key, accepts_load);
+    if (key == "drain_ms") return field::read(value, key, drain_ms);
     return {};
   }
   Status validate() const {
@@ -312,7 +332,8 @@ struct HelloReply {
   void write_to(field::MapWriter& w) const {
     using field::kv;
     w.write_map(kv("session", session), kv("daemon", daemon), kv("segment", segment),
-                kv("no_worker_wait_ms", no_worker_wait_ms));
+                kv("no_worker_wait_ms", no_worker_wait_ms),
+                kv("accepts_load", field::only_if_true(accepts_load)), kv("drain_ms", drain_ms));
   }
 };
 
@@ -365,6 +386,24 @@ struct PeerGone {
   void write_to(field::MapWriter& w) const {
     w.write_map(field::kv("peer", peer), field::kv("reason", reason));
   }
+};
+
+/// `ipc.peer_draining` notification params (§3.11): the worker `peer` is stopping. Its
+/// client sends it no new calls and closes the channel once its calls there are answered.
+struct PeerDraining {
+  static constexpr std::string_view kWhat = "ipc.peer_draining params";
+  std::uint64_t peer = 0;
+  bool has_peer = false;
+
+  Status read_field(std::string_view key, const msgpack::object& value) {
+    if (key == "peer") return has_peer = true, field::read(value, key, peer);
+    return {};
+  }
+  Status validate() const {
+    if (!has_peer) return Error{Errc::missing_field, "ipc.peer_draining needs 'peer'"};
+    return {};
+  }
+  void write_to(field::MapWriter& w) const { w.write_map(field::kv("peer", peer)); }
 };
 
 /// `ipc.no_worker` notification params.
