@@ -75,6 +75,7 @@ Napi::Function FastSession::define(Napi::Env env) {
        InstanceMethod<&FastSession::send_many>("sendMany"),
        InstanceMethod<&FastSession::spin>("spin"), InstanceMethod<&FastSession::cancel>("cancel"),
        InstanceMethod<&FastSession::want>("want"), InstanceMethod<&FastSession::abandon>("abandon"),
+       InstanceMethod<&FastSession::close_peer>("closePeer"),
        InstanceMethod<&FastSession::close>("close"), InstanceMethod<&FastSession::stats>("stats")});
 }
 
@@ -190,6 +191,15 @@ bool FastSession::handle_control(Inbound& inbound) {
       return false;
     }
     drop_peer(gone->peer, "peer_gone", Error{Errc::peer_gone, gone->reason});
+  } else if (message.method == proto::kPeerDraining) {
+    auto draining = proto::decode_body<proto::PeerDraining>(body_decoder_, message.payload);
+    if (!draining) {
+      end_control(draining.error());
+      return false;
+    }
+    Napi::Object data = Napi::Object::New(env_);
+    data.Set("peer", static_cast<double>(draining->peer));
+    emit("peer_draining", data);
   } else if (message.method == proto::kNoWorker) {
     auto no_worker = proto::decode_body<proto::NoWorker>(body_decoder_, message.payload);
     if (!no_worker) {
@@ -661,6 +671,14 @@ Napi::Value FastSession::abandon(const Napi::CallbackInfo& info) {
     --in_flight_;
     update_hold();
   }
+  return env_.Undefined();
+}
+
+// A draining worker (ipc.peer_draining) whose calls are all answered: its channel is closed,
+// so it can stop sooner (PROTOCOL.md §3.11). Emits 'peer_closed' like any end of a channel.
+Napi::Value FastSession::close_peer(const Napi::CallbackInfo& info) {
+  drop_peer(to_u64(info[0], "peer"), "peer_closed",
+            Error{Errc::cancelled, "the worker was draining and had no call of this client left"});
   return env_.Undefined();
 }
 
