@@ -294,6 +294,32 @@ TEST_CASE("SIGTERM with far more calls in flight than handler slots: each answer
   for (pid_t pid : view.pids()) CHECK(process_gone(pid));
 }
 
+TEST_CASE(
+    "a pool worker whose hello has no reports_load is not stopped as idle, a reporting one is") {
+  // Both pools start one worker and stop idle ones after 1 s; the silent worker (the hostile
+  // test worker, which speaks the raw protocol and never says reports_load) has load unknown.
+  const std::string idle_rules = "start = \"at-start\"\nmin = 0\nidle-stop-s = 1\n";
+  PoolDaemon pool(pool_table("reporting", worker_md_command(1), idle_rules) + "\n" +
+                  pool_table("silent", silent_worker_command("silent"), idle_rules));
+  auto silent = pool.wait_for("silent", [](const PoolView& p) { return p.ready_workers() == 1; });
+  REQUIRE(silent);
+  const pid_t silent_pid = silent->pids().at(0);
+  REQUIRE(pool.wait_for("reporting", [](const PoolView& p) { return p.ready_workers() == 1; }));
+
+  // The reporting worker is stopped once idle for 1 s; the silent one, idle as long, is not.
+  auto stopped = pool.wait_for(
+      "reporting", [](const PoolView& p) { return p.workers.empty(); }, 30s);
+  REQUIRE(stopped);
+  CHECK(pool.daemon.wait_for_log("idle for at least 1 s (min 0)"));
+  // Two more seconds of the supervisor's ticks (250 ms each) for the silent one.
+  std::this_thread::sleep_for(2s);
+  auto still = pool.wait_for("silent", [](const PoolView&) { return true; });
+  REQUIRE(still);
+  REQUIRE(still->workers.size() == 1);
+  CHECK(still->workers.at(0).pid == silent_pid);
+  CHECK(still->workers.at(0).state == "ready");
+}
+
 TEST_CASE("the scaling policy runs on the pool: idle workers above min are stopped") {
   const auto config = [](int min) {
     return pool_table("markdown", worker_md_command(),
