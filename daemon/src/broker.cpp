@@ -24,8 +24,13 @@ bool serves_method(const Session& worker, const std::string& method) {
                      [&](const proto::MethodSpec& spec) { return spec.name == method; });
 }
 
-bool is_live(const Session& session, proto::Role role) {
+bool is_established(const Session& session, proto::Role role) {
   return session.state() == Session::State::established && session.hello().role == role;
+}
+
+// Established and not withdrawn: a peer to introduce and to count as serving.
+bool is_live(const Session& session, proto::Role role) {
+  return is_established(session, role) && !session.withdrawn();
 }
 
 template <class Body>
@@ -154,6 +159,8 @@ void Broker::hello(Session& session, std::uint64_t request_id, proto::Hello hell
   reply.session = session.id();
   reply.daemon = daemon_version_;
   reply.no_worker_wait_ms = limits_.no_worker_wait_ms;
+  reply.accepts_load = true;
+  reply.drain_ms = static_cast<std::uint32_t>(drain_bound_.count());
   std::vector<UniqueFd> fds;
   const proto::Hello& greeting = session.hello();
   if (pools_ != nullptr && greeting.shm && greeting.role != proto::Role::observer) {
@@ -173,6 +180,8 @@ void Broker::hello(Session& session, std::uint64_t request_id, proto::Hello hell
 
   // Introduce after the reply, so the peer knows its session before it meets anyone.
   const proto::Role role = session.hello().role;
+  // A worker its pool stopped before its hello is introduced to nobody.
+  if (session.withdrawn()) return;
   for (auto& [id, other] : sessions_) {
     if (role == proto::Role::worker && is_live(*other, proto::Role::client) &&
         wants_any_of(*other, session)) {
@@ -431,7 +440,8 @@ void Broker::end_want(std::uint64_t session, const std::string& method) {
 std::vector<std::string> Broker::served_methods() const {
   std::vector<std::string> served = demand_ ? demand_->pool_methods() : std::vector<std::string>{};
   for (const auto& [id, session] : sessions_) {
-    if (!is_live(*session, proto::Role::worker)) continue;
+    // A stopping worker's methods are still served: the want waits for a successor.
+    if (!is_established(*session, proto::Role::worker)) continue;
     for (const proto::MethodSpec& spec : session->hello().methods) served.push_back(spec.name);
   }
   return served;  // method_not_found_message sorts it and lists each once
@@ -468,8 +478,12 @@ void Broker::closed(Session& session, EndKind kind, const std::string& reason) {
     if (it == sessions_.end()) continue;
     Session& peer = *it->second;
     peer.introduced().erase(id);
-    ++counters_.peers_gone;
-    notify(peer, proto::kPeerGone, proto::PeerGone{id, reason});
+    // A stopping worker's control connection ends before it has answered its channels, and
+    // every session ends when the daemon drains: the direct channel ends by itself (EOF).
+    if (!session.withdrawn() && !draining_) {
+      ++counters_.peers_gone;
+      notify(peer, proto::kPeerGone, proto::PeerGone{id, reason});
+    }
     if (draining_) continue;
     // A peer that was at its limit has an introduction to spare now: give it to a session that
     // went without (only then can one have been skipped for this peer's sake).
@@ -483,6 +497,26 @@ void Broker::closed(Session& session, EndKind kind, const std::string& reason) {
     auto on_empty = std::move(on_empty_);
     on_empty_ = nullptr;
     on_empty();
+  }
+}
+
+void Broker::draining(Session& worker) {
+  spdlog::info("{} is stopping", worker.describe());
+  withdraw(worker.id());
+}
+
+void Broker::withdraw(std::uint64_t session_id) {
+  auto found = sessions_.find(session_id);
+  if (found == sessions_.end() || found->second->withdrawn()) return;
+  Session& worker = *found->second;
+  worker.withdraw();
+  if (worker.state() != Session::State::established) return;  // introduced to nobody yet
+  for (std::uint64_t peer_id : worker.introduced()) {
+    auto it = sessions_.find(peer_id);
+    if (it == sessions_.end()) continue;
+    notify(*it->second, proto::kPeerDraining, proto::PeerDraining{session_id});
+    // The client may have lost its last worker of a method it wants: it waits for another.
+    if (!draining_ && is_live(*it->second, proto::Role::client)) announce_unserved(*it->second);
   }
 }
 

@@ -72,6 +72,15 @@ class Broker final : public SessionHost {
   /// is flushed; `on_empty` runs when the last session has ended (at once if none is left).
   void drain(const std::string& reason, std::function<void()> on_empty);
 
+  /// The daemon's drain bound, told to every peer in its hello reply (`drain_ms`): how long a
+  /// stopping worker keeps answering the calls on its channels.
+  void set_drain_bound(std::chrono::milliseconds bound) { drain_bound_ = bound; }
+
+  /// A worker is stopping (its pool stops it, or it said ipc.draining): it is introduced to
+  /// nobody any more, and every client it was introduced to gets ipc.peer_draining, so new
+  /// calls go elsewhere while it answers those it has. No-op for an unknown session.
+  void withdraw(std::uint64_t session);
+
   /// Ends every session now (after the drain timeout).
   void close_all();
 
@@ -84,6 +93,7 @@ class Broker final : public SessionHost {
   void hello(Session& session, std::uint64_t request_id, proto::Hello hello) override;
   void status(Session& session, std::uint64_t request_id) override;
   void want(Session& session, std::uint64_t request_id, proto::Want want) override;
+  void draining(Session& session) override;
   void closed(Session& session, EndKind kind, const std::string& reason) override;
 
  private:
@@ -131,6 +141,7 @@ class Broker final : public SessionHost {
   WorkerDemand* demand_ = nullptr;
   bool draining_ = false;
   std::function<void()> on_empty_;
+  std::chrono::milliseconds drain_bound_{0};
 };
 
 }  // namespace fastmd::daemon

@@ -60,7 +60,8 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--allow-gid", o.allow_gids,
                  "also admit peers whose primary or a supplementary gid is this one (repeatable)");
   app.add_option("--drain-timeout-ms", o.drain_timeout_ms,
-                 "on SIGTERM, how long queued messages may take to flush before exit")
+                 "on SIGTERM, how long queued messages may take to flush before exit; and how "
+                 "long a stopping worker answers the calls it holds (sent to workers)")
       ->check(CLI::Range(0u, 60000u))
       ->capture_default_str();
 

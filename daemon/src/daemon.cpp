@@ -79,6 +79,7 @@ proto::Status Daemon::start() {
   supervisor_ = std::make_unique<Supervisor>(io_, broker_,
                                              std::chrono::milliseconds(options_.drain_timeout_ms));
   broker_.set_worker_demand(supervisor_.get());
+  broker_.set_drain_bound(std::chrono::milliseconds(options_.drain_timeout_ms));
   supervisor_->start(options_.worker_pools);
   if (options_.user_mode) {
     idle_exit_ = std::make_unique<IdleExit>(io_, broker_, *listener_,
@@ -148,12 +149,14 @@ void Daemon::shut_down(const std::string& why) {
                  broker_.sessions().size());
     broker_.close_all();  // the broker's drain completes with its last session
   });
-  // Sessions drain (clients keep their direct channels), and pool workers get SIGTERM: each
-  // answers the calls it is running, then exits (SIGKILL after the drain timeout).
+  // Pool workers are withdrawn (their clients told, ipc.peer_draining, before ipc.shutdown)
+  // and get SIGTERM: each answers every call on its channels within the drain bound, then
+  // exits (PROTOCOL.md §3.11; SIGKILL a grace after the bound). Sessions drain (clients keep
+  // their direct channels).
   shutdown_parts_left_ = 2;
-  broker_.drain("the daemon received " + why, [this] { shutdown_part_done(); });
   supervisor_->stop(std::chrono::milliseconds(options_.drain_timeout_ms),
                     [this] { shutdown_part_done(); });
+  broker_.drain("the daemon received " + why, [this] { shutdown_part_done(); });
 }
 
 void Daemon::shutdown_part_done() {

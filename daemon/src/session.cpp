@@ -183,10 +183,15 @@ void Session::handle_message(const proto::Message& m) {
     handle_load(m);
     return;
   }
+  if (m.is_notification() && m.method == proto::kDraining && hello_.role == proto::Role::worker) {
+    // Its params (an empty map) carry nothing; they are not decoded.
+    host_.draining(*this);
+    return;
+  }
   fail(EndKind::hostile, answer_id,
        Error{Errc::unexpected_message,
              "after the handshake the daemon takes only ipc.status requests (and ipc.want from "
-             "a client, ipc.load from a worker), not a " +
+             "a client, ipc.load and ipc.draining from a worker), not a " +
                  what_arrived(m) + " from a " + std::string(proto::role_name(hello_.role))});
 }
 

@@ -51,6 +51,8 @@ class SessionHost {
   virtual void status(Session& session, std::uint64_t request_id) = 0;
   /// A client's well-formed ipc.want request arrived after the handshake; the host answers it.
   virtual void want(Session& session, std::uint64_t request_id, proto::Want want) = 0;
+  /// A worker said it is stopping (ipc.draining, PROTOCOL.md §3.11).
+  virtual void draining(Session& session) = 0;
   /// The session ended; called once, after its socket is closed.
   virtual void closed(Session& session, EndKind kind, const std::string& reason) = 0;
 };
@@ -104,6 +106,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   /// A worker's last ipc.load report and its times (idle, nothing served, until it reports).
   const WorkerLoad& load() const { return load_; }
+  /// A worker that is stopping (it said so, or its pool stops it) is introduced to nobody
+  /// any more; its clients were told (ipc.peer_draining).
+  bool withdrawn() const { return withdrawn_; }
+  void withdraw() { withdrawn_ = true; }
 
   /// The peers this session has been introduced to (by session id).
   std::set<std::uint64_t>& introduced() { return introduced_; }
@@ -140,6 +146,7 @@ class Session : public std::enable_shared_from_this<Session> {
   SessionHost& host_;
   SessionLimits limits_;
   State state_ = State::awaiting_hello;
+  bool withdrawn_ = false;
   proto::Hello hello_;
 
   proto::FrameReader reader_;

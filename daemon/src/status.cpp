@@ -38,7 +38,9 @@ void write_load(proto::Packer& p, const WorkerLoad& load, WorkerLoad::Clock::tim
 
 void write_session(proto::Packer& p, const Session& s) {
   const bool established = s.state() == Session::State::established;
-  const bool worker = established && s.hello().role == proto::Role::worker;
+  // A worker without `reports_load` has no load to show: unknown, not zero.
+  const bool worker =
+      established && s.hello().role == proto::Role::worker && s.hello().reports_load;
   p.pack_map(worker ? 10 : 9);
   write_uint(p, "session", s.id());
   write_str(p, "role", established ? proto::role_name(s.hello().role) : "handshake");

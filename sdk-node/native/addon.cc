@@ -43,6 +43,7 @@ Napi::Object call_policy(Napi::Env env) {
   out.Set("spinHoldMaxMs", ms(kSpinHoldMax));
   out.Set("batchWriteBytes", static_cast<double>(kBatchWriteBytes));
   out.Set("heldResultsSegmentDivisor", static_cast<double>(kHeldResultsSegmentDivisor));
+  out.Set("notRunAnswer", static_cast<double>(kNotRunAnswer));
   out.Freeze();
   return out;
 }

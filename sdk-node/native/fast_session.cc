@@ -76,8 +76,9 @@ Napi::Function FastSession::define(Napi::Env env) {
        InstanceMethod<&FastSession::send_many>("sendMany"),
        InstanceMethod<&FastSession::spin>("spin"), InstanceMethod<&FastSession::cancel>("cancel"),
        InstanceMethod<&FastSession::want>("want"), InstanceMethod<&FastSession::abandon>("abandon"),
-       InstanceMethod<&FastSession::retire>("retire"), InstanceMethod<&FastSession::close>("close"),
-       InstanceMethod<&FastSession::stats>("stats")});
+       InstanceMethod<&FastSession::retire>("retire"),
+       InstanceMethod<&FastSession::close_peer>("closePeer"),
+       InstanceMethod<&FastSession::close>("close"), InstanceMethod<&FastSession::stats>("stats")});
 }
 
 FastSession::FastSession(const Napi::CallbackInfo& info)
@@ -192,6 +193,15 @@ bool FastSession::handle_control(Inbound& inbound) {
       return false;
     }
     drop_peer(gone->peer, "peer_gone", Error{Errc::peer_gone, gone->reason});
+  } else if (message.method == proto::kPeerDraining) {
+    auto draining = proto::decode_body<proto::PeerDraining>(body_decoder_, message.payload);
+    if (!draining) {
+      end_control(draining.error());
+      return false;
+    }
+    Napi::Object data = Napi::Object::New(env_);
+    data.Set("peer", static_cast<double>(draining->peer));
+    emit("peer_draining", data);
   } else if (message.method == proto::kNoWorker) {
     auto no_worker = proto::decode_body<proto::NoWorker>(body_decoder_, message.payload);
     if (!no_worker) {
@@ -692,6 +702,14 @@ Napi::Value FastSession::retire(const Napi::CallbackInfo& info) {
   if (found == peers_.end()) return env_.Undefined();
   found->second->superseded = true;
   retire_if_settled(*found->second);
+  return env_.Undefined();
+}
+
+// A draining worker (ipc.peer_draining) whose calls are all answered: its channel is closed,
+// so it can stop sooner (PROTOCOL.md §3.11). Emits 'peer_closed' like any end of a channel.
+Napi::Value FastSession::close_peer(const Napi::CallbackInfo& info) {
+  drop_peer(to_u64(info[0], "peer"), "peer_closed",
+            Error{Errc::cancelled, "the worker was draining and had no call of this client left"});
   return env_.Undefined();
 }
 

@@ -10,11 +10,13 @@
 //       | 'failed' {errno, message} | 'introduce' {peer, name, pid, methods, segment} | 'peer_gone'
 //       {peer, reason} | 'peer_closed' {peer, errno, message} | 'no_worker' {method, waitMs} |
 //       'want_answered' {method, errno, message} (errno 0: a worker serving it was introduced)
-//       | 'shutdown' {reason} | 'control_closed' {errno, message}
+//       | 'peer_draining' {peer} | 'shutdown' {reason} | 'control_closed' {errno, message}
 //     'ready' also carries noWorkerWaitMs when the daemon says it (then it takes ipc.want)
 //     onResponses(peer, codes, values): codes is a Float64Array [id, errno, ...], values an
 //       Array, one entry per answer: errno 0 → the result, else the error's message
 //   send(peer, id, method, payload, asString)  cancel(peer, id)  abandon(peer, id)  close()
+//   closePeer(peer): closes that worker's channel now (emits 'peer_closed'); for a draining
+//     worker none of whose calls is left
 //   want(method): sends ipc.want {method} to the daemon; answered by 'want_answered'
 //   retire(peer): a newer daemon connection introduced this earlier session's worker again
 //     (PROTOCOL.md §3.8 item 4): its channel is closed once no call is in flight on it
@@ -79,6 +81,7 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
   Napi::Value want(const Napi::CallbackInfo& info);
   Napi::Value abandon(const Napi::CallbackInfo& info);
   Napi::Value retire(const Napi::CallbackInfo& info);
+  Napi::Value close_peer(const Napi::CallbackInfo& info);
   Napi::Value close(const Napi::CallbackInfo& info);
   Napi::Value stats(const Napi::CallbackInfo& info);
 

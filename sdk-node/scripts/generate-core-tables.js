@@ -36,9 +36,19 @@ function errorNumbers(source) {
   return table;
 }
 
-/** {name: number} from call_policy.hpp's `inline constexpr <type> kName{N}` / `= N * M`. */
+/**
+ * {name: number} from call_policy.hpp's `inline constexpr <type> kName{N}` / `= N * M`, and
+ * `inline constexpr proto::Errc kName = proto::Errc::member;` as that code's number.
+ */
 function policyNumbers(source) {
   const table = {};
+  const codes = /inline constexpr proto::Errc k(\w+)\s*=\s*proto::Errc::(\w+);/g;
+  for (const [, name, member] of source.matchAll(codes)) {
+    const enumBody = /enum class Errc[^{]*\{([^}]*)\}/.exec(fs.readFileSync(ERROR_HEADER, 'utf8'));
+    const value = new RegExp(`\\b${member}\\s*=\\s*(\\d+)`).exec(enumBody[1]);
+    if (!value) throw new Error(`call_policy.hpp: k${name} names Errc::${member}, which error.hpp lacks`);
+    table[name[0].toLowerCase() + name.slice(1)] = Number(value[1]);
+  }
   const constant = /inline constexpr ([\w:]+) k(\w+)\s*(?:\{([\d\s*]+)\}|=\s*([\d\s*]+);)/g;
   for (const [, type, name, braced, assigned] of source.matchAll(constant)) {
     const value = (braced ?? assigned).split('*').reduce((product, factor) => product * Number(factor.trim()), 1);

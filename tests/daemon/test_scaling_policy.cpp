@@ -192,6 +192,27 @@ TEST_CASE("idle stop never takes a pool below min") {
   CHECK(pool.count(WorkerPhase::ready) == 2);
 }
 
+TEST_CASE("a worker whose load is unknown is never stopped as idle, while a reporting one is") {
+  FakePool pool(rules(0, 4, 5s, 10));
+  const std::uint64_t silent = pool.add(WorkerPhase::ready).id;
+  pool.worker(silent).load_known = false;  // its hello had no reports_load
+  const std::uint64_t reporting = pool.add(WorkerPhase::ready).id;
+  const ScalingDecision decision = pool.tick(6s);
+  CHECK(decision.stop == std::vector<std::uint64_t>{reporting});
+  for (int i = 0; i < 50; ++i) REQUIRE(pool.tick(std::chrono::hours(1)).empty());
+  REQUIRE(pool.view.workers.size() == 1);
+  CHECK(pool.view.workers.front().id == silent);
+}
+
+TEST_CASE("a worker whose load is unknown is never recycled by max-requests") {
+  FakePool pool(rules(1, 2, 0s, 1000));
+  const std::uint64_t silent = pool.add(WorkerPhase::ready).id;
+  pool.report(silent, 0, 5000);  // whatever it might look like, it is not known
+  pool.worker(silent).load_known = false;
+  for (int i = 0; i < 30; ++i) REQUIRE(pool.tick().empty());
+  CHECK(pool.count(WorkerPhase::ready) == 1);
+}
+
 TEST_CASE("a pool is filled up to min when workers are missing") {
   FakePool pool(rules(3, 4));
   pool.add(WorkerPhase::ready);

@@ -170,7 +170,8 @@ TEST_CASE("a worker or an observer that sends ipc.want is refused with UNEXPECTE
   require_error(refused, proto::Errc::unexpected_message);
   CHECK(refused.message.error->message ==
         "after the handshake the daemon takes only ipc.status requests (and ipc.want from a "
-        "client, ipc.load from a worker), not a request 'ipc.want' from a worker");
+        "client, ipc.load and ipc.draining from a worker), not a request 'ipc.want' from a "
+        "worker");
   CHECK(worker.wait_closed());
 
   auto observer = RawPeer::connect(daemon.socket_path());

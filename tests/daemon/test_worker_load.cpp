@@ -10,6 +10,13 @@ using namespace fastmd::test;
 
 namespace {
 
+// A worker that says it reports its load (hello `reports_load`, PROTOCOL.md §3.1).
+proto::Hello reporting_worker_hello(const std::string& name) {
+  proto::Hello hello = worker_hello({"echo"}, name);
+  hello.reports_load = true;
+  return hello;
+}
+
 void send_load(RawPeer& peer, std::uint32_t in_flight, std::uint64_t served) {
   proto::Load load;
   load.in_flight = in_flight;
@@ -37,7 +44,7 @@ proto::ByteBuffer uint_map(
 TEST_CASE("a worker that never reported shows as idle with nothing served") {
   DaemonProcess daemon;
   auto worker = RawPeer::connect(daemon.socket_path());
-  require_welcome(worker.hello(worker_hello({"echo"}, "quiet")));
+  require_welcome(worker.hello(reporting_worker_hello("quiet")));
   const auto load = worker_load(worker.status(), "quiet");
   REQUIRE(load);
   CHECK(load->in_flight == 0);
@@ -45,10 +52,24 @@ TEST_CASE("a worker that never reported shows as idle with nothing served") {
   CHECK(load->reports == 0);
 }
 
+TEST_CASE("a worker whose hello has no reports_load shows no load: unknown, not zero") {
+  DaemonProcess daemon;
+  auto worker = RawPeer::connect(daemon.socket_path());
+  const Received welcome = worker.hello(worker_hello({"echo"}, "older"));
+  require_welcome(welcome);
+  // The daemon says it takes ipc.load, so a worker that reports knows it may.
+  CHECK(welcome.body_as<proto::HelloReply>().accepts_load);
+  auto reporting = RawPeer::connect(daemon.socket_path());
+  require_welcome(reporting.hello(reporting_worker_hello("newer")));
+  const Received status = worker.status();
+  CHECK(worker_load(status, "newer").has_value());  // listed with a load, the other without
+  CHECK_FALSE(worker_load(status, "older").has_value());
+}
+
 TEST_CASE("the daemon keeps a worker's last load, when it came and when it last changed") {
   DaemonProcess daemon;
   auto worker = RawPeer::connect(daemon.socket_path());
-  require_welcome(worker.hello(worker_hello({"echo"}, "busy")));
+  require_welcome(worker.hello(reporting_worker_hello("busy")));
   auto observer = RawPeer::connect(daemon.socket_path());
   require_welcome(observer.hello(observer_hello()));
 

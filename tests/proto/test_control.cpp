@@ -26,6 +26,10 @@ std::optional<Error> decode_error(std::string_view what, ByteView bytes) {
     auto body = decode_body<Load>(decoder, bytes);
     return body ? std::nullopt : std::optional<Error>(body.error());
   }
+  if (what == PeerDraining::kWhat) {
+    auto body = decode_body<PeerDraining>(decoder, bytes);
+    return body ? std::nullopt : std::optional<Error>(body.error());
+  }
   REQUIRE(what == HelloReply::kWhat);
   auto body = decode_body<HelloReply>(decoder, bytes);
   return body ? std::nullopt : std::optional<Error>(body.error());
@@ -63,6 +67,23 @@ TEST_CASE("the control bodies of control.json decode to their fields and encode 
       }
       continue;
     }
+    if (what == Hello::kWhat) {
+      Result<Hello> hello = decode_body<Hello>(decoder, bytes);
+      REQUIRE(hello.ok());
+      CHECK(hello->role == Role::worker);
+      CHECK(hello->methods.size() == expected["methods"].Size());
+      // Absent means false: a worker from before reports_load counts as load unknown.
+      CHECK(hello->reports_load == expected.HasMember("reports_load"));
+      CHECK(hex_of(encode_body(*hello)) == vector["hex"].GetString());
+      continue;
+    }
+    if (what == PeerDraining::kWhat) {
+      Result<PeerDraining> draining = decode_body<PeerDraining>(decoder, bytes);
+      REQUIRE(draining.ok());
+      CHECK(draining->peer == expected["peer"].GetUint64());
+      CHECK(hex_of(encode_body(*draining)) == vector["hex"].GetString());
+      continue;
+    }
     REQUIRE(what == HelloReply::kWhat);
     Result<HelloReply> reply = decode_body<HelloReply>(decoder, bytes);
     REQUIRE(reply.ok());
@@ -76,6 +97,10 @@ TEST_CASE("the control bodies of control.json decode to their fields and encode 
     if (reply->no_worker_wait_ms) {
       CHECK(*reply->no_worker_wait_ms == expected["no_worker_wait_ms"].GetUint());
     }
+    // Absent (older daemons) means false: the worker then sends no ipc.load.
+    CHECK(reply->accepts_load == expected.HasMember("accepts_load"));
+    REQUIRE(reply->drain_ms.has_value() == expected.HasMember("drain_ms"));
+    if (reply->drain_ms) CHECK(*reply->drain_ms == expected["drain_ms"].GetUint());
     CHECK(hex_of(encode_body(*reply)) == vector["hex"].GetString());
   }
 }

@@ -6,13 +6,16 @@
 //   forged-handle a result "in shared memory" at an offset far outside its segment
 //   stray-fds     a correct result whose frame says fds: 0 but carries three fds
 //   duplicate     the correct result, twice
-// It runs until killed.
+// It runs until killed. Its hello has no `reports_load` and it sends no ipc.load: as a pool
+// worker (no --socket, its control connection inherited as FASTMD_IPC_CONTROL_FD) it stands
+// for a worker whose load the daemon does not know.
 //
 //   fastmd-test-hostile-worker --socket PATH --answer MODE [--name NAME]
 #include <fcntl.h>
 #include <poll.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -69,12 +72,15 @@ int main(int argc, char** argv) {
   }
   const std::vector<std::string> modes = {"code-0", "unknown-code", "forged-handle", "stray-fds",
                                           "duplicate"};
-  if (socket_path.empty() || std::find(modes.begin(), modes.end(), mode) == modes.end()) {
+  const char* inherited = std::getenv("FASTMD_IPC_CONTROL_FD");
+  if ((socket_path.empty() && inherited == nullptr) ||
+      std::find(modes.begin(), modes.end(), mode) == modes.end()) {
     std::cerr << "usage: fastmd-test-hostile-worker --socket PATH --answer "
                  "code-0|unknown-code|forged-handle|stray-fds|duplicate [--name NAME]\n";
     return 2;
   }
-  RawPeer control = RawPeer::connect(socket_path);
+  RawPeer control =
+      socket_path.empty() ? RawPeer(UniqueFd(std::atoi(inherited))) : RawPeer::connect(socket_path);
   auto hello_params = fastmd::test::worker_hello({"echo"}, name);
   hello_params.shm = true;  // a segment of its own, so forged handles name a real segment
   const auto reply = control.hello(hello_params);

@@ -1,11 +1,20 @@
 // A real fastmd::ipc::Worker reports its load to the daemon (ipc.load, PROTOCOL.md §3.10): the
-// calls it holds while they run, the calls it answered, and nothing more once it is idle.
+// calls it holds while they run, the calls it answered, and nothing more once it is idle; and
+// only to a daemon whose hello reply said accepts_load (a stand-in daemon speaks the raw
+// protocol for that case).
+#include <poll.h>
+#include <sys/socket.h>
 #include <catch2/catch.hpp>
 
 #include <future>
+#include <span>
 #include <thread>
 
 #include "cluster.hpp"
+#include "daemon_process.hpp"
+#include "fastmd/ipc/worker.hpp"
+#include "fastmd/platform/unix_socket.hpp"
+#include "raw_peer.hpp"
 #include "worker_load_status.hpp"
 
 using namespace std::chrono_literals;
@@ -73,4 +82,82 @@ TEST_CASE(
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - began);
   CHECK(load.reports <= static_cast<std::uint64_t>(elapsed.count()) / 100 + 1);
+}
+
+namespace {
+
+// A stand-in daemon on `path` for one worker: it answers the worker's hello with `reply`,
+// introduces a raw client to it and has that client make one call. Returns whether an ipc.load
+// reached the control connection within `quiet` after the answer, and the hello it saw.
+struct LoadGateOutcome {
+  fastmd::proto::Hello hello;
+  bool load_arrived = false;
+};
+
+LoadGateOutcome serve_one_call(const std::string& path, fastmd::proto::HelloReply reply,
+                               std::chrono::milliseconds quiet) {
+  using namespace fastmd;
+  auto listening = platform::listen_unix(path);
+  REQUIRE(listening.ok());
+  ipc::MethodTable methods;
+  methods.add("echo", [](ByteView params, ipc::ResultWriter& out) { out.append(params); });
+  ipc::WorkerOptions options;
+  options.socket_path = path;
+  options.name = "gate-worker";
+  ipc::Worker worker(std::move(methods), options);
+  auto started = std::async(std::launch::async, [&] { return worker.start(); });
+
+  pollfd incoming{listening->get(), POLLIN, 0};  // the listening socket is non-blocking
+  REQUIRE(::poll(&incoming, 1, 5000) == 1);
+  RawPeer control(platform::UniqueFd(::accept4(listening->get(), nullptr, nullptr, SOCK_CLOEXEC)));
+  auto hello = control.receive();
+  REQUIRE(hello);
+  LoadGateOutcome outcome;
+  outcome.hello = hello->body_as<proto::Hello>();
+  control.send(proto::Message::response(hello->message.id, proto::encode_body(reply)));
+  REQUIRE(started.get().ok());
+
+  auto pair = platform::make_socketpair();
+  REQUIRE(pair.ok());
+  proto::Introduce client;
+  client.peer = 2;
+  client.role = proto::Role::client;
+  const proto::ByteBuffer params = proto::encode_body(client);
+  proto::Message introduce = proto::Message::notification(proto::kIntroduce, params);
+  introduce.fds = 1;
+  const int channel_fd = pair->second.get();
+  control.send(introduce, std::span<const int>(&channel_fd, 1));
+  pair->second.reset();
+  RawPeer channel(std::move(pair->first), proto::kDefaultMaxDataFrame);
+  const std::string text = "ping";
+  proto::Message call = proto::Message::request(1, "echo");
+  call.payload = proto::as_bytes(text);
+  channel.send(call);
+  auto answer = channel.receive();
+  REQUIRE(answer);
+  REQUIRE_FALSE(answer->message.error);
+
+  outcome.load_arrived = control.receive_notification(proto::kLoad, quiet).has_value();
+  worker.stop();
+  return outcome;
+}
+
+}  // namespace
+
+TEST_CASE("a worker says reports_load, and sends ipc.load only to a daemon that accepts it") {
+  fastmd::test::TempDir dir;
+  fastmd::proto::HelloReply older;  // a daemon from before ipc.load: no accepts_load
+  older.session = 1;
+  older.daemon = "0.3.0";
+  // A report is due 100 ms after the answer; ten times that without one means none is sent.
+  const auto silent = serve_one_call(dir.path() + "/older.sock", older, 1000ms);
+  CHECK(silent.hello.reports_load);
+  CHECK_FALSE(silent.load_arrived);
+
+  fastmd::proto::HelloReply current = older;
+  current.daemon = "0.5.0";
+  current.accepts_load = true;
+  const auto reporting = serve_one_call(dir.path() + "/current.sock", current, 5000ms);
+  CHECK(reporting.hello.reports_load);
+  CHECK(reporting.load_arrived);
 }

@@ -50,6 +50,11 @@ std::vector<std::string> worker_md_command(unsigned concurrency) {
           std::to_string(concurrency)};
 }
 
+std::vector<std::string> silent_worker_command(const std::string& name) {
+  return {std::string(FASTMD_BIN_DIR) + "/fastmd-test-hostile-worker", "--answer", "code-0",
+          "--name", name};
+}
+
 std::string pool_table(const std::string& name, const std::vector<std::string>& command,
                        const std::string& extra) {
   std::string argv;

@@ -25,6 +25,10 @@ using namespace std::chrono_literals;
 /// FASTMD_BIN_DIR/fastmd-worker-md, as a pool command (argv).
 std::vector<std::string> worker_md_command(unsigned concurrency = 1);
 
+/// FASTMD_BIN_DIR/fastmd-test-hostile-worker --answer code-0 --name `name`, as a pool command:
+/// a worker whose hello has no reports_load (its load is unknown to the daemon).
+std::vector<std::string> silent_worker_command(const std::string& name);
+
 /// A `[[pool]]` table named `name` running `command`, with `extra` (TOML lines) appended.
 std::string pool_table(const std::string& name, const std::vector<std::string>& command,
                        const std::string& extra = "");

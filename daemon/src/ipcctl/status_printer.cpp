@@ -120,10 +120,11 @@ std::string methods_column(const msgpack::object& session) {
   return out;
 }
 
-// A worker's load as "in_flight/served" ("-" for clients and observers).
+// A worker's load as "in_flight/served" ("unknown" for a worker that does not report it, "-"
+// for clients and observers).
 std::string load_column(const msgpack::object& session) {
   const msgpack::object* load = find(session, "load");
-  if (load == nullptr) return "-";
+  if (load == nullptr) return text(session, "role") == "worker" ? "unknown" : "-";
   return text(*load, "in_flight") + "/" + text(*load, "served");
 }
 
@@ -209,7 +210,11 @@ void print_worker_pools(std::ostream& out, const msgpack::object& status) {
     out << line;
     for (std::uint32_t w = 0; w < workers->via.array.size; ++w) {
       const msgpack::object& worker = workers->via.array.ptr[w];
-      const auto or_dash = [](std::string value) { return value.empty() ? "-" : value; };
+      // A ready worker without in_flight does not report its load (PROTOCOL.md §3.4).
+      const bool unknown = text(worker, "state") != "starting" && text(worker, "in_flight").empty();
+      const auto or_dash = [&](std::string value) {
+        return !value.empty() ? value : unknown ? "unknown" : "-";
+      };
       std::snprintf(line, sizeof(line), "    %-8s %-9s %-8s %-10s %-9s %s\n",
                     text(worker, "pid").c_str(), text(worker, "state").c_str(),
                     text(worker, "session").c_str(), text(worker, "uptime_ms").c_str(),

@@ -121,7 +121,7 @@ void Pool::drain(std::chrono::milliseconds bound, std::function<void()> on_empty
     if (auto done = std::exchange(on_empty_, nullptr)) done();
     return;
   }
-  kill_timer_.expires_after(bound);
+  kill_timer_.expires_after(bound + kExitGrace);
   kill_timer_.async_wait([this](asio::error_code error) {
     if (error) return;
     for (auto& [pid, worker] : workers_) {
@@ -132,8 +132,11 @@ void Pool::drain(std::chrono::milliseconds bound, std::function<void()> on_empty
   });
 }
 
+// The worker is withdrawn first (no new introductions, its clients told), so calls go
+// elsewhere while it answers those on its channels (PROTOCOL.md §3.11).
 void Pool::stop_worker(Worker& worker) {
   worker.state = WorkerState::stopping;
+  broker_.withdraw(worker.session);
   worker.process->signal(SIGTERM);
 }
 
@@ -180,6 +183,7 @@ void Pool::scale(std::chrono::steady_clock::time_point now) {
       seen.in_flight = session->load().last.in_flight;
       seen.served = session->load().last.served;
       seen.load_changed_at = session->load().changed_at;
+      seen.load_known = session->hello().reports_load;
     }
     view.workers.push_back(seen);
   }
@@ -312,12 +316,17 @@ void Pool::write_status(proto::Packer& p) const {
   for (const auto& [pid, worker] : workers_) {
     if (written++ == listed) break;
     const Session* session = session_of(worker);
-    p.pack_map(6);
+    // A worker whose hello did not say `reports_load` has no load to show: unknown, not zero.
+    const bool load_unknown = session && session->state() == Session::State::established &&
+                              !session->hello().reports_load;
+    p.pack_map(load_unknown ? 4 : 6);
     write_uint(p, "pid", static_cast<std::uint64_t>(pid));
     write_str(p, "state", worker_state_name(worker.state));
     write_uint(p, "session", worker.session);
-    write_uint(p, "in_flight", session ? session->load().last.in_flight : 0);
-    write_uint(p, "served", session ? session->load().last.served : 0);
+    if (!load_unknown) {
+      write_uint(p, "in_flight", session ? session->load().last.in_flight : 0);
+      write_uint(p, "served", session ? session->load().last.served : 0);
+    }
     write_uint(
         p, "uptime_ms",
         static_cast<std::uint64_t>(

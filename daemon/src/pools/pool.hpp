@@ -58,8 +58,13 @@ class Pool {
   /// the new `max` stop, missing ones up to the new `min` start; a crash loop is forgiven.
   void update(PoolSpec spec);
 
-  /// Stops every worker: SIGTERM now, SIGKILL after `bound`; `on_empty` runs once none is
-  /// left (at once when none runs). No restarts from then on.
+  /// How long after the drain bound a stopping worker may take to answer what it still holds
+  /// (WORKER_STOPPING), let its running handlers finish and exit, before it is killed.
+  static constexpr std::chrono::milliseconds kExitGrace{1000};
+
+  /// Stops every worker: SIGTERM now (each drains its channels within `bound`, the daemon's
+  /// drain bound), SIGKILL kExitGrace later; `on_empty` runs once none is left (at once when
+  /// none runs). No restarts from then on.
   void drain(std::chrono::milliseconds bound, std::function<void()> on_empty);
 
   /// Looks at the workers' sessions: who completed its hello, the methods to learn.

@@ -91,7 +91,10 @@ void ScalingPolicy::plan_recycle(const PoolView& pool, ScalingDecision& out) {
   }
   const WorkerView* worn = nullptr;
   for (const WorkerView& worker : pool.workers) {
-    if (worker.phase != WorkerPhase::ready || worker.served < pool.rules.max_requests) continue;
+    if (worker.phase != WorkerPhase::ready || !worker.load_known ||
+        worker.served < pool.rules.max_requests) {
+      continue;
+    }
     if (!worn || worker.served > worn->served) worn = &worker;
   }
   if (!worn) return;
@@ -149,7 +152,9 @@ void ScalingPolicy::plan_idle_stops(const PoolView& pool, ScalingClock::time_poi
   if (rules.idle_stop.count() == 0 || pool.demand || serving <= rules.min) return;
   std::vector<const WorkerView*> idle;
   for (const WorkerView& worker : pool.workers) {
-    if (worker.phase != WorkerPhase::ready || worker.in_flight != 0) continue;
+    if (worker.phase != WorkerPhase::ready || !worker.load_known || worker.in_flight != 0) {
+      continue;
+    }
     if (listed(out.recycle, worker.id) || (recycling_ && recycling_->worker == worker.id)) continue;
     if (now - worker.load_changed_at >= rules.idle_stop) idle.push_back(&worker);
   }

@@ -10,6 +10,8 @@
 //  - Also up: to min, and to one when a client waits for the pool's method and none runs.
 //  - Down: a worker idle (in_flight 0) for idle_stop is stopped, longest idle first, down to
 //    min; never while a client waits, never a worker still starting.
+//  - A worker whose load is unknown (no `reports_load` in its hello) is never stopped as idle
+//    nor recycled.
 //  - Recycle: a ready worker that served max_requests gets a replacement started first; it is
 //    drained only once a worker started after that is ready, so capacity never drops to zero
 //    (one recycle at a time per pool; the replacement may briefly make the pool max + 1).
@@ -53,6 +55,9 @@ struct WorkerView {
   std::uint32_t concurrency = 1;  // worker_concurrency() of its hello's methods
   std::uint32_t in_flight = 0;    // its last ipc.load (0 before the first)
   std::uint64_t served = 0;       // the same
+  // Its hello said `reports_load` (PROTOCOL.md §3.1). A worker that does not report is never
+  // stopped as idle nor recycled: its zeros say nothing.
+  bool load_known = true;
   // When its in_flight or served last changed (its hello before the first report): with
   // in_flight 0, since when it has been idle.
   ScalingClock::time_point load_changed_at;

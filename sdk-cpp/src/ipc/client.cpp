@@ -330,14 +330,26 @@ class Client::Impl final : public detail::EndpointHooks {
     const proto::Message& m = inbound.message;
     if (!m.is_response()) return;  // workers send only responses
     Callback done;
+    Completions resent;  // errors of calls re-sent to no worker at all
+    bool sent_elsewhere = false;
     {
       std::lock_guard lock(mutex_);
       auto it = pending_.find(m.id);
       if (it != pending_.end() && it->second.channel == channel) {
-        done = std::move(it->second.done);
-        forget_locked(it);
+        if (m.error && m.error->code == policy::kNotRunAnswer) {
+          // The worker is stopping and did not run the call: it goes to another worker.
+          channel->draining.store(true, std::memory_order_relaxed);
+          sent_elsewhere = resend_not_run_locked(m.id, it->second, resent);
+        }
+        if (!sent_elsewhere) {
+          done = std::move(it->second.done);
+          forget_locked(it);
+        }
       }
+      close_if_drained_locked(channel);
     }
+    deliver(resent);
+    if (sent_elsewhere) return;
     if (!done) {
       // The answer to a call that timed out or was cancelled: release its block, if any.
       if (m.shm) (void)detail::take_payload(m, inbound.fds, channel->peer_segment.get());
@@ -411,6 +423,11 @@ class Client::Impl final : public detail::EndpointHooks {
       }
     }
     deliver(completions);
+  }
+
+  void on_peer_draining(const std::shared_ptr<DirectChannel>& channel) override {
+    std::lock_guard lock(mutex_);
+    close_if_drained_locked(channel);
   }
 
   void on_no_worker(const proto::NoWorker& none) override {
@@ -547,7 +564,8 @@ class Client::Impl final : public detail::EndpointHooks {
     std::uint32_t best_load = 0;
     for (const auto& channel : channels_) {
       if (channel->socket().is_shut_down() || !channel->serves(method) ||
-          !generation_of(*channel).takes_new_calls()) {
+          !generation_of(*channel).takes_new_calls() ||
+          channel->draining.load(std::memory_order_relaxed)) {
         continue;
       }
       const std::uint32_t load = channel->outstanding.load(std::memory_order_relaxed);
@@ -601,6 +619,27 @@ class Client::Impl final : public detail::EndpointHooks {
       channel->socket().shut_down();
       endpoint_.wake();
     }
+  }
+
+  // A call the stopping worker did not run is sent elsewhere, idempotent or not, within
+  // kMaxSendsPerCall. false: it is out of sends, and fails with the worker's answer.
+  bool resend_not_run_locked(CallId id, Pending& call, Completions& completions) {
+    if (closing_ || call.sends >= policy::kMaxSendsPerCall) return false;
+    call.channel->outstanding.fetch_sub(1, std::memory_order_relaxed);
+    call.channel.reset();
+    dispatch_locked(id, call, completions);
+    return true;
+  }
+
+  // A draining worker's channel is closed once none of this client's calls is on it (the
+  // worker then ends sooner, PROTOCOL.md §3.11).
+  void close_if_drained_locked(const std::shared_ptr<DirectChannel>& channel) {
+    if (!channel->draining.load(std::memory_order_relaxed) ||
+        channel->outstanding.load(std::memory_order_relaxed) != 0) {
+      return;
+    }
+    channel->socket().shut_down();
+    endpoint_.wake();
   }
 
   // How long a call without a worker waits: the daemon answers `ipc.want` within its

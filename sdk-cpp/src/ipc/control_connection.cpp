@@ -110,6 +110,11 @@ proto::Result<std::optional<ControlEvent>> ControlConnection::next() {
       if (!gone) return gone.error();
       return std::optional<ControlEvent>{std::move(*gone)};
     }
+    if (method == proto::kPeerDraining) {
+      auto draining = proto::decode_body<proto::PeerDraining>(body_decoder_, in.message.payload);
+      if (!draining) return draining.error();
+      return std::optional<ControlEvent>{std::move(*draining)};
+    }
     if (method == proto::kNoWorker) {
       auto none = proto::decode_body<proto::NoWorker>(body_decoder_, in.message.payload);
       if (!none) return none.error();

@@ -29,8 +29,8 @@ struct RequestAnswer {
   std::optional<proto::Error> error;
 };
 
-using ControlEvent =
-    std::variant<Introduction, proto::PeerGone, proto::NoWorker, proto::Shutdown, RequestAnswer>;
+using ControlEvent = std::variant<Introduction, proto::PeerGone, proto::PeerDraining,
+                                  proto::NoWorker, proto::Shutdown, RequestAnswer>;
 
 class ControlConnection {
  public:

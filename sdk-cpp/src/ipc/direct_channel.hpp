@@ -46,6 +46,9 @@ class DirectChannel {
   /// The client's: this channel is of an earlier daemon connection, and the current one
   /// introduced its worker again (connection_generation.hpp). Guarded by the client's mutex.
   bool superseded = false;
+  /// The peer is stopping (ipc.peer_draining, or it answered WORKER_STOPPING): a client sends
+  /// it no new calls and closes the channel once its calls on it are answered.
+  std::atomic<bool> draining{false};
 
   /// Requests sent on this channel and not yet answered (the client's load measure).
   std::atomic<std::uint32_t> outstanding{0};

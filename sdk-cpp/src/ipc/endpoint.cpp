@@ -221,6 +221,8 @@ void Endpoint::handle_control() {
       add_channel(std::make_shared<DirectChannel>(std::move(*intro), epoch_));
     } else if (auto* gone = std::get_if<proto::PeerGone>(&**event)) {
       drop_peer(*gone);
+    } else if (auto* draining = std::get_if<proto::PeerDraining>(&**event)) {
+      mark_draining(*draining);
     } else if (auto* none = std::get_if<proto::NoWorker>(&**event)) {
       hooks_.on_no_worker(*none);
     } else if (auto* answer = std::get_if<RequestAnswer>(&**event)) {
@@ -428,6 +430,14 @@ void Endpoint::drop_peer(const proto::PeerGone& gone) {
           i, Error{Errc::peer_gone, "peer '" + channel->peer().name + "' ended: " + gone.reason});
     }
     return;
+  }
+}
+
+void Endpoint::mark_draining(const proto::PeerDraining& draining) {
+  for (const auto& channel : channels_) {
+    if (channel->epoch() != epoch_ || channel->peer().peer != draining.peer) continue;
+    channel->draining.store(true, std::memory_order_relaxed);
+    return hooks_.on_peer_draining(channel);
   }
 }
 

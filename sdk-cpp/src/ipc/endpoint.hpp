@@ -59,6 +59,9 @@ class EndpointHooks {
   /// its backlog finds it true again. Any thread that reads the channel.
   virtual bool accepts_input(const DirectChannel&) { return true; }
   virtual void on_no_worker(const proto::NoWorker&) {}
+  /// The daemon said the worker on `channel` is stopping (ipc.peer_draining, PROTOCOL.md
+  /// §3.11); the endpoint has set `channel->draining` already.
+  virtual void on_peer_draining(const std::shared_ptr<DirectChannel>&) {}
   /// The daemon answered `ipc.want {method}` (Endpoint::want): `error` empty once a worker
   /// serving it was introduced, else NO_WORKER, METHOD_NOT_FOUND, ... as the daemon said.
   /// Wants not answered when the control connection ends are never answered: a new session
@@ -170,6 +173,7 @@ class Endpoint {
   void watch_locked(DirectChannel& channel, bool watched);
   void close_channel(std::size_t index, const proto::Error& why);
   void drop_peer(const proto::PeerGone& gone);
+  void mark_draining(const proto::PeerDraining& draining);
   // Pauses or resumes reading `channel` as the owner accepts input; under its read lock.
   bool input_open(DirectChannel& channel);
   // Handles the channels that resume_input() / fail_channel() named, and closes channels

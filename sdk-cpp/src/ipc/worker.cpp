@@ -11,7 +11,15 @@
 // more tasks are queued and the next one is known to be quick; a slow or unknown handler
 // never holds earlier answers back. A request for an unknown method, a bad payload or a
 // cancelled call is answered by the leader at once. The worker's load (calls in flight,
-// answered) goes to the daemon from the I/O loop's timer (load_reporter.hpp).
+// answered) goes to the daemon from the I/O loop's timer (load_reporter.hpp), when the daemon
+// said it takes it (`accepts_load`).
+//
+// Stopping drains (PROTOCOL.md §3.11): the worker tells the daemon (ipc.draining), which stops
+// introducing it and tells its clients (ipc.peer_draining), so they send it nothing new and
+// close their channels once answered. Meanwhile it reads and runs everything on its channels
+// as usual. Once every channel is closed and nothing is queued, or after the daemon's drain
+// bound (`drain_ms`), it stops: handlers running finish, and queued or newly read requests
+// are answered WORKER_STOPPING (not run; the client sends them elsewhere).
 //
 // A client that does not read its answers costs the worker a bounded amount (channel_limits.hpp):
 // its channel is not read while kMaxUnansweredPerChannel of its requests are unanswered or
@@ -38,6 +46,7 @@
 #include "channel_limits.hpp"
 #include "daemon_wait.hpp"
 #include "endpoint.hpp"
+#include "fastmd/ipc/call_policy.hpp"
 #include "fastmd/ipc/socket_path.hpp"
 #include "load_reporter.hpp"
 
@@ -58,6 +67,9 @@ constexpr std::chrono::nanoseconds kQuickHandler = std::chrono::microseconds(50)
 // reads the channels first, without waiting, once this long has passed since the last round:
 // an ipc.cancel for a queued task must arrive before the task starts.
 constexpr std::chrono::nanoseconds kReadAtLeastEvery = kQuickHandler;
+
+// The params of ipc.draining: an empty map.
+const proto::ByteBuffer kEmptyMap{std::byte{0x80}};
 
 // After a write to `channel`: a failed one, or a backlog past the bound, ends the channel.
 void check_sent(detail::Endpoint& endpoint, const std::shared_ptr<DirectChannel>& channel,
@@ -206,37 +218,71 @@ class Worker::Impl final : public detail::EndpointHooks {
 
   void stop() {
     if (!started_) return;
+    drain();
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
-      tasks_.clear();
     }
     endpoint_.request_stop();  // the leader's round returns
     work_changed_.notify_all();
     for (auto& thread : threads_) thread.join();
     threads_.clear();
-    in_flight_.store(0, std::memory_order_relaxed);  // the queued tasks were dropped above
-    // Handlers that were running have answered; now the channels close.
+    // Every request read was answered (drain()); now the channels close.
     endpoint_.stop();
+    std::lock_guard lock(mutex_);
     stopping_ = false;
+    draining_ = false;
+    refusing_ = false;
     started_ = false;
   }
 
+  // Answers every request on the channels before the worker stops (see the top of this file).
+  void drain() {
+    std::unique_lock lock(mutex_);
+    draining_ = true;
+    announce_draining_.store(true, std::memory_order_relaxed);
+    const auto deadline = Clock::now() + drain_bound_;
+    lock.unlock();
+    endpoint_.wake();  // the leader's timer tells the daemon
+    lock.lock();
+    drained_.wait_until(lock, deadline, [&] { return open_channels_ == 0 && idle_locked(); });
+    refusing_ = true;  // the point of no return
+    work_changed_.notify_all();
+    drained_.wait(lock, [&] { return idle_locked(); });
+  }
+
   std::uint64_t answered() const { return answered_.load(std::memory_order_relaxed); }
+
+  bool idle_locked() const { return tasks_.empty() && running_ == 0; }
 
   // --- EndpointHooks, on the leader ---
 
   void on_session(const proto::HelloReply& reply, platform::UniqueFd segment_fd) override {
     own_segment_ = detail::open_own_segment(std::move(segment_fd), reply.segment);
     load_reporter_.restart();  // a new daemon knows nothing of this worker's load yet
+    daemon_accepts_load_ = reply.accepts_load;
+    daemon_takes_draining_ = reply.drain_ms.has_value();
+    std::lock_guard lock(mutex_);
+    // The bound is the daemon's (its --drain-timeout-ms). An older daemon tells none and takes
+    // no ipc.draining: its clients cannot be told, so the worker keeps nobody waiting.
+    drain_bound_ = std::chrono::milliseconds(reply.drain_ms.value_or(0));
+    // A new daemon learns of a drain under way too.
+    if (draining_) announce_draining_.store(true, std::memory_order_relaxed);
   }
 
-  // The load report (ipc.load) rides on the I/O loop's timer, off the data path.
+  // The load report (ipc.load) and the drain announcement ride on the I/O loop's timer, off
+  // the data path.
   Clock::time_point next_timer() override {
+    if (announce_draining_.load(std::memory_order_relaxed)) return Clock::now();
+    if (!daemon_accepts_load_) return Clock::time_point::max();
     return load_reporter_.next_check(Clock::now(), in_flight(), answered());
   }
 
   void on_timer(Clock::time_point now) override {
+    if (announce_draining_.exchange(false, std::memory_order_relaxed) && daemon_takes_draining_) {
+      endpoint_.notify_daemon(proto::kDraining, kEmptyMap);
+    }
+    if (!daemon_accepts_load_) return;
     const auto report = load_reporter_.due(now, in_flight(), answered());
     if (!report) return;
     const bool delivered = endpoint_.notify_daemon(proto::kLoad, proto::encode_body(*report));
@@ -250,6 +296,10 @@ class Worker::Impl final : public detail::EndpointHooks {
   }
 
   void on_channel(const std::shared_ptr<DirectChannel>& channel) override {
+    {
+      std::lock_guard lock(mutex_);
+      ++open_channels_;
+    }
     channel->own_segment = own_segment_;
     auto peer_segment =
         detail::open_peer_segment(channel->take_peer_segment_fd(), channel->peer().segment);
@@ -283,13 +333,17 @@ class Worker::Impl final : public detail::EndpointHooks {
       task.inline_params.assign(payload->bytes.begin(), payload->bytes.end());
       task.params = task.inline_params;
     }
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     if (std::find(channel->request_ids.begin(), channel->request_ids.end(), m.id) !=
         channel->request_ids.end()) {
       // Answers could not be told apart: a peer that does this is broken or hostile.
       return endpoint_.fail_channel(
           channel, Error{Errc::invalid_field, "request id " + std::to_string(m.id) +
                                                   " is already in flight on this channel"});
+    }
+    if (refusing_) {
+      lock.unlock();
+      return answer_error(channel, m.id, not_run(task.method));
     }
     channel->request_ids.push_back(m.id);
     channel->unanswered.fetch_add(1, std::memory_order_relaxed);
@@ -317,6 +371,8 @@ class Worker::Impl final : public detail::EndpointHooks {
     const auto dropped =
         std::erase_if(tasks_, [&](const Task& task) { return task.channel == channel; });
     in_flight_.fetch_sub(dropped, std::memory_order_relaxed);
+    --open_channels_;
+    if (draining_) drained_.notify_all();
   }
 
  private:
@@ -332,7 +388,13 @@ class Worker::Impl final : public detail::EndpointHooks {
     out.reconnect_max = options.reconnect_max;
     out.spin_budget = options.spin_budget;
     out.backlog_stall_limit = detail::kAnswerStallLimit;
+    out.hello.reports_load = true;
     return out;
+  }
+
+  static Error not_run(const std::string& method) {
+    return Error{policy::kNotRunAnswer,
+                 "the worker is stopping and did not run '" + method + "'; send it elsewhere"};
   }
 
   void answer_error(const std::shared_ptr<DirectChannel>& channel, std::uint64_t id,
@@ -370,6 +432,7 @@ class Worker::Impl final : public detail::EndpointHooks {
       cancelled.emplace(std::move(*it));
       tasks_.erase(it);
       forget_id_locked(*cancelled);
+      if (draining_) drained_.notify_all();
     }
     answer_error(
         channel, id,
@@ -384,7 +447,17 @@ class Worker::Impl final : public detail::EndpointHooks {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
       const bool can_run = !tasks_.empty() && running_ < handler_slots();
-      if (can_run && (leading_ || !round_due())) {
+      if (refusing_ && !tasks_.empty()) {
+        // Past the point of no return: what is still queued is answered, not run.
+        Task task = std::move(tasks_.front());
+        tasks_.pop_front();
+        forget_id_locked(task);
+        lock.unlock();
+        answer_error(task.channel, task.id, not_run(task.method));
+        settle(task);
+        lock.lock();
+        drained_.notify_all();
+      } else if (can_run && (leading_ || !round_due())) {
         Task task = std::move(tasks_.front());
         tasks_.pop_front();
         const bool more_queued = !tasks_.empty();
@@ -395,6 +468,7 @@ class Worker::Impl final : public detail::EndpointHooks {
         lock.lock();
         forget_id_locked(task);
         --running_;
+        if (draining_) drained_.notify_all();
       } else if (answers.count() > 0) {
         lock.unlock();
         answers.send();  // nothing this thread may run now: held answers go
@@ -500,12 +574,20 @@ class Worker::Impl final : public detail::EndpointHooks {
 
   std::mutex mutex_;
   std::condition_variable work_changed_;  // tasks queued, or the lead is free
+  std::condition_variable drained_;       // while draining: a task or a channel ended
   std::deque<Task> tasks_;
   bool leading_ = false;  // a thread is running a round of the I/O loop
   unsigned running_ = 0;  // handlers running now, at most handler_slots()
   unsigned idle_threads_ = 0;
   Clock::time_point last_round_;  // when the last round ended
   bool stopping_ = false;
+  bool draining_ = false;  // stop() began: the daemon is told, the channels are answered
+  bool refusing_ = false;  // past the point of no return: requests are answered, not run
+  std::size_t open_channels_ = 0;
+  std::chrono::milliseconds drain_bound_{0};    // the daemon's drain_ms
+  std::atomic<bool> announce_draining_{false};  // ipc.draining is due on the leader's timer
+  bool daemon_accepts_load_ = false;            // the thread running the I/O round
+  bool daemon_takes_draining_ = false;          // the thread running the I/O round
   std::vector<std::thread> threads_;
   bool started_ = false;
   std::atomic<std::uint64_t> answered_{0};

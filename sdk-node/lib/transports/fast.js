@@ -165,6 +165,17 @@ class FastTransport {
       case 'peer_closed':
         this._dropWorker(record, data.peer, data.message);
         break;
+      case 'peer_draining': {
+        // The worker is stopping (PROTOCOL.md §3.11): no new calls go to it; its channel is
+        // closed once its calls are answered, so it can end sooner.
+        const worker = record.workers.get(data.peer);
+        if (worker) {
+          worker.draining = true;
+          this._workers.delete(worker);
+          this._closeIfDrained(worker);
+        }
+        break;
+      }
       case 'no_worker':
         this._armNoWorker(data.waitMs);
         break;
@@ -192,8 +203,39 @@ class FastTransport {
       const errno = codes[2 * i + 1];
       if (errno === 0) this._answered(call, null, values[i]);
       else if (errno === this._addon.errno.PEER_GONE) this._retry(call, values[i]);
+      else if (errno === this._policy.notRunAnswer) this._resendNotRun(call, values[i]);
       else this._settle(call, new FastmdError(errno, values[i]));
     }
+    if (worker) this._closeIfDrained(worker);
+  }
+
+  // The stopping worker did not run `call` (policy.notRunAnswer): it sends that worker nothing
+  // new, and the call goes elsewhere, idempotent or not, within policy.maxSendsPerCall.
+  _resendNotRun(call, message) {
+    const worker = call.worker;
+    worker.draining = true;
+    this._workers.delete(worker);
+    if (call.attempts >= this._policy.maxSendsPerCall) {
+      this._settle(call, new FastmdError(this._policy.notRunAnswer, message));
+      return;
+    }
+    worker.outstanding -= 1;
+    call.worker = null;
+    this._dispatch(call);
+  }
+
+  // A draining worker none of whose calls is left: its channel closes ('peer_closed' follows),
+  // after the native callback that got here has returned (it may be reading that channel).
+  _closeIfDrained(worker) {
+    if (!worker.draining || worker.outstanding !== 0 || worker.closing) return;
+    worker.closing = true;
+    setImmediate(() => {
+      if (worker.outstanding === 0 && worker.session.workers.get(worker.peer) === worker) {
+        worker.session.native.closePeer(worker.peer);
+      } else {
+        worker.closing = false;
+      }
+    });
   }
 
   /**

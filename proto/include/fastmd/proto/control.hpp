@@ -24,6 +24,8 @@ inline constexpr std::string_view kStatus = "ipc.status";
 inline constexpr std::string_view kCancel = "ipc.cancel";
 inline constexpr std::string_view kWant = "ipc.want";
 inline constexpr std::string_view kLoad = "ipc.load";
+inline constexpr std::string_view kDraining = "ipc.draining";
+inline constexpr std::string_view kPeerDraining = "ipc.peer_draining";
 
 enum class Role : std::uint8_t { client, worker, observer };
 
@@ -305,13 +307,15 @@ struct Hello {
   std::vector<std::string> wants;
   std::uint32_t max_frame = kDefaultMaxDataFrame;
   bool shm = true;
+  /// Worker: it sends ipc.load (§3.10). Without it the daemon counts its load as unknown.
+  bool reports_load = false;
 
   static constexpr auto fields() {
     return std::tuple{
         required_key("role", &Hello::role),   optional_key("pid", &Hello::pid),
         optional_key("name", &Hello::name),   optional_key("methods", &Hello::methods),
         optional_key("wants", &Hello::wants), optional_key("max_frame", &Hello::max_frame),
-        optional_key("shm", &Hello::shm)};
+        optional_key("shm", &Hello::shm),     flag_key("reports_load", &Hello::reports_load)};
   }
   Status validate() const {
     if (role == Role::worker && methods.empty()) {
@@ -332,12 +336,20 @@ struct HelloReply {
   /// NO_WORKER (its `--no-worker-wait-ms`). The daemon always sends it; absent only from a
   /// daemon older than this field, when a client keeps to its own bound for a dead daemon.
   std::optional<std::uint32_t> no_worker_wait_ms;
+  /// The daemon takes ipc.load from workers (§3.10); a worker sends it only when this is true.
+  bool accepts_load = false;
+  /// The daemon's drain bound (its --drain-timeout-ms): how long a stopping worker keeps
+  /// answering the calls on its channels (§3.11). Sent by daemons that take ipc.draining;
+  /// a worker sends ipc.draining only to a daemon that sent it.
+  std::optional<std::uint32_t> drain_ms;
 
   static constexpr auto fields() {
     return std::tuple{required_key("session", &HelloReply::session),
                       optional_key("daemon", &HelloReply::daemon),
                       optional_key("segment", &HelloReply::segment),
-                      optional_key("no_worker_wait_ms", &HelloReply::no_worker_wait_ms)};
+                      optional_key("no_worker_wait_ms", &HelloReply::no_worker_wait_ms),
+                      flag_key("accepts_load", &HelloReply::accepts_load),
+                      optional_key("drain_ms", &HelloReply::drain_ms)};
   }
 };
 
@@ -374,6 +386,15 @@ struct PeerGone {
     return std::tuple{optional_key("peer", &PeerGone::peer),
                       optional_key("reason", &PeerGone::reason)};
   }
+};
+
+/// `ipc.peer_draining` notification params (§3.11): the worker `peer` is stopping. Its
+/// client sends it no new calls and closes the channel once its calls there are answered.
+struct PeerDraining {
+  static constexpr std::string_view kWhat = "ipc.peer_draining params";
+  std::uint64_t peer = 0;
+
+  static constexpr auto fields() { return std::tuple{required_key("peer", &PeerDraining::peer)}; }
 };
 
 /// `ipc.no_worker` notification params.

@@ -12,6 +12,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "fastmd/proto/error.hpp"
+
 namespace fastmd::ipc::policy {
 
 /// How many times one call is sent at most, counting the first send, when the workers that
@@ -21,6 +23,11 @@ namespace fastmd::ipc::policy {
 /// call and two more deaths while it is re-sent, which the chaos tests (kill -9 every few ms)
 /// never exceeded.
 inline constexpr std::uint32_t kMaxSendsPerCall = 4;
+
+/// The answer of a worker that is stopping to a call it did not run (PROTOCOL.md §3.11): the
+/// client sends the call to another worker, idempotent or not (it ran nowhere), counted in
+/// kMaxSendsPerCall, and sends that worker nothing new. The Node addon exports it.
+inline constexpr proto::Errc kNotRunAnswer = proto::Errc::worker_stopping;
 
 /// Bound of the `ipc.hello` handshake with the daemon (a live daemon answers in well under a
 /// millisecond; two seconds tolerate a loaded machine).
