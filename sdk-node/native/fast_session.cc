@@ -129,16 +129,10 @@ FastSession::FastSession(const Napi::CallbackInfo& info)
     throw_error(env_, sent.error());
   }
   update_hold();  // the handshake is in flight
-  napi_add_env_cleanup_hook(env_, &FastSession::on_env_cleanup, this);
 }
 
 FastSession::~FastSession() {
-  napi_remove_env_cleanup_hook(env_, &FastSession::on_env_cleanup, this);
   close_all();
-}
-
-void FastSession::on_env_cleanup(void* session) {
-  static_cast<FastSession*>(session)->env_torn_down_ = true;
 }
 
 // ---- control connection ----------------------------------------------------------------

@@ -132,21 +132,19 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
   void close_all();
 
   /// Runs a libuv callback's work. No C++ exception may leave a libuv callback (that is
-  /// std::terminate), so a Napi::Error (from building event data) stops the session as if
-  /// closed. While JS can run it is then reported as an uncaught exception; once Node tears the
-  /// environment down (FreeEnvironment runs the loop once more after the cleanup hooks, and a
-  /// late ipc.introduce from an on-demand pool worker can arrive then) nothing can take it.
-  /// JS exceptions from event handlers never get here (emit() reports them).
+  /// std::terminate): a Napi::Error here comes from building event data while Node tears the
+  /// environment down (FreeEnvironment runs the loop once more, when JS can no longer run, and
+  /// a late ipc.introduce from an on-demand pool worker can arrive then). The session stops
+  /// watching everything, as if closed; JS exceptions from event handlers never get here
+  /// (emit() reports them as uncaught).
   template <class Work>
   void from_loop(Work&& work) {
     try {
       work();
-    } catch (const Napi::Error& error) {
+    } catch (const Napi::Error&) {
       close_all();
-      if (!env_torn_down_) napi_fatal_exception(env_, error.Value());
     }
   }
-  static void on_env_cleanup(void* session);
   Peer& peer_for(const Napi::CallbackInfo& info);
 
   Napi::Env env_;
@@ -164,7 +162,6 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
   std::unordered_map<std::uint64_t, std::string> wants_in_flight_;  // ipc.want ids → methods
   std::uint64_t next_request_id_ = 2;                               // after ipc.hello's 1
   bool closed_ = false;
-  bool env_torn_down_ = false;  // set by the env's cleanup hook: JS can no longer run
 
   std::unique_ptr<shm::SegmentWriter> own_segment_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Peer>> peers_;
