@@ -9,15 +9,7 @@ const { describe, it } = require('node:test');
 
 const { connect } = require('..');
 const { poolTable, readyPids, usePoolDaemon, waitForPool } = require('./fast-support/pools');
-
-function processGone(pid) {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch {
-    return true;
-  }
-}
+const { processAlive } = require('./support/env');
 
 describe('a busy pool of one-thread workers', { timeout: 120000 }, () => {
   const fixture = usePoolDaemon(poolTable('markdown', ['--concurrency', '1'],
@@ -99,7 +91,7 @@ describe('a pool with max-requests', { timeout: 120000 }, () => {
       (p) => p.workers.length === 1 && readyPids(p).length === 1 && !readyPids(p).includes(first),
       30000, `worker ${first} replaced`);
     assert.equal(replaced.restarts, 0, 'the worn worker was recycled, not restarted');
-    assert.ok(processGone(first), `worker ${first} has exited`);
+    assert.ok(!processAlive(first), `worker ${first} has exited`);
     assert.equal(await fixture.client.call('echo', 'after'), 'after');
   });
 });

@@ -67,4 +67,14 @@ function runNode({ script, args = [], env = {}, input, timeoutMs = 30000, cwd = 
   });
 }
 
-module.exports = { binDir, binary, legacyWorker, tempDir, runNode, permissionsBind, packageDir };
+/** Whether process `pid` still exists (signal 0 reaches it). */
+function processAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+module.exports = { binDir, binary, legacyWorker, tempDir, runNode, permissionsBind, packageDir, processAlive };

@@ -8,7 +8,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const { binDir } = require('./env');
+const { binDir, processAlive: alive } = require('./env');
 
 /**
  * The environment of a client with nothing configured, its runtime directory `runtime`; a
@@ -28,15 +28,6 @@ function zeroConfigEnv(runtime, idleExitS = 1) {
 /** The pid of the per-user daemon serving `runtime` (from its instance lock). */
 function userDaemonPid(runtime) {
   return Number(fs.readFileSync(path.join(runtime, 'fastmd', 'ipcd.sock.lock'), 'utf8').trim());
-}
-
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Waits (at most 15 s) for daemon `pid` to exit idle; asserts it left nothing in `runtime` or /dev/shm. */
