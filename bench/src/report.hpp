@@ -46,6 +46,9 @@ struct Row {
   std::optional<Percentiles> latency;
   std::optional<double> msgs_per_s;
   std::optional<double> gb_per_s;
+  std::optional<double> files_per_s;            // corpus rows: files rendered per second
+  std::optional<double> mb_per_s;               // corpus rows: 10^6 bytes of Markdown per second
+  std::optional<std::uint64_t> workers;         // corpus rows: workers (here: threads)
   std::optional<double> cpu_us_per_req;         // client + worker, user + sys
   std::optional<double> client_cpu_us_per_req;  // the client's share
   std::optional<double> worker_cpu_us_per_req;  // the worker's share
@@ -76,6 +79,9 @@ inline void emit(const Row& row) {
   }
   if (row.msgs_per_s) detail::field(out, "msgs_per_s", *row.msgs_per_s);
   if (row.gb_per_s) detail::field(out, "gb_per_s", *row.gb_per_s);
+  if (row.files_per_s) detail::field(out, "files_per_s", *row.files_per_s);
+  if (row.mb_per_s) detail::field(out, "mb_per_s", *row.mb_per_s);
+  if (row.workers) out += fmt::format(",\"workers\":{}", *row.workers);
   if (row.cpu_us_per_req) detail::field(out, "cpu_us_per_req", *row.cpu_us_per_req);
   if (row.client_cpu_us_per_req)
     detail::field(out, "client_cpu_us_per_req", *row.client_cpu_us_per_req);
