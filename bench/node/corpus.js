@@ -1,9 +1,13 @@
 'use strict';
 // bench/node/corpus.js — the Markdown corpus of the end-to-end job, as scripts/demo-job
-// gathers it: the CommonMark spec text and every Markdown file of the installed npm packages.
+// gathers it (the CommonMark spec text and every Markdown file of the installed npm packages),
+// and the one way every Node row renders it: all files in flight at once, after a warm-up round.
 
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
+
+const { measure, costs, emit } = require('./report');
 
 function markdownFiles(dir, out) {
   let entries;
@@ -31,4 +35,36 @@ function gatherCorpus(root) {
   return { files, bytes: files.reduce((sum, f) => sum + Buffer.byteLength(f.text), 0) };
 }
 
-module.exports = { gatherCorpus };
+/**
+ * Renders the corpus `rounds` times with `transform` (text → promise of HTML) and emits its row:
+ * `transport` and `workers` name it (0: in process, on the event loop's thread), `pids` are the
+ * worker processes whose CPU counts with this process's, `what` prefixes the row's note.
+ */
+async function corpusSeries(transform, transport, pids, corpus, rounds, workers, what = '') {
+  // One whole round first: markdown-it's JIT needs it (its first round is ~5x slower), and the
+  // workers' allocators and the shared memory are warm the same way.
+  await Promise.all(corpus.files.map((f) => transform(f.text)));
+  const m = await measure(pids, async () => {
+    for (let round = 0; round < rounds; round++) {
+      // Every file in flight at once, as a tool converting a tree would send them.
+      const html = await Promise.all(corpus.files.map((f) => transform(f.text)));
+      if (html.length !== corpus.files.length) throw new Error('a file went missing');
+    }
+  });
+  const files = corpus.files.length * rounds;
+  emit({ client: 'node', transport, method: 'transform', payload_bytes: corpus.bytes, workers,
+    files_per_s: files / (m.totalNs / 1e9), mb_per_s: (corpus.bytes * rounds) / 1e6 / (m.totalNs / 1e9),
+    gb_per_s: (corpus.bytes * rounds) / m.totalNs, iterations: files,
+    note: `${what}Markdown corpus: ${corpus.files.length} files, ${corpus.bytes} bytes`, ...costs(m, files) });
+}
+
+/** The most workers (or threads) the corpus rows scale to: `--max-workers N`, else the cores. */
+function maxWorkersArg(argv) {
+  const at = argv.indexOf('--max-workers');
+  if (at < 0) return os.cpus().length;
+  const n = Number(argv[at + 1]);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--max-workers wants a positive integer, not '${argv[at + 1]}'`);
+  return n;
+}
+
+module.exports = { gatherCorpus, corpusSeries, maxWorkersArg };

@@ -1,7 +1,7 @@
 'use strict';
 // bench/node/report.js — percentiles from sorted samples, CPU time and faults of this process
-// (process.resourceUsage) and of a worker (/proc/<pid>/stat), and the row output of the Node
-// benchmarks: one JSON object per line on stdout, progress on stderr.
+// (process.resourceUsage) and of a worker (/proc/<pid>/stat), a series measured with both, and
+// the row output of the Node benchmarks: one JSON object per line on stdout, progress on stderr.
 
 const fs = require('node:fs');
 
@@ -46,6 +46,28 @@ function processUsage(pid) {
   return new Usage(((at(14) + at(15)) * 1e6) / CLOCK_TICKS_PER_S, at(10));
 }
 
+/** Runs `body` and returns its wall time and the CPU time and faults of client and workers. */
+async function measure(workerPids, body) {
+  const before = selfUsage();
+  const workersBefore = workerPids.map(processUsage);
+  const start = process.hrtime.bigint();
+  await body();
+  const totalNs = Number(process.hrtime.bigint() - start);
+  const client = selfUsage().minus(before);
+  const worker = workerPids.map(processUsage).reduce((sum, now, i) => sum.plus(now.minus(workersBefore[i])), new Usage());
+  return { totalNs, client, worker };
+}
+
+/** The per-request cost fields of a row, from a measure() of `requests` calls. */
+function costs(m, requests) {
+  return {
+    cpu_us_per_req: (m.client.cpuUs + m.worker.cpuUs) / requests,
+    client_cpu_us_per_req: m.client.cpuUs / requests,
+    worker_cpu_us_per_req: m.worker.cpuUs / requests,
+    minflt_per_req: (m.client.minflt + m.worker.minflt) / requests,
+  };
+}
+
 function emit(row) {
   process.stdout.write(`${JSON.stringify(row)}\n`);
 }
@@ -54,4 +76,4 @@ function progress(line) {
   process.stderr.write(`${line}\n`);
 }
 
-module.exports = { percentiles, Usage, selfUsage, processUsage, emit, progress };
+module.exports = { percentiles, Usage, selfUsage, processUsage, measure, costs, emit, progress };

@@ -2,17 +2,18 @@
 // bench/node/transports.js — the Node client's side: @fastmd/ipc over the legacy NDJSON
 // transport and the fast transport (a private fastmd-ipcd, fastmd-worker-md; without spin,
 // with both sides spinning, and with only the client spinning), the Markdown corpus over
-// each (1 and 2 workers), and markdown-it in process.
+// each (1 and 2 workers; legacy and fast also scaled to 1…N workers, N = --max-workers, by
+// default the machine's cores), and markdown-it in process.
 // Prints one JSON row per line on stdout (the shape of bench/results/latest.json); progress on
 // stderr.
 //
-//   node bench/node/transports.js [--quick] [--bin-dir DIR]
+//   node bench/node/transports.js [--quick] [--bin-dir DIR] [--max-workers N]
 
 const path = require('node:path');
 const { PerformanceObserver } = require('node:perf_hooks');
 
-const { percentiles, processUsage, selfUsage, Usage, emit, progress } = require('./report');
-const { gatherCorpus } = require('./corpus');
+const { percentiles, measure, costs, emit, progress } = require('./report');
+const { gatherCorpus, corpusSeries, maxWorkersArg } = require('./corpus');
 const { PrivateDaemon, stopChildren, waitForWorkers } = require('./daemon');
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -28,6 +29,15 @@ const FAST_TRANSPORTS = [
   ['fast-client-spin', [], SPIN_US], // only the Node client polls; the worker sleeps
 ];
 
+// The transports whose corpus rows scale to every core; the spinning ones keep 1 and 2 workers.
+const SCALED = new Set(['legacy', 'fast']);
+
+/** The worker counts of `transport`'s corpus rows: 1 and 2, and for SCALED up to maxWorkers. */
+function workerCounts(transport, maxWorkers) {
+  const top = SCALED.has(transport) ? Math.max(2, maxWorkers) : 2;
+  return Array.from({ length: top }, (_, i) => i + 1);
+}
+
 function roundTrips(size, quick) {
   const full = size <= 1024 ? 20000 : size <= 64 * 1024 ? 5000 : size <= 1024 * 1024 ? 300 : 40;
   return quick ? Math.max(10, Math.floor(full / 10)) : full;
@@ -37,27 +47,6 @@ function roundTrips(size, quick) {
 function textPayload(size) {
   const words = 'the quick brown fox jumps over the lazy dog 0123456789 ';
   return words.repeat(Math.ceil(size / words.length)).slice(0, size);
-}
-
-/** Runs `body` and returns its wall time and the CPU time and faults of client and workers. */
-async function measure(workerPids, body) {
-  const before = selfUsage();
-  const workersBefore = workerPids.map(processUsage);
-  const start = process.hrtime.bigint();
-  await body();
-  const totalNs = Number(process.hrtime.bigint() - start);
-  const client = selfUsage().minus(before);
-  const worker = workerPids.map(processUsage).reduce((sum, now, i) => sum.plus(now.minus(workersBefore[i])), new Usage());
-  return { totalNs, client, worker };
-}
-
-function costs(m, requests) {
-  return {
-    cpu_us_per_req: (m.client.cpuUs + m.worker.cpuUs) / requests,
-    client_cpu_us_per_req: m.client.cpuUs / requests,
-    worker_cpu_us_per_req: m.worker.cpuUs / requests,
-    minflt_per_req: (m.client.minflt + m.worker.minflt) / requests,
-  };
 }
 
 async function latencySeries(client, transport, pids, payload, iterations, kind) {
@@ -100,24 +89,6 @@ async function throughputSeries(client, transport, pids, count) {
     iterations: calls, note: 'callMany, batches of 4096 in flight', ...costs(m, calls) });
 }
 
-async function corpusSeries(transform, transport, pids, corpus, rounds, workers) {
-  // One whole round first: markdown-it's JIT needs it (its first round is ~5x slower), and the
-  // workers' allocators and the shared memory are warm the same way.
-  await Promise.all(corpus.files.map((f) => transform(f.text)));
-  const m = await measure(pids, async () => {
-    for (let round = 0; round < rounds; round++) {
-      // Every file in flight at once, as a tool converting a tree would send them.
-      const html = await Promise.all(corpus.files.map((f) => transform(f.text)));
-      if (html.length !== corpus.files.length) throw new Error('a file went missing');
-    }
-  });
-  const files = corpus.files.length * rounds;
-  emit({ client: 'node', transport, method: 'transform', payload_bytes: corpus.bytes, workers,
-    files_per_s: files / (m.totalNs / 1e9), mb_per_s: (corpus.bytes * rounds) / 1e6 / (m.totalNs / 1e9),
-    gb_per_s: (corpus.bytes * rounds) / m.totalNs, iterations: files,
-    note: `Markdown corpus: ${corpus.files.length} files, ${corpus.bytes} bytes`, ...costs(m, files) });
-}
-
 async function transportRows(client, transport, pids, quick) {
   for (const size of SIZES) {
     progress(`node ${transport}: echo ${size} B (string)`);
@@ -135,12 +106,13 @@ async function main() {
   const quick = process.argv.includes('--quick');
   const binFlag = process.argv.indexOf('--bin-dir');
   const binDir = path.resolve(binFlag > 0 ? process.argv[binFlag + 1] : process.env.FASTMD_BIN_DIR ?? path.join(ROOT, 'build', 'bin'));
+  const maxWorkers = maxWorkersArg(process.argv);
   const workerMd = path.join(binDir, 'fastmd-worker-md');
   const corpus = gatherCorpus(ROOT);
   const rounds = quick ? 1 : 5;
   progress(`node: corpus of ${corpus.files.length} files, ${corpus.bytes} bytes`);
 
-  for (const workers of [1, 2]) {
+  for (const workers of workerCounts('legacy', maxWorkers)) {
     const legacy = await ipc.connect({ transport: 'legacy', workerCommand: workerMd, workers });
     const pids = legacy.workers.map((w) => w.pid);
     if (workers === 1) await transportRows(legacy, 'legacy', pids, quick);
@@ -152,7 +124,7 @@ async function main() {
   const daemon = await PrivateDaemon.start(binDir);
   try {
     for (const [transport, args, spinUs] of FAST_TRANSPORTS) {
-      for (const workers of [1, 2]) {
+      for (const workers of workerCounts(transport, maxWorkers)) {
         const children = daemon.startWorkers(workers, args);
         const client = await ipc.connect({ transport: 'fast', socket: daemon.socket, spinUs });
         try {

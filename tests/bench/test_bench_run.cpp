@@ -109,11 +109,16 @@ TEST_CASE(
        {"cpp floor-memcpy ", "cpp floor-socketpair pingpong", "cpp floor-shm-spin pingpong",
         "cpp legacy echo", "cpp inline echo", "cpp fast echo", "cpp fast-spin echo", "cpp daemon ",
         "node legacy echo", "node fast echo", "node fast-spin echo", "node legacy transform",
-        "node fast transform", "node markdown-it transform", "node fast connect"}) {
+        "node fast transform", "node markdown-it transform", "node fast connect",
+        "cpp md4c transform", "node marked transform", "node markdown-wasm transform",
+        "node piscina-wasm transform"}) {
     INFO("row " << expected);
     CHECK(seen.count(expected) == 1);
   }
 
-  CHECK(read_text(out.path / "latest.md").find("| client | transport |") != std::string::npos);
+  const std::string markdown = read_text(out.path / "latest.md");
+  CHECK(markdown.find("| client | transport |") != std::string::npos);
+  CHECK(markdown.find("## Goals (issue 7)") != std::string::npos);
+  CHECK(markdown.find("## Goals (issue 13") != std::string::npos);
   CHECK(read_text(out.path / "latest.svg").rfind("<svg", 0) == 0);
 }
