@@ -1,7 +1,9 @@
 'use strict';
-// bench/node/goals.js — the goals of issue 7, evaluated on one run's rows: each as the
-// measured ratio (to legacy NDJSON in the same run, Node client unless said), the target,
-// and whether it is met. A goal whose rows are missing says so instead of guessing.
+// bench/node/goals.js — the goals of issues 7 and 13, evaluated on one run's rows: each as the
+// measured ratio (to legacy NDJSON, a floor or a peer in the same run, Node client unless
+// said), the target, and whether it is met. Issue 7: a goal whose rows are missing says so
+// instead of guessing. Issue 13: a goal this benchmark has no row for yet (the rings' own
+// measurements) is missed, with what is missing named and nothing invented.
 
 const MiB = 1024 * 1024;
 const FAST_PATHS = new Set(['inline', 'inline-spin', 'fast', 'fast-spin']);
@@ -92,4 +94,90 @@ function evaluateGoals(rows) {
   return goals;
 }
 
-module.exports = { evaluateGoals, fmt };
+function absoluteGoal(name, row, field, limit, unit, atMost, detail) {
+  const target = `${atMost ? '≤' : '≥'} ${limit.toLocaleString('en-US')} ${unit}`;
+  if (!row || !row[field]) return goal(name, null, target, null, 'rows missing');
+  const value = row[field];
+  return goal(name, value, target, atMost ? value <= limit : value >= limit, `${fmt(value)} ${unit}; ${detail}`);
+}
+
+/** A goal with no row in this run: missed, saying which measurement does not exist yet. */
+function notMeasured(name, target, missing) {
+  return goal(name, null, target, false, `not measured: ${missing}`);
+}
+
+/** The largest worker count that both transports have a corpus row for. */
+function sharedTopWorkers(rows, a, b) {
+  const counts = (transport) => new Set(rows.filter((r) => r.transport === transport && r.method === 'transform' &&
+    r.workers > 0 && r.files_per_s).map((r) => r.workers));
+  const inB = counts(b);
+  return Math.max(0, ...[...counts(a)].filter((n) => inB.has(n)));
+}
+
+/**
+ * Issue 13 (rings with doorbells, small calls near the floor, fast by default), on the rows
+ * this benchmark has today: socket frames, no rings yet. Each goal names the rows it reads.
+ */
+function evaluateRingGoals(rows) {
+  const find = finder(rows);
+  const echo = (client, transport, bytes) => find({ client, transport, method: 'echo', payload_bytes: bytes,
+    ...(client === 'node' ? { payload_kind: 'string' } : {}) });
+  const pipelined = (client, transport) => rows.find((r) => r.client === client && r.transport === transport &&
+    r.method === 'echo' && r.payload_bytes === 64 && r.p50_us === undefined);
+  const corpus = (client, transport, workers) => find({ client, transport, method: 'transform', workers });
+  const goals = [];
+
+  goals.push(absoluteGoal('C++ 64 B round trip p50 with spin', echo('cpp', 'fast-spin', 64), 'p50_us', 1, 'µs', true,
+    'fast-spin: the worker spins, the C++ client has no spin; socket frames, no ring'));
+  goals.push(ratioGoal('C++ 64 B round trip p50 with spin / shared-memory spin floor', echo('cpp', 'fast-spin', 64),
+    find({ transport: 'floor-shm-spin', method: 'pingpong' }), 'p50_us', 8));
+  goals.push(absoluteGoal('Node 64 B round trip p50 with spin (both sides)', echo('node', 'fast-spin', 64), 'p50_us', 5, 'µs', true,
+    'fast-spin: worker --spin-us 200, client spinUs 200'));
+  for (const client of ['node', 'cpp']) {
+    for (const bytes of [64, 1024]) {
+      goals.push(ratioGoal(`${bytes === 1024 ? "1 KiB" : `${bytes} B`} round trip p50 at the default settings / legacy (${client === 'node' ? 'Node' : 'C++'})`,
+        echo(client, 'fast', bytes), echo(client, 'legacy', bytes), 'p50_us', 0.5));
+    }
+  }
+  goals.push(notMeasured('with both cores busy (CPU hog): default vs no-spin, and the hog\'s throughput', '≤ 1.1× no-spin',
+    'bench/run starts no CPU hog yet'));
+  goals.push(absoluteGoal('64 B pipelined from C++', pipelined('cpp', 'fast'), 'msgs_per_s', 10e6, 'msgs/s', false,
+    'call_many, socket frames'));
+  goals.push(absoluteGoal('64 B pipelined from Node (callMany)', pipelined('node', 'fast'), 'msgs_per_s', 2e6, 'msgs/s', false,
+    'callMany, socket frames'));
+  goals.push(notMeasured('syscalls per message, 64 B pipelined', '≤ 0.05',
+    'counted by `bench/probe fast 64 N --many`, which bench/run does not run'));
+  goals.push(notMeasured('CPU per 1 KiB call at the default under pipelined load / legacy', '≤ 0.3',
+    'bench/run pipelines only 64 B'));
+  for (const client of ['node', 'cpp']) {
+    goals.push(ratioGoal(`CPU per 1 KiB call without spin / legacy, sequential (${client === 'node' ? 'Node' : 'C++'})`,
+      echo(client, 'fast', 1024), echo(client, 'legacy', 1024), 'cpu_us_per_req', 1.0));
+  }
+  goals.push(ratioGoal('Markdown corpus, fast 1 worker (Node) / md4c in process from C++ (1 thread)',
+    corpus('node', 'fast', 1), corpus('cpp', 'md4c', 1), 'files_per_s', 0.85, false));
+  const all = sharedTopWorkers(rows, 'fast', 'legacy');
+  goals.push(ratioGoal(`Markdown corpus, fast / legacy, all workers (${all})`,
+    corpus('node', 'fast', all), corpus('node', 'legacy', all), 'files_per_s', 3, false));
+  const threads = sharedTopWorkers(rows, 'fast', 'piscina-wasm');
+  goals.push(ratioGoal(`Markdown corpus, fast / piscina × markdown-wasm, ${threads} workers / threads`,
+    corpus('node', 'fast', threads), corpus('node', 'piscina-wasm', threads), 'files_per_s', 2.5, false));
+
+  const tails = rows.filter((r) => (r.transport.startsWith('fast') || r.transport.startsWith('inline')) && !r.cold_start &&
+    r.p50_us && r.p99_us && r.payload_bytes <= 64 * 1024);
+  const worst = tails.reduce((w, r) => (!w || r.p99_us / r.p50_us > w.p99_us / w.p50_us ? r : w), null);
+  const over = tails.filter((r) => r.p99_us > 3 * r.p50_us);
+  goals.push(worst ? goal('p99 within 3× p50 on every fast-path row at 64 KiB and below', worst.p99_us / worst.p50_us, '≤ 3 (worst row)',
+    over.length === 0, `${over.length} of ${tails.length} rows over; worst: ${worst.client} ${worst.transport} ${worst.method} ${worst.payload_bytes} B`)
+    : goal('p99 within 3× p50 on every fast-path row at 64 KiB and below', null, '≤ 3', null, 'rows missing'));
+  goals.push(notMeasured('no large-payload or socket-frame row slower than before the rings by more than its spread',
+    'within the spread', 'there are no ring rows to set beside the socket-frame rows'));
+  return goals;
+}
+
+/** The goal tables latest.md and docs/performance.md show, in order. */
+const GOAL_SETS = [
+  { title: 'Goals (issue 7)', evaluate: evaluateGoals },
+  { title: 'Goals (issue 13: rings; measured on socket frames until the rings exist)', evaluate: evaluateRingGoals },
+];
+
+module.exports = { evaluateGoals, evaluateRingGoals, GOAL_SETS, fmt };

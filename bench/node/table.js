@@ -1,8 +1,8 @@
 'use strict';
 // bench/node/table.js — latest.md: the machine, every row as a Markdown table, and the goals
-// of issue 7 with their measured ratios.
+// of issues 7 and 13 with their measured ratios.
 
-const { evaluateGoals, fmt } = require('./goals');
+const { GOAL_SETS, fmt } = require('./goals');
 
 function size(bytes) {
   if (bytes === undefined) return '';
@@ -39,10 +39,12 @@ function renderMarkdown({ machine, rows }) {
   if (m.failures) lines.push(`**Steps that failed:** ${m.failures.join('; ')}`, '');
   lines.push(`| ${COLUMNS.map(([name]) => name).join(' | ')} |`, `|${COLUMNS.map(() => '---').join('|')}|`);
   for (const row of rows) lines.push(`| ${COLUMNS.map(([, cell]) => cell(row)).join(' | ')} |`);
-  lines.push('', '## Goals (issue 7)', '', '| goal | measured | target | met |', '|---|---|---|---|');
-  for (const g of evaluateGoals(rows)) {
-    const verdict = g.met === null ? 'no data' : g.met ? 'met' : '**missed**';
-    lines.push(`| ${g.name} | ${g.measured === null ? '' : fmt(g.measured)} (${g.detail}) | ${g.target} | ${verdict} |`);
+  for (const { title, evaluate } of GOAL_SETS) {
+    lines.push('', `## ${title}`, '', '| goal | measured | target | met |', '|---|---|---|---|');
+    for (const g of evaluate(rows)) {
+      const verdict = g.met === null ? 'no data' : g.met ? 'met' : '**missed**';
+      lines.push(`| ${g.name} | ${g.measured === null ? '—' : fmt(g.measured)} (${g.detail}) | ${g.target} | ${verdict} |`);
+    }
   }
   return `${lines.join('\n')}\n`;
 }
