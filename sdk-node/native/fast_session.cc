@@ -16,6 +16,7 @@
 #include "fastmd/platform/unix_socket.hpp"
 #include "fastmd/shm/oneoff.hpp"
 #include "payload.hpp"
+#include "request_batch.hpp"
 
 namespace fastmd::node {
 
@@ -28,10 +29,7 @@ namespace {
 
 constexpr std::uint64_t kHelloId = 1;
 
-// A payload first tries the own segment without waiting, then waits at most
-// policy::kShmWaitOnEventLoop (the JS thread must not stall), then goes by one-off memfd.
-constexpr std::chrono::milliseconds kNoWait{0};
-using ipc::detail::kFrameOverhead;
+using ipc::detail::PayloadPath;
 
 std::string error_code_name(Errc code) {
   return "FASTMD_" + std::string(proto::errc_name(code));
@@ -230,10 +228,9 @@ void FastSession::handle_hello_reply(Inbound& inbound) {
     end_control(reply.error());
     return;
   }
-  if (reply->segment && !inbound.fds.empty()) {
-    auto segment = shm::SegmentWriter::open(std::move(inbound.fds.front()), *reply->segment);
-    if (segment) own_segment_ = std::move(*segment);
-    // Without a usable segment, payloads go inline or through one-off memfds.
+  // Without a usable segment, payloads go inline or through one-off memfds.
+  if (!inbound.fds.empty()) {
+    own_segment_ = ipc::detail::open_own_segment(std::move(inbound.fds.front()), reply->segment);
   }
   ready_ = true;
   update_hold();
@@ -258,9 +255,9 @@ void FastSession::handle_introduce(Inbound& inbound) {
   peer->session = intro->peer;
   peer->max_frame = intro->max_frame;
   if (intro->segment && inbound.fds.size() >= 2) {
-    auto segment = shm::SegmentReader::open(std::move(inbound.fds[1]), *intro->segment);
-    if (segment) {
-      peer->segment.emplace(std::move(*segment));
+    auto segment = ipc::detail::open_peer_segment(std::move(inbound.fds[1]), intro->segment);
+    if (segment && *segment) {
+      peer->segment = std::move(*segment);
       peer->held_results = std::make_shared<HeldResultBudget>(intro->segment->size);
     }
   }
@@ -386,54 +383,44 @@ void FastSession::read_response(Peer& peer, Inbound& inbound, Answers& answers) 
 
   Errc code = Errc::ok;
   Napi::Value value;
+  const auto fail = [&](const Error& error) {
+    code = error.code;
+    value = Napi::String::New(env_, error.message);
+  };
   if (message.error) {
-    const Error failed = ipc::detail::error_of_answer(*message.error);
-    code = failed.code;
-    value = Napi::String::New(env_, failed.message);
-  } else if (!message.shm) {
+    fail(ipc::detail::error_of_answer(*message.error));
+    if (!wanted) return;
+    answers.add(message.id, code, value);
+    return;
+  }
+  // A one-off result is mapped as a private copy: it may become a Buffer in place, and JS may
+  // write to a Buffer (those writes stay in this process).
+  auto resolved = ipc::detail::resolve_payload(message, inbound.fds, peer.segment.get(),
+                                               shm::AttachedView::private_copy);
+  if (!resolved) {
+    fail(resolved.error());
+  } else if (resolved->path == PayloadPath::inline_frame) {
     ++received_.inline_frames;
-    if (wanted) value = make_result(env_, message.payload, kind);
-  } else if (message.shm->attached_memfd()) {
+    if (wanted) value = make_result(env_, resolved->frame_bytes, kind);
+  } else if (resolved->path == PayloadPath::oneoff_memfd) {
     ++received_.oneoff_memfds;
-    auto mapped = inbound.fds.empty()
-                      ? proto::Result<shm::AttachedPayload>(
-                            Error{Errc::fd_mismatch, "a one-off result came without its memfd"})
-                      : shm::map_attached(std::move(inbound.fds.front()), message.shm->length,
-                                          shm::AttachedView::private_copy);
-    if (!mapped) {
-      code = mapped.error().code;
-      value = Napi::String::New(env_, mapped.error().message);
-    } else if (wanted) {
-      value = make_result(env_, std::move(*mapped), kind);  // sealed: may be used in place
-    }
-  } else if (!peer.segment) {
-    code = Errc::shm_unknown_segment;
-    value = Napi::String::New(env_, "a result names a segment the worker was not introduced with");
+    if (wanted) value = make_result(env_, std::move(*resolved->attached), kind);  // sealed
   } else {
     ++received_.segment_blocks;
-    // Released when `block` goes: copied or decoded by then, so the worker may reuse it;
+    // Released when `resolved` goes: copied or decoded by then, so the worker may reuse it;
     // or when V8 collects a Buffer made over it in place.
-    auto block = peer.segment->acquire(*message.shm);
-    if (block && wanted && kind == ResultKind::buffer) {
-      if (auto held = buffer_in_place(env_, *block, peer.held_results)) {
+    shm::ReadBlock& block = *resolved->block;
+    if (wanted && kind == ResultKind::buffer) {
+      if (auto held = buffer_in_place(env_, block, peer.held_results)) {
         value = *held;
         ++received_.in_place;
       }
     }
-    if (block && wanted && value.IsEmpty()) value = make_result(env_, block->bytes(), kind);
-    // Checked again after the copy: a worker that died after answering has its segment
-    // reclaimed by the daemon; a reader's view then keeps the old bytes, but the copy is checked
-    // again all the same. Such a result is lost with its worker, and the call is re-sent like
-    // the worker's other calls. A handle that never named a valid block fails the call with its
-    // own SHM_* code.
-    auto still = block ? peer.segment->read(*message.shm) : block.error();
-    if (!block) {
-      code = block.error().code;
-      value = Napi::String::New(env_, block.error().message);
-    } else if (!still) {
-      code = Errc::peer_gone;
-      value = Napi::String::New(env_, "the worker's result was lost with its segment (" +
-                                          still.error().to_string() + ")");
+    if (wanted && value.IsEmpty()) value = make_result(env_, block.bytes(), kind);
+    // Checked again after the copy (payload.hpp, still_intact): such a result is lost with its
+    // worker, and the call is re-sent like the worker's other calls.
+    if (auto intact = ipc::detail::still_intact(*peer.segment, *message.shm); !intact) {
+      fail(intact.error());
     }
   }
   if (!wanted) return;
@@ -463,62 +450,28 @@ void FastSession::drop_peer(std::uint64_t peer_id, const char* event, const Erro
 
 // ---- requests --------------------------------------------------------------------------
 
+void FastSession::count(PathCounts& counts, PayloadPath path) {
+  switch (path) {
+    case PayloadPath::inline_frame:
+      ++counts.inline_frames;
+      break;
+    case PayloadPath::segment_block:
+      ++counts.segment_blocks;
+      break;
+    case PayloadPath::oneoff_memfd:
+      ++counts.oneoff_memfds;
+      break;
+  }
+}
+
 proto::Status FastSession::place_payload(const JsPayload& payload, const Peer& peer,
-                                         proto::Message& request, platform::UniqueFd& attached) {
-  if (payload.empty()) return {};
-  const std::size_t inline_max =
-      std::min<std::size_t>(inline_threshold_, peer.max_frame - kFrameOverhead);
-  // Small bytes go inline, written to the socket straight from the caller's memory.
-  if (!payload.is_string() && payload.max_size() <= inline_max) {
-    request.payload = payload.bytes();
-    ++sent_.inline_frames;
-    return {};
-  }
-  // A string that may be small is encoded into the scratch buffer: inline if it fits, else
-  // copied on (a few KiB at most).
-  proto::ByteView encoded;
-  if (payload.is_string() && payload.max_size() / 3 <= inline_max) {
-    scratch_.resize(payload.room_for(payload.max_size()));
-    const std::size_t size = payload.write_to(scratch_);
-    if (size <= inline_max) {
-      request.payload = {scratch_.data(), size};
-      ++sent_.inline_frames;
-      return {};
-    }
-    encoded = {scratch_.data(), size};
-  }
-  // Shared memory: the payload is written once, where the worker will read it.
-  auto write = [&](std::span<std::byte> out) -> std::size_t {
-    if (encoded.empty()) return payload.write_to(out);
-    std::memcpy(out.data(), encoded.data(), encoded.size());
-    return encoded.size();
-  };
-  std::size_t room = encoded.empty() ? payload.room_for(payload.max_size()) : encoded.size();
-  if (own_segment_) {
-    if (room > own_segment_->max_block() && encoded.empty() && payload.is_string()) {
-      room = payload.room_for(payload.exact_size());  // the bound was too loose: measure
-    }
-    if (room <= own_segment_->max_block()) {
-      auto block = own_segment_->allocate(room, kNoWait);
-      if (!block && block.error().code == Errc::shm_no_space) {
-        // The worker usually releases the previous block a moment after answering.
-        block = own_segment_->allocate(room, ipc::policy::kShmWaitOnEventLoop);
-      }
-      if (block) {
-        request.shm = block->seal(write(block->data()));
-        ++sent_.segment_blocks;
-        return {};
-      }
-    }
-  }
-  // Larger than the segment, or no space now: a one-off memfd, which any size can use.
-  auto oneoff = shm::make_oneoff(room, write);
-  if (!oneoff) return oneoff.error();
-  request.shm = oneoff->handle;
-  request.fds = 1;
-  attached = std::move(oneoff->fd);
-  ++sent_.oneoff_memfds;
-  return {};
+                                         ipc::detail::Outgoing& request) {
+  const ipc::detail::PayloadPolicy policy{inline_threshold_, peer.max_frame,
+                                          ipc::policy::kShmWaitOnEventLoop};
+  proto::Status placed =
+      ipc::detail::place_payload(payload, policy, own_segment_.get(), scratch_, request);
+  if (placed) count(sent_, request.path);
+  return placed;
 }
 
 FastSession::Peer& FastSession::peer_for(const Napi::CallbackInfo& info) {
@@ -537,19 +490,13 @@ Napi::Value FastSession::send(const Napi::CallbackInfo& info) {
   const JsPayload payload = JsPayload::from(info[3]);
   const ResultKind kind = info[4].ToBoolean() ? ResultKind::string : ResultKind::buffer;
 
-  proto::Message request = proto::Message::request(id, method);
-  platform::UniqueFd attached;
-  proto::Status placed = place_payload(payload, peer, request, attached);
+  ipc::detail::Outgoing request;
+  request.message = proto::Message::request(id, method);
+  proto::Status placed = place_payload(payload, peer, request);
   if (!placed) throw_error(env_, placed.error());
-  const int fds[1] = {attached.get()};
-  proto::Status sent =
-      peer.channel->send(request, attached ? std::span<const int>(fds) : std::span<const int>());
-  if (!sent) {
-    // The channel is broken (the worker died, EPIPE): the block goes back, the caller
-    // sends elsewhere.
-    if (request.shm && !attached) give_back_block(*request.shm);
+  // A broken channel (the worker died, EPIPE) gets the block back; the caller sends elsewhere.
+  if (proto::Status sent = request.send_on(*peer.channel); !sent)
     throw_channel_failed(sent.error());
-  }
   peer.in_flight.emplace(id, kind);
   ++in_flight_;
   update_hold();
@@ -570,17 +517,12 @@ Napi::Value FastSession::send_many(const Napi::CallbackInfo& info) {
   Napi::Array unplaced = Napi::Array::New(env_);
   std::vector<std::pair<std::uint64_t, ResultKind>> sent_calls;  // in flight once all is written
   sent_calls.reserve(end > start ? end - start : 0);
-  std::vector<proto::ShmHandle> blocks;  // given back if the channel fails
-  proto::Status written;
-  auto write_frames = [&] {
-    if (written && !batch_frames_.empty()) written = peer.channel->send_encoded(batch_frames_);
-    batch_frames_.clear();
-  };
-  for (std::uint64_t index = start; index < end && written; ++index) {
+  ipc::detail::RequestBatch batch(*peer.channel);
+  for (std::uint64_t index = start; index < end; ++index) {
     const JsPayload payload = JsPayload::from(payloads.Get(static_cast<std::uint32_t>(index)));
-    proto::Message request = proto::Message::request(first_id + index, method);
-    platform::UniqueFd attached;
-    proto::Status placed = place_payload(payload, peer, request, attached);
+    ipc::detail::Outgoing request;
+    request.message = proto::Message::request(first_id + index, method);
+    proto::Status placed = place_payload(payload, peer, request);
     if (!placed) {
       const std::uint32_t at = unplaced.Length();
       unplaced.Set(at, static_cast<double>(index));
@@ -589,23 +531,10 @@ Napi::Value FastSession::send_many(const Napi::CallbackInfo& info) {
       continue;
     }
     const ResultKind own_kind = payload.is_string() ? ResultKind::string : ResultKind::buffer;
-    sent_calls.emplace_back(request.id, as_given ? given_kind : own_kind);
-    if (attached) {
-      // Its memfd travels with the frame's first byte: the frames before it go first.
-      write_frames();
-      const int fds[1] = {attached.get()};
-      if (written) written = peer.channel->send(request, fds);
-      continue;
-    }
-    if (request.shm) blocks.push_back(*request.shm);
-    proto::append_frame(request, batch_frames_);
-    if (batch_frames_.size() >= ipc::policy::kBatchWriteBytes) write_frames();
+    sent_calls.emplace_back(request.message.id, as_given ? given_kind : own_kind);
+    if (!batch.add(request)) break;
   }
-  write_frames();
-  if (!written) {
-    for (const proto::ShmHandle& block : blocks) give_back_block(block);
-    throw_channel_failed(written.error());
-  }
+  if (proto::Status written = batch.finish(); !written) throw_channel_failed(written.error());
   for (const auto& [id, kind] : sent_calls) peer.in_flight.emplace(id, kind);
   in_flight_ += sent_calls.size();
   update_hold();
@@ -645,10 +574,6 @@ Napi::Value FastSession::spin(const Napi::CallbackInfo& info) {
   found.Set(0u, answers.codes());
   found.Set(1u, answers.values);
   return found;
-}
-
-void FastSession::give_back_block(const proto::ShmHandle& block) {
-  if (own_segment_) own_segment_->discard(block);
 }
 
 void FastSession::throw_channel_failed(const Error& why) {

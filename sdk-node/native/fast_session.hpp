@@ -49,6 +49,7 @@
 #include "fastmd/shm/segment_writer.hpp"
 #include "framed_socket.hpp"
 #include "js_payload.hpp"
+#include "payload.hpp"
 #include "uv_handles.hpp"
 
 namespace fastmd::node {
@@ -67,7 +68,7 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
     std::uint32_t max_frame = proto::kDefaultMaxDataFrame;
     std::unique_ptr<ipc::detail::FramedSocket> channel;  // before `poll`: outlives it
     std::unique_ptr<PollWatcher> poll;
-    std::optional<shm::SegmentReader> segment;
+    std::shared_ptr<ipc::detail::PeerSegment> segment;
     std::shared_ptr<HeldResultBudget> held_results;  // result Buffers over `segment`
     std::unordered_map<std::uint64_t, ResultKind> in_flight;
     bool superseded = false;  // retire(peer): introduced again on a newer connection
@@ -119,12 +120,10 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
   // channel's poll then reports the end, and the peer is dropped from the loop, not from here.
   void retire_if_settled(Peer& peer);
 
-  // Places a request's payload: inline, in the own segment, or in a one-off memfd.
-  proto::Status place_payload(const JsPayload& payload, const Peer& peer, proto::Message& request,
-                              platform::UniqueFd& attached);
-
-  // A request that never went out gives its block of the own segment back.
-  void give_back_block(const proto::ShmHandle& block);
+  // Places a request's payload with the core's place_payload: inline, in the own segment, or
+  // in a one-off memfd.
+  proto::Status place_payload(const JsPayload& payload, const Peer& peer,
+                              ipc::detail::Outgoing& request);
   [[noreturn]] void throw_channel_failed(const proto::Error& why);
 
   void emit(const char* kind, Napi::Object data);
@@ -163,11 +162,10 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
   std::uint64_t next_request_id_ = 2;                               // after ipc.hello's 1
   bool closed_ = false;
 
-  std::unique_ptr<shm::SegmentWriter> own_segment_;
+  std::shared_ptr<ipc::detail::OwnSegment> own_segment_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Peer>> peers_;
   std::size_t in_flight_ = 0;
   proto::ByteBuffer scratch_;                         // inline string payloads are encoded here
-  proto::ByteBuffer batch_frames_;                    // sendMany's frames, written together
   Napi::Reference<Napi::Float64Array> answer_codes_;  // see Answers
 
   // How payloads travelled, by path: what the measurements in docs/sdk-node.md count.
@@ -177,6 +175,7 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
     double oneoff_memfds = 0;
     double in_place = 0;  // received: Buffers over the worker's segment, not copied
   };
+  static void count(PathCounts& counts, ipc::detail::PayloadPath path);
   PathCounts sent_;
   PathCounts received_;
 };

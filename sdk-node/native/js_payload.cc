@@ -344,6 +344,11 @@ JsPayload JsPayload::from(Napi::Value value) {
   throw Napi::TypeError::New(value.Env(), "a payload must be a string, Buffer or Uint8Array");
 }
 
+std::optional<proto::ByteView> JsPayload::bytes() const {
+  if (is_string_) return std::nullopt;
+  return bytes_;
+}
+
 std::size_t JsPayload::exact_size() const {
   if (!is_string_) return bytes_.size();
   std::size_t size = 0;  // with no buffer N-API reports the UTF-8 length

@@ -26,6 +26,7 @@
 #include "daemon_locator.hpp"
 #include "endpoint.hpp"
 #include "fastmd/ipc/socket_path.hpp"
+#include "request_batch.hpp"
 
 namespace fastmd::ipc {
 
@@ -173,7 +174,7 @@ class Client::Impl final : public detail::EndpointHooks {
     Completions completions;
     {
       std::lock_guard lock(mutex_);
-      std::unordered_map<DirectChannel*, proto::ByteBuffer> frames;
+      std::unordered_map<DirectChannel*, detail::RequestBatch> batches;
       for (std::size_t i = 0; i < params.size(); ++i) {
         const CallId id = next_id_++;
         Pending& call = add_locked(id, method, options, [&batch, i](CallResult result) {
@@ -188,13 +189,16 @@ class Client::Impl final : public detail::EndpointHooks {
           continue;
         }
         assign_locked(call, channel);
-        proto::ByteBuffer& out = frames[channel.get()];
-        proto::append_frame(proto::Message::request(id, call.method, call.params), out);
-        if (out.size() >= policy::kBatchWriteBytes) flush_batch_locked(*channel, out);
+        detail::Outgoing out;
+        out.message = proto::Message::request(id, call.method, call.params);
+        batches.try_emplace(channel.get(), channel->socket()).first->second.add(out);
       }
       for (const auto& channel : channels_) {
-        auto it = frames.find(channel.get());
-        if (it != frames.end() && !it->second.empty()) flush_batch_locked(*channel, it->second);
+        auto it = batches.find(channel.get());
+        if (it != batches.end() && !it->second.finish()) {
+          channel->socket().shut_down();  // its calls are re-sent or failed when it closes
+          endpoint_.wake();
+        }
       }
     }
     deliver(completions);
@@ -653,14 +657,6 @@ class Client::Impl final : public detail::EndpointHooks {
   void want_locked(const std::string& method) {
     if (!daemon_takes_wants_ || !wants_.emplace(method, std::nullopt).second) return;
     endpoint_.want(method);
-  }
-
-  void flush_batch_locked(DirectChannel& channel, proto::ByteBuffer& frames) {
-    if (!channel.socket().send_encoded(frames)) {
-      channel.socket().shut_down();  // its calls are re-sent or failed when it closes
-      endpoint_.wake();
-    }
-    frames.clear();
   }
 
   // Removes a call from every index; the caller delivers its outcome.
