@@ -13,7 +13,6 @@
 #include "answer_error.hpp"
 #include "connection_generation.hpp"
 #include "fastmd/ipc/call_policy.hpp"
-#include "fastmd/platform/unix_socket.hpp"
 #include "fastmd/shm/oneoff.hpp"
 #include "payload.hpp"
 #include "request_batch.hpp"
@@ -26,8 +25,6 @@ using proto::Errc;
 using proto::Error;
 
 namespace {
-
-constexpr std::uint64_t kHelloId = 1;
 
 using ipc::detail::PayloadPath;
 
@@ -109,23 +106,17 @@ FastSession::FastSession(const Napi::CallbackInfo& info)
     inline_threshold_ = to_u64(options.Get("inlineThreshold"), "inlineThreshold");
   }
 
-  auto connected = platform::connect_unix(path);
-  if (!connected) throw_error(env_, connected.error());
+  // The core's control connection: the handshake, then the daemon's announcements decoded.
+  auto started = ipc::detail::ControlConnection::start(path, hello);
+  if (!started) throw_error(env_, started.error());
 
   NAPI_THROW_IF_FAILED_VOID(env_, napi_get_uv_event_loop(env_, &loop_));
   hold_ = std::make_unique<LoopHold>(loop_);
-  control_ = std::make_unique<FramedSocket>(std::move(*connected), proto::DecodeLimits::control());
+  control_ = std::move(*started);
   control_poll_ = std::make_unique<PollWatcher>(
       loop_, control_->fd(),
       [this](int status, int events) { from_loop([&] { on_control_ready(status, events); }); });
   control_->on_backlog([this] { control_poll_->want_writable(true); });
-
-  const proto::ByteBuffer body = proto::encode_body(hello);
-  proto::Status sent = control_->send(proto::Message::request(kHelloId, proto::kHello, body));
-  if (!sent) {
-    close_all();
-    throw_error(env_, sent.error());
-  }
   update_hold();  // the handshake is in flight
 }
 
@@ -147,123 +138,90 @@ void FastSession::on_control_ready(int status, int events) {
     if (!control_->wants_write()) control_poll_->want_writable(false);
   }
   if (!(events & (UV_READABLE | UV_DISCONNECT))) return;
-  auto open = control_->receive();
+  proto::Result<bool> open = true;
+  if (!ready_) {
+    auto done = control_->handshake();
+    if (!done) return end_control(done.error());
+    if (!*done) return;
+    begin_session();
+    if (closed_ || !control_) return;  // JS closed the session from 'ready'
+  } else {
+    open = control_->receive();
+  }
   for (;;) {
-    auto next = control_->next();
-    if (!next) return end_control(next.error());
-    if (!*next) break;
-    if (!handle_control(**next)) return;
+    auto event = control_->next();
+    if (!event) return end_control(event.error());
+    if (!*event) break;
+    handle_control(**event);
     if (closed_ || !control_) return;  // JS closed the session from an event
   }
   if (!open) return end_control(open.error());
   if (!*open) end_control(Error{Errc::daemon_unreachable, "the daemon closed the connection"});
 }
 
-bool FastSession::handle_control(Inbound& inbound) {
-  const proto::Message& message = inbound.message;
-  if (message.is_response()) {
-    if (!ready_ && message.id == kHelloId) {
-      handle_hello_reply(inbound);
-    } else if (auto asked = wants_in_flight_.find(message.id); asked != wants_in_flight_.end()) {
-      // The daemon's answer to ipc.want: its code and message go to JS unchanged.
-      Napi::Object data = Napi::Object::New(env_);
-      data.Set("method", asked->second);
-      data.Set("errno", static_cast<double>(message.error ? message.error->code : Errc::ok));
-      data.Set("message", message.error ? std::string(message.error->message) : std::string());
-      wants_in_flight_.erase(asked);
-      emit("want_answered", data);
-    }
-    return !closed_ && control_ != nullptr;
-  }
-  if (!message.is_notification()) return true;
-  if (message.method == proto::kIntroduce) {
-    handle_introduce(inbound);
-  } else if (message.method == proto::kPeerGone) {
-    auto gone = proto::decode_body<proto::PeerGone>(body_decoder_, message.payload);
-    if (!gone) {
-      end_control(gone.error());
-      return false;
-    }
+void FastSession::handle_control(ipc::detail::ControlEvent& event) {
+  if (auto* intro = std::get_if<ipc::detail::Introduction>(&event)) {
+    handle_introduce(*intro);
+  } else if (auto* gone = std::get_if<proto::PeerGone>(&event)) {
     drop_peer(gone->peer, "peer_gone", Error{Errc::peer_gone, gone->reason});
-  } else if (message.method == proto::kPeerDraining) {
-    auto draining = proto::decode_body<proto::PeerDraining>(body_decoder_, message.payload);
-    if (!draining) {
-      end_control(draining.error());
-      return false;
-    }
+  } else if (auto* draining = std::get_if<proto::PeerDraining>(&event)) {
     Napi::Object data = Napi::Object::New(env_);
     data.Set("peer", static_cast<double>(draining->peer));
     emit("peer_draining", data);
-  } else if (message.method == proto::kNoWorker) {
-    auto no_worker = proto::decode_body<proto::NoWorker>(body_decoder_, message.payload);
-    if (!no_worker) {
-      end_control(no_worker.error());
-      return false;
-    }
+  } else if (auto* none = std::get_if<proto::NoWorker>(&event)) {
     Napi::Object data = Napi::Object::New(env_);
-    data.Set("method", no_worker->method);
-    data.Set("waitMs", static_cast<double>(no_worker->wait_ms));
+    data.Set("method", none->method);
+    data.Set("waitMs", static_cast<double>(none->wait_ms));
     emit("no_worker", data);
-  } else if (message.method == proto::kShutdown) {
-    auto shutdown = proto::decode_body<proto::Shutdown>(body_decoder_, message.payload);
+  } else if (auto* shutdown = std::get_if<proto::Shutdown>(&event)) {
     Napi::Object data = Napi::Object::New(env_);
-    data.Set("reason", shutdown ? shutdown->reason : std::string("draining"));
+    data.Set("reason", shutdown->reason);
     emit("shutdown", data);
+  } else if (auto* answer = std::get_if<ipc::detail::RequestAnswer>(&event)) {
+    auto asked = wants_in_flight_.find(answer->id);
+    if (asked == wants_in_flight_.end()) return;  // not ours to match: ignored
+    // The daemon's answer to ipc.want: its code and message go to JS unchanged.
+    Napi::Object data = Napi::Object::New(env_);
+    data.Set("method", asked->second);
+    data.Set("errno", static_cast<double>(answer->error ? answer->error->code : Errc::ok));
+    data.Set("message", answer->error ? answer->error->message : std::string());
+    wants_in_flight_.erase(asked);
+    emit("want_answered", data);
   }
-  return !closed_ && control_ != nullptr;
 }
 
-void FastSession::handle_hello_reply(Inbound& inbound) {
-  const proto::Message& message = inbound.message;
-  if (message.error) {
-    const Error refused{message.error->code, std::string(message.error->message)};
-    control_poll_.reset();
-    control_.reset();
-    update_hold();
-    emit("failed", error_data(env_, refused));
-    return;
-  }
-  auto reply = proto::decode_body<proto::HelloReply>(body_decoder_, message.payload);
-  if (!reply) {
-    end_control(reply.error());
-    return;
-  }
+void FastSession::begin_session() {
+  const proto::HelloReply& reply = control_->reply();
   // Without a usable segment, payloads go inline or through one-off memfds.
-  if (!inbound.fds.empty()) {
-    own_segment_ = ipc::detail::open_own_segment(std::move(inbound.fds.front()), reply->segment);
-  }
+  own_segment_ = ipc::detail::open_own_segment(control_->take_segment_fd(), reply.segment);
   ready_ = true;
   update_hold();
   Napi::Object data = Napi::Object::New(env_);
-  data.Set("session", static_cast<double>(reply->session));
-  data.Set("daemon", reply->daemon);
-  data.Set("segment", static_cast<double>(own_segment_ ? reply->segment->segment : 0));
-  data.Set("segmentSize", static_cast<double>(own_segment_ ? reply->segment->size : 0));
+  data.Set("session", static_cast<double>(reply.session));
+  data.Set("daemon", reply.daemon);
+  data.Set("segment", static_cast<double>(own_segment_ ? reply.segment->segment : 0));
+  data.Set("segmentSize", static_cast<double>(own_segment_ ? reply.segment->size : 0));
   // Absent from a daemon that does not take ipc.want either.
-  if (reply->no_worker_wait_ms)
-    data.Set("noWorkerWaitMs", static_cast<double>(*reply->no_worker_wait_ms));
+  if (reply.no_worker_wait_ms) {
+    data.Set("noWorkerWaitMs", static_cast<double>(*reply.no_worker_wait_ms));
+  }
   emit("ready", data);
 }
 
-void FastSession::handle_introduce(Inbound& inbound) {
-  auto intro = proto::decode_body<proto::Introduce>(body_decoder_, inbound.message.payload);
-  if (!intro || inbound.fds.empty()) {
-    // A broken introduction concerns one peer only: skip it, the session goes on.
-    return;
-  }
+void FastSession::handle_introduce(ipc::detail::Introduction& intro) {
   auto peer = std::make_unique<Peer>();
-  peer->session = intro->peer;
-  peer->max_frame = intro->max_frame;
-  if (intro->segment && inbound.fds.size() >= 2) {
-    auto segment = ipc::detail::open_peer_segment(std::move(inbound.fds[1]), intro->segment);
+  peer->session = intro.peer.peer;
+  peer->max_frame = intro.peer.max_frame;
+  if (intro.peer.segment && intro.segment) {
+    auto segment = ipc::detail::open_peer_segment(std::move(intro.segment), intro.peer.segment);
     if (segment && *segment) {
       peer->segment = std::move(*segment);
-      peer->held_results = std::make_shared<HeldResultBudget>(intro->segment->size);
+      peer->held_results = std::make_shared<HeldResultBudget>(intro.peer.segment->size);
     }
   }
   peer->channel =
-      std::make_unique<FramedSocket>(std::move(inbound.fds.front()), proto::DecodeLimits::data());
-  const std::uint64_t id = intro->peer;
+      std::make_unique<FramedSocket>(std::move(intro.channel), proto::DecodeLimits::data());
+  const std::uint64_t id = intro.peer.peer;
   Peer* raw = peer.get();
   peer->poll =
       std::make_unique<PollWatcher>(loop_, peer->channel->fd(), [this, id](int status, int events) {
@@ -274,10 +232,10 @@ void FastSession::handle_introduce(Inbound& inbound) {
 
   Napi::Object data = Napi::Object::New(env_);
   data.Set("peer", static_cast<double>(id));
-  data.Set("name", intro->name);
-  data.Set("pid", static_cast<double>(intro->pid));
-  data.Set("methods", method_names(env_, intro->methods));
-  data.Set("segment", static_cast<double>(raw->segment ? intro->segment->segment : 0));
+  data.Set("name", intro.peer.name);
+  data.Set("pid", static_cast<double>(intro.peer.pid));
+  data.Set("methods", method_names(env_, intro.peer.methods));
+  data.Set("segment", static_cast<double>(raw->segment ? intro.peer.segment->segment : 0));
   emit("introduce", data);
 }
 
@@ -595,13 +553,11 @@ Napi::Value FastSession::want(const Napi::CallbackInfo& info) {
   if (closed_ || !control_ || !ready_) {
     throw_error(env_, Error{Errc::daemon_unreachable, "the session's daemon connection is closed"});
   }
-  proto::Want body;
-  body.method = info[0].As<Napi::String>();
+  std::string method = info[0].As<Napi::String>();
   const std::uint64_t id = next_request_id_++;
-  const proto::ByteBuffer bytes = proto::encode_body(body);
-  proto::Status sent = control_->send(proto::Message::request(id, proto::kWant, bytes));
+  proto::Status sent = control_->send_want(id, method);
   if (!sent) throw_error(env_, sent.error());
-  wants_in_flight_.emplace(id, std::move(body.method));
+  wants_in_flight_.emplace(id, std::move(method));
   return env_.Undefined();
 }
 

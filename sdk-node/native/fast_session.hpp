@@ -1,5 +1,6 @@
 // fast_session.hpp — one client session with fastmd-ipcd, as a JS object (`FastSession`):
-// the control connection (ipc.hello, then introductions, peers gone, shutdown), one direct
+// the control connection (the core's ControlConnection, driven by libuv: ipc.hello, then
+// introductions, peers gone, shutdown, ipc.want answers), one direct
 // channel per introduced worker, this session's own segment (requests written in place) and
 // each worker's segment (results read in place). All I/O is non-blocking and driven by
 // libuv; policy (which worker, retries, timeouts, reconnects) lives in lib/transports/fast.js.
@@ -44,6 +45,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "control_connection.hpp"
 #include "fastmd/proto/control.hpp"
 #include "fastmd/shm/segment_reader.hpp"
 #include "fastmd/shm/segment_writer.hpp"
@@ -87,10 +89,11 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
   Napi::Value stats(const Napi::CallbackInfo& info);
 
   void on_control_ready(int status, int events);
-  // Handles one control frame; false when the control connection must end.
-  bool handle_control(ipc::detail::Inbound& inbound);
-  void handle_hello_reply(ipc::detail::Inbound& inbound);
-  void handle_introduce(ipc::detail::Inbound& inbound);
+  // One announcement of the daemon (decoded by the core's ControlConnection).
+  void handle_control(ipc::detail::ControlEvent& event);
+  // The handshake is done: the own segment is opened and JS told 'ready'.
+  void begin_session();
+  void handle_introduce(ipc::detail::Introduction& intro);
   void end_control(const proto::Error& why);
 
   void on_peer_ready(std::uint64_t peer_id, int status, int events);
@@ -154,12 +157,11 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
   std::size_t inline_threshold_ = proto::kDefaultInlineThreshold;
 
   std::unique_ptr<LoopHold> hold_;
-  std::unique_ptr<ipc::detail::FramedSocket> control_;  // before `control_poll_`
+  std::unique_ptr<ipc::detail::ControlConnection> control_;  // before `control_poll_`
   std::unique_ptr<PollWatcher> control_poll_;
-  proto::Decoder body_decoder_{proto::DecodeLimits::control()};
   bool ready_ = false;
   std::unordered_map<std::uint64_t, std::string> wants_in_flight_;  // ipc.want ids → methods
-  std::uint64_t next_request_id_ = 2;                               // after ipc.hello's 1
+  std::uint64_t next_request_id_ = ipc::detail::ControlConnection::kHelloId + 1;
   bool closed_ = false;
 
   std::shared_ptr<ipc::detail::OwnSegment> own_segment_;
