@@ -59,6 +59,7 @@ void Endpoint::stop() {
   while (!channels_.empty()) close_channel(channels_.size() - 1, stopped);
   if (control_) watch_fd(control_->fd(), &control_, false);
   control_.reset();
+  abandon_handshake();
 }
 
 void Endpoint::wake() {
@@ -70,9 +71,10 @@ void Endpoint::wake() {
 bool Endpoint::run_round(bool may_block) {
   if (stopping_.load(std::memory_order_acquire)) return false;
   const Clock::time_point now = Clock::now();
-  if (!control_ && now >= reconnect_at_) connect_now();
+  if (!control_ && !connecting_ && now >= reconnect_at_) connect_now();
   const int ready = wait_for_events(may_block ? poll_timeout_ms(now) : 0);
   bool control_ready = false;
+  bool handshake_ready = false;
   for (int i = 0; i < ready; ++i) {
     const void* source = ready_[i].data.ptr;
     if (source == &wake_fd_) {
@@ -80,6 +82,8 @@ bool Endpoint::run_round(bool may_block) {
       [[maybe_unused]] auto drained = ::read(wake_fd_.get(), &count, sizeof(count));
     } else if (source == &control_) {
       control_ready = true;
+    } else if (source == &connecting_) {
+      handshake_ready = true;
     } else {
       handle_ready(static_cast<const DirectChannel*>(source));
     }
@@ -89,6 +93,7 @@ bool Endpoint::run_round(bool may_block) {
     if (channels_[i]->socket().wants_write()) handle_channel(i);
   }
   if (control_ready) handle_control();
+  if (connecting_) advance_handshake(handshake_ready);
   send_wants();
   handle_scheduled();
   hooks_.on_timer(Clock::now());
@@ -97,6 +102,7 @@ bool Endpoint::run_round(bool may_block) {
 
 int Endpoint::poll_timeout_ms(Clock::time_point now) {
   Clock::time_point until = std::min(hooks_.next_timer(), reconnect_at_);
+  if (connecting_) until = std::min(until, handshake_deadline_);
   if (options_.backlog_stall_limit.count() > 0) {
     for (const auto& channel : channels_) {
       const FramedSocket& socket = channel->socket();
@@ -159,17 +165,45 @@ proto::Result<std::unique_ptr<ControlConnection>> Endpoint::open_control() {
 }
 
 void Endpoint::connect_now() {
-  auto control =
-      ControlConnection::open(options_.socket_path, options_.hello, options_.hello_timeout);
-  if (!control) {
-    reconnect_delay_ = std::min(reconnect_delay_ * 2, options_.reconnect_max);
-    reconnect_at_ = Clock::now() + reconnect_delay_;
-    return;
-  }
-  control_ = std::move(*control);
+  // Without waiting for the reply: the rounds take it as it comes (advance_handshake), and
+  // the established channels are served meanwhile, even by a daemon that never answers.
+  auto started = ControlConnection::start(options_.socket_path, options_.hello);
+  if (!started) return schedule_reconnect();
+  connecting_ = std::move(*started);
+  handshake_deadline_ = Clock::now() + options_.hello_timeout;
   reconnect_at_ = Clock::time_point::max();
-  reconnect_delay_ = options_.reconnect_min;
-  begin_session();
+  watch_fd(connecting_->fd(), &connecting_, true);
+}
+
+void Endpoint::advance_handshake(bool readable) {
+  if (readable) {
+    auto done = connecting_->handshake();
+    if (!done) {
+      abandon_handshake();
+      return schedule_reconnect();
+    }
+    if (*done) {
+      watch_fd(connecting_->fd(), &connecting_, false);
+      control_ = std::move(connecting_);
+      reconnect_delay_ = options_.reconnect_min;
+      return begin_session();
+    }
+  }
+  if (Clock::now() >= handshake_deadline_) {
+    abandon_handshake();
+    schedule_reconnect();
+  }
+}
+
+void Endpoint::abandon_handshake() {
+  if (!connecting_) return;
+  watch_fd(connecting_->fd(), &connecting_, false);
+  connecting_.reset();
+}
+
+void Endpoint::schedule_reconnect() {
+  reconnect_delay_ = std::min(reconnect_delay_ * 2, options_.reconnect_max);
+  reconnect_at_ = Clock::now() + reconnect_delay_;
 }
 
 void Endpoint::begin_session() {

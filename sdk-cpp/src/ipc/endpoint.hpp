@@ -1,5 +1,7 @@
 // endpoint.hpp — the I/O loop shared by Client and Worker: it keeps the control connection
-// to the daemon (reconnecting with backoff after it goes away), owns every direct channel
+// to the daemon (reconnecting with backoff after it goes away; a reconnection's handshake is
+// taken by the rounds as its reply comes, so a hung daemon holds up no channel), owns every
+// direct channel
 // the daemon introduces, reads frames from them and hands each to the owner's hooks, and
 // flushes queued writes. One epoll set holds the control connection, an eventfd for
 // wake-ups and the channels (a channel can leave the set without waking the loop, see
@@ -155,7 +157,12 @@ class Endpoint {
 
  private:
   proto::Result<std::unique_ptr<ControlConnection>> open_control();
+  // Reconnects: connects and sends ipc.hello; the rounds take the reply (advance_handshake).
   void connect_now();
+  // Takes the hello reply if `readable` brought it, or gives up at the handshake bound.
+  void advance_handshake(bool readable);
+  void abandon_handshake();
+  void schedule_reconnect();
   void handle_control();
   // Starts a daemon session on `control_` (first connection or reconnection).
   void begin_session();
@@ -197,6 +204,8 @@ class Endpoint {
                                                                      // thread running the round
   std::uint64_t next_request_id_ = ControlConnection::kHelloId + 1;  // the same
   std::unique_ptr<ControlConnection> control_;
+  std::unique_ptr<ControlConnection> connecting_;  // a reconnection waiting for its hello reply
+  Clock::time_point handshake_deadline_;           // connecting_'s bound
   std::vector<std::shared_ptr<DirectChannel>> channels_;  // the thread running the round
   std::vector<pollfd> poll_fds_;                          // the same
   static constexpr int kReadyPerRound = 64;        // more wait for the next round (level-triggered)
