@@ -1,9 +1,8 @@
 // endpoint.hpp — the I/O loop shared by Client and Worker: it keeps the control connection
 // to the daemon (reconnecting with backoff after it goes away; a reconnection's handshake is
 // taken by the rounds as its reply comes, so a hung daemon holds up no channel), owns every
-// direct channel
-// the daemon introduces, reads frames from them and hands each to the owner's hooks, and
-// flushes queued writes. One epoll set holds the control connection, an eventfd for
+// direct channel the daemon introduces, reads frames from them and hands each to the owner's
+// hooks, and flushes queued writes. One epoll set holds the control connection, an eventfd for
 // wake-ups and the channels (a channel can leave the set without waking the loop, see
 // lend()); an optional adaptive spin polls briefly before sleeping. The loop is a sequence of
 // rounds: the Client runs them on a thread of its own, the Worker's handler threads take turns
