@@ -13,9 +13,9 @@
 #include "answer_error.hpp"
 #include "connection_generation.hpp"
 #include "fastmd/ipc/call_policy.hpp"
-#include "fastmd/platform/unix_socket.hpp"
 #include "fastmd/shm/oneoff.hpp"
 #include "payload.hpp"
+#include "request_batch.hpp"
 
 namespace fastmd::node {
 
@@ -26,12 +26,7 @@ using proto::Error;
 
 namespace {
 
-constexpr std::uint64_t kHelloId = 1;
-
-// A payload first tries the own segment without waiting, then waits at most
-// policy::kShmWaitOnEventLoop (the JS thread must not stall), then goes by one-off memfd.
-constexpr std::chrono::milliseconds kNoWait{0};
-using ipc::detail::kFrameOverhead;
+using ipc::detail::PayloadPath;
 
 std::string error_code_name(Errc code) {
   return "FASTMD_" + std::string(proto::errc_name(code));
@@ -111,23 +106,17 @@ FastSession::FastSession(const Napi::CallbackInfo& info)
     inline_threshold_ = to_u64(options.Get("inlineThreshold"), "inlineThreshold");
   }
 
-  auto connected = platform::connect_unix(path);
-  if (!connected) throw_error(env_, connected.error());
+  // The core's control connection: the handshake, then the daemon's announcements decoded.
+  auto started = ipc::detail::ControlConnection::start(path, hello);
+  if (!started) throw_error(env_, started.error());
 
   NAPI_THROW_IF_FAILED_VOID(env_, napi_get_uv_event_loop(env_, &loop_));
   hold_ = std::make_unique<LoopHold>(loop_);
-  control_ = std::make_unique<FramedSocket>(std::move(*connected), proto::DecodeLimits::control());
+  control_ = std::move(*started);
   control_poll_ = std::make_unique<PollWatcher>(
       loop_, control_->fd(),
       [this](int status, int events) { from_loop([&] { on_control_ready(status, events); }); });
   control_->on_backlog([this] { control_poll_->want_writable(true); });
-
-  const proto::ByteBuffer body = proto::encode_body(hello);
-  proto::Status sent = control_->send(proto::Message::request(kHelloId, proto::kHello, body));
-  if (!sent) {
-    close_all();
-    throw_error(env_, sent.error());
-  }
   update_hold();  // the handshake is in flight
 }
 
@@ -149,124 +138,90 @@ void FastSession::on_control_ready(int status, int events) {
     if (!control_->wants_write()) control_poll_->want_writable(false);
   }
   if (!(events & (UV_READABLE | UV_DISCONNECT))) return;
-  auto open = control_->receive();
+  proto::Result<bool> open = true;
+  if (!ready_) {
+    auto done = control_->handshake();
+    if (!done) return end_control(done.error());
+    if (!*done) return;
+    begin_session();
+    if (closed_ || !control_) return;  // JS closed the session from 'ready'
+  } else {
+    open = control_->receive();
+  }
   for (;;) {
-    auto next = control_->next();
-    if (!next) return end_control(next.error());
-    if (!*next) break;
-    if (!handle_control(**next)) return;
+    auto event = control_->next();
+    if (!event) return end_control(event.error());
+    if (!*event) break;
+    handle_control(**event);
     if (closed_ || !control_) return;  // JS closed the session from an event
   }
   if (!open) return end_control(open.error());
   if (!*open) end_control(Error{Errc::daemon_unreachable, "the daemon closed the connection"});
 }
 
-bool FastSession::handle_control(Inbound& inbound) {
-  const proto::Message& message = inbound.message;
-  if (message.is_response()) {
-    if (!ready_ && message.id == kHelloId) {
-      handle_hello_reply(inbound);
-    } else if (auto asked = wants_in_flight_.find(message.id); asked != wants_in_flight_.end()) {
-      // The daemon's answer to ipc.want: its code and message go to JS unchanged.
-      Napi::Object data = Napi::Object::New(env_);
-      data.Set("method", asked->second);
-      data.Set("errno", static_cast<double>(message.error ? message.error->code : Errc::ok));
-      data.Set("message", message.error ? std::string(message.error->message) : std::string());
-      wants_in_flight_.erase(asked);
-      emit("want_answered", data);
-    }
-    return !closed_ && control_ != nullptr;
-  }
-  if (!message.is_notification()) return true;
-  if (message.method == proto::kIntroduce) {
-    handle_introduce(inbound);
-  } else if (message.method == proto::kPeerGone) {
-    auto gone = proto::decode_body<proto::PeerGone>(body_decoder_, message.payload);
-    if (!gone) {
-      end_control(gone.error());
-      return false;
-    }
+void FastSession::handle_control(ipc::detail::ControlEvent& event) {
+  if (auto* intro = std::get_if<ipc::detail::Introduction>(&event)) {
+    handle_introduce(*intro);
+  } else if (auto* gone = std::get_if<proto::PeerGone>(&event)) {
     drop_peer(gone->peer, "peer_gone", Error{Errc::peer_gone, gone->reason});
-  } else if (message.method == proto::kPeerDraining) {
-    auto draining = proto::decode_body<proto::PeerDraining>(body_decoder_, message.payload);
-    if (!draining) {
-      end_control(draining.error());
-      return false;
-    }
+  } else if (auto* draining = std::get_if<proto::PeerDraining>(&event)) {
     Napi::Object data = Napi::Object::New(env_);
     data.Set("peer", static_cast<double>(draining->peer));
     emit("peer_draining", data);
-  } else if (message.method == proto::kNoWorker) {
-    auto no_worker = proto::decode_body<proto::NoWorker>(body_decoder_, message.payload);
-    if (!no_worker) {
-      end_control(no_worker.error());
-      return false;
-    }
+  } else if (auto* none = std::get_if<proto::NoWorker>(&event)) {
     Napi::Object data = Napi::Object::New(env_);
-    data.Set("method", no_worker->method);
-    data.Set("waitMs", static_cast<double>(no_worker->wait_ms));
+    data.Set("method", none->method);
+    data.Set("waitMs", static_cast<double>(none->wait_ms));
     emit("no_worker", data);
-  } else if (message.method == proto::kShutdown) {
-    auto shutdown = proto::decode_body<proto::Shutdown>(body_decoder_, message.payload);
+  } else if (auto* shutdown = std::get_if<proto::Shutdown>(&event)) {
     Napi::Object data = Napi::Object::New(env_);
-    data.Set("reason", shutdown ? shutdown->reason : std::string("draining"));
+    data.Set("reason", shutdown->reason);
     emit("shutdown", data);
+  } else if (auto* answer = std::get_if<ipc::detail::RequestAnswer>(&event)) {
+    auto asked = wants_in_flight_.find(answer->id);
+    if (asked == wants_in_flight_.end()) return;  // not ours to match: ignored
+    // The daemon's answer to ipc.want: its code and message go to JS unchanged.
+    Napi::Object data = Napi::Object::New(env_);
+    data.Set("method", asked->second);
+    data.Set("errno", static_cast<double>(answer->error ? answer->error->code : Errc::ok));
+    data.Set("message", answer->error ? answer->error->message : std::string());
+    wants_in_flight_.erase(asked);
+    emit("want_answered", data);
   }
-  return !closed_ && control_ != nullptr;
 }
 
-void FastSession::handle_hello_reply(Inbound& inbound) {
-  const proto::Message& message = inbound.message;
-  if (message.error) {
-    const Error refused{message.error->code, std::string(message.error->message)};
-    control_poll_.reset();
-    control_.reset();
-    update_hold();
-    emit("failed", error_data(env_, refused));
-    return;
-  }
-  auto reply = proto::decode_body<proto::HelloReply>(body_decoder_, message.payload);
-  if (!reply) {
-    end_control(reply.error());
-    return;
-  }
-  if (reply->segment && !inbound.fds.empty()) {
-    auto segment = shm::SegmentWriter::open(std::move(inbound.fds.front()), *reply->segment);
-    if (segment) own_segment_ = std::move(*segment);
-    // Without a usable segment, payloads go inline or through one-off memfds.
-  }
+void FastSession::begin_session() {
+  const proto::HelloReply& reply = control_->reply();
+  // Without a usable segment, payloads go inline or through one-off memfds.
+  own_segment_ = ipc::detail::open_own_segment(control_->take_segment_fd(), reply.segment);
   ready_ = true;
   update_hold();
   Napi::Object data = Napi::Object::New(env_);
-  data.Set("session", static_cast<double>(reply->session));
-  data.Set("daemon", reply->daemon);
-  data.Set("segment", static_cast<double>(own_segment_ ? reply->segment->segment : 0));
-  data.Set("segmentSize", static_cast<double>(own_segment_ ? reply->segment->size : 0));
+  data.Set("session", static_cast<double>(reply.session));
+  data.Set("daemon", reply.daemon);
+  data.Set("segment", static_cast<double>(own_segment_ ? reply.segment->segment : 0));
+  data.Set("segmentSize", static_cast<double>(own_segment_ ? reply.segment->size : 0));
   // Absent from a daemon that does not take ipc.want either.
-  if (reply->no_worker_wait_ms)
-    data.Set("noWorkerWaitMs", static_cast<double>(*reply->no_worker_wait_ms));
+  if (reply.no_worker_wait_ms) {
+    data.Set("noWorkerWaitMs", static_cast<double>(*reply.no_worker_wait_ms));
+  }
   emit("ready", data);
 }
 
-void FastSession::handle_introduce(Inbound& inbound) {
-  auto intro = proto::decode_body<proto::Introduce>(body_decoder_, inbound.message.payload);
-  if (!intro || inbound.fds.empty()) {
-    // A broken introduction concerns one peer only: skip it, the session goes on.
-    return;
-  }
+void FastSession::handle_introduce(ipc::detail::Introduction& intro) {
   auto peer = std::make_unique<Peer>();
-  peer->session = intro->peer;
-  peer->max_frame = intro->max_frame;
-  if (intro->segment && inbound.fds.size() >= 2) {
-    auto segment = shm::SegmentReader::open(std::move(inbound.fds[1]), *intro->segment);
-    if (segment) {
-      peer->segment.emplace(std::move(*segment));
-      peer->held_results = std::make_shared<HeldResultBudget>(intro->segment->size);
+  peer->session = intro.peer.peer;
+  peer->max_frame = intro.peer.max_frame;
+  if (intro.peer.segment && intro.segment) {
+    auto segment = ipc::detail::open_peer_segment(std::move(intro.segment), intro.peer.segment);
+    if (segment && *segment) {
+      peer->segment = std::move(*segment);
+      peer->held_results = std::make_shared<HeldResultBudget>(intro.peer.segment->size);
     }
   }
   peer->channel =
-      std::make_unique<FramedSocket>(std::move(inbound.fds.front()), proto::DecodeLimits::data());
-  const std::uint64_t id = intro->peer;
+      std::make_unique<FramedSocket>(std::move(intro.channel), proto::DecodeLimits::data());
+  const std::uint64_t id = intro.peer.peer;
   Peer* raw = peer.get();
   peer->poll =
       std::make_unique<PollWatcher>(loop_, peer->channel->fd(), [this, id](int status, int events) {
@@ -277,10 +232,10 @@ void FastSession::handle_introduce(Inbound& inbound) {
 
   Napi::Object data = Napi::Object::New(env_);
   data.Set("peer", static_cast<double>(id));
-  data.Set("name", intro->name);
-  data.Set("pid", static_cast<double>(intro->pid));
-  data.Set("methods", method_names(env_, intro->methods));
-  data.Set("segment", static_cast<double>(raw->segment ? intro->segment->segment : 0));
+  data.Set("name", intro.peer.name);
+  data.Set("pid", static_cast<double>(intro.peer.pid));
+  data.Set("methods", method_names(env_, intro.peer.methods));
+  data.Set("segment", static_cast<double>(raw->segment ? intro.peer.segment->segment : 0));
   emit("introduce", data);
 }
 
@@ -386,54 +341,44 @@ void FastSession::read_response(Peer& peer, Inbound& inbound, Answers& answers) 
 
   Errc code = Errc::ok;
   Napi::Value value;
+  const auto fail = [&](const Error& error) {
+    code = error.code;
+    value = Napi::String::New(env_, error.message);
+  };
   if (message.error) {
-    const Error failed = ipc::detail::error_of_answer(*message.error);
-    code = failed.code;
-    value = Napi::String::New(env_, failed.message);
-  } else if (!message.shm) {
+    fail(ipc::detail::error_of_answer(*message.error));
+    if (!wanted) return;
+    answers.add(message.id, code, value);
+    return;
+  }
+  // A one-off result is mapped as a private copy: it may become a Buffer in place, and JS may
+  // write to a Buffer (those writes stay in this process).
+  auto resolved = ipc::detail::resolve_payload(message, inbound.fds, peer.segment.get(),
+                                               shm::AttachedView::private_copy);
+  if (!resolved) {
+    fail(resolved.error());
+  } else if (resolved->path == PayloadPath::inline_frame) {
     ++received_.inline_frames;
-    if (wanted) value = make_result(env_, message.payload, kind);
-  } else if (message.shm->attached_memfd()) {
+    if (wanted) value = make_result(env_, resolved->frame_bytes, kind);
+  } else if (resolved->path == PayloadPath::oneoff_memfd) {
     ++received_.oneoff_memfds;
-    auto mapped = inbound.fds.empty()
-                      ? proto::Result<shm::AttachedPayload>(
-                            Error{Errc::fd_mismatch, "a one-off result came without its memfd"})
-                      : shm::map_attached(std::move(inbound.fds.front()), message.shm->length,
-                                          shm::AttachedView::private_copy);
-    if (!mapped) {
-      code = mapped.error().code;
-      value = Napi::String::New(env_, mapped.error().message);
-    } else if (wanted) {
-      value = make_result(env_, std::move(*mapped), kind);  // sealed: may be used in place
-    }
-  } else if (!peer.segment) {
-    code = Errc::shm_unknown_segment;
-    value = Napi::String::New(env_, "a result names a segment the worker was not introduced with");
+    if (wanted) value = make_result(env_, std::move(*resolved->attached), kind);  // sealed
   } else {
     ++received_.segment_blocks;
-    // Released when `block` goes: copied or decoded by then, so the worker may reuse it;
+    // Released when `resolved` goes: copied or decoded by then, so the worker may reuse it;
     // or when V8 collects a Buffer made over it in place.
-    auto block = peer.segment->acquire(*message.shm);
-    if (block && wanted && kind == ResultKind::buffer) {
-      if (auto held = buffer_in_place(env_, *block, peer.held_results)) {
+    shm::ReadBlock& block = *resolved->block;
+    if (wanted && kind == ResultKind::buffer) {
+      if (auto held = buffer_in_place(env_, block, peer.held_results)) {
         value = *held;
         ++received_.in_place;
       }
     }
-    if (block && wanted && value.IsEmpty()) value = make_result(env_, block->bytes(), kind);
-    // Checked again after the copy: a worker that died after answering has its segment
-    // reclaimed by the daemon; a reader's view then keeps the old bytes, but the copy is checked
-    // again all the same. Such a result is lost with its worker, and the call is re-sent like
-    // the worker's other calls. A handle that never named a valid block fails the call with its
-    // own SHM_* code.
-    auto still = block ? peer.segment->read(*message.shm) : block.error();
-    if (!block) {
-      code = block.error().code;
-      value = Napi::String::New(env_, block.error().message);
-    } else if (!still) {
-      code = Errc::peer_gone;
-      value = Napi::String::New(env_, "the worker's result was lost with its segment (" +
-                                          still.error().to_string() + ")");
+    if (wanted && value.IsEmpty()) value = make_result(env_, block.bytes(), kind);
+    // Checked again after the copy (payload.hpp, still_intact): such a result is lost with its
+    // worker, and the call is re-sent like the worker's other calls.
+    if (auto intact = ipc::detail::still_intact(*peer.segment, *message.shm); !intact) {
+      fail(intact.error());
     }
   }
   if (!wanted) return;
@@ -463,62 +408,28 @@ void FastSession::drop_peer(std::uint64_t peer_id, const char* event, const Erro
 
 // ---- requests --------------------------------------------------------------------------
 
+void FastSession::count(PathCounts& counts, PayloadPath path) {
+  switch (path) {
+    case PayloadPath::inline_frame:
+      ++counts.inline_frames;
+      break;
+    case PayloadPath::segment_block:
+      ++counts.segment_blocks;
+      break;
+    case PayloadPath::oneoff_memfd:
+      ++counts.oneoff_memfds;
+      break;
+  }
+}
+
 proto::Status FastSession::place_payload(const JsPayload& payload, const Peer& peer,
-                                         proto::Message& request, platform::UniqueFd& attached) {
-  if (payload.empty()) return {};
-  const std::size_t inline_max =
-      std::min<std::size_t>(inline_threshold_, peer.max_frame - kFrameOverhead);
-  // Small bytes go inline, written to the socket straight from the caller's memory.
-  if (!payload.is_string() && payload.max_size() <= inline_max) {
-    request.payload = payload.bytes();
-    ++sent_.inline_frames;
-    return {};
-  }
-  // A string that may be small is encoded into the scratch buffer: inline if it fits, else
-  // copied on (a few KiB at most).
-  proto::ByteView encoded;
-  if (payload.is_string() && payload.max_size() / 3 <= inline_max) {
-    scratch_.resize(payload.room_for(payload.max_size()));
-    const std::size_t size = payload.write_to(scratch_);
-    if (size <= inline_max) {
-      request.payload = {scratch_.data(), size};
-      ++sent_.inline_frames;
-      return {};
-    }
-    encoded = {scratch_.data(), size};
-  }
-  // Shared memory: the payload is written once, where the worker will read it.
-  auto write = [&](std::span<std::byte> out) -> std::size_t {
-    if (encoded.empty()) return payload.write_to(out);
-    std::memcpy(out.data(), encoded.data(), encoded.size());
-    return encoded.size();
-  };
-  std::size_t room = encoded.empty() ? payload.room_for(payload.max_size()) : encoded.size();
-  if (own_segment_) {
-    if (room > own_segment_->max_block() && encoded.empty() && payload.is_string()) {
-      room = payload.room_for(payload.exact_size());  // the bound was too loose: measure
-    }
-    if (room <= own_segment_->max_block()) {
-      auto block = own_segment_->allocate(room, kNoWait);
-      if (!block && block.error().code == Errc::shm_no_space) {
-        // The worker usually releases the previous block a moment after answering.
-        block = own_segment_->allocate(room, ipc::policy::kShmWaitOnEventLoop);
-      }
-      if (block) {
-        request.shm = block->seal(write(block->data()));
-        ++sent_.segment_blocks;
-        return {};
-      }
-    }
-  }
-  // Larger than the segment, or no space now: a one-off memfd, which any size can use.
-  auto oneoff = shm::make_oneoff(room, write);
-  if (!oneoff) return oneoff.error();
-  request.shm = oneoff->handle;
-  request.fds = 1;
-  attached = std::move(oneoff->fd);
-  ++sent_.oneoff_memfds;
-  return {};
+                                         ipc::detail::Outgoing& request) {
+  const ipc::detail::PayloadPolicy policy{inline_threshold_, peer.max_frame,
+                                          ipc::policy::kShmWaitOnEventLoop};
+  proto::Status placed =
+      ipc::detail::place_payload(payload, policy, own_segment_.get(), scratch_, request);
+  if (placed) count(sent_, request.path);
+  return placed;
 }
 
 FastSession::Peer& FastSession::peer_for(const Napi::CallbackInfo& info) {
@@ -537,19 +448,13 @@ Napi::Value FastSession::send(const Napi::CallbackInfo& info) {
   const JsPayload payload = JsPayload::from(info[3]);
   const ResultKind kind = info[4].ToBoolean() ? ResultKind::string : ResultKind::buffer;
 
-  proto::Message request = proto::Message::request(id, method);
-  platform::UniqueFd attached;
-  proto::Status placed = place_payload(payload, peer, request, attached);
+  ipc::detail::Outgoing request;
+  request.message = proto::Message::request(id, method);
+  proto::Status placed = place_payload(payload, peer, request);
   if (!placed) throw_error(env_, placed.error());
-  const int fds[1] = {attached.get()};
-  proto::Status sent =
-      peer.channel->send(request, attached ? std::span<const int>(fds) : std::span<const int>());
-  if (!sent) {
-    // The channel is broken (the worker died, EPIPE): the block goes back, the caller
-    // sends elsewhere.
-    if (request.shm && !attached) give_back_block(*request.shm);
+  // A broken channel (the worker died, EPIPE) gets the block back; the caller sends elsewhere.
+  if (proto::Status sent = request.send_on(*peer.channel); !sent)
     throw_channel_failed(sent.error());
-  }
   peer.in_flight.emplace(id, kind);
   ++in_flight_;
   update_hold();
@@ -570,17 +475,12 @@ Napi::Value FastSession::send_many(const Napi::CallbackInfo& info) {
   Napi::Array unplaced = Napi::Array::New(env_);
   std::vector<std::pair<std::uint64_t, ResultKind>> sent_calls;  // in flight once all is written
   sent_calls.reserve(end > start ? end - start : 0);
-  std::vector<proto::ShmHandle> blocks;  // given back if the channel fails
-  proto::Status written;
-  auto write_frames = [&] {
-    if (written && !batch_frames_.empty()) written = peer.channel->send_encoded(batch_frames_);
-    batch_frames_.clear();
-  };
-  for (std::uint64_t index = start; index < end && written; ++index) {
+  ipc::detail::RequestBatch batch(*peer.channel);
+  for (std::uint64_t index = start; index < end; ++index) {
     const JsPayload payload = JsPayload::from(payloads.Get(static_cast<std::uint32_t>(index)));
-    proto::Message request = proto::Message::request(first_id + index, method);
-    platform::UniqueFd attached;
-    proto::Status placed = place_payload(payload, peer, request, attached);
+    ipc::detail::Outgoing request;
+    request.message = proto::Message::request(first_id + index, method);
+    proto::Status placed = place_payload(payload, peer, request);
     if (!placed) {
       const std::uint32_t at = unplaced.Length();
       unplaced.Set(at, static_cast<double>(index));
@@ -589,23 +489,10 @@ Napi::Value FastSession::send_many(const Napi::CallbackInfo& info) {
       continue;
     }
     const ResultKind own_kind = payload.is_string() ? ResultKind::string : ResultKind::buffer;
-    sent_calls.emplace_back(request.id, as_given ? given_kind : own_kind);
-    if (attached) {
-      // Its memfd travels with the frame's first byte: the frames before it go first.
-      write_frames();
-      const int fds[1] = {attached.get()};
-      if (written) written = peer.channel->send(request, fds);
-      continue;
-    }
-    if (request.shm) blocks.push_back(*request.shm);
-    proto::append_frame(request, batch_frames_);
-    if (batch_frames_.size() >= ipc::policy::kBatchWriteBytes) write_frames();
+    sent_calls.emplace_back(request.message.id, as_given ? given_kind : own_kind);
+    if (!batch.add(request)) break;
   }
-  write_frames();
-  if (!written) {
-    for (const proto::ShmHandle& block : blocks) give_back_block(block);
-    throw_channel_failed(written.error());
-  }
+  if (proto::Status written = batch.finish(); !written) throw_channel_failed(written.error());
   for (const auto& [id, kind] : sent_calls) peer.in_flight.emplace(id, kind);
   in_flight_ += sent_calls.size();
   update_hold();
@@ -647,10 +534,6 @@ Napi::Value FastSession::spin(const Napi::CallbackInfo& info) {
   return found;
 }
 
-void FastSession::give_back_block(const proto::ShmHandle& block) {
-  if (own_segment_) own_segment_->discard(block);
-}
-
 void FastSession::throw_channel_failed(const Error& why) {
   throw_error(env_,
               Error{Errc::peer_gone, "the worker's direct channel failed: " + why.to_string()});
@@ -670,13 +553,11 @@ Napi::Value FastSession::want(const Napi::CallbackInfo& info) {
   if (closed_ || !control_ || !ready_) {
     throw_error(env_, Error{Errc::daemon_unreachable, "the session's daemon connection is closed"});
   }
-  proto::Want body;
-  body.method = info[0].As<Napi::String>();
+  std::string method = info[0].As<Napi::String>();
   const std::uint64_t id = next_request_id_++;
-  const proto::ByteBuffer bytes = proto::encode_body(body);
-  proto::Status sent = control_->send(proto::Message::request(id, proto::kWant, bytes));
+  proto::Status sent = control_->send_want(id, method);
   if (!sent) throw_error(env_, sent.error());
-  wants_in_flight_.emplace(id, std::move(body.method));
+  wants_in_flight_.emplace(id, std::move(method));
   return env_.Undefined();
 }
 

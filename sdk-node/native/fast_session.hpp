@@ -1,5 +1,6 @@
 // fast_session.hpp — one client session with fastmd-ipcd, as a JS object (`FastSession`):
-// the control connection (ipc.hello, then introductions, peers gone, shutdown), one direct
+// the control connection (the core's ControlConnection, driven by libuv: ipc.hello, then
+// introductions, peers gone, shutdown, ipc.want answers), one direct
 // channel per introduced worker, this session's own segment (requests written in place) and
 // each worker's segment (results read in place). All I/O is non-blocking and driven by
 // libuv; policy (which worker, retries, timeouts, reconnects) lives in lib/transports/fast.js.
@@ -44,11 +45,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "control_connection.hpp"
 #include "fastmd/proto/control.hpp"
 #include "fastmd/shm/segment_reader.hpp"
 #include "fastmd/shm/segment_writer.hpp"
 #include "framed_socket.hpp"
 #include "js_payload.hpp"
+#include "payload.hpp"
 #include "uv_handles.hpp"
 
 namespace fastmd::node {
@@ -67,7 +70,7 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
     std::uint32_t max_frame = proto::kDefaultMaxDataFrame;
     std::unique_ptr<ipc::detail::FramedSocket> channel;  // before `poll`: outlives it
     std::unique_ptr<PollWatcher> poll;
-    std::optional<shm::SegmentReader> segment;
+    std::shared_ptr<ipc::detail::PeerSegment> segment;
     std::shared_ptr<HeldResultBudget> held_results;  // result Buffers over `segment`
     std::unordered_map<std::uint64_t, ResultKind> in_flight;
     bool superseded = false;  // retire(peer): introduced again on a newer connection
@@ -86,10 +89,11 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
   Napi::Value stats(const Napi::CallbackInfo& info);
 
   void on_control_ready(int status, int events);
-  // Handles one control frame; false when the control connection must end.
-  bool handle_control(ipc::detail::Inbound& inbound);
-  void handle_hello_reply(ipc::detail::Inbound& inbound);
-  void handle_introduce(ipc::detail::Inbound& inbound);
+  // One announcement of the daemon (decoded by the core's ControlConnection).
+  void handle_control(ipc::detail::ControlEvent& event);
+  // The handshake is done: the own segment is opened and JS told 'ready'.
+  void begin_session();
+  void handle_introduce(ipc::detail::Introduction& intro);
   void end_control(const proto::Error& why);
 
   void on_peer_ready(std::uint64_t peer_id, int status, int events);
@@ -119,12 +123,10 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
   // channel's poll then reports the end, and the peer is dropped from the loop, not from here.
   void retire_if_settled(Peer& peer);
 
-  // Places a request's payload: inline, in the own segment, or in a one-off memfd.
-  proto::Status place_payload(const JsPayload& payload, const Peer& peer, proto::Message& request,
-                              platform::UniqueFd& attached);
-
-  // A request that never went out gives its block of the own segment back.
-  void give_back_block(const proto::ShmHandle& block);
+  // Places a request's payload with the core's place_payload: inline, in the own segment, or
+  // in a one-off memfd.
+  proto::Status place_payload(const JsPayload& payload, const Peer& peer,
+                              ipc::detail::Outgoing& request);
   [[noreturn]] void throw_channel_failed(const proto::Error& why);
 
   void emit(const char* kind, Napi::Object data);
@@ -155,19 +157,17 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
   std::size_t inline_threshold_ = proto::kDefaultInlineThreshold;
 
   std::unique_ptr<LoopHold> hold_;
-  std::unique_ptr<ipc::detail::FramedSocket> control_;  // before `control_poll_`
+  std::unique_ptr<ipc::detail::ControlConnection> control_;  // before `control_poll_`
   std::unique_ptr<PollWatcher> control_poll_;
-  proto::Decoder body_decoder_{proto::DecodeLimits::control()};
   bool ready_ = false;
   std::unordered_map<std::uint64_t, std::string> wants_in_flight_;  // ipc.want ids → methods
-  std::uint64_t next_request_id_ = 2;                               // after ipc.hello's 1
+  std::uint64_t next_request_id_ = ipc::detail::ControlConnection::kHelloId + 1;
   bool closed_ = false;
 
-  std::unique_ptr<shm::SegmentWriter> own_segment_;
+  std::shared_ptr<ipc::detail::OwnSegment> own_segment_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Peer>> peers_;
   std::size_t in_flight_ = 0;
   proto::ByteBuffer scratch_;                         // inline string payloads are encoded here
-  proto::ByteBuffer batch_frames_;                    // sendMany's frames, written together
   Napi::Reference<Napi::Float64Array> answer_codes_;  // see Answers
 
   // How payloads travelled, by path: what the measurements in docs/sdk-node.md count.
@@ -177,6 +177,7 @@ class FastSession : public Napi::ObjectWrap<FastSession> {
     double oneoff_memfds = 0;
     double in_place = 0;  // received: Buffers over the worker's segment, not copied
   };
+  static void count(PathCounts& counts, ipc::detail::PayloadPath path);
   PathCounts sent_;
   PathCounts received_;
 };

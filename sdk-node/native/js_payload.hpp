@@ -17,6 +17,7 @@
 #include "fastmd/proto/message.hpp"
 #include "fastmd/shm/oneoff.hpp"
 #include "fastmd/shm/segment_reader.hpp"
+#include "payload.hpp"
 
 namespace fastmd::node {
 
@@ -25,33 +26,33 @@ enum class ResultKind : std::uint8_t { buffer, string };
 
 /// A call's payload as JS gave it: a string, or bytes (Buffer / Uint8Array) viewed in place.
 /// A string's UTF-8 size is not known until it is written (measuring it first would cost a
-/// second pass, twice the write itself): destinations are sized by max_size() and cut to
-/// what write_to() returns.
-class JsPayload {
+/// second pass, twice the write itself): the core's place_payload (sdk-cpp/src/ipc/payload.hpp)
+/// sizes destinations by max_size() and cuts them to what write_to() returns.
+class JsPayload final : public ipc::detail::PayloadSource {
  public:
   /// Throws a TypeError for anything but a string, Buffer or Uint8Array.
   static JsPayload from(Napi::Value value);
 
   bool is_string() const { return is_string_; }
-  bool empty() const { return max_size_ == 0; }
 
-  /// The bytes of a Buffer/Uint8Array payload, in the caller's memory; empty for a string.
-  proto::ByteView bytes() const { return bytes_; }
+  /// The bytes of a Buffer/Uint8Array payload, in the caller's memory; nullopt for a string.
+  std::optional<proto::ByteView> bytes() const override;
 
-  /// An upper bound of the wire size: exact for bytes, 3 bytes per UTF-16 unit for a string.
-  std::size_t max_size() const { return max_size_; }
+  /// Bounds of the wire size: exact for bytes; for a string 1 to 3 bytes per UTF-16 unit.
+  std::size_t min_size() const override { return is_string_ ? max_size_ / 3 : max_size_; }
+  std::size_t max_size() const override { return max_size_; }
 
   /// The exact wire size; for a string one pass over it.
-  std::size_t exact_size() const;
+  std::size_t exact_size() const override;
 
   /// Room a destination needs for a payload of wire size `size` (a string's encoder writes
   /// a terminating NUL after it).
-  std::size_t room_for(std::size_t size) const { return size + (is_string_ ? 1 : 0); }
+  std::size_t room_for(std::size_t size) const override { return size + (is_string_ ? 1 : 0); }
 
   /// Writes the payload into `out` (room_for(max_size()) or room_for(exact_size()) bytes)
   /// and returns its wire size. A string whose first units are not all ASCII is copied out
   /// as UTF-16 first (V8 encodes those one character at a time; docs/sdk-node.md).
-  std::size_t write_to(std::span<std::byte> out) const;
+  std::size_t write_to(std::span<std::byte> out) const override;
 
  private:
   Napi::Value value_;

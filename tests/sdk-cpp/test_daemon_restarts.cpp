@@ -3,8 +3,10 @@
 // client lists exactly the live workers, and nothing of an earlier daemon generation stays
 // mapped (PROTOCOL.md §3.8 item 4): the client's and each worker's shared-memory segments are
 // one generation's worth again, all of the new daemon's pool, with their memfd fds and the
-// workers' open fds back at their start values.
+// workers' open fds back at their start values. And a daemon that comes back hung (it accepts
+// the reconnection and never answers ipc.hello) holds up no call on the established channels.
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -13,12 +15,14 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "call_tally.hpp"
 #include "cluster.hpp"
+#include "fastmd/platform/unix_socket.hpp"
 
 using namespace std::chrono_literals;
 using fastmd::testing::ChildProcess;
@@ -239,4 +243,41 @@ TEST_CASE(
   CHECK(eventually(
       [&] { return one_fresh_generation(segment_mappings(worker.pid()), 2, first_generation); },
       5s));
+}
+
+TEST_CASE(
+    "a restarted daemon that never answers ipc.hello holds up no call on the channels already "
+    "established") {
+  Cluster cluster;
+  cluster.start_worker("echo");
+  fastmd::ipc::ClientOptions options;
+  options.connect_timeout = 10s;  // the reconnection's handshake stays pending throughout
+  auto client = cluster.client(options);
+  REQUIRE(client->wait_for_workers(1, 10s));
+
+  cluster.kill_daemon();
+  // What listens on the daemon's socket now accepts connections and never answers them.
+  std::filesystem::remove(cluster.socket_path());
+  auto hung = fastmd::platform::listen_unix(cluster.socket_path());
+  REQUIRE(hung);
+  REQUIRE(fastmd::platform::set_nonblocking(hung->get(), true));
+  std::vector<fastmd::platform::UniqueFd> accepted;
+  const bool client_waits_for_hello = eventually(
+      [&] {
+        fastmd::platform::UniqueFd connection(::accept(hung->get(), nullptr, nullptr));
+        if (!connection) return false;
+        auto peer = fastmd::platform::peer_credentials(connection.get());
+        accepted.push_back(std::move(connection));  // held open, never answered
+        return peer && peer->pid == ::getpid();
+      },
+      10s);
+  REQUIRE(client_waits_for_hello);
+
+  // Answers that the client's I/O thread reads (call_async) arrive while its reconnection
+  // waits for the hello reply.
+  for (int i = 0; i < 20; ++i) {
+    auto answer = client->call_async("echo", fastmd::proto::as_bytes("ping"));
+    REQUIRE(answer.wait_for(3s) == std::future_status::ready);
+    CHECK(answer.get().ok());
+  }
 }

@@ -26,6 +26,7 @@
 #include "daemon_locator.hpp"
 #include "endpoint.hpp"
 #include "fastmd/ipc/socket_path.hpp"
+#include "request_batch.hpp"
 
 namespace fastmd::ipc {
 
@@ -106,11 +107,32 @@ class Client::Impl final : public detail::EndpointHooks {
 
   proto::Status start() {
     if (auto connected = endpoint_.connect(); !connected) return connected;
-    endpoint_.start_thread();
+    if (!driven_by_caller()) endpoint_.start_thread();
     return {};
   }
 
+  bool driven_by_caller() const { return options_.drive == ClientDrive::caller; }
+
+  // ClientDrive::caller: runs rounds on the calling thread until `done()` (or the client stops).
+  template <class Done>
+  void run_until(Done done, Clock::time_point until = kNever) {
+    while (!done() && Clock::now() < until && endpoint_.run_round(/*may_block=*/true, until)) {
+    }
+  }
+
+  int poll_fd() const { return endpoint_.poll_fd(); }
+  void process() { endpoint_.run_round(/*may_block=*/false); }
+  Clock::time_point next_wakeup() { return endpoint_.next_wakeup(); }
+
   CallResult call(std::string_view method, ByteView params, const CallOptions& options) {
+    if (driven_by_caller()) {
+      std::optional<CallResult> outcome;
+      start_call(
+          method, params, {}, [&outcome](CallResult r) { outcome.emplace(std::move(r)); }, options);
+      run_until([&] { return outcome.has_value(); });
+      // Only a client that is closing stops its rounds, and closing completes every call.
+      return outcome ? std::move(*outcome) : Error{Errc::cancelled, "the client is closing"};
+    }
     std::shared_ptr<const platform::UniqueFd> wake = caller_wake_fd();
     if (!*wake) {
       // No eventfd (fd limit): the I/O thread reads the answer and hands it over.
@@ -173,7 +195,7 @@ class Client::Impl final : public detail::EndpointHooks {
     Completions completions;
     {
       std::lock_guard lock(mutex_);
-      std::unordered_map<DirectChannel*, proto::ByteBuffer> frames;
+      std::unordered_map<DirectChannel*, detail::RequestBatch> batches;
       for (std::size_t i = 0; i < params.size(); ++i) {
         const CallId id = next_id_++;
         Pending& call = add_locked(id, method, options, [&batch, i](CallResult result) {
@@ -188,17 +210,26 @@ class Client::Impl final : public detail::EndpointHooks {
           continue;
         }
         assign_locked(call, channel);
-        proto::ByteBuffer& out = frames[channel.get()];
-        proto::append_frame(proto::Message::request(id, call.method, call.params), out);
-        if (out.size() >= policy::kBatchWriteBytes) flush_batch_locked(*channel, out);
+        detail::Outgoing out;
+        out.message = proto::Message::request(id, call.method, call.params);
+        batches.try_emplace(channel.get(), channel->socket()).first->second.add(out);
       }
       for (const auto& channel : channels_) {
-        auto it = frames.find(channel.get());
-        if (it != frames.end() && !it->second.empty()) flush_batch_locked(*channel, it->second);
+        auto it = batches.find(channel.get());
+        if (it != batches.end() && !it->second.finish()) {
+          channel->socket().shut_down();  // its calls are re-sent or failed when it closes
+          endpoint_.wake();
+        }
       }
     }
     deliver(completions);
 
+    if (driven_by_caller()) {
+      run_until([&] {
+        std::lock_guard batch_lock(batch.mutex);
+        return batch.remaining == 0;
+      });
+    }
     std::unique_lock batch_lock(batch.mutex);
     batch.all_done.wait(batch_lock, [&] { return batch.remaining == 0; });
     std::vector<CallResult> results;
@@ -252,6 +283,10 @@ class Client::Impl final : public detail::EndpointHooks {
   }
 
   bool wait_for_workers(std::size_t count, std::chrono::milliseconds timeout) {
+    if (driven_by_caller()) {
+      run_until([&] { return worker_count() >= count; }, Clock::now() + timeout);
+      return worker_count() >= count;
+    }
     std::unique_lock lock(mutex_);
     return workers_changed_.wait_for(lock, timeout, [&] { return live_workers_locked() >= count; });
   }
@@ -655,14 +690,6 @@ class Client::Impl final : public detail::EndpointHooks {
     endpoint_.want(method);
   }
 
-  void flush_batch_locked(DirectChannel& channel, proto::ByteBuffer& frames) {
-    if (!channel.socket().send_encoded(frames)) {
-      channel.socket().shut_down();  // its calls are re-sent or failed when it closes
-      endpoint_.wake();
-    }
-    frames.clear();
-  }
-
   // Removes a call from every index; the caller delivers its outcome.
   void forget_locked(std::unordered_map<CallId, Pending>::iterator it) {
     Pending& call = it->second;
@@ -755,6 +782,18 @@ std::size_t Client::worker_count() const {
 }
 std::size_t Client::in_flight() const {
   return impl_->in_flight();
+}
+
+int Client::poll_fd() const {
+  return impl_->poll_fd();
+}
+
+void Client::process() {
+  impl_->process();
+}
+
+std::chrono::steady_clock::time_point Client::next_wakeup() {
+  return impl_->next_wakeup();
 }
 
 }  // namespace fastmd::ipc

@@ -10,8 +10,8 @@ namespace fastmd::ipc::detail {
 using proto::Errc;
 using proto::Error;
 
-ControlConnection::ControlConnection(platform::UniqueFd socket)
-    : socket_(std::move(socket), proto::DecodeLimits::control()) {}
+ControlConnection::ControlConnection(platform::UniqueFd socket, std::string where)
+    : socket_(std::move(socket), proto::DecodeLimits::control()), where_(std::move(where)) {}
 
 proto::Result<std::unique_ptr<ControlConnection>> ControlConnection::open(
     const std::string& path, const proto::Hello& hello, std::chrono::milliseconds timeout) {
@@ -20,58 +20,71 @@ proto::Result<std::unique_ptr<ControlConnection>> ControlConnection::open(
   return open_on(std::move(*fd), "the daemon at " + path, hello, timeout);
 }
 
-proto::Result<std::unique_ptr<ControlConnection>> ControlConnection::open_on(
-    platform::UniqueFd socket, const std::string& where, const proto::Hello& hello,
-    std::chrono::milliseconds timeout) {
-  std::unique_ptr<ControlConnection> connection(new ControlConnection(std::move(socket)));
+proto::Result<std::unique_ptr<ControlConnection>> ControlConnection::start(
+    const std::string& path, const proto::Hello& hello) {
+  auto fd = platform::connect_unix(path);
+  if (!fd) return fd.error();
+  return start_on(std::move(*fd), "the daemon at " + path, hello);
+}
 
+proto::Result<std::unique_ptr<ControlConnection>> ControlConnection::start_on(
+    platform::UniqueFd socket, std::string where, const proto::Hello& hello) {
+  std::unique_ptr<ControlConnection> connection(
+      new ControlConnection(std::move(socket), std::move(where)));
   const proto::ByteBuffer params = proto::encode_body(hello);
   auto sent = connection->socket_.send(proto::Message::request(kHelloId, proto::kHello, params));
   if (!sent) return sent.error();
+  return connection;
+}
 
+proto::Result<bool> ControlConnection::handshake() {
+  auto received = socket_.receive();
+  if (!received) return received.error();
+  auto inbound = socket_.next();
+  if (!inbound) return inbound.error();
+  if (!*inbound) {
+    if (*received) return false;
+    return Error{Errc::daemon_unreachable, where_ + " closed the connection during ipc.hello"};
+  }
+  const proto::Message& m = (*inbound)->message;
+  // An error response with id 0 is the daemon's error for the whole connection (its own
+  // HANDSHAKE_TIMEOUT, a frame it could not read): report the daemon's code (§3.6).
+  if (m.is_response() && m.id == 0 && m.error) {
+    return Error{m.error->code, "the daemon ended the connection during ipc.hello: " +
+                                    std::string(m.error->message)};
+  }
+  if (!m.is_response() || m.id != kHelloId) {
+    return Error{Errc::unexpected_message,
+                 "the daemon sent '" + std::string(m.method) + "' before answering ipc.hello"};
+  }
+  if (m.error) {
+    return Error{m.error->code, "the daemon refused ipc.hello: " + std::string(m.error->message)};
+  }
+  auto reply = proto::decode_body<proto::HelloReply>(body_decoder_, m.payload);
+  if (!reply) return reply.error();
+  reply_ = std::move(*reply);
+  if (reply_.segment && !(*inbound)->fds.empty()) segment_fd_ = std::move((*inbound)->fds.front());
+  return true;
+}
+
+proto::Result<std::unique_ptr<ControlConnection>> ControlConnection::open_on(
+    platform::UniqueFd socket, const std::string& where, const proto::Hello& hello,
+    std::chrono::milliseconds timeout) {
+  auto connection = start_on(std::move(socket), where, hello);
+  if (!connection) return connection.error();
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  bool open = true;
   for (;;) {
-    auto inbound = connection->socket_.next();
-    if (!inbound) return inbound.error();
-    if (*inbound) {
-      const proto::Message& m = (*inbound)->message;
-      // An error response with id 0 is the daemon's error for the whole connection (its own
-      // HANDSHAKE_TIMEOUT, a frame it could not read): report the daemon's code (§3.6).
-      if (m.is_response() && m.id == 0 && m.error) {
-        return Error{m.error->code, "the daemon ended the connection during ipc.hello: " +
-                                        std::string(m.error->message)};
-      }
-      if (!m.is_response() || m.id != kHelloId) {
-        return Error{Errc::unexpected_message,
-                     "the daemon sent '" + std::string(m.method) + "' before answering ipc.hello"};
-      }
-      if (m.error) {
-        return Error{m.error->code,
-                     "the daemon refused ipc.hello: " + std::string(m.error->message)};
-      }
-      auto reply = proto::decode_body<proto::HelloReply>(connection->body_decoder_, m.payload);
-      if (!reply) return reply.error();
-      connection->reply_ = std::move(*reply);
-      if (connection->reply_.segment && !(*inbound)->fds.empty()) {
-        connection->segment_fd_ = std::move((*inbound)->fds.front());
-      }
-      return connection;
-    }
-    if (!open) {
-      return Error{Errc::daemon_unreachable, where + " closed the connection during ipc.hello"};
-    }
+    auto done = (*connection)->handshake();
+    if (!done) return done.error();
+    if (*done) return std::move(*connection);
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       return Error{Errc::handshake_timeout, where + " did not answer ipc.hello within " +
                                                 std::to_string(timeout.count()) + " ms"};
     }
-    pollfd waiting{connection->fd(), POLLIN, 0};
+    pollfd waiting{(*connection)->fd(), POLLIN, 0};
     (void)::poll(&waiting, 1, static_cast<int>(left.count()));
-    auto received = connection->socket_.receive();
-    if (!received) return received.error();
-    open = *received;
   }
 }
 

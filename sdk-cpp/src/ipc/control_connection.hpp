@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +47,26 @@ class ControlConnection {
       platform::UniqueFd socket, const std::string& where, const proto::Hello& hello,
       std::chrono::milliseconds timeout);
 
+  /// Connects and sends `ipc.hello` without waiting for the reply, for an event loop (the
+  /// Node addon): the owner calls handshake() whenever fd() is readable, and bounds the wait.
+  static proto::Result<std::unique_ptr<ControlConnection>> start(const std::string& path,
+                                                                 const proto::Hello& hello);
+  /// start() on a connection that is already open; `where` names it in errors.
+  static proto::Result<std::unique_ptr<ControlConnection>> start_on(platform::UniqueFd socket,
+                                                                    std::string where,
+                                                                    const proto::Hello& hello);
+
+  /// Takes the hello reply if it has arrived: true once the handshake is done (reply() and
+  /// take_segment_fd() are valid), false while it is still to come, or the error that ends
+  /// the connection (the daemon's refusal with its code, or its going away).
+  proto::Result<bool> handshake();
+
+  /// Writes queued because the socket was full: flush() when fd() is writable; `notify` runs
+  /// when a write is queued.
+  bool wants_write() const { return socket_.wants_write(); }
+  proto::Status flush() { return socket_.flush(); }
+  void on_backlog(std::function<void()> notify) { socket_.on_backlog(std::move(notify)); }
+
   int fd() const { return socket_.fd(); }
   const proto::HelloReply& reply() const { return reply_; }
 
@@ -72,9 +93,10 @@ class ControlConnection {
   proto::Result<std::optional<ControlEvent>> next();
 
  private:
-  explicit ControlConnection(platform::UniqueFd socket);
+  ControlConnection(platform::UniqueFd socket, std::string where);
 
   FramedSocket socket_;
+  std::string where_;  // names the daemon in errors
   proto::Decoder body_decoder_;
   proto::HelloReply reply_;
   platform::UniqueFd segment_fd_;

@@ -61,6 +61,10 @@ class DirectChannel {
   /// guarded by its mutex; at most kMaxUnansweredPerChannel entries).
   std::vector<std::uint64_t> request_ids;
 
+  /// Whether the endpoint watches the channel for POLLOUT (it has a write backlog); the thread
+  /// running the rounds.
+  bool write_watched = false;
+
   /// Held while frames are read from the socket and handed on: a round and a thread that
   /// borrowed the channel (Endpoint::lend) may both read it.
   std::mutex read_mutex;

@@ -3,7 +3,6 @@
 
 #include "inherited_control.hpp"
 
-#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -20,9 +19,11 @@ Endpoint::Endpoint(EndpointOptions options, EndpointHooks& hooks)
       hooks_(hooks),
       wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
       watch_set_(::epoll_create1(EPOLL_CLOEXEC)),
+      write_set_(::epoll_create1(EPOLL_CLOEXEC)),
       reconnect_delay_(options_.reconnect_min),
       spin_now_(options_.spin_budget) {
   if (wake_fd_ && watch_set_) watch_fd(wake_fd_.get(), &wake_fd_, true);
+  if (write_set_ && watch_set_) watch_fd(write_set_.get(), &write_set_, true);
 }
 
 Endpoint::~Endpoint() {
@@ -31,7 +32,9 @@ Endpoint::~Endpoint() {
 
 proto::Status Endpoint::connect() {
   if (!wake_fd_) return Error{Errc::io_error, "eventfd failed: cannot create the wake-up fd"};
-  if (!watch_set_) return Error{Errc::io_error, "epoll_create1 failed: cannot watch channels"};
+  if (!watch_set_ || !write_set_) {
+    return Error{Errc::io_error, "epoll_create1 failed: cannot watch channels"};
+  }
   stopping_.store(false, std::memory_order_release);  // a stopped endpoint may start again
   auto control = open_control();
   if (!control) return control.error();
@@ -59,6 +62,7 @@ void Endpoint::stop() {
   while (!channels_.empty()) close_channel(channels_.size() - 1, stopped);
   if (control_) watch_fd(control_->fd(), &control_, false);
   control_.reset();
+  abandon_handshake();
 }
 
 void Endpoint::wake() {
@@ -67,12 +71,14 @@ void Endpoint::wake() {
   [[maybe_unused]] const auto written = ::write(wake_fd_.get(), &one, sizeof(one));
 }
 
-bool Endpoint::run_round(bool may_block) {
+bool Endpoint::run_round(bool may_block, Clock::time_point until) {
   if (stopping_.load(std::memory_order_acquire)) return false;
   const Clock::time_point now = Clock::now();
-  if (!control_ && now >= reconnect_at_) connect_now();
-  const int ready = wait_for_events(may_block ? poll_timeout_ms(now) : 0);
+  if (!control_ && !connecting_ && now >= reconnect_at_) connect_now();
+  const int ready =
+      wait_for_events(may_block ? timeout_ms(std::min(next_wakeup(), until), now) : 0);
   bool control_ready = false;
+  bool handshake_ready = false;
   for (int i = 0; i < ready; ++i) {
     const void* source = ready_[i].data.ptr;
     if (source == &wake_fd_) {
@@ -80,6 +86,10 @@ bool Endpoint::run_round(bool may_block) {
       [[maybe_unused]] auto drained = ::read(wake_fd_.get(), &count, sizeof(count));
     } else if (source == &control_) {
       control_ready = true;
+    } else if (source == &connecting_) {
+      handshake_ready = true;
+    } else if (source == &write_set_) {
+      // A channel with a write backlog can take more: flushed below, as every round does.
     } else {
       handle_ready(static_cast<const DirectChannel*>(source));
     }
@@ -89,14 +99,31 @@ bool Endpoint::run_round(bool may_block) {
     if (channels_[i]->socket().wants_write()) handle_channel(i);
   }
   if (control_ready) handle_control();
+  if (connecting_) advance_handshake(handshake_ready);
   send_wants();
   handle_scheduled();
   hooks_.on_timer(Clock::now());
+  watch_backlogs();
   return !stopping_.load(std::memory_order_acquire);
 }
 
-int Endpoint::poll_timeout_ms(Clock::time_point now) {
+void Endpoint::watch_backlogs() {
+  for (const auto& channel : channels_) {
+    const bool backlog = channel->socket().wants_write();
+    if (backlog == channel->write_watched) continue;
+    epoll_event event{};
+    event.events = EPOLLOUT;
+    event.data.ptr = channel.get();
+    // Cannot fail for a valid fd and a set of our own (added once, removed once).
+    (void)::epoll_ctl(write_set_.get(), backlog ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
+                      channel->socket().fd(), &event);
+    channel->write_watched = backlog;
+  }
+}
+
+Clock::time_point Endpoint::next_wakeup() {
   Clock::time_point until = std::min(hooks_.next_timer(), reconnect_at_);
+  if (connecting_) until = std::min(until, handshake_deadline_);
   if (options_.backlog_stall_limit.count() > 0) {
     for (const auto& channel : channels_) {
       const FramedSocket& socket = channel->socket();
@@ -105,6 +132,10 @@ int Endpoint::poll_timeout_ms(Clock::time_point now) {
       }
     }
   }
+  return until;
+}
+
+int Endpoint::timeout_ms(Clock::time_point until, Clock::time_point now) {
   if (until == Clock::time_point::max()) return -1;
   if (until <= now) return 0;
   const auto wait = std::chrono::ceil<std::chrono::milliseconds>(until - now);
@@ -130,18 +161,7 @@ int Endpoint::wait_for_events(int timeout_ms) {
 }
 
 int Endpoint::wait_once(int timeout_ms) {
-  poll_fds_.clear();
-  for (const auto& channel : channels_) {
-    if (channel->socket().wants_write()) poll_fds_.push_back({channel->socket().fd(), POLLOUT, 0});
-  }
-  // Usually no channel has a write backlog: one epoll_wait is the whole wait.
-  if (poll_fds_.empty())
-    return ::epoll_wait(watch_set_.get(), ready_.data(), kReadyPerRound, timeout_ms);
-  // Backlogged channels (rare) wait for POLLOUT beside the set; the round flushes them.
-  poll_fds_.push_back({watch_set_.get(), POLLIN, 0});
-  const int polled = ::poll(poll_fds_.data(), poll_fds_.size(), timeout_ms);
-  if (polled <= 0) return polled;
-  return ::epoll_wait(watch_set_.get(), ready_.data(), kReadyPerRound, 0);
+  return ::epoll_wait(watch_set_.get(), ready_.data(), kReadyPerRound, timeout_ms);
 }
 
 proto::Result<std::unique_ptr<ControlConnection>> Endpoint::open_control() {
@@ -159,17 +179,45 @@ proto::Result<std::unique_ptr<ControlConnection>> Endpoint::open_control() {
 }
 
 void Endpoint::connect_now() {
-  auto control =
-      ControlConnection::open(options_.socket_path, options_.hello, options_.hello_timeout);
-  if (!control) {
-    reconnect_delay_ = std::min(reconnect_delay_ * 2, options_.reconnect_max);
-    reconnect_at_ = Clock::now() + reconnect_delay_;
-    return;
-  }
-  control_ = std::move(*control);
+  // Without waiting for the reply: the rounds take it as it comes (advance_handshake), and
+  // the established channels are served meanwhile, even by a daemon that never answers.
+  auto started = ControlConnection::start(options_.socket_path, options_.hello);
+  if (!started) return schedule_reconnect();
+  connecting_ = std::move(*started);
+  handshake_deadline_ = Clock::now() + options_.hello_timeout;
   reconnect_at_ = Clock::time_point::max();
-  reconnect_delay_ = options_.reconnect_min;
-  begin_session();
+  watch_fd(connecting_->fd(), &connecting_, true);
+}
+
+void Endpoint::advance_handshake(bool readable) {
+  if (readable) {
+    auto done = connecting_->handshake();
+    if (!done) {
+      abandon_handshake();
+      return schedule_reconnect();
+    }
+    if (*done) {
+      watch_fd(connecting_->fd(), &connecting_, false);
+      control_ = std::move(connecting_);
+      reconnect_delay_ = options_.reconnect_min;
+      return begin_session();
+    }
+  }
+  if (Clock::now() >= handshake_deadline_) {
+    abandon_handshake();
+    schedule_reconnect();
+  }
+}
+
+void Endpoint::abandon_handshake() {
+  if (!connecting_) return;
+  watch_fd(connecting_->fd(), &connecting_, false);
+  connecting_.reset();
+}
+
+void Endpoint::schedule_reconnect() {
+  reconnect_delay_ = std::min(reconnect_delay_ * 2, options_.reconnect_max);
+  reconnect_at_ = Clock::now() + reconnect_delay_;
 }
 
 void Endpoint::begin_session() {
@@ -311,6 +359,10 @@ void Endpoint::close_channel(std::size_t index, const Error& why) {
     std::lock_guard lock(watch_mutex_);
     watch_locked(*channel, false);
     channel->watch.closed = true;
+  }
+  if (channel->write_watched) {
+    (void)::epoll_ctl(write_set_.get(), EPOLL_CTL_DEL, channel->socket().fd(), nullptr);
+    channel->write_watched = false;
   }
   // A peer that broke the protocol or the channel's limits is told why, with the code, in an
   // answer with id 0 (best effort: it may not read any more).

@@ -1,14 +1,16 @@
 // endpoint.hpp — the I/O loop shared by Client and Worker: it keeps the control connection
-// to the daemon (reconnecting with backoff after it goes away), owns every direct channel
-// the daemon introduces, reads frames from them and hands each to the owner's hooks, and
-// flushes queued writes. One epoll set holds the control connection, an eventfd for
-// wake-ups and the channels (a channel can leave the set without waking the loop, see
-// lend()); an optional adaptive spin polls briefly before sleeping. The loop is a sequence of
-// rounds: the Client runs them on a thread of its own, the Worker's handler threads take turns
-// (leader/follower), so the thread that reads a request can run it without a hand-off.
+// to the daemon (reconnecting with backoff after it goes away; a reconnection's handshake is
+// taken by the rounds as its reply comes, so a hung daemon holds up no channel), owns every
+// direct channel the daemon introduces, reads frames from them and hands each to the owner's
+// hooks, and flushes queued writes. One epoll set holds the control connection, an eventfd for
+// wake-ups, a second set of the channels with a write backlog (watched for POLLOUT) and the
+// channels (a channel can leave the set without waking the loop, see lend()); an optional
+// adaptive spin polls briefly before sleeping. The loop is a sequence of rounds: the Client
+// runs them on a thread of its own or on its caller's event loop (which watches poll_fd()), the
+// Worker's handler threads take turns (leader/follower), so the thread that reads a request
+// can run it without a hand-off.
 #pragma once
 
-#include <poll.h>
 #include <sys/epoll.h>
 
 #include <array>
@@ -99,11 +101,20 @@ class Endpoint {
   void start_thread();
 
   /// One round of the loop on the calling thread: waits for events (at most until the next
-  /// timer or reconnection; not at all unless `may_block`), reads every ready channel and
-  /// the control connection, hands what arrived to the hooks, flushes write backlogs.
-  /// One thread at a time (the owner passes the turn with a happens-before, e.g. a mutex).
-  /// false once stop was requested.
-  bool run_round(bool may_block);
+  /// timer or reconnection, and `until`; not at all unless `may_block`), reads every ready
+  /// channel and the control connection, hands what arrived to the hooks, flushes write
+  /// backlogs. One thread at a time (the owner passes the turn with a happens-before, e.g. a
+  /// mutex). false once stop was requested.
+  bool run_round(bool may_block, Clock::time_point until = Clock::time_point::max());
+
+  /// For an owner that runs the rounds from its own event loop: readable whenever a round has
+  /// something to do (it holds every fd the rounds watch, the wake-up eventfd included).
+  int poll_fd() const { return watch_set_.get(); }
+
+  /// When a round must run even if poll_fd() stays quiet: the owner's next timer, a
+  /// reconnection, a handshake's bound, a stalled backlog's limit (max(): never). The thread
+  /// running the rounds.
+  Clock::time_point next_wakeup();
 
   /// Takes `channel` out of the rounds' watch, for a thread that waits for its answer on the
   /// channel itself (a Client's synchronous call): the rounds do not wake for what arrives on
@@ -155,7 +166,12 @@ class Endpoint {
 
  private:
   proto::Result<std::unique_ptr<ControlConnection>> open_control();
+  // Reconnects: connects and sends ipc.hello; the rounds take the reply (advance_handshake).
   void connect_now();
+  // Takes the hello reply if `readable` brought it, or gives up at the handshake bound.
+  void advance_handshake(bool readable);
+  void abandon_handshake();
+  void schedule_reconnect();
   void handle_control();
   // Starts a daemon session on `control_` (first connection or reconnection).
   void begin_session();
@@ -179,7 +195,9 @@ class Endpoint {
   // Handles the channels that resume_input() / fail_channel() named, and closes channels
   // whose backlog stalled.
   void handle_scheduled();
-  int poll_timeout_ms(Clock::time_point now);
+  static int timeout_ms(Clock::time_point until, Clock::time_point now);
+  // Watches each channel with a write backlog for POLLOUT (write_set_), and no other.
+  void watch_backlogs();
   // Waits (spinning first when configured) and fills ready_; the number of events, or -1.
   int wait_for_events(int timeout_ms);
   int wait_once(int timeout_ms);
@@ -189,7 +207,8 @@ class Endpoint {
   EndpointHooks& hooks_;
   platform::UniqueFd wake_fd_;
   platform::UniqueFd watch_set_;  // epoll: what the rounds watch for input (data.ptr says
-                                  // which: &wake_fd_, &control_ or a DirectChannel)
+                                  // which: &wake_fd_, &control_, &write_set_ or a DirectChannel)
+  platform::UniqueFd write_set_;  // epoll: the channels with a write backlog, for POLLOUT
   std::mutex watch_mutex_;        // guards each channel's membership and loans, and:
   std::vector<std::shared_ptr<DirectChannel>> scheduled_;  // channels to look at next round
   std::vector<std::string> wants_to_send_;                 // want()'s methods, not sent yet
@@ -197,8 +216,9 @@ class Endpoint {
                                                                      // thread running the round
   std::uint64_t next_request_id_ = ControlConnection::kHelloId + 1;  // the same
   std::unique_ptr<ControlConnection> control_;
+  std::unique_ptr<ControlConnection> connecting_;  // a reconnection waiting for its hello reply
+  Clock::time_point handshake_deadline_;           // connecting_'s bound
   std::vector<std::shared_ptr<DirectChannel>> channels_;  // the thread running the round
-  std::vector<pollfd> poll_fds_;                          // the same
   static constexpr int kReadyPerRound = 64;        // more wait for the next round (level-triggered)
   std::array<epoll_event, kReadyPerRound> ready_;  // the same
   std::uint64_t epoch_ = 0;

@@ -13,18 +13,6 @@ namespace fastmd::ipc::detail {
 using proto::Errc;
 using proto::Error;
 
-class OwnSegment {
- public:
-  explicit OwnSegment(std::unique_ptr<shm::SegmentWriter> owned) : writer(std::move(owned)) {}
-  std::unique_ptr<shm::SegmentWriter> writer;
-};
-
-class PeerSegment {
- public:
-  explicit PeerSegment(shm::SegmentReader mapped) : reader(std::move(mapped)) {}
-  shm::SegmentReader reader;
-};
-
 std::shared_ptr<OwnSegment> open_own_segment(platform::UniqueFd fd,
                                              const std::optional<proto::SegmentInfo>& info) {
   if (!fd || !info) return nullptr;
@@ -65,6 +53,7 @@ void attach_oneoff(shm::OneOff oneoff, Outgoing& out) {
   out.message.shm = oneoff.handle;
   out.message.fds = 1;
   out.attached = std::move(oneoff.fd);
+  out.path = PayloadPath::oneoff_memfd;
 }
 
 }  // namespace
@@ -78,30 +67,74 @@ proto::Status Outgoing::send_on(FramedSocket& socket) const {
     sent = socket.send(message);
   }
   // A block whose handle never left is given back at once.
-  if (!sent && placed_in && message.shm) placed_in->writer->discard(*message.shm);
+  if (!sent) give_back();
   return sent;
+}
+
+void Outgoing::give_back() const {
+  if (placed_in && message.shm) placed_in->writer->discard(*message.shm);
+}
+
+std::size_t BytesPayload::write_to(std::span<std::byte> out) const {
+  if (!bytes_.empty()) std::memcpy(out.data(), bytes_.data(), bytes_.size());
+  return bytes_.size();
+}
+
+proto::Status place_payload(const PayloadSource& payload, const PayloadPolicy& policy,
+                            OwnSegment* own, proto::ByteBuffer& scratch, Outgoing& out) {
+  const std::optional<proto::ByteView> bytes = payload.bytes();
+  // Small bytes go inline, written to the socket straight from the caller's memory.
+  if (bytes && fits_inline(bytes->size(), policy)) {
+    out.message.payload = *bytes;
+    out.path = PayloadPath::inline_frame;
+    return {};
+  }
+  // A payload that may be small is written into `scratch`: inline if it fits, else copied on
+  // from there (a few KiB at most).
+  proto::ByteView encoded;
+  if (!bytes && fits_inline(payload.min_size(), policy)) {
+    scratch.resize(payload.room_for(payload.max_size()));
+    const std::size_t size = payload.write_to(scratch);
+    if (fits_inline(size, policy)) {
+      out.message.payload = {scratch.data(), size};
+      out.path = PayloadPath::inline_frame;
+      return {};
+    }
+    encoded = {scratch.data(), size};
+  }
+  // Shared memory: the payload is written once, where the peer will read it.
+  auto write = [&](std::span<std::byte> to) -> std::size_t {
+    if (encoded.empty()) return payload.write_to(to);
+    std::memcpy(to.data(), encoded.data(), encoded.size());
+    return encoded.size();
+  };
+  std::size_t room = encoded.empty() ? payload.room_for(payload.max_size()) : encoded.size();
+  if (own) {
+    if (room > own->writer->max_block() && encoded.empty() && !bytes) {
+      room = payload.room_for(payload.exact_size());  // the bound was too loose: measure
+    }
+    if (room <= own->writer->max_block()) {
+      auto block = own->writer->allocate(room, policy.shm_wait);
+      if (block) {
+        out.message.shm = block->seal(write(block->data()));
+        out.placed_in = own;
+        out.path = PayloadPath::segment_block;
+        return {};
+      }
+      // The segment stayed full for the whole wait: this payload goes by one-off memfd.
+    }
+  }
+  // Larger than the segment, or no space now: a one-off memfd, which any size can use.
+  auto oneoff = shm::make_oneoff(room, write);
+  if (!oneoff) return oneoff.error();
+  attach_oneoff(std::move(*oneoff), out);
+  return {};
 }
 
 proto::Status place_payload(proto::ByteView bytes, const PayloadPolicy& policy, OwnSegment* own,
                             Outgoing& out) {
-  if (fits_inline(bytes.size(), policy)) {
-    out.message.payload = bytes;
-    return {};
-  }
-  if (own && bytes.size() <= own->writer->max_block()) {
-    auto block = own->writer->allocate(bytes.size(), policy.shm_wait);
-    if (block) {
-      std::memcpy(block->data().data(), bytes.data(), bytes.size());
-      out.message.shm = block->seal(bytes.size());
-      out.placed_in = own;
-      return {};
-    }
-    // The segment stayed full for the whole wait: this payload goes by one-off memfd.
-  }
-  auto oneoff = shm::make_oneoff(bytes);
-  if (!oneoff) return oneoff.error();
-  attach_oneoff(std::move(*oneoff), out);
-  return {};
+  proto::ByteBuffer unused;  // bytes are never written to scratch
+  return place_payload(BytesPayload(bytes), policy, own, unused, out);
 }
 
 // Where a result grows once it left the inline buffer: a block of the own segment, or a
@@ -201,21 +234,34 @@ proto::Status PayloadBuilder::finish(Outgoing& out) {
   }
   out.message.shm = block_->block.seal(block_->used);
   out.placed_in = own_;
+  out.path = PayloadPath::segment_block;
   return {};
 }
 
-proto::Result<Incoming> take_payload(const proto::Message& message,
-                                     std::vector<platform::UniqueFd>& fds, PeerSegment* peer) {
-  if (!message.shm) return Incoming{message.payload, nullptr};
+proto::ByteView Resolved::bytes() const {
+  if (block) return block->bytes();
+  if (attached) return attached->bytes();
+  return frame_bytes;
+}
+
+proto::Result<Resolved> resolve_payload(const proto::Message& message,
+                                        std::vector<platform::UniqueFd>& fds, PeerSegment* peer,
+                                        shm::AttachedView view) {
+  Resolved out;
+  if (!message.shm) {
+    out.frame_bytes = message.payload;
+    return out;
+  }
   const proto::ShmHandle& handle = *message.shm;
   if (handle.attached_memfd()) {
     if (fds.empty()) {
       return Error{Errc::fd_mismatch, "a one-off payload arrived without its memfd"};
     }
-    auto attached = shm::map_attached(std::move(fds.front()), handle.length);
+    auto attached = shm::map_attached(std::move(fds.front()), handle.length, view);
     if (!attached) return attached.error();
-    const proto::ByteView bytes = attached->bytes();
-    return Incoming{bytes, std::make_unique<HoldOf<shm::AttachedPayload>>(std::move(*attached))};
+    out.path = PayloadPath::oneoff_memfd;
+    out.attached.emplace(std::move(*attached));
+    return out;
   }
   if (!peer) {
     return Error{Errc::shm_unknown_segment, "a shared-memory handle names segment " +
@@ -224,8 +270,32 @@ proto::Result<Incoming> take_payload(const proto::Message& message,
   }
   auto block = peer->reader.acquire(handle);
   if (!block) return block.error();
-  const proto::ByteView bytes = block->bytes();
-  return Incoming{bytes, std::make_unique<HoldOf<shm::ReadBlock>>(std::move(*block))};
+  out.path = PayloadPath::segment_block;
+  out.block.emplace(std::move(*block));
+  return out;
+}
+
+proto::Status still_intact(const PeerSegment& peer, const proto::ShmHandle& handle) {
+  if (auto still = peer.reader.read(handle); !still) {
+    return Error{Errc::peer_gone, "the peer's payload was lost with its segment (" +
+                                      still.error().to_string() + ")"};
+  }
+  return {};
+}
+
+proto::Result<Incoming> take_payload(const proto::Message& message,
+                                     std::vector<platform::UniqueFd>& fds, PeerSegment* peer) {
+  auto resolved = resolve_payload(message, fds, peer);
+  if (!resolved) return resolved.error();
+  const proto::ByteView bytes = resolved->bytes();
+  if (resolved->block) {
+    return Incoming{bytes, std::make_unique<HoldOf<shm::ReadBlock>>(std::move(*resolved->block))};
+  }
+  if (resolved->attached) {
+    return Incoming{bytes,
+                    std::make_unique<HoldOf<shm::AttachedPayload>>(std::move(*resolved->attached))};
+  }
+  return Incoming{bytes, nullptr};
 }
 
 }  // namespace fastmd::ipc::detail

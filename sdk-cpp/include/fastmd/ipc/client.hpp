@@ -42,6 +42,19 @@ enum class DaemonDiscovery {
   default_path,
 };
 
+/// Who runs a Client's I/O.
+enum class ClientDrive {
+  /// A thread of the client's own (the default): callbacks run there, or on a thread waiting
+  /// in call().
+  own_thread,
+  /// The caller's event loop, for a program that has one (and the Node addon): the client
+  /// starts no thread. The loop watches poll_fd() for input and calls process() when it is
+  /// readable or when next_wakeup() has come; callbacks run inside process(). call(),
+  /// call_many() and wait_for_workers() run the I/O themselves while they wait. Such a client
+  /// is used from one thread at a time.
+  caller,
+};
+
 struct ClientOptions {
   /// The daemon's socket; empty: $FASTMD_IPC_SOCKET, else as `discovery` says.
   std::string socket_path;
@@ -59,6 +72,8 @@ struct ClientOptions {
   std::chrono::milliseconds connect_timeout{policy::kHandshakeTimeout};
   /// Longest pause between reconnection attempts after the daemon went away.
   std::chrono::milliseconds reconnect_max{policy::kReconnectMax};
+  /// Who runs the client's I/O: its own thread, or the caller's event loop.
+  ClientDrive drive = ClientDrive::own_thread;
 };
 
 struct CallOptions {
@@ -74,8 +89,9 @@ using CallResult = proto::Result<Reply>;
 using CallId = std::uint64_t;
 /// Receives a call's outcome, once, on the client's I/O thread, on a thread waiting in call()
 /// on the same client (it reads the channel it waits on, answers to other calls included), or,
-/// for a call that fails before it is sent, on the calling thread. Must not block, and must
-/// not make synchronous calls on the same client.
+/// for a call that fails before it is sent, on the calling thread. A ClientDrive::caller
+/// client runs it inside process() or a blocking call, on the caller's thread. Must not block, and
+/// must not make synchronous calls on the same client.
 using Callback = std::function<void(CallResult)>;
 
 class Client {
@@ -130,6 +146,25 @@ class Client {
 
   /// Calls started and not yet completed.
   std::size_t in_flight() const;
+
+  /// ClientDrive::caller only: an fd that is readable whenever the client has I/O to do.
+  /// Watch it for input in the caller's event loop (poll, epoll, libuv, asio) and call
+  /// process() when it is readable.
+  ///
+  ///     pollfd io{client->poll_fd(), POLLIN, 0};
+  ///     while (running) {
+  ///       (void)::poll(&io, 1, timeout_until(client->next_wakeup()));
+  ///       client->process();   // answers, reconnects, deadlines: callbacks run here
+  ///     }
+  int poll_fd() const;
+
+  /// ClientDrive::caller only: does the client's pending I/O and timers without blocking;
+  /// completed calls' callbacks run on the calling thread before it returns.
+  void process();
+
+  /// ClientDrive::caller only: when process() must run even if poll_fd() stays quiet (a call's
+  /// deadline, a reconnection); time_point::max() for never.
+  std::chrono::steady_clock::time_point next_wakeup();
 
   class Impl;
 

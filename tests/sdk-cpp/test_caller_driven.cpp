@@ -1,0 +1,146 @@
+// A Client driven by its caller's event loop (ClientDrive::caller): it starts no thread, the
+// caller polls its poll_fd() and calls process(), and every callback runs on the caller's
+// thread — the way the Node addon drives the core from libuv. Calls are answered through the
+// inline and shared-memory paths, deadlines fire from next_wakeup(), a worker killed mid-load
+// costs no idempotent call, and the blocking calls run the I/O themselves.
+#include <poll.h>
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "call_tally.hpp"
+#include "cluster.hpp"
+
+using namespace std::chrono_literals;
+using fastmd::ipc::CallResult;
+using fastmd::ipc::ClientDrive;
+using fastmd::proto::Errc;
+
+namespace {
+
+std::size_t thread_count() {
+  std::size_t threads = 0;
+  for ([[maybe_unused]] const auto& task : std::filesystem::directory_iterator("/proc/self/task"))
+    ++threads;
+  return threads;
+}
+
+// The caller's event loop: polls the client's fd until `done()` or `limit` passed, waking at
+// the client's next_wakeup() as an event loop's timer would.
+template <class Done>
+bool run_loop(fastmd::ipc::Client& client, Done done, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= until) return false;
+    const auto wake = std::min(client.next_wakeup(), until);
+    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(wake - now);
+    pollfd io{client.poll_fd(), POLLIN, 0};
+    (void)::poll(&io, 1, static_cast<int>(std::max<std::int64_t>(wait.count(), 0)));
+    client.process();
+  }
+  return true;
+}
+
+fastmd::ipc::ClientOptions caller_driven() {
+  fastmd::ipc::ClientOptions options;
+  options.drive = ClientDrive::caller;
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a client driven by its caller's poll loop starts no thread and runs every callback on "
+    "the caller's thread") {
+  fastmd::testing::Cluster cluster;
+  cluster.start_worker("one", 2);
+  const std::size_t threads_before = thread_count();
+  auto client = cluster.client(caller_driven());
+  REQUIRE(client->wait_for_workers(1, 10s));
+  CHECK(thread_count() == threads_before);
+
+  constexpr std::size_t kCalls = 500;
+  const std::string small = "ping";
+  const std::string large(256 * 1024, 'x');  // through the segments both ways
+  const auto caller = std::this_thread::get_id();
+  std::atomic<std::size_t> answered{0}, elsewhere{0}, wrong{0};
+  for (std::size_t i = 0; i < kCalls; ++i) {
+    const std::string& params = i % 10 == 0 ? large : small;
+    client->call_async("echo", fastmd::proto::as_bytes(params), [&, i](CallResult result) {
+      if (std::this_thread::get_id() != caller) ++elsewhere;
+      const std::string& sent = i % 10 == 0 ? large : small;
+      if (!result || result->text() != sent) ++wrong;
+      ++answered;
+    });
+  }
+  REQUIRE(run_loop(
+      *client, [&] { return answered.load() == kCalls; }, 30s));
+  CHECK(elsewhere.load() == 0);
+  CHECK(wrong.load() == 0);
+  CHECK(client->in_flight() == 0);
+}
+
+TEST_CASE("a caller-driven client's deadline fires from next_wakeup, with no thread to fire it") {
+  fastmd::testing::Cluster cluster;
+  cluster.start_worker("sleeper", 1);
+  auto client = cluster.client(caller_driven());
+  REQUIRE(client->wait_for_workers(1, 10s));
+  std::optional<CallResult> outcome;
+  fastmd::ipc::CallOptions options;
+  options.timeout = 100ms;
+  client->call_async(
+      "sleep", fastmd::proto::as_bytes("3000"),
+      [&](CallResult result) { outcome.emplace(std::move(result)); }, options);
+  CHECK(client->next_wakeup() != std::chrono::steady_clock::time_point::max());
+  REQUIRE(run_loop(
+      *client, [&] { return outcome.has_value(); }, 10s));
+  REQUIRE_FALSE(outcome->ok());
+  CHECK(outcome->error().code == Errc::timeout);
+}
+
+TEST_CASE("a caller-driven client's blocking call and call_many run the I/O themselves") {
+  fastmd::testing::Cluster cluster;
+  cluster.start_worker("one", 2);
+  auto client = cluster.client(caller_driven());
+  REQUIRE(client->wait_for_workers(1, 10s));
+  auto reply = client->call("echo", fastmd::proto::as_bytes("blocking"));
+  REQUIRE(reply.ok());
+  CHECK(reply->text() == "blocking");
+
+  const std::string text(100 * 1024, 'y');
+  std::vector<fastmd::proto::ByteView> many(64, fastmd::proto::as_bytes("m"));
+  many[7] = fastmd::proto::as_bytes(text);
+  const auto results = client->call_many("echo", many);
+  REQUIRE(results.size() == many.size());
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    INFO("call " << i);
+    REQUIRE(results[i].ok());
+    CHECK(results[i]->size() == many[i].size());
+  }
+}
+
+TEST_CASE("kill -9 of a worker under a caller-driven client's load: every call answered once") {
+  fastmd::testing::Cluster cluster;
+  cluster.start_worker("survivor", 2);
+  auto& victim = cluster.start_worker("victim", 2);
+  auto client = cluster.client(caller_driven());
+  REQUIRE(client->wait_for_workers(2, 10s));
+
+  constexpr std::size_t kCalls = 2000;
+  fastmd::test::Tally tally(kCalls);
+  for (std::size_t i = 0; i < kCalls; ++i) {
+    client->call_async("sleep", fastmd::proto::as_bytes("1"), tally.recorder(i));
+    if (i == kCalls / 4) victim.signal(SIGKILL);
+    if (i % 50 == 0) client->process();
+  }
+  REQUIRE(run_loop(
+      *client, [&] { return client->in_flight() == 0; }, 60s));
+  REQUIRE(tally.wait_all(1s));
+  CHECK(tally.each_answered_once());
+  CHECK(tally.succeeded() == kCalls);  // idempotent calls are re-sent to the survivor
+}
