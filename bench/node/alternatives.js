@@ -15,14 +15,18 @@ const { marked } = require('marked');
 const { Piscina } = require('piscina');
 
 const { progress } = require('./report');
-const { gatherCorpus, corpusSeries, maxWorkersArg } = require('./corpus');
+const { gatherCorpus, corpusSeries } = require('./corpus');
+const { parseStepArgs } = require('./step-args');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const WASM_TASK = path.join(__dirname, 'wasm-task.js');
 
 async function main() {
-  const quick = process.argv.includes('--quick');
-  const maxWorkers = maxWorkersArg(process.argv);
+  const { quick, maxWorkers } = parseStepArgs(process.argv.slice(2), __filename, {
+    about: 'What a Node user would pick instead, on the Markdown corpus: marked and markdown-wasm in\n' +
+      'process, piscina with 1..N threads x markdown-wasm (one JSON row per line on stdout).',
+    takes: ['quick', 'maxWorkers'],
+  });
   const corpus = gatherCorpus(ROOT);
   const rounds = quick ? 1 : 5;
 

@@ -17,21 +17,13 @@ const { setTimeout: sleep } = require('node:timers/promises');
 
 const { percentiles, emit, progress } = require('./report');
 const { PrivateDaemon } = require('./daemon');
+const { parseStepArgs } = require('./step-args');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ipc = require(path.join(ROOT, 'sdk-node'));
 
 const MARKDOWN = '# Cold start\n\nThe *first* call.\n';
 
-function parseArgs(argv) {
-  const args = { quick: false, binDir: path.join(ROOT, 'build', 'bin') };
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--quick') args.quick = true;
-    else if (argv[i] === '--bin-dir') args.binDir = path.resolve(argv[++i]);
-    else throw new Error(`unknown argument '${argv[i]}'`);
-  }
-  return args;
-}
 
 /** A config with one on-demand pool of fastmd-worker-md; methods declared, so none starts early. */
 function onDemandPool(binDir) {
@@ -134,7 +126,11 @@ async function perUserColdStart(binDir, runs) {
 }
 
 async function main() {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseStepArgs(process.argv.slice(2), __filename, {
+    about: 'What the first call costs from Node when nothing runs yet: the first call to an\n' +
+      'on-demand pool, and a per-user daemon\'s cold start (one JSON row per line on stdout).',
+    takes: ['quick', 'binDir'],
+  });
   const runs = args.quick ? 3 : 10;
   progress('node cold start: first call to an on-demand pool');
   await firstCallToOnDemandPool(args.binDir, runs);

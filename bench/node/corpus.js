@@ -4,7 +4,6 @@
 // and the one way every Node row renders it: all files in flight at once, after a warm-up round.
 
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 
 const { measure, costs, emit } = require('./report');
@@ -58,13 +57,4 @@ async function corpusSeries(transform, transport, pids, corpus, rounds, workers,
     note: `${what}Markdown corpus: ${corpus.files.length} files, ${corpus.bytes} bytes`, ...costs(m, files) });
 }
 
-/** The most workers (or threads) the corpus rows scale to: `--max-workers N`, else the cores. */
-function maxWorkersArg(argv) {
-  const at = argv.indexOf('--max-workers');
-  if (at < 0) return os.cpus().length;
-  const n = Number(argv[at + 1]);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--max-workers wants a positive integer, not '${argv[at + 1]}'`);
-  return n;
-}
-
-module.exports = { gatherCorpus, corpusSeries, maxWorkersArg };
+module.exports = { gatherCorpus, corpusSeries };

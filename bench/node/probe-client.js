@@ -10,6 +10,7 @@
 
 const path = require('node:path');
 const { PrivateDaemon, stopChildren, waitForWorkers } = require('./daemon');
+const { parseStepArgs } = require('./step-args');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ipc = require(path.join(ROOT, 'sdk-node'));
@@ -25,10 +26,14 @@ async function load(client, size, count, many) {
 }
 
 async function main() {
-  const [transport, size, count] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
-  const many = process.argv.includes('--many');
-  const binFlag = process.argv.indexOf('--bin-dir');
-  const binDir = path.resolve(binFlag > 0 ? process.argv[binFlag + 1] : process.env.FASTMD_BIN_DIR ?? path.join(ROOT, 'build', 'bin'));
+  const args = parseStepArgs(process.argv.slice(2), __filename, {
+    about: 'The load bench/probe counts: COUNT calls of echo with SIZE bytes (or COUNT messages through\n' +
+      'callMany) from Node over TRANSPORT (legacy, fast, fast-spin, fast-client-spin), after a warm-up.',
+    takes: ['many', 'binDir'],
+    positional: ['TRANSPORT', 'SIZE', 'COUNT'],
+  });
+  const [transport, size, count] = [args.positional[0], Number(args.positional[1]), Number(args.positional[2])];
+  const { many, binDir } = args;
   if (transport === 'legacy') {
     const client = await ipc.connect({ transport: 'legacy', workerCommand: path.join(binDir, 'fastmd-worker-md') });
     await load(client, size, 200, many);

@@ -13,7 +13,8 @@ const path = require('node:path');
 const { PerformanceObserver } = require('node:perf_hooks');
 
 const { percentiles, measure, costs, emit, progress } = require('./report');
-const { gatherCorpus, corpusSeries, maxWorkersArg } = require('./corpus');
+const { gatherCorpus, corpusSeries } = require('./corpus');
+const { parseStepArgs } = require('./step-args');
 const { PrivateDaemon, stopChildren, waitForWorkers } = require('./daemon');
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -103,10 +104,11 @@ async function transportRows(client, transport, pids, quick) {
 }
 
 async function main() {
-  const quick = process.argv.includes('--quick');
-  const binFlag = process.argv.indexOf('--bin-dir');
-  const binDir = path.resolve(binFlag > 0 ? process.argv[binFlag + 1] : process.env.FASTMD_BIN_DIR ?? path.join(ROOT, 'build', 'bin'));
-  const maxWorkers = maxWorkersArg(process.argv);
+  const { quick, binDir, maxWorkers } = parseStepArgs(process.argv.slice(2), __filename, {
+    about: 'The Node client over legacy NDJSON and the fast path (echo sizes, callMany, the Markdown\n' +
+      'corpus with 1..N workers) and markdown-it in process: one JSON row per line on stdout.',
+    takes: ['quick', 'binDir', 'maxWorkers'],
+  });
   const workerMd = path.join(binDir, 'fastmd-worker-md');
   const corpus = gatherCorpus(ROOT);
   const rounds = quick ? 1 : 5;
