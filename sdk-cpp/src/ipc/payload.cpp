@@ -34,6 +34,10 @@ std::shared_ptr<OwnSegment> open_own_segment(platform::UniqueFd fd,
   return std::make_shared<OwnSegment>(std::move(*writer));
 }
 
+shm::SegmentWriter& segment_writer(OwnSegment& own) {
+  return *own.writer;
+}
+
 proto::Result<std::shared_ptr<PeerSegment>> open_peer_segment(
     platform::UniqueFd fd, const std::optional<proto::SegmentInfo>& info) {
   if (!fd || !info) return std::shared_ptr<PeerSegment>{};

@@ -16,6 +16,10 @@
 #include "fastmd/proto/control.hpp"
 #include "framed_socket.hpp"
 
+namespace fastmd::shm {
+class SegmentWriter;
+}
+
 namespace fastmd::ipc::detail {
 
 class OwnSegment;
@@ -25,6 +29,10 @@ class PeerSegment;
 /// gave none (pool exhausted, or no shared memory).
 std::shared_ptr<OwnSegment> open_own_segment(platform::UniqueFd fd,
                                              const std::optional<proto::SegmentInfo>& info);
+
+/// The writer of `own`, for what payload placement does not do itself: recording whom a block
+/// is lent to, and taking back the blocks of a reader that is gone (SegmentWriter::lend).
+shm::SegmentWriter& segment_writer(OwnSegment& own);
 
 /// A peer's segment as introduced, mapped read-only to read its payloads in place.
 /// nullptr when the peer has none. Errors (a bad fd) are the caller's to report.
