@@ -28,12 +28,12 @@ function listFiles(dir, ext) {
 }
 
 /** The shared C++ sources, relative to the shared root (also used by the vendoring step). */
-const sharedSourceDirs = ['sdk-cpp/src/platform', 'sdk-cpp/src/shm'];
-const sharedSourceFiles = ['sdk-cpp/src/ipc/framed_socket.cpp', 'sdk-cpp/src/ipc/socket_path.cpp',
+const sharedSourceDirs = ['sdk-cpp/src/platform', 'sdk-cpp/src/shm', 'sdk-cpp/src/transport'];
+const sharedSourceFiles = [
   // locateDaemon: `auto`, the per-user daemon and rollout, decided once in the C++ SDK.
   'sdk-cpp/src/ipc/daemon_locator.cpp', 'sdk-cpp/src/ipc/executable_search.cpp',
   'sdk-cpp/src/ipc/proc_stat.cpp', 'sdk-cpp/src/ipc/rollout.cpp', 'sdk-cpp/src/ipc/user_daemon_dir.cpp'];
-const sharedIncludeDirs = ['sdk-cpp/include', 'proto/include', 'sdk-cpp/src/ipc'];
+const sharedIncludeDirs = ['sdk-cpp/include', 'proto/include', 'sdk-cpp/src/ipc', 'sdk-cpp/src/transport'];
 
 function sources() {
   const root = sharedRoot();
