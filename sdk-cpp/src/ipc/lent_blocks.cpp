@@ -22,16 +22,25 @@ bool exited(const platform::UniqueFd& pidfd) {
 void LentBlocks::opened(const DirectChannel* channel, const proto::Introduce& peer,
                         const std::shared_ptr<OwnSegment>& segment) {
   Holder holder;
-  // A pid that names no process (or a kernel without pidfds) leaves the blocks to the state
-  // words: only a pidfd tells the peer's exit without a pid-reuse race.
-  if (auto pidfd = platform::open_pidfd(static_cast<pid_t>(peer.pid))) {
-    holder.pidfd = std::move(*pidfd);
-  }
   holder.segment = segment;
   holder.peer = "'" + peer.name + "' (pid " + std::to_string(peer.pid) + ")";
   std::lock_guard lock(mutex_);
+  holder.pidfd = pidfd_of_locked(peer.pid);
   holder.id = next_id_++;
   open_.insert_or_assign(channel, std::move(holder));
+}
+
+LentBlocks::Pidfd LentBlocks::pidfd_of_locked(std::uint32_t pid) {
+  std::erase_if(pidfds_, [](const auto& entry) { return entry.second.expired(); });
+  if (auto known = pidfds_[pid].lock(); known && !exited(*known)) return known;
+  // A pid that names no process (or a kernel without pidfds) leaves the blocks to the state
+  // words: only a pidfd tells the peer's exit without a pid-reuse race. One whose process
+  // exited is not shared with a newcomer that reuses its pid.
+  auto opened = platform::open_pidfd(static_cast<pid_t>(pid));
+  if (!opened) return nullptr;
+  auto pidfd = std::make_shared<const platform::UniqueFd>(std::move(*opened));
+  pidfds_[pid] = pidfd;
+  return pidfd;
 }
 
 void LentBlocks::lend(const DirectChannel* channel, OwnSegment& segment,
@@ -72,7 +81,7 @@ bool LentBlocks::settle_locked(Holder& holder) {
   // Without a pidfd, or with the segment gone (an earlier daemon's), there is nothing to do.
   if (!segment || !holder.pidfd) return true;
   shm::SegmentWriter& writer = segment_writer(*segment);
-  if (exited(holder.pidfd)) {
+  if (exited(*holder.pidfd)) {
     if (const std::size_t taken = writer.take_back(holder.id); taken > 0) {
       spdlog::info("took back {} shared-memory blocks lent to {}, whose process is gone", taken,
                    holder.peer);
