@@ -143,9 +143,9 @@ struct Attacker {
   std::unique_ptr<RawPeer> channel;
 };
 
-Attacker attach(const Cluster& cluster) {
+Attacker attach(const Cluster& cluster, const std::string& method = "transform") {
   Attacker attacker{RawPeer::connect(cluster.socket_path()), nullptr};
-  auto reply = attacker.control.hello(fastmd::test::client_hello({"transform"}, "attacker"));
+  auto reply = attacker.control.hello(fastmd::test::client_hello({method}, "attacker"));
   REQUIRE_FALSE(reply.message.error);
   auto intro = attacker.control.receive_notification(fastmd::proto::kIntroduce, 5s);
   REQUIRE(intro);
@@ -508,10 +508,11 @@ namespace {
 constexpr std::size_t kMiB = 1024 * 1024;
 
 // A worker in this process whose `big` method answers 1 MiB, so its segment (8 MiB) holds
-// seven results; its stats show where each answer went.
+// seven results; its stats show where each answer went. `slow-big` does the same after 300 ms,
+// and counts its calls that started.
 class BigResultWorker {
  public:
-  explicit BigResultWorker(Cluster& cluster) : worker_(methods(), options(cluster)) {
+  explicit BigResultWorker(Cluster& cluster) : worker_(methods(slow_started_), options(cluster)) {
     REQUIRE(worker_.start());
     auto probe = cluster.client();
     REQUIRE(probe->wait_for_workers(1, 10s));
@@ -521,21 +522,32 @@ class BigResultWorker {
     REQUIRE(stats.has_value());
     return *stats;
   }
+  std::size_t slow_started() const { return slow_started_->load(); }
 
  private:
-  static fastmd::ipc::MethodTable methods() {
+  static void answer_big(fastmd::ipc::ResultWriter& out) {
+    const std::string result(kMiB, 'x');
+    out.reserve(result.size());
+    out.append(fastmd::proto::as_bytes(result));
+  }
+  static fastmd::ipc::MethodTable methods(std::shared_ptr<std::atomic<std::size_t>> started) {
     fastmd::ipc::MethodTable table;
-    table.add("big", [](fastmd::proto::ByteView, fastmd::ipc::ResultWriter& out) {
-      const std::string result(kMiB, 'x');
-      out.reserve(result.size());
-      out.append(fastmd::proto::as_bytes(result));
+    table.add("big",
+              [](fastmd::proto::ByteView, fastmd::ipc::ResultWriter& out) { answer_big(out); });
+    table.add("slow-big", [started](fastmd::proto::ByteView, fastmd::ipc::ResultWriter& out) {
+      started->fetch_add(1);
+      std::this_thread::sleep_for(300ms);
+      answer_big(out);
     });
     return table;
   }
   static fastmd::ipc::WorkerOptions options(const Cluster& cluster) {
-    // A short wait for room, so answers past a full segment go one-off quickly.
-    return {.socket_path = cluster.socket_path(), .name = "big", .shm_wait = 5ms};
+    // A short wait for room, so answers past a full segment go one-off quickly. Two handler
+    // slots: while `slow-big` runs, the other thread reads the channels (and sees them end).
+    return {.socket_path = cluster.socket_path(), .name = "big", .threads = 2, .shm_wait = 5ms};
   }
+  std::shared_ptr<std::atomic<std::size_t>> slow_started_ =
+      std::make_shared<std::atomic<std::size_t>>(0);
   fastmd::ipc::Worker worker_;
 };
 
@@ -629,5 +641,21 @@ TEST_CASE(
   // Released through their state words, the blocks serve the next answers.
   hoard.blocks.clear();
   CHECK(answered_through_segment(*client, worker));
+  CHECK(worker.stats().taken_back == 0);
+}
+
+TEST_CASE("a result finished after its client closed the channel goes back to the segment at once",
+          "[hostile]") {
+  Cluster cluster;
+  BigResultWorker worker(cluster);
+  Attacker quitter = attach(cluster, "slow-big");
+  const fastmd::shm::WriterStats before = worker.stats();
+  quitter.channel->send(Message::request(1, "slow-big"));
+  REQUIRE(eventually([&] { return worker.slow_started() == 1; }));
+  quitter.channel.reset();  // while the handler runs; this process lives on
+  // The handler finishes, finds the channel ended, and its block is given back, not kept for
+  // a peer that can never receive (or release) it.
+  CHECK(eventually([&] { return worker.stats().allocations == before.allocations + 1; }));
+  CHECK(eventually([&] { return worker.stats().blocks_held == before.blocks_held; }));
   CHECK(worker.stats().taken_back == 0);
 }

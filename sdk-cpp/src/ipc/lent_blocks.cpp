@@ -43,14 +43,20 @@ LentBlocks::Pidfd LentBlocks::pidfd_of_locked(std::uint32_t pid) {
   return pidfd;
 }
 
-void LentBlocks::lend(const DirectChannel* channel, OwnSegment& segment,
+bool LentBlocks::lend(const DirectChannel* channel, OwnSegment& segment,
                       const proto::ShmHandle& handle) {
   shm::HolderId id = 0;
   {
     std::lock_guard lock(mutex_);
     if (auto it = open_.find(channel); it != open_.end()) id = it->second.id;
   }
-  if (id != 0) segment_writer(segment).lend(handle, id);
+  if (id == 0) {
+    // A handler finished after its channel ended: nobody can receive this handle.
+    segment_writer(segment).discard(handle);
+    return false;
+  }
+  segment_writer(segment).lend(handle, id);
+  return true;
 }
 
 void LentBlocks::closed(const DirectChannel* channel) {

@@ -40,8 +40,10 @@ class LentBlocks {
               const std::shared_ptr<OwnSegment>& segment);
 
   /// Records that the block `handle` names, placed in `segment`, is lent to `channel`'s peer.
-  /// Called before the handle is sent.
-  void lend(const DirectChannel* channel, OwnSegment& segment, const proto::ShmHandle& handle);
+  /// Called before the handle is sent. When the channel has already ended (its socket is shut
+  /// down, so no frame can reach the peer any more) the block is given back at once and this
+  /// returns false: the answer is not to be sent.
+  bool lend(const DirectChannel* channel, OwnSegment& segment, const proto::ShmHandle& handle);
 
   /// `channel` ended: takes back what its peer holds if its process is gone, else waits.
   void closed(const DirectChannel* channel);

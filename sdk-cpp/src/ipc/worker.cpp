@@ -579,8 +579,9 @@ class Worker::Impl final : public detail::EndpointHooks {
                           frames);
       return;
     }
-    if (out.placed_in && out.message.shm) {
-      lent_blocks_.lend(task.channel.get(), *out.placed_in, *out.message.shm);
+    if (out.placed_in && out.message.shm &&
+        !lent_blocks_.lend(task.channel.get(), *out.placed_in, *out.message.shm)) {
+      return;  // the channel ended while the handler ran: its block is back already
     }
     if (out.attached) {
       check_sent(endpoint_, task.channel, out.send_on(channel.socket()));
