@@ -1,10 +1,11 @@
 // fastmd-test-hoarding-client — a client that takes a worker's shared-memory results and
 // never releases them (hoarder.hpp), for the test that a worker takes back the blocks of a
 // client whose process is gone. Once the worker's segment is full it writes the number of
-// blocks it holds to --ready-file, then either waits to be killed (--then wait) or exits
-// without releasing anything (--then exit).
+// blocks it holds to --ready-file, then either waits to be killed (--then wait) or, on SIGTERM,
+// exits without releasing anything (--then exit).
 //
 //   fastmd-test-hoarding-client --socket PATH --method NAME --ready-file PATH --then wait|exit
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -35,6 +36,11 @@ int main(int argc, char** argv) {
                  "--then wait|exit\n";
     return 2;
   }
+  // SIGTERM is taken with sigwait (--then exit), never by a handler.
+  sigset_t terminate;
+  sigemptyset(&terminate);
+  sigaddset(&terminate, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &terminate, nullptr);
   try {
     auto control = fastmd::test::RawPeer::connect(socket);
     auto reply = control.hello(fastmd::test::client_hello({method}, "hoarder"));
@@ -49,6 +55,8 @@ int main(int argc, char** argv) {
     if (then == "wait") {
       for (;;) ::pause();
     }
+    int signal = 0;
+    sigwait(&terminate, &signal);
     // Exits holding every block: nothing is released, the channel ends with the process.
     std::_Exit(0);
   } catch (const std::exception& e) {

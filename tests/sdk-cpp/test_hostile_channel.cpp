@@ -586,7 +586,7 @@ void blocks_come_back_when_the_hoarder(const std::string& then) {
   // The attack works: with the segment full, a well-behaved client's answer goes one-off.
   CHECK_FALSE(answered_through_segment(*client, worker));
 
-  if (then == "wait") hoarder.signal(SIGKILL);
+  hoarder.signal(then == "wait" ? SIGKILL : SIGTERM);
   REQUIRE(hoarder.wait_exit(10s).has_value());
   CHECK(eventually([&] { return worker.stats().taken_back == hoarded; }));
   CHECK(worker.stats().blocks_held <= baseline.blocks_held);
