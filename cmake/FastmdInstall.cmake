@@ -14,10 +14,11 @@ install(TARGETS fastmd-ipcd fastmd-ipcctl fastmd-worker-md
 # The SDK: static archives (docs/sdk-cpp.md, "Static library" says why and what was measured).
 set_target_properties(fastmd_ipc PROPERTIES EXPORT_NAME ipc OUTPUT_NAME fastmd-ipc)
 set_target_properties(fastmd_shm PROPERTIES EXPORT_NAME shm OUTPUT_NAME fastmd-shm)
+set_target_properties(fastmd_transport PROPERTIES EXPORT_NAME transport OUTPUT_NAME fastmd-transport)
 set_target_properties(fastmd_platform PROPERTIES EXPORT_NAME platform OUTPUT_NAME fastmd-platform)
 set_target_properties(fastmd_proto PROPERTIES EXPORT_NAME proto)
 set_target_properties(fastmd_msgpack PROPERTIES EXPORT_NAME msgpack)
-install(TARGETS fastmd_ipc fastmd_shm fastmd_platform fastmd_proto fastmd_msgpack
+install(TARGETS fastmd_ipc fastmd_transport fastmd_shm fastmd_platform fastmd_proto fastmd_msgpack
   EXPORT fastmd-ipc-targets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

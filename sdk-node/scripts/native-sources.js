@@ -28,15 +28,14 @@ function listFiles(dir, ext) {
 }
 
 /** The shared C++ sources, relative to the shared root (also used by the vendoring step). */
-const sharedSourceDirs = ['sdk-cpp/src/platform', 'sdk-cpp/src/shm'];
-const sharedSourceFiles = ['sdk-cpp/src/ipc/control_connection.cpp', 'sdk-cpp/src/ipc/framed_socket.cpp',
-  'sdk-cpp/src/ipc/socket_path.cpp',
+const sharedSourceDirs = ['sdk-cpp/src/platform', 'sdk-cpp/src/shm', 'sdk-cpp/src/transport'];
+const sharedSourceFiles = ['sdk-cpp/src/ipc/control_connection.cpp',
   // Payload placement and resolution, and batched requests: the core's, as the C++ Client's.
   'sdk-cpp/src/ipc/payload.cpp', 'sdk-cpp/src/ipc/request_batch.cpp',
   // locateDaemon: `auto`, the per-user daemon and rollout, decided once in the C++ SDK.
   'sdk-cpp/src/ipc/daemon_locator.cpp', 'sdk-cpp/src/ipc/executable_search.cpp',
   'sdk-cpp/src/ipc/proc_stat.cpp', 'sdk-cpp/src/ipc/rollout.cpp', 'sdk-cpp/src/ipc/user_daemon_dir.cpp'];
-const sharedIncludeDirs = ['sdk-cpp/include', 'proto/include', 'sdk-cpp/src/ipc'];
+const sharedIncludeDirs = ['sdk-cpp/include', 'proto/include', 'sdk-cpp/src/ipc', 'sdk-cpp/src/transport'];
 
 function sources() {
   const root = sharedRoot();

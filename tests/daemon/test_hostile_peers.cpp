@@ -23,6 +23,17 @@ proto::ByteBuffer frame_of(const proto::Message& message) {
   return out;
 }
 
+// ipc.draining (params: an empty map) from a session that is not a worker: the daemon answers
+// UNEXPECTED_MESSAGE with id 0 (PROTOCOL.md §3.5) before it closes the session.
+void send_draining_and_expect_refusal(RawPeer& peer) {
+  peer.send(proto::Message::notification(proto::kDraining, bytes_of({0x80})));
+  auto answer = peer.receive();
+  REQUIRE(answer);
+  CHECK(answer->message.id == 0);
+  REQUIRE(answer->message.error);
+  CHECK(answer->message.error->code == proto::Errc::unexpected_message);
+}
+
 }  // namespace
 
 TEST_CASE("hostile peers are disconnected without leaking fds or disturbing others") {
@@ -54,6 +65,16 @@ TEST_CASE("hostile peers are disconnected without leaking fds or disturbing othe
   SECTION("a valid frame of the wrong type for the state: a notification after hello") {
     require_welcome(hostile.hello(client_hello({})));
     hostile.send(proto::Message::notification(proto::kCancel));
+    reason = "UNEXPECTED_MESSAGE";
+  }
+  SECTION("ipc.draining from a client: only a worker drains") {
+    require_welcome(hostile.hello(client_hello({})));
+    send_draining_and_expect_refusal(hostile);
+    reason = "UNEXPECTED_MESSAGE";
+  }
+  SECTION("ipc.draining from an observer: only a worker drains") {
+    require_welcome(hostile.hello(observer_hello()));
+    send_draining_and_expect_refusal(hostile);
     reason = "UNEXPECTED_MESSAGE";
   }
   SECTION("fds attached to a frame that takes none") {

@@ -4,11 +4,13 @@
 // gets (the coded error), that the victim's fds come back to where they were and its memory
 // stays within the stated bound, and that a well-behaved client beside it loses no call.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -16,7 +18,10 @@
 #include <thread>
 
 #include "cluster.hpp"
+#include "fastmd/ipc/worker.hpp"
 #include "fastmd/shm/oneoff.hpp"
+#include "hoarder.hpp"
+#include "lent_blocks.hpp"
 #include "raw_peer.hpp"
 
 using namespace std::chrono_literals;
@@ -138,9 +143,9 @@ struct Attacker {
   std::unique_ptr<RawPeer> channel;
 };
 
-Attacker attach(const Cluster& cluster) {
+Attacker attach(const Cluster& cluster, const std::string& method = "transform") {
   Attacker attacker{RawPeer::connect(cluster.socket_path()), nullptr};
-  auto reply = attacker.control.hello(fastmd::test::client_hello({"transform"}, "attacker"));
+  auto reply = attacker.control.hello(fastmd::test::client_hello({method}, "attacker"));
   REQUIRE_FALSE(reply.message.error);
   auto intro = attacker.control.receive_notification(fastmd::proto::kIntroduce, 5s);
   REQUIRE(intro);
@@ -496,4 +501,161 @@ TEST_CASE("a duplicate answer is dropped: each call completes once, with the fir
   }
   CHECK(setup.client->in_flight() == 0);
   CHECK(setup.client->worker_count() == 1);
+}
+
+namespace {
+
+constexpr std::size_t kMiB = 1024 * 1024;
+
+// A worker in this process whose `big` method answers 1 MiB, so its segment (8 MiB) holds
+// seven results; its stats show where each answer went. `slow-big` does the same after 300 ms,
+// and counts its calls that started.
+class BigResultWorker {
+ public:
+  explicit BigResultWorker(Cluster& cluster) : worker_(methods(slow_started_), options(cluster)) {
+    REQUIRE(worker_.start());
+    auto probe = cluster.client();
+    REQUIRE(probe->wait_for_workers(1, 10s));
+  }
+  fastmd::shm::WriterStats stats() const {
+    auto stats = worker_.segment_stats();
+    REQUIRE(stats.has_value());
+    return *stats;
+  }
+  std::size_t slow_started() const { return slow_started_->load(); }
+
+ private:
+  static void answer_big(fastmd::ipc::ResultWriter& out) {
+    const std::string result(kMiB, 'x');
+    out.reserve(result.size());
+    out.append(fastmd::proto::as_bytes(result));
+  }
+  static fastmd::ipc::MethodTable methods(std::shared_ptr<std::atomic<std::size_t>> started) {
+    fastmd::ipc::MethodTable table;
+    table.add("big",
+              [](fastmd::proto::ByteView, fastmd::ipc::ResultWriter& out) { answer_big(out); });
+    table.add("slow-big", [started](fastmd::proto::ByteView, fastmd::ipc::ResultWriter& out) {
+      started->fetch_add(1);
+      std::this_thread::sleep_for(300ms);
+      answer_big(out);
+    });
+    return table;
+  }
+  static fastmd::ipc::WorkerOptions options(const Cluster& cluster) {
+    // A short wait for room, so answers past a full segment go one-off quickly. Two handler
+    // slots: while `slow-big` runs, the other thread reads the channels (and sees them end).
+    return {.socket_path = cluster.socket_path(), .name = "big", .threads = 2, .shm_wait = 5ms};
+  }
+  std::shared_ptr<std::atomic<std::size_t>> slow_started_ =
+      std::make_shared<std::atomic<std::size_t>>(0);
+  fastmd::ipc::Worker worker_;
+};
+
+// One 1 MiB call of a well-behaved client; true when the worker answered it through its
+// segment (a block allocated, none refused for want of room), false when it went one-off.
+bool answered_through_segment(fastmd::ipc::Client& client, const BigResultWorker& worker) {
+  const fastmd::shm::WriterStats before = worker.stats();
+  auto reply = client.call("big", {}, {.timeout = 10s});
+  REQUIRE(reply.ok());
+  CHECK(reply->size() == kMiB);
+  const fastmd::shm::WriterStats after = worker.stats();
+  return after.allocations > before.allocations && after.no_space == before.no_space;
+}
+
+void blocks_come_back_when_the_hoarder(const std::string& then) {
+  Cluster cluster;
+  BigResultWorker worker(cluster);
+  auto client = cluster.client();
+  REQUIRE(client->wait_for_workers(1, 10s));
+  CHECK(answered_through_segment(*client, worker));
+  const fastmd::shm::WriterStats baseline = worker.stats();
+
+  fastmd::test::TempDir dir;
+  const std::string ready = dir.path() + "/ready";
+  ChildProcess hoarder({std::string(FASTMD_BIN_DIR) + "/fastmd-test-hoarding-client", "--socket",
+                        cluster.socket_path(), "--method", "big", "--ready-file", ready, "--then",
+                        then});
+  std::size_t hoarded = 0;
+  REQUIRE(eventually(
+      [&] {
+        std::ifstream in(ready);
+        return static_cast<bool>(in >> hoarded);
+      },
+      15s));
+  CHECK(hoarded >= 6);
+  // The attack works: with the segment full, a well-behaved client's answer goes one-off.
+  CHECK_FALSE(answered_through_segment(*client, worker));
+
+  hoarder.signal(then == "wait" ? SIGKILL : SIGTERM);
+  REQUIRE(hoarder.wait_exit(10s).has_value());
+  CHECK(eventually([&] { return worker.stats().taken_back == hoarded; }));
+  CHECK(worker.stats().blocks_held <= baseline.blocks_held);
+  for (int i = 0; i < 20; ++i) CHECK(answered_through_segment(*client, worker));
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a client killed while it holds a worker's result blocks gives them back: later answers go "
+    "through the segment again",
+    "[hostile]") {
+  blocks_come_back_when_the_hoarder("wait");
+}
+
+TEST_CASE(
+    "a client that exits without releasing a worker's result blocks gives them back: later "
+    "answers go through the segment again",
+    "[hostile]") {
+  blocks_come_back_when_the_hoarder("exit");
+}
+
+TEST_CASE(
+    "a live client keeps the result blocks it holds after its channel closed, until it "
+    "releases them",
+    "[hostile]") {
+  Cluster cluster;
+  BigResultWorker worker(cluster);
+  auto client = cluster.client();
+  REQUIRE(client->wait_for_workers(1, 10s));
+
+  Attacker holder{RawPeer::connect(cluster.socket_path()), nullptr};
+  REQUIRE_FALSE(holder.control.hello(fastmd::test::client_hello({"big"}, "holder")).message.error);
+  auto intro = holder.control.receive_notification(fastmd::proto::kIntroduce, 5s);
+  REQUIRE(intro);
+  holder.channel =
+      std::make_unique<RawPeer>(std::move(intro->fds.front()), fastmd::proto::kDefaultMaxDataFrame);
+  fastmd::testing::Hoard hoard = fastmd::testing::hoard_results(*holder.channel, *intro, "big");
+  REQUIRE(hoard.blocks.size() >= 6);
+
+  // The channel ends; this process lives on, viewing its blocks in place (as Node Buffers do).
+  holder.channel.reset();
+  std::this_thread::sleep_for(10 * fastmd::ipc::detail::LentBlocks::kCheckEvery);
+  CHECK(worker.stats().taken_back == 0);
+  CHECK(worker.stats().blocks_held >= hoard.blocks.size());
+  for (const auto& block : hoard.blocks) {
+    const auto bytes = block.bytes();
+    CHECK(std::all_of(bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{'x'}; }));
+  }
+  CHECK_FALSE(answered_through_segment(*client, worker));
+
+  // Released through their state words, the blocks serve the next answers.
+  hoard.blocks.clear();
+  CHECK(answered_through_segment(*client, worker));
+  CHECK(worker.stats().taken_back == 0);
+}
+
+TEST_CASE("a result finished after its client closed the channel goes back to the segment at once",
+          "[hostile]") {
+  Cluster cluster;
+  BigResultWorker worker(cluster);
+  Attacker quitter = attach(cluster, "slow-big");
+  const fastmd::shm::WriterStats before = worker.stats();
+  quitter.channel->send(Message::request(1, "slow-big"));
+  REQUIRE(eventually([&] { return worker.slow_started() == 1; }));
+  quitter.channel.reset();  // while the handler runs; this process lives on
+  // The handler finishes, finds the channel ended, and its block is given back, not kept for
+  // a peer that can never receive (or release) it.
+  CHECK(eventually([&] { return worker.stats().allocations == before.allocations + 1; }));
+  CHECK(eventually([&] { return worker.stats().blocks_held == before.blocks_held; }));
+  CHECK(worker.stats().taken_back == 0);
 }

@@ -21,6 +21,10 @@
 #include "fastmd/shm/segment_writer.hpp"
 #include "framed_socket.hpp"
 
+namespace fastmd::shm {
+class SegmentWriter;
+}
+
 namespace fastmd::ipc::detail {
 
 /// This session's own segment, where it writes outgoing payloads; shared by the channels

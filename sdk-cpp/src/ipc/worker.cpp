@@ -26,6 +26,10 @@
 // kAnswerBacklogPauseBytes of answers wait for it, and it is closed (with a logged reason)
 // when that backlog stalls for kAnswerStallLimit or reaches kAnswerBacklogCloseBytes. A write
 // that fails closes the channel too, so the client fails over instead of waiting.
+//
+// Result blocks are lent to the channel they are answered on (lent_blocks.hpp): when a
+// channel ends and its client's process is gone, whatever it never released comes back at
+// once, so a client killed while holding results does not leave the segment full for good.
 #include "fastmd/ipc/worker.hpp"
 
 #include <poll.h>
@@ -48,6 +52,7 @@
 #include "endpoint.hpp"
 #include "fastmd/ipc/call_policy.hpp"
 #include "fastmd/ipc/socket_path.hpp"
+#include "lent_blocks.hpp"
 #include "load_reporter.hpp"
 
 namespace fastmd::ipc {
@@ -253,6 +258,16 @@ class Worker::Impl final : public detail::EndpointHooks {
 
   std::uint64_t answered() const { return answered_.load(std::memory_order_relaxed); }
 
+  std::optional<shm::WriterStats> segment_stats() const {
+    std::shared_ptr<detail::OwnSegment> segment;
+    {
+      std::lock_guard lock(mutex_);
+      segment = current_segment_;
+    }
+    if (!segment) return std::nullopt;
+    return segment->writer->stats();
+  }
+
   bool idle_locked() const { return tasks_.empty() && running_ == 0; }
 
   // --- EndpointHooks, on the leader ---
@@ -263,6 +278,7 @@ class Worker::Impl final : public detail::EndpointHooks {
     daemon_accepts_load_ = reply.accepts_load;
     daemon_takes_draining_ = reply.drain_ms.has_value();
     std::lock_guard lock(mutex_);
+    current_segment_ = own_segment_;
     // The bound is the daemon's (its --drain-timeout-ms). An older daemon tells none and takes
     // no ipc.draining: its clients cannot be told, so the worker keeps nobody waiting.
     drain_bound_ = std::chrono::milliseconds(reply.drain_ms.value_or(0));
@@ -272,13 +288,16 @@ class Worker::Impl final : public detail::EndpointHooks {
 
   // The load report (ipc.load) and the drain announcement ride on the I/O loop's timer, off
   // the data path.
+  // So does the check for blocks lent to clients that have exited since their channels ended.
   Clock::time_point next_timer() override {
     if (announce_draining_.load(std::memory_order_relaxed)) return Clock::now();
-    if (!daemon_accepts_load_) return Clock::time_point::max();
-    return load_reporter_.next_check(Clock::now(), in_flight(), answered());
+    const Clock::time_point lent_check = lent_blocks_.next_check();
+    if (!daemon_accepts_load_) return lent_check;
+    return std::min(lent_check, load_reporter_.next_check(Clock::now(), in_flight(), answered()));
   }
 
   void on_timer(Clock::time_point now) override {
+    lent_blocks_.check(now);
     if (announce_draining_.exchange(false, std::memory_order_relaxed) && daemon_takes_draining_) {
       endpoint_.notify_daemon(proto::kDraining, kEmptyMap);
     }
@@ -301,6 +320,7 @@ class Worker::Impl final : public detail::EndpointHooks {
       ++open_channels_;
     }
     channel->own_segment = own_segment_;
+    lent_blocks_.opened(channel.get(), channel->peer(), channel->own_segment);
     auto peer_segment =
         detail::open_peer_segment(channel->take_peer_segment_fd(), channel->peer().segment);
     if (peer_segment) channel->peer_segment = std::move(*peer_segment);
@@ -366,6 +386,8 @@ class Worker::Impl final : public detail::EndpointHooks {
       spdlog::warn("worker '{}' closed its channel to client '{}' (pid {}): {}", options_.name,
                    channel->peer().name, channel->peer().pid, why.to_string());
     }
+    // What its client never released comes back now if its process is gone.
+    lent_blocks_.closed(channel.get());
     // Its client re-sends or fails what it had in flight: drop the queued work.
     std::lock_guard lock(mutex_);
     const auto dropped =
@@ -557,6 +579,10 @@ class Worker::Impl final : public detail::EndpointHooks {
                           frames);
       return;
     }
+    if (out.placed_in && out.message.shm &&
+        !lent_blocks_.lend(task.channel.get(), *out.placed_in, *out.message.shm)) {
+      return;  // the channel ended while the handler ran: its block is back already
+    }
     if (out.attached) {
       check_sent(endpoint_, task.channel, out.send_on(channel.socket()));
       return;
@@ -572,9 +598,12 @@ class Worker::Impl final : public detail::EndpointHooks {
   // One per method, made up front: the map never changes, its values are atomic.
   std::unordered_map<const MethodTable::Entry*, MethodTiming> timings_;
 
-  std::mutex mutex_;
-  std::condition_variable work_changed_;  // tasks queued, or the lead is free
-  std::condition_variable drained_;       // while draining: a task or a channel ended
+  detail::LentBlocks lent_blocks_;
+
+  mutable std::mutex mutex_;
+  std::shared_ptr<detail::OwnSegment> current_segment_;  // own_segment_, for segment_stats()
+  std::condition_variable work_changed_;                 // tasks queued, or the lead is free
+  std::condition_variable drained_;  // while draining: a task or a channel ended
   std::deque<Task> tasks_;
   bool leading_ = false;  // a thread is running a round of the I/O loop
   unsigned running_ = 0;  // handlers running now, at most handler_slots()
@@ -614,6 +643,9 @@ void Worker::stop() {
 }
 std::uint64_t Worker::answered() const {
   return impl_->answered();
+}
+std::optional<shm::WriterStats> Worker::segment_stats() const {
+  return impl_->segment_stats();
 }
 
 }  // namespace fastmd::ipc

@@ -222,6 +222,50 @@ void SegmentWriter::reclaim_released() {
   stats_.blocks_held = placed_.size();
 }
 
+void SegmentWriter::lend(const proto::ShmHandle& handle, HolderId holder) {
+  if (handle.segment != info_.segment || handle.generation != info_.generation ||
+      handle.offset < kFirstBlockOffset + sizeof(BlockHeader)) {
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  auto it = placed_.find(handle.offset - sizeof(BlockHeader));
+  if (it != placed_.end() && it->second.sealed) it->second.holder = holder;
+}
+
+std::size_t SegmentWriter::lent_to(HolderId holder) const {
+  std::lock_guard lock(mutex_);
+  const std::uint64_t released = pack_state(info_.generation, BlockState::released);
+  std::size_t count = 0;
+  for (const auto& [offset, block] : placed_) {
+    if (block.sealed && block.holder == holder &&
+        header_word(header_at(offset), offsetof(BlockHeader, state))
+                .load(std::memory_order_acquire) != released) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+std::size_t SegmentWriter::take_back(HolderId holder) {
+  if (holder == 0) return 0;
+  std::lock_guard lock(mutex_);
+  std::size_t count = 0;
+  for (auto it = placed_.begin(); it != placed_.end();) {
+    if (it->second.sealed && it->second.holder == holder) {
+      // The reader is gone: nobody views the block any more, whatever its state word says.
+      store_state(header_at(it->first), info_.generation, BlockState::free);
+      stats_.bytes_held -= it->second.span;
+      it = placed_.erase(it);
+      ++count;
+    } else {
+      ++it;
+    }
+  }
+  stats_.taken_back += count;
+  stats_.blocks_held = placed_.size();
+  return count;
+}
+
 void SegmentWriter::forget(std::uint64_t header_offset) {
   auto it = placed_.find(header_offset);
   if (it == placed_.end()) return;

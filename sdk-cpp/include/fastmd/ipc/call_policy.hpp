@@ -4,7 +4,7 @@
 // segment space, spin limits. The C++ Client and Worker take their defaults from here, and
 // the Node addon exports the same values to JS (`addon.policy`): no SDK keeps a copy.
 // docs/architecture.md ("Where each policy lives") lists them. The direct channel's limits
-// (fds, answer backlogs) are in sdk-cpp/src/ipc/channel_limits.hpp; the daemon's own limits
+// (fds, answer backlogs) are in sdk-cpp/src/transport/channel_limits.hpp; the daemon's own limits
 // (its no-worker wait among them) in its configuration.
 #pragma once
 

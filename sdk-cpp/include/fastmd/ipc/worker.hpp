@@ -10,12 +10,14 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "fastmd/ipc/call_policy.hpp"
 #include "fastmd/ipc/handler.hpp"
 #include "fastmd/proto/limits.hpp"
 #include "fastmd/proto/result.hpp"
+#include "fastmd/shm/segment_writer.hpp"
 
 namespace fastmd::ipc {
 
@@ -82,6 +84,14 @@ class Worker {
 
   /// Requests answered so far (results and errors alike).
   std::uint64_t answered() const;
+
+  /// The allocation counters of the worker's own segment, where its large results go (see
+  /// fastmd/shm/segment_writer.hpp); std::nullopt while it has none (not connected, or the
+  /// daemon gave none). `blocks_held` counts results lent to clients and not yet given back,
+  /// `taken_back` those that came back because their client's process was gone.
+  ///
+  ///     if (auto stats = worker.segment_stats()) std::cout << stats->blocks_held << "\n";
+  std::optional<shm::WriterStats> segment_stats() const;
 
   class Impl;
 

@@ -8,6 +8,10 @@
 // one that is large enough, skipping blocks still held, wrapping to the start once. When no
 // gap fits, released blocks are reclaimed and the writer retries until its wait runs out.
 //
+// The writer also records whom each sealed block was lent to (lend()), so that the blocks of
+// a reader whose process is gone can be taken back at once (take_back()) instead of staying
+// held for good: a dead reader never flips their state words (PROTOCOL.md §4.4).
+//
 //     auto writer = fastmd::shm::SegmentWriter::open(std::move(fd), info).value();
 //     auto block = writer->allocate(html.size(), std::chrono::milliseconds(50)).value();
 //     std::memcpy(block.data().data(), html.data(), html.size());
@@ -79,9 +83,14 @@ struct WriterStats {
   std::uint64_t reclaimed = 0;    // blocks given back after a reader released them
   std::uint64_t waits = 0;        // allocations that had to wait for space
   std::uint64_t no_space = 0;     // allocations that failed with SHM_NO_SPACE
+  std::uint64_t taken_back = 0;   // blocks taken back from a holder that is gone
   std::uint64_t blocks_held = 0;  // blocks allocated and not yet reclaimed
   std::uint64_t bytes_held = 0;   // their bytes, headers included
 };
+
+/// Whom sealed blocks were lent to: an opaque id the owner picks, one per reader it sends
+/// handles to (e.g. per direct channel). 0 names nobody.
+using HolderId = std::uint64_t;
 
 class SegmentWriter {
  public:
@@ -104,6 +113,23 @@ class SegmentWriter {
   /// Gives back a sealed block whose handle was never delivered (the send failed).
   void discard(const proto::ShmHandle& handle);
 
+  /// Records that the sealed block `handle` names is lent to `holder`. Call it after sealing
+  /// and before the handle is sent (until then no reader can have released the block). A
+  /// handle this writer did not seal, or a block already given back, is ignored.
+  ///
+  ///     proto::ShmHandle handle = block.seal(n);
+  ///     writer->lend(handle, channel_holder);   // then send the handle on that channel
+  void lend(const proto::ShmHandle& handle, HolderId holder);
+
+  /// How many blocks lent to `holder` its reader has not released yet.
+  std::size_t lent_to(HolderId holder) const;
+
+  /// Takes back every block lent to `holder`, released or not, and returns how many. Only for
+  /// a holder whose process is gone (a pidfd said so): a live reader may still view a block
+  /// in place after its channel closed, so a live holder's blocks come back only through
+  /// their state words.
+  std::size_t take_back(HolderId holder);
+
   /// The largest payload one block can hold (the segment minus its header and one block
   /// header).
   std::size_t max_block() const;
@@ -116,8 +142,9 @@ class SegmentWriter {
  private:
   friend class WriteBlock;
   struct Placed {
-    std::uint64_t span;  // header + reserved payload bytes (multiple of 64)
-    bool sealed;         // false while a WriteBlock still writes it
+    std::uint64_t span;   // header + reserved payload bytes (multiple of 64)
+    bool sealed;          // false while a WriteBlock still writes it
+    HolderId holder = 0;  // whom the sealed block was lent to (lend()), 0: not said
   };
 
   SegmentWriter(platform::UniqueFd fd, platform::Mapping mapping, const proto::SegmentInfo& info);
