@@ -28,7 +28,7 @@ function listFiles(dir, ext) {
 }
 
 /** The shared C++ sources, relative to the shared root (also used by the vendoring step). */
-const sharedSourceDirs = ['sdk-cpp/src/platform', 'sdk-cpp/src/shm'];
+const sharedSourceDirs = ['sdk-cpp/src/platform', 'sdk-cpp/src/platform/linux', 'sdk-cpp/src/shm'];
 const sharedSourceFiles = ['sdk-cpp/src/ipc/framed_socket.cpp', 'sdk-cpp/src/ipc/socket_path.cpp',
   // locateDaemon: `auto`, the per-user daemon and rollout, decided once in the C++ SDK.
   'sdk-cpp/src/ipc/daemon_locator.cpp', 'sdk-cpp/src/ipc/executable_search.cpp',

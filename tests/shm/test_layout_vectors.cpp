@@ -57,7 +57,7 @@ struct SegmentFile {
     auto created = fastmd::platform::create_memfd("vector-segment", size);
     REQUIRE(created.ok());
     fd = std::move(*created);
-    if (seals != 0) REQUIRE(fastmd::platform::add_seals(fd.get(), seals).ok());
+    if (seals != 0) REQUIRE(fastmd::platform::seal_where_supported(fd.get(), seals).ok());
     auto mapped = Mapping::map(fd.get(), static_cast<std::size_t>(size), true);
     REQUIRE(mapped.ok());
     view = std::move(*mapped);
