@@ -38,9 +38,7 @@ TEST_CASE("SIGTERM drains the sessions and exits 0") {
   CHECK(shutdown->body_as<proto::Shutdown>().reason.find("SIGTERM") != std::string::npos);
   CHECK(client.wait_closed());
   CHECK(daemon.wait_exit(10s) == 0);
-  if (fastmd::platform::capabilities().service_notify) {
-    CHECK(daemon.wait_for_notification("STOPPING=1", 1s));
-  }
+  CHECK(daemon.wait_for_notification("STOPPING=1", 1s));
   CHECK(::access(daemon.socket_path().c_str(), F_OK) != 0);  // its socket file is removed
 }
 
@@ -55,9 +53,7 @@ TEST_CASE("SIGHUP reloads the log level and limits from the config file") {
 
   write_file(config, "log-level = \"debug\"\nmax-sessions-per-uid = 1\n");
   REQUIRE(::kill(daemon.pid(), SIGHUP) == 0);
-  if (fastmd::platform::capabilities().service_notify) {
-    REQUIRE(daemon.wait_for_notification("RELOADING=1"));
-  }
+  REQUIRE(daemon.wait_for_notification("RELOADING=1"));
   REQUIRE(daemon.wait_for_log("SIGHUP: reloaded log level (debug) and limits"));
   CHECK(StatusReport(observer.status()).number("limits.max_sessions_per_uid") == 1);
   auto second = RawPeer::connect(daemon.socket_path());
@@ -175,6 +171,15 @@ TEST_CASE("fastmd-ipcctl status shows sessions, methods and counters, as text an
   CHECK(report["pid"].GetUint64() == static_cast<std::uint64_t>(daemon.pid()));
   CHECK(report["sessions_total"].GetUint64() == 3);  // the worker, the client and ipcctl
   CHECK(report["counters"]["introductions"].GetUint64() == 1);
+  // The platform layer in use, so a degraded (posix) build is visible (docs/platforms.md).
+  const fastmd::platform::Capabilities& platform = fastmd::platform::capabilities();
+  CHECK(std::string(report["platform"]["name"].GetString()) == platform.name);
+  CHECK(std::string(report["platform"]["memory_backing"].GetString()) == platform.memory_backing);
+  CHECK(report["platform"]["sealing"].GetBool() == platform.sealing);
+  CHECK(std::string(report["platform"]["liveness"].GetString()) == platform.liveness);
+  CHECK(std::string(report["platform"]["credentials"].GetString()) == platform.credentials);
+  CHECK(text.output.find(std::string("platform: ") + platform.name +
+                         " (memory: " + platform.memory_backing) != std::string::npos);
 
   const CommandResult unreachable =
       run_program("fastmd-ipcctl", {"status", "--socket", daemon.directory() + "/nothing.sock"});

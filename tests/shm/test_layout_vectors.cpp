@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "fastmd/platform/capabilities.hpp"
 #include "fastmd/platform/mapping.hpp"
 #include "fastmd/platform/memfd.hpp"
 #include "fastmd/proto/error.hpp"
@@ -126,7 +127,12 @@ TEST_CASE("a reader gives every handle of shm.json its verdict and releases only
   rapidjson::Document doc = load_vector_file("shm.json");
   REQUIRE(doc["reads"].Size() >= 30);
   for (const auto& vector : doc["reads"].GetArray()) {
-    const std::string want = vector["expect"].GetString();
+    // A platform without seals cannot make the seal checks (docs/platforms.md): there the
+    // vectors that differ from a valid segment only by their seals open like it.
+    const bool seal_check = seals_of(vector["seals"]) != fastmd::platform::kSegmentSeals;
+    const std::string want = seal_check && !fastmd::platform::capabilities().sealing
+                                 ? std::string("OK")
+                                 : std::string(vector["expect"].GetString());
     INFO("vector " << vector["name"].GetString() << " expects " << want);
     const SegmentInfo info = segment_of(vector["segment"]);
     SegmentFile file(info.size, fastmd::platform::kSegmentSeals);
@@ -159,7 +165,12 @@ TEST_CASE("a segment's fd and announcement are checked as shm.json says", "[shm]
   rapidjson::Document doc = load_vector_file("shm.json");
   REQUIRE(doc["opens"].Size() >= 8);
   for (const auto& vector : doc["opens"].GetArray()) {
-    const std::string want = vector["expect"].GetString();
+    // A platform without seals cannot make the seal checks (docs/platforms.md): there the
+    // vectors that differ from a valid segment only by their seals open like it.
+    const bool seal_check = seals_of(vector["seals"]) != fastmd::platform::kSegmentSeals;
+    const std::string want = seal_check && !fastmd::platform::capabilities().sealing
+                                 ? std::string("OK")
+                                 : std::string(vector["expect"].GetString());
     INFO("vector " << vector["name"].GetString() << " expects " << want);
     SegmentFile file(vector["file_size"].GetUint64(), seals_of(vector["seals"]));
     auto reader = shm::SegmentReader::open(file.dup(), segment_of(vector["segment"]));

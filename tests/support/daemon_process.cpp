@@ -19,8 +19,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include "fastmd/platform/capabilities.hpp"
-
 extern char** environ;
 
 namespace fastmd::test {
@@ -149,11 +147,7 @@ DaemonProcess::DaemonProcess(std::vector<std::string> extra_args, std::string so
                                 socket_path_};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   pid_ = spawn(args, child_environment(notify_path), log_path_);
-  // Ready: systemd's notify protocol where the platform speaks it, else the line the daemon
-  // logs at the same moment (docs/platforms.md: the posix platform has no service manager).
-  const bool ready = platform::capabilities().service_notify ? wait_for_notification("READY=1", 10s)
-                                                             : wait_for_log(" listening on ", 10s);
-  if (!ready) {
+  if (!wait_for_notification("READY=1", 10s)) {
     const std::string why = wait_exit(0ms) ? "exited" : "did not report READY=1";
     throw std::runtime_error("fastmd-ipcd " + why + "; its log:\n" + log());
   }

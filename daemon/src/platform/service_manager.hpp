@@ -1,7 +1,8 @@
-// platform/service_manager.hpp — the daemon's line to a service manager: readiness, status and
-// watchdog keep-alives. systemd's notify protocol on Linux (libsystemd's sd_notify); none under
-// FASTMD_PLATFORM=posix, where launchd (macOS) and rc.d (FreeBSD) need no readiness message
-// (docs/platforms.md). Daemon-only, so the SDKs never link libsystemd.
+// platform/service_manager.hpp — the daemon's line to a service manager: readiness, status,
+// watchdog keep-alives and socket activation. libsystemd on Linux; under FASTMD_PLATFORM=posix
+// the notify datagram spoken with portable calls and no socket activation, which is a no-op
+// under launchd (macOS) and rc.d (FreeBSD), as they set no NOTIFY_SOCKET (docs/platforms.md).
+// Daemon-only, so the SDKs never link libsystemd.
 #pragma once
 
 #include <chrono>

@@ -20,7 +20,6 @@ const Capabilities& capabilities() {
       .peer_pid = true,
       .peer_groups = true,
       .prefault = false,
-      .service_notify = false,
   };
   return kBsd;
 }

@@ -15,7 +15,6 @@ const Capabilities& capabilities() {
       .peer_pid = true,
       .peer_groups = true,
       .prefault = true,
-      .service_notify = true,
   };
   return kLinux;
 }

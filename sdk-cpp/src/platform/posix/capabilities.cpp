@@ -1,6 +1,6 @@
 // What the portable POSIX implementation provides (see fastmd/platform/capabilities.hpp):
 // unsealed shm objects, liveness from EOF only, getpeereid credentials without pid or
-// groups, no pre-faulting and no service manager. Differs from linux/ in each of those.
+// groups and no pre-faulting. Differs from linux/ in each of those.
 #include "fastmd/platform/capabilities.hpp"
 
 namespace fastmd::platform {
@@ -16,7 +16,6 @@ const Capabilities& capabilities() {
       .peer_pid = false,
       .peer_groups = false,
       .prefault = false,
-      .service_notify = false,
   };
   return kPosix;
 }

@@ -22,15 +22,16 @@ namespace fastmd::platform {
 
 namespace {
 
-// Tries before giving up on EEXIST: a random 64-bit name collides only with a hostile guess.
+// Tries before giving up on EEXIST: a random 48-bit name collides only with a hostile guess.
 constexpr int kNameAttempts = 8;
 
 std::string random_object_name(const char* label) {
   static thread_local std::mt19937_64 generator{std::random_device{}()};
-  char suffix[17];
-  std::snprintf(suffix, sizeof suffix, "%016llx", static_cast<unsigned long long>(generator()));
-  // Some systems limit shm names to 31 bytes (macOS PSHMNAMLEN): keep the label short.
-  return "/fastmd-" + std::string(label).substr(0, 6) + "-" + suffix;
+  char suffix[13];
+  std::snprintf(suffix, sizeof suffix, "%012llx",
+                static_cast<unsigned long long>(generator() & 0xffffffffffffULL));
+  // Some systems limit shm names to 31 bytes (macOS PSHMNAMLEN): 1 + 15 + 12 = 28 at most.
+  return "/" + std::string(label).substr(0, 15) + suffix;
 }
 
 }  // namespace
