@@ -16,6 +16,7 @@ struct Capabilities {
   bool peer_pid;               // peer_credentials() knows the peer's pid (else pid is 0)
   bool peer_groups;            // peer_groups() lists supplementary groups
   bool prefault;               // populate() pre-faults a mapping in one call
+  bool huge_pages;             // advise_huge_pages() works (the daemon's --huge-pages)
 };
 
 /// The capabilities of the implementation linked into this binary (constant for its lifetime).

@@ -20,6 +20,7 @@ const Capabilities& capabilities() {
       .peer_pid = true,
       .peer_groups = true,
       .prefault = false,
+      .huge_pages = false,
   };
   return kBsd;
 }

@@ -15,6 +15,7 @@ const Capabilities& capabilities() {
       .peer_pid = true,
       .peer_groups = true,
       .prefault = true,
+      .huge_pages = true,
   };
   return kLinux;
 }

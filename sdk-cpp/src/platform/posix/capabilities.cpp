@@ -16,6 +16,7 @@ const Capabilities& capabilities() {
       .peer_pid = false,
       .peer_groups = false,
       .prefault = false,
+      .huge_pages = false,
   };
   return kPosix;
 }
