@@ -5,7 +5,6 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "fastmd/platform/unix_socket.hpp"
+#include "platform/service_manager.hpp"
 
 namespace fastmd::daemon {
 
@@ -119,22 +119,14 @@ proto::Result<std::unique_ptr<Listener>> Listener::open_own(asio::io_context& io
 }
 
 bool Listener::socket_activated() {
-  return ::sd_listen_fds(0) > 0;
+  return platform::service_manager_passed_sockets();
 }
 
 proto::Result<std::unique_ptr<Listener>> Listener::adopt_activated(asio::io_context& io) {
-  const int count = ::sd_listen_fds(1);
-  if (count < 0) return platform::system_error("sd_listen_fds", -count);
-  if (count != 1) {
-    return Error{Errc::invalid_field, "systemd passed " + std::to_string(count) +
-                                          " sockets; fastmd-ipcd listens on exactly one"};
-  }
-  const int fd = SD_LISTEN_FDS_START;
-  if (::sd_is_socket_unix(fd, SOCK_STREAM, 1, nullptr, 0) <= 0) {
-    return Error{Errc::invalid_field,
-                 "the socket systemd passed is not a listening AF_UNIX stream socket"};
-  }
-  UniqueFd socket(fd);
+  auto taken = platform::take_activated_socket();
+  if (!taken) return taken.error();
+  UniqueFd socket = std::move(*taken);
+  const int fd = socket.get();
   if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) return platform::system_error("fcntl", errno);
   if (auto nonblocking = platform::set_nonblocking(fd, true); !nonblocking) {
     return nonblocking.error();
@@ -190,8 +182,7 @@ void Listener::wait_for_connections() {
 void Listener::accept_ready() {
   if (!reserve_) reserve_ = open_reserve_fd();  // fds were short when it was last used
   for (;;) {
-    const int fd =
-        ::accept4(socket_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    const int fd = platform::accept_cloexec(socket_.native_handle(), true);
     if (fd >= 0) {
       on_accept_(UniqueFd(fd));
       continue;
@@ -217,7 +208,7 @@ void Listener::accept_ready() {
 bool Listener::drop_one_connection() {
   // Free the reserve fd, take the waiting connection with it and close it, then re-arm.
   reserve_.reset();
-  UniqueFd dropped(::accept4(socket_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC));
+  UniqueFd dropped(platform::accept_cloexec(socket_.native_handle(), false));
   const bool was_waiting = dropped.valid();
   if (was_waiting) {
     ++dropped_for_emfile_;

@@ -1,28 +1,23 @@
-// systemd notifications (see service_notifier.hpp).
+// Service manager notifications (see service_notifier.hpp); the protocol itself is the
+// platform's (platform/service_manager.hpp).
 #include "service_notifier.hpp"
 
-#include <systemd/sd-daemon.h>
-
-#include <cstdint>
+#include "platform/service_manager.hpp"
 
 namespace fastmd::daemon {
 
 namespace {
 
 void notify(const std::string& state) {
-  // unset_environment = 0: a reload must still find NOTIFY_SOCKET.
-  (void)::sd_notify(0, state.c_str());
+  platform::notify_service_manager(state);
 }
 
 }  // namespace
 
 void ServiceNotifier::ready(const std::string& text) {
   notify("READY=1\nSTATUS=" + text);
-  std::uint64_t usec = 0;
-  if (::sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
-    watchdog_interval_ = std::chrono::microseconds(usec / 2);
-    schedule_watchdog();
-  }
+  watchdog_interval_ = platform::watchdog_keepalive_interval();
+  if (watchdog_interval_.count() > 0) schedule_watchdog();
 }
 
 void ServiceNotifier::reloading() {

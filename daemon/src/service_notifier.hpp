@@ -1,6 +1,7 @@
-// service_notifier.hpp — the daemon's side of systemd's notify protocol (sd_notify): READY,
-// RELOADING, STOPPING, STATUS, and WATCHDOG keep-alives at half the configured WatchdogSec.
-// Outside systemd (no NOTIFY_SOCKET) every call is a no-op.
+// service_notifier.hpp — the daemon's side of systemd's notify protocol (sd_notify, through
+// platform/service_manager.hpp): READY, RELOADING, STOPPING, STATUS, and WATCHDOG keep-alives
+// at half the configured WatchdogSec. Outside systemd (no NOTIFY_SOCKET), and on platforms
+// without it, every call is a no-op.
 #pragma once
 
 #include <chrono>

@@ -4,8 +4,8 @@
 #include <spdlog/spdlog.h>
 #include <asio/post.hpp>
 
+#include "fastmd/platform/exit_watcher.hpp"
 #include "fastmd/platform/fd_passing.hpp"
-#include "fastmd/platform/pidfd.hpp"
 
 namespace fastmd::daemon {
 
@@ -219,9 +219,12 @@ void Session::establish(proto::Hello hello) {
 }
 
 void Session::watch_process() {
-  auto pidfd = platform::open_pidfd(peer_.pid);
-  if (!pidfd) return;  // old kernel or already gone: EOF on the socket still tells
-  process_.assign(pidfd->release());
+  // No watcher (an old kernel, the process already gone, a platform without one, or a pid the
+  // platform did not tell): EOF on the socket still tells.
+  if (peer_.pid <= 0) return;
+  auto watcher = platform::open_exit_watcher(peer_.pid);
+  if (!watcher || !watcher->valid()) return;
+  process_.assign(watcher->release());
   process_.async_wait(asio::posix::stream_descriptor::wait_read,
                       [self = shared_from_this()](asio::error_code error) {
                         if (error || self->state_ == State::closed) return;

@@ -87,7 +87,8 @@ class Session : public std::enable_shared_from_this<Session> {
   /// Ends the session now.
   void close(EndKind kind, const std::string& reason);
 
-  /// Marks the handshake done: the peer's hello is recorded and liveness watched by pidfd.
+  /// Marks the handshake done: the peer's hello is recorded and liveness watched by its exit
+  /// watcher (a pidfd), where the platform has one.
   void establish(proto::Hello hello);
 
   std::uint64_t id() const { return id_; }
@@ -139,7 +140,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   asio::io_context& io_;
   asio::posix::stream_descriptor socket_;
-  asio::posix::stream_descriptor process_;  // pidfd: readable when the peer process exits
+  asio::posix::stream_descriptor process_;  // exit watcher: readable when the peer exits
   asio::steady_timer handshake_timer_;
   platform::PeerCredentials peer_;
   std::uint64_t id_;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "fastmd/platform/capabilities.hpp"
 #include "pools/supervisor.hpp"
 #include "status_fields.hpp"
 
@@ -120,7 +121,7 @@ proto::ByteBuffer encode_status(const Broker& broker, const DaemonFacts& facts) 
     listed_bytes.insert(listed_bytes.end(), one.begin(), one.end());
     ++listed;
   }
-  p.pack_map(10);
+  p.pack_map(11);
   write_str(p, "daemon", facts.version);
   write_uint(p, "pid", static_cast<std::uint64_t>(facts.pid));
   write_uint(p, "uptime_ms", static_cast<std::uint64_t>(uptime.count()));
@@ -141,6 +142,16 @@ proto::ByteBuffer encode_status(const Broker& broker, const DaemonFacts& facts) 
   }
   proto::pack_str(p, "worker_pools");
   out.insert(out.end(), worker_pools.begin(), worker_pools.end());
+  // Which platform layer serves (docs/platforms.md), so a degraded build is visible.
+  const platform::Capabilities& platform = platform::capabilities();
+  proto::pack_str(p, "platform");
+  p.pack_map(5);
+  write_str(p, "name", platform.name);
+  write_str(p, "memory_backing", platform.memory_backing);
+  proto::pack_str(p, "sealing");
+  platform.sealing ? p.pack_true() : p.pack_false();
+  write_str(p, "liveness", platform.liveness);
+  write_str(p, "credentials", platform.credentials);
   return out;
 }
 

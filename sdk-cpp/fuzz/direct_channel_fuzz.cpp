@@ -18,6 +18,7 @@
 
 #include "fastmd/platform/fd_passing.hpp"
 #include "fastmd/platform/memfd.hpp"
+#include "fastmd/platform/unix_socket.hpp"
 #include "fastmd/shm/segment_writer.hpp"
 #include "framed_socket.hpp"
 #include "payload.hpp"
@@ -33,7 +34,8 @@ struct PeerFixture {
   PeerFixture() {
     const proto::SegmentInfo info{3, kSegmentSize, 7};
     auto memfd = platform::create_memfd("fuzz-segment", kSegmentSize);
-    if (!memfd || !platform::add_seals(memfd->get(), platform::kSegmentSeals)) std::abort();
+    if (!memfd || !platform::seal_where_supported(memfd->get(), platform::kSegmentSeals))
+      std::abort();
     auto writer_fd = platform::UniqueFd(::fcntl(memfd->get(), F_DUPFD_CLOEXEC, 0));
     auto owned = shm::SegmentWriter::open(std::move(writer_fd), info);
     if (!owned) std::abort();
@@ -89,10 +91,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::byte* stream = reinterpret_cast<const std::byte*>(data) + 1 + 2 * points;
   const std::size_t length = size - 1 - 2 * points;
 
-  int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return 0;
-  platform::UniqueFd writer_end(pair[0]);
-  ipc::detail::FramedSocket socket(platform::UniqueFd(pair[1]), proto::DecodeLimits::data());
+  auto pair = platform::make_socketpair();
+  if (!pair) return 0;
+  platform::UniqueFd writer_end = std::move(pair->first);
+  ipc::detail::FramedSocket socket(std::move(pair->second), proto::DecodeLimits::data());
   const platform::UniqueFd attached(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   const int fd = attached.get();
 

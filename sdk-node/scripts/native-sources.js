@@ -28,7 +28,8 @@ function listFiles(dir, ext) {
 }
 
 /** The shared C++ sources, relative to the shared root (also used by the vendoring step). */
-const sharedSourceDirs = ['sdk-cpp/src/platform', 'sdk-cpp/src/shm', 'sdk-cpp/src/transport'];
+const sharedSourceDirs = ['sdk-cpp/src/platform', 'sdk-cpp/src/platform/linux', 'sdk-cpp/src/shm',
+  'sdk-cpp/src/transport'];
 const sharedSourceFiles = ['sdk-cpp/src/ipc/control_connection.cpp',
   // Payload placement and resolution, and batched requests: the core's, as the C++ Client's.
   'sdk-cpp/src/ipc/payload.cpp', 'sdk-cpp/src/ipc/request_batch.cpp',

@@ -11,6 +11,7 @@
 #include "config.hpp"
 #include "config_file.hpp"
 #include "daemon_process.hpp"
+#include "fastmd/platform/capabilities.hpp"
 #include "peer_checks.hpp"
 
 using namespace fastmd;
@@ -159,6 +160,11 @@ TEST_CASE("a valid config file is applied, flags win over it, and arrays may be 
   CHECK(checked.output.find("huge-pages = true\n") != std::string::npos);
   CHECK(checked.output.find("log-level = \"debug\"\n") != std::string::npos);
 
+  if (!fastmd::platform::capabilities().huge_pages) {
+    // huge-pages is Linux-only (docs/platforms.md): elsewhere the daemon refuses it by name.
+    CHECK_THROWS_WITH(DaemonProcess({"--config", config}), Catch::Contains("MADV_HUGEPAGE"));
+    return;
+  }
   DaemonProcess daemon({"--config", config});
   auto observer = RawPeer::connect(daemon.socket_path());
   require_welcome(observer.hello(observer_hello()));

@@ -5,6 +5,7 @@
 
 #include "daemon_process.hpp"
 #include "peer_checks.hpp"
+#include "reported_pid.hpp"
 
 using namespace fastmd;
 using namespace fastmd::test;
@@ -104,7 +105,7 @@ TEST_CASE("hostile peers are disconnected without leaking fds or disturbing othe
   const auto line_start = log.find("disconnected hostile peer");
   const std::string line = log.substr(line_start, log.find('\n', line_start) - line_start);
   INFO("log line: " << line);
-  CHECK(line.find("pid " + std::to_string(::getpid())) != std::string::npos);
+  CHECK(line.find("pid " + std::to_string(reported_pid(::getpid()))) != std::string::npos);
   CHECK(line.find(reason) != std::string::npos);
 
   CHECK(daemon.wait_open_fds(baseline) == baseline);
@@ -132,7 +133,7 @@ TEST_CASE("a peer that does not read is disconnected while others go on") {
         !sluggard.send_bytes(requests) || daemon.wait_for_log("disconnected slow peer", 0ms);
   }
   REQUIRE(daemon.wait_for_log("disconnected slow peer session 2"));
-  CHECK(daemon.log().find("pid " + std::to_string(::getpid())) != std::string::npos);
+  CHECK(daemon.log().find("pid " + std::to_string(reported_pid(::getpid()))) != std::string::npos);
 
   StatusReport status(bystander.status());
   CHECK(status.number("counters.disconnects_slow") == 1);

@@ -11,6 +11,7 @@
 #include <rapidjson/document.h>
 
 #include "daemon_process.hpp"
+#include "fastmd/platform/capabilities.hpp"
 #include "peer_checks.hpp"
 
 using namespace fastmd;
@@ -170,6 +171,15 @@ TEST_CASE("fastmd-ipcctl status shows sessions, methods and counters, as text an
   CHECK(report["pid"].GetUint64() == static_cast<std::uint64_t>(daemon.pid()));
   CHECK(report["sessions_total"].GetUint64() == 3);  // the worker, the client and ipcctl
   CHECK(report["counters"]["introductions"].GetUint64() == 1);
+  // The platform layer in use, so a degraded (posix) build is visible (docs/platforms.md).
+  const fastmd::platform::Capabilities& platform = fastmd::platform::capabilities();
+  CHECK(std::string(report["platform"]["name"].GetString()) == platform.name);
+  CHECK(std::string(report["platform"]["memory_backing"].GetString()) == platform.memory_backing);
+  CHECK(report["platform"]["sealing"].GetBool() == platform.sealing);
+  CHECK(std::string(report["platform"]["liveness"].GetString()) == platform.liveness);
+  CHECK(std::string(report["platform"]["credentials"].GetString()) == platform.credentials);
+  CHECK(text.output.find(std::string("platform: ") + platform.name +
+                         " (memory: " + platform.memory_backing) != std::string::npos);
 
   const CommandResult unreachable =
       run_program("fastmd-ipcctl", {"status", "--socket", daemon.directory() + "/nothing.sock"});

@@ -31,7 +31,7 @@ using fastmd::testing::Cluster;
 namespace {
 
 // The daemon pools' memfd segments a process has mapped (/proc/PID/maps lines naming
-// "/memfd:fastmd-segment-"): each segment by inode, and the bytes mapped.
+// "fastmd-segment-"): each segment by inode, and the bytes mapped.
 struct SegmentMappings {
   std::set<std::string> inodes;
   std::size_t bytes = 0;
@@ -42,7 +42,7 @@ SegmentMappings segment_mappings(pid_t pid) {
   std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
   std::string line;
   while (std::getline(maps, line)) {
-    if (line.find("/memfd:fastmd-segment-") == std::string::npos) continue;
+    if (line.find("fastmd-segment-") == std::string::npos) continue;
     std::istringstream fields(line);
     std::string range, perms, offset, device, inode;
     fields >> range >> perms >> offset >> device >> inode;
@@ -54,7 +54,7 @@ SegmentMappings segment_mappings(pid_t pid) {
   return out;
 }
 
-// How many of the process's fds are daemon segments (links to "/memfd:fastmd-segment-"), and
+// How many of the process's fds are daemon segments (links to "fastmd-segment-"), and
 // how many fds it has open in all.
 struct OpenFds {
   std::size_t segments = 0;
@@ -68,7 +68,7 @@ OpenFds open_fds(pid_t pid) {
     std::error_code gone;  // an fd closed while we look
     const auto target = std::filesystem::read_symlink(entry.path(), gone).string();
     ++out.total;
-    if (target.find("/memfd:fastmd-segment-") != std::string::npos) ++out.segments;
+    if (target.find("fastmd-segment-") != std::string::npos) ++out.segments;
   }
   return out;
 }

@@ -20,7 +20,7 @@ struct SegmentFixture {
       : info{segment, size, generation} {
     auto fd = platform::create_memfd("test-segment", size);
     REQUIRE(fd.ok());
-    REQUIRE(platform::add_seals(fd->get(), platform::kSegmentSeals).ok());
+    REQUIRE(platform::seal_where_supported(fd->get(), platform::kSegmentSeals).ok());
     memfd = std::move(*fd);
     auto owned = SegmentWriter::open(dup_fd(), info);
     REQUIRE(owned.ok());

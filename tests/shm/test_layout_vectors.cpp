@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "fastmd/platform/capabilities.hpp"
 #include "fastmd/platform/mapping.hpp"
 #include "fastmd/platform/memfd.hpp"
 #include "fastmd/proto/error.hpp"
@@ -57,7 +58,7 @@ struct SegmentFile {
     auto created = fastmd::platform::create_memfd("vector-segment", size);
     REQUIRE(created.ok());
     fd = std::move(*created);
-    if (seals != 0) REQUIRE(fastmd::platform::add_seals(fd.get(), seals).ok());
+    if (seals != 0) REQUIRE(fastmd::platform::seal_where_supported(fd.get(), seals).ok());
     auto mapped = Mapping::map(fd.get(), static_cast<std::size_t>(size), true);
     REQUIRE(mapped.ok());
     view = std::move(*mapped);
@@ -159,7 +160,12 @@ TEST_CASE("a segment's fd and announcement are checked as shm.json says", "[shm]
   rapidjson::Document doc = load_vector_file("shm.json");
   REQUIRE(doc["opens"].Size() >= 8);
   for (const auto& vector : doc["opens"].GetArray()) {
-    const std::string want = vector["expect"].GetString();
+    // A platform without seals cannot make the seal checks (docs/platforms.md): there the
+    // vectors that differ from a valid segment only by their seals open like it.
+    const bool seal_check = seals_of(vector["seals"]) != fastmd::platform::kSegmentSeals;
+    const std::string want = seal_check && !fastmd::platform::capabilities().sealing
+                                 ? std::string("OK")
+                                 : std::string(vector["expect"].GetString());
     INFO("vector " << vector["name"].GetString() << " expects " << want);
     SegmentFile file(vector["file_size"].GetUint64(), seals_of(vector["seals"]));
     auto reader = shm::SegmentReader::open(file.dup(), segment_of(vector["segment"]));

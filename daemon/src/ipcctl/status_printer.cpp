@@ -179,6 +179,16 @@ void print_text(std::ostream& out, const msgpack::object& status) {
     }
   }
   print_worker_pools(out, status);
+  // Absent from daemons before the platform layer: then nothing is printed.
+  if (const msgpack::object* platform = find(status, "platform")) {
+    const msgpack::object* sealing = find(*platform, "sealing");
+    const bool sealed =
+        sealing != nullptr && sealing->type == msgpack::type::BOOLEAN && sealing->via.boolean;
+    out << "platform: " << text(*platform, "name")
+        << " (memory: " << text(*platform, "memory_backing") << (sealed ? ", sealed" : ", unsealed")
+        << "; liveness: " << text(*platform, "liveness")
+        << "; credentials: " << text(*platform, "credentials") << ")\n";
+  }
 }
 
 void print_worker_pools(std::ostream& out, const msgpack::object& status) {

@@ -15,6 +15,7 @@
 #include "fastmd/platform/fd.hpp"
 #include "fastmd/platform/mapping.hpp"
 #include "fastmd/platform/memfd.hpp"
+#include "fastmd/platform/prefault.hpp"
 #include "fastmd/shm/segment.hpp"
 
 namespace fastmd::daemon {
@@ -38,7 +39,10 @@ proto::Result<platform::UniqueFd> create_backing(const PoolOptions& o, std::uint
     const std::string label = "fastmd-segment-" + std::to_string(object);
     auto fd = platform::create_memfd(label.c_str(), o.segment_size);
     if (!fd) return fd.error();
-    if (auto sealed = platform::add_seals(fd->get(), platform::kSegmentSeals); !sealed) {
+    // Unsealed where the platform cannot seal: receivers check the size and bound their
+    // reads (docs/platforms.md), and a segment is never re-leased, so a shrunk one harms
+    // only whoever shrank it.
+    if (auto sealed = platform::seal_where_supported(fd->get(), platform::kSegmentSeals); !sealed) {
       return sealed.error();
     }
     return fd;
@@ -53,17 +57,17 @@ proto::Status io_error(const std::string& what) {
 }
 
 // Allocates every page now, so no session pays for it later, without the daemon touching the
-// memory through a mapping: fallocate() cannot SIGBUS. With huge pages the allocation has to
-// happen through a MADV_HUGEPAGE mapping; the object is fresh then and no peer holds it yet.
+// memory through a mapping: fallocate() (POSIX: a pwrite per page) cannot SIGBUS. With huge
+// pages the allocation has to happen through a MADV_HUGEPAGE mapping; the object is fresh
+// then and no peer holds it yet.
 proto::Status prefault(int fd, std::uint64_t size, bool huge_pages) {
   if (huge_pages) {
     auto mapping = platform::Mapping::map(fd, static_cast<std::size_t>(size), true);
     if (!mapping) return mapping.error();
-    if (auto advised = mapping->advise(MADV_HUGEPAGE); !advised) return advised;
-    if (mapping->advise(MADV_POPULATE_WRITE)) return {};
+    if (auto advised = platform::advise_huge_pages(*mapping); !advised) return advised;
+    if (platform::populate(*mapping, platform::PopulateFor::write)) return {};
   }
-  if (::fallocate(fd, 0, 0, static_cast<off_t>(size)) != 0) return io_error("fallocate");
-  return {};
+  return platform::allocate_pages(fd, size);
 }
 
 }  // namespace

@@ -10,7 +10,8 @@
 #include <csignal>
 #include <cstring>
 
-#include "fastmd/platform/pidfd.hpp"
+#include "fastmd/platform/capabilities.hpp"
+#include "fastmd/platform/exit_watcher.hpp"
 
 extern char** environ;
 
@@ -109,30 +110,39 @@ proto::Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(
   std::vector<std::string> env = worker_environment(pool);
   std::vector<char*> arg_pointers = pointers(args);
   std::vector<char*> env_pointers = pointers(env);
+  // Without an exit watcher, SIGCHLD tells: listened for before the spawn, so an exit right
+  // after it is not missed.
+  std::unique_ptr<asio::signal_set> child_exits;
+  if (!platform::capabilities().exit_watcher) {
+    child_exits = std::make_unique<asio::signal_set>(io, SIGCHLD);
+  }
   pid_t pid = -1;
   const int spawned = ::posix_spawn(&pid, args.front().c_str(), &setup.actions, &setup.attributes,
                                     arg_pointers.data(), env_pointers.data());
   if (spawned != 0) {
     return Error{Errc::io_error, "cannot start " + args.front() + ": " + std::strerror(spawned)};
   }
-  auto pidfd = platform::open_pidfd(pid);
-  if (!pidfd) {
+  auto watcher = platform::open_exit_watcher(pid);
+  if (!watcher || (!watcher->valid() && !child_exits)) {
     ::kill(pid, SIGKILL);
     int ignored;
     ::waitpid(pid, &ignored, 0);
-    return pidfd.error();
+    if (!watcher) return watcher.error();
+    return Error{Errc::internal, "the platform gave no exit watcher for worker " +
+                                     std::to_string(pid) + " though it claims one"};
   }
   std::unique_ptr<WorkerProcess> process(
-      new WorkerProcess(io, pid, std::move(*pidfd), std::move(on_exit)));
+      new WorkerProcess(io, pid, std::move(*watcher), std::move(child_exits), std::move(on_exit)));
   const std::string prefix = "pool '" + pool + "' worker " + std::to_string(pid);
   process->stdout_ = std::make_unique<LogPipe>(io, std::move(out->first), prefix, "stdout");
   process->stderr_ = std::make_unique<LogPipe>(io, std::move(err->first), prefix, "stderr");
   return process;
 }
 
-WorkerProcess::WorkerProcess(asio::io_context& io, pid_t pid, platform::UniqueFd pidfd,
-                             ExitHandler on_exit)
-    : pid_(pid), pidfd_(io, pidfd.release()), on_exit_(std::move(on_exit)) {
+WorkerProcess::WorkerProcess(asio::io_context& io, pid_t pid, platform::UniqueFd watcher,
+                             std::unique_ptr<asio::signal_set> child_exits, ExitHandler on_exit)
+    : pid_(pid), watcher_(io), child_exits_(std::move(child_exits)), on_exit_(std::move(on_exit)) {
+  if (watcher) watcher_.assign(watcher.release());
   watch_exit();
 }
 
@@ -143,8 +153,7 @@ WorkerProcess::~WorkerProcess() {
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
   }
-  asio::error_code ignored;
-  pidfd_.close(ignored);
+  stop_watching();
 }
 
 void WorkerProcess::signal(int signal) const {
@@ -152,10 +161,24 @@ void WorkerProcess::signal(int signal) const {
 }
 
 void WorkerProcess::watch_exit() {
-  pidfd_.async_wait(asio::posix::stream_descriptor::wait_read, [this](asio::error_code error) {
+  if (watcher_.is_open()) {
+    watcher_.async_wait(asio::posix::stream_descriptor::wait_read, [this](asio::error_code error) {
+      if (error == asio::error::operation_aborted) return;
+      reap();
+    });
+    return;
+  }
+  // Any child's exit wakes every worker's set; reap() tells whether it was this one.
+  child_exits_->async_wait([this](asio::error_code error, int) {
     if (error == asio::error::operation_aborted) return;
     reap();
   });
+}
+
+void WorkerProcess::stop_watching() {
+  asio::error_code ignored;
+  watcher_.close(ignored);
+  if (child_exits_) child_exits_->cancel(ignored);
 }
 
 void WorkerProcess::reap() {
@@ -165,8 +188,7 @@ void WorkerProcess::reap() {
   }
   if (reaped == 0) return watch_exit();  // not yet (a spurious wake-up)
   exit_status_ = reaped == pid_ ? status : 0;
-  asio::error_code ignored;
-  pidfd_.close(ignored);
+  stop_watching();
   if (on_exit_) {
     auto handler = std::move(on_exit_);
     handler(pid_, *exit_status_);  // may destroy this object: the last thing done here

@@ -1,7 +1,8 @@
 // worker_process.hpp — one worker process of a pool, owned by the daemon: spawned with only
 // the fds it is meant to have (stdin /dev/null, stdout and stderr into the daemon's log, its
-// already-connected control socket as FASTMD_IPC_CONTROL_FD), watched through a pidfd, and
-// reaped. Destroying a WorkerProcess that still runs kills (SIGKILL) and reaps it.
+// already-connected control socket as FASTMD_IPC_CONTROL_FD), watched through its exit
+// watcher (a pidfd; SIGCHLD where the platform has none, docs/platforms.md), and reaped. Destroying
+// a WorkerProcess that still runs kills (SIGKILL) and reaps it.
 #pragma once
 
 #include <sys/types.h>
@@ -14,6 +15,7 @@
 
 #include <asio/io_context.hpp>
 #include <asio/posix/stream_descriptor.hpp>
+#include <asio/signal_set.hpp>
 
 #include "fastmd/platform/fd.hpp"
 #include "fastmd/proto/result.hpp"
@@ -48,12 +50,15 @@ class WorkerProcess {
   void signal(int signal) const;
 
  private:
-  WorkerProcess(asio::io_context& io, pid_t pid, platform::UniqueFd pidfd, ExitHandler on_exit);
+  WorkerProcess(asio::io_context& io, pid_t pid, platform::UniqueFd watcher,
+                std::unique_ptr<asio::signal_set> child_exits, ExitHandler on_exit);
   void watch_exit();
+  void stop_watching();
   void reap();
 
   pid_t pid_;
-  asio::posix::stream_descriptor pidfd_;
+  asio::posix::stream_descriptor watcher_;         // the exit watcher, when the platform has one
+  std::unique_ptr<asio::signal_set> child_exits_;  // else SIGCHLD, registered before the spawn
   ExitHandler on_exit_;
   std::optional<int> exit_status_;
   std::unique_ptr<LogPipe> stdout_;

@@ -1,4 +1,5 @@
-// SCM_RIGHTS send and receive (see fastmd/platform/fd_passing.hpp).
+// SCM_RIGHTS send and receive (see fastmd/platform/fd_passing.hpp). Receiving close-on-exec
+// is the implementation directory's (os::receive_message in linux/ or posix/sockets.cpp).
 #include "fastmd/platform/fd_passing.hpp"
 
 #include <sys/socket.h>
@@ -7,6 +8,7 @@
 #include <cstring>
 
 #include "fastmd/platform/unix_socket.hpp"
+#include "os.hpp"
 
 namespace fastmd::platform {
 
@@ -62,7 +64,7 @@ proto::Result<RecvResult> recv_with_fds(int socket, std::span<std::byte> buffer,
 
   ssize_t received;
   do {
-    received = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+    received = os::receive_message(socket, &message);
   } while (received < 0 && errno == EINTR);
   if (received < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) {

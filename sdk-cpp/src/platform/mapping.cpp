@@ -1,4 +1,5 @@
-// Shared memory mappings (see fastmd/platform/mapping.hpp).
+// Shared memory mappings (see fastmd/platform/mapping.hpp). Whether a mapping can be
+// populated as it is made is the implementation directory's (os::map_populate_flag).
 #include "fastmd/platform/mapping.hpp"
 
 #include <sys/mman.h>
@@ -6,6 +7,7 @@
 #include <cerrno>
 
 #include "fastmd/platform/unix_socket.hpp"
+#include "os.hpp"
 
 namespace fastmd::platform {
 
@@ -13,7 +15,7 @@ proto::Result<Mapping> Mapping::map(int fd, std::size_t size, bool writable, off
                                     Populate populate) {
   if (size == 0) return system_error("mmap of 0 bytes", EINVAL);
   const int protection = writable ? PROT_READ | PROT_WRITE : PROT_READ;
-  const int flags = MAP_SHARED | (populate == Populate::prefault ? MAP_POPULATE : 0);
+  const int flags = MAP_SHARED | (populate == Populate::prefault ? os::map_populate_flag() : 0);
   void* address = ::mmap(nullptr, size, protection, flags, fd, offset);
   if (address == MAP_FAILED) return system_error("mmap", errno);
   return Mapping(static_cast<std::byte*>(address), size);
@@ -24,11 +26,6 @@ proto::Result<Mapping> Mapping::map_private(int fd, std::size_t size) {
   void* address = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
   if (address == MAP_FAILED) return system_error("mmap", errno);
   return Mapping(static_cast<std::byte*>(address), size);
-}
-
-proto::Status Mapping::advise(int advice) const {
-  if (::madvise(data_, size_, advice) != 0) return system_error("madvise", errno);
-  return {};
 }
 
 void Mapping::reset() {

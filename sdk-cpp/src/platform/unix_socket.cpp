@@ -1,4 +1,6 @@
-// Unix-domain stream sockets (see fastmd/platform/unix_socket.hpp).
+// Unix-domain stream sockets, the portable part (see fastmd/platform/unix_socket.hpp): making
+// the socket CLOEXEC, accept, socketpair and the peer's credentials are the implementation
+// directory's (linux/sockets.cpp, posix/sockets.cpp, */peer_credentials.cpp).
 #include "fastmd/platform/unix_socket.hpp"
 
 #include <fcntl.h>
@@ -7,6 +9,8 @@
 
 #include <cerrno>
 #include <cstring>
+
+#include "os.hpp"
 
 namespace fastmd::platform {
 
@@ -35,8 +39,9 @@ Result<sockaddr_un> make_address(const std::string& path) {
 Result<UniqueFd> listen_unix(const std::string& path, int backlog) {
   auto address = make_address(path);
   if (!address) return address.error();
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd) return system_error("socket", errno);
+  auto opened = os::open_unix_socket(true);
+  if (!opened) return opened.error();
+  UniqueFd fd = std::move(*opened);
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof(*address)) != 0) {
     return system_error("bind " + path, errno);
   }
@@ -47,8 +52,9 @@ Result<UniqueFd> listen_unix(const std::string& path, int backlog) {
 Result<UniqueFd> connect_unix(const std::string& path) {
   auto address = make_address(path);
   if (!address) return address.error();
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return system_error("socket", errno);
+  auto opened = os::open_unix_socket(false);
+  if (!opened) return opened.error();
+  UniqueFd fd = std::move(*opened);
   int rc;
   do {
     rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&*address), sizeof(*address));
@@ -59,23 +65,6 @@ Result<UniqueFd> connect_unix(const std::string& path) {
                  "cannot connect to " + path + ": " + std::strerror(error)};
   }
   return fd;
-}
-
-Result<std::pair<UniqueFd, UniqueFd>> make_socketpair() {
-  int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
-    return system_error("socketpair", errno);
-  }
-  return std::pair{UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
-Result<PeerCredentials> peer_credentials(int socket) {
-  ucred credentials{};
-  socklen_t length = sizeof(credentials);
-  if (::getsockopt(socket, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) {
-    return system_error("getsockopt(SO_PEERCRED)", errno);
-  }
-  return PeerCredentials{credentials.pid, credentials.uid, credentials.gid};
 }
 
 proto::Status set_nonblocking(int fd, bool on) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "fastmd/platform/memfd.hpp"
+#include "fastmd/platform/prefault.hpp"
 #include "fastmd/platform/unix_socket.hpp"
 
 namespace fastmd::shm {
@@ -27,9 +28,12 @@ proto::Status truncate_to(int fd, std::size_t size) {
 }
 
 // The last step of every one-off: no writable mapping may remain (F_SEAL_WRITE would fail
-// with EBUSY), then seal, and seal the seals.
+// with EBUSY), then seal, and seal the seals. Where the platform cannot seal, the receiver's
+// size check and bounded reads are all there is (docs/platforms.md).
 proto::Result<OneOff> seal_oneoff(platform::UniqueFd fd, std::size_t length) {
-  if (auto sealed = platform::add_seals(fd.get(), platform::kOneOffSeals | F_SEAL_SEAL); !sealed) {
+  if (auto sealed =
+          platform::seal_where_supported(fd.get(), platform::kOneOffSeals | platform::kSealSeal);
+      !sealed) {
     return sealed.error();
   }
   return OneOff{std::move(fd), proto::ShmHandle{proto::kAttachedMemfdSegment, 0, length, 0}};
@@ -121,8 +125,8 @@ proto::Result<AttachedPayload> map_attached(platform::UniqueFd fd, std::uint64_t
     auto mapping = platform::Mapping::map_private(fd.get(), static_cast<std::size_t>(length));
     if (!mapping) return mapping.error();
     // MAP_POPULATE would write-fault (copy) every page of a writable private mapping; this
-    // maps the file's pages read-only instead, in one call (Linux >= 5.14; lazy before).
-    (void)mapping->advise(MADV_POPULATE_READ);
+    // maps the file's pages read-only instead, in one call (Linux >= 5.14; lazy elsewhere).
+    (void)platform::populate(*mapping, platform::PopulateFor::read);
     return AttachedPayload(std::move(*mapping), static_cast<std::size_t>(length));
   }
   auto mapping = platform::Mapping::map(fd.get(), static_cast<std::size_t>(length), false, 0,

@@ -18,7 +18,7 @@ class Mapping {
   /// How the pages are brought in when the range is mapped.
   enum class Populate : bool {
     lazy,     // first touch faults each page in (one-off payloads read once)
-    prefault  // MAP_POPULATE: pay every fault now, never on the hot path (segments)
+    prefault  // MAP_POPULATE (Linux; lazy elsewhere): pay every fault now, not on the hot path
   };
 
   Mapping() = default;
@@ -43,7 +43,7 @@ class Mapping {
 
   /// Maps `size` bytes of `fd` MAP_PRIVATE, readable and writable: a copy-on-write view.
   /// Writes through it stay in this process (a page is copied when first written), so it can
-  /// be handed to code that may write (a Node Buffer) over a file sealed F_SEAL_WRITE.
+  /// be handed to code that may write (a Node Buffer) over a file sealed kSealWrite.
   /// Pages are brought in lazily; see map() for `size`.
   static proto::Result<Mapping> map_private(int fd, std::size_t size);
 
@@ -52,9 +52,6 @@ class Mapping {
   bool valid() const { return data_ != nullptr; }
   explicit operator bool() const { return valid(); }
   std::span<std::byte> bytes() const { return {data_, size_}; }
-
-  /// madvise(2) over the whole range (MADV_HUGEPAGE, MADV_DONTNEED, ...).
-  proto::Status advise(int advice) const;
 
   /// Unmaps (if mapped). munmap errors are ignored: the range is gone or was never ours.
   void reset();

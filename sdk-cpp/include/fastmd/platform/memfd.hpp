@@ -1,9 +1,9 @@
-// fastmd/platform/memfd.hpp — memory file descriptors: sealed memfds (pool segments and
-// one-off payloads), named POSIX shm objects (the portable backing), and the checks a
-// receiver runs on a memory fd it was given before it maps it (PROTOCOL.md §4).
+// fastmd/platform/memfd.hpp — shareable memory objects: anonymous ones (a sealed memfd on
+// Linux; under FASTMD_PLATFORM=posix an shm_open object unlinked at once, which cannot be
+// sealed), named POSIX shm objects (the daemon's `shm` backing), and the checks a receiver
+// runs on a memory fd it was given before it maps it (PROTOCOL.md §4, docs/platforms.md).
 #pragma once
 
-#include <fcntl.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -14,21 +14,34 @@
 
 namespace fastmd::platform {
 
+/// Seal bits, with Linux's F_SEAL_* values (the Linux implementation checks that they match),
+/// named here so callers compile where <fcntl.h> has no seals.
+inline constexpr unsigned kSealSeal = 0x0001;    // F_SEAL_SEAL: no more seals may be added
+inline constexpr unsigned kSealShrink = 0x0002;  // F_SEAL_SHRINK
+inline constexpr unsigned kSealGrow = 0x0004;    // F_SEAL_GROW
+inline constexpr unsigned kSealWrite = 0x0008;   // F_SEAL_WRITE
+
 /// Seals of a pool segment: its size can never change, so no peer can truncate it under
 /// another's mapping (which would SIGBUS the other).
-inline constexpr unsigned kSegmentSeals = F_SEAL_SHRINK | F_SEAL_GROW;
+inline constexpr unsigned kSegmentSeals = kSealShrink | kSealGrow;
 /// Seals of a one-off payload: additionally immutable, so the receiver reads what was sent.
-inline constexpr unsigned kOneOffSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+inline constexpr unsigned kOneOffSeals = kSealShrink | kSealGrow | kSealWrite;
 
-/// Creates a memfd of `size` bytes (MFD_CLOEXEC | MFD_ALLOW_SEALING, unsealed). `name` shows
-/// in /proc/<pid>/fd as "memfd:<name>" and is for debugging only.
+/// Creates an anonymous, close-on-exec memory object of `size` bytes, unsealed: a memfd
+/// (MFD_ALLOW_SEALING) on Linux, where `name` shows in /proc/<pid>/fd as "memfd:<name>" (for
+/// debugging only); under POSIX an shm_open object with a random name, created O_EXCL and
+/// unlinked before this returns, so only fds keep it alive.
 proto::Result<UniqueFd> create_memfd(const char* name, std::uint64_t size);
 
 /// Adds `seals` (F_ADD_SEALS). Fails with IO_ERROR (e.g. EBUSY for F_SEAL_WRITE while a
-/// writable shared mapping exists).
+/// writable shared mapping exists, or ENOTSUP where capabilities().sealing is false).
 proto::Status add_seals(int fd, unsigned seals);
 
-/// The seals on `fd` (F_GET_SEALS), or IO_ERROR when the file does not support sealing.
+/// Seals `fd` with `seals` where the platform can: true once sealed, false where
+/// capabilities().sealing is false (the object stays unsealed; receivers check sizes instead).
+proto::Result<bool> seal_where_supported(int fd, unsigned seals);
+
+/// The seals on `fd` (F_GET_SEALS), or IO_ERROR when the file (or platform) has no seals.
 proto::Result<unsigned> get_seals(int fd);
 
 /// Creates the named POSIX shm object `name` ("/fastmd-...") with O_CREAT|O_EXCL, mode 0600,
@@ -38,8 +51,8 @@ proto::Result<UniqueFd> create_shm_object(const std::string& name, std::uint64_t
 /// Removes the named shm object (shm_unlink). Missing is not an error.
 proto::Status unlink_shm_object(const std::string& name);
 
-/// True when `fd` is a named POSIX shm object (its path is under /dev/shm), which, unlike a
-/// memfd, cannot carry seals.
+/// True when `fd` is a named POSIX shm object (on Linux its path is under /dev/shm), which,
+/// unlike a memfd, cannot carry seals. Always true where capabilities().sealing is false.
 bool is_named_shm_object(int fd);
 
 /// What a memory fd turned out to be.
@@ -48,9 +61,11 @@ struct MemoryFdInfo {
   unsigned seals = 0;
 };
 
-/// Checks a received memory fd before it is mapped: a regular file on tmpfs (a memfd or a
-/// /dev/shm object), carrying at least `required_seals`, and at least `min_size` bytes long.
-/// Anything else is SHM_BAD_FD with a message naming what is wrong.
+/// Checks a received memory fd before it is mapped: a regular file (on Linux on tmpfs: a memfd
+/// or a /dev/shm object), carrying at least `required_seals`, and at least `min_size` bytes
+/// long. Where the platform cannot seal, `required_seals` cannot be verified and is not asked
+/// for (the returned seals are 0): the size check is then all there is, and a reader must
+/// bound its reads by it (docs/platforms.md). Anything else is SHM_BAD_FD naming the fault.
 proto::Result<MemoryFdInfo> check_memory_fd(int fd, unsigned required_seals,
                                             std::uint64_t min_size);
 

@@ -1,5 +1,6 @@
-// fastmd/platform/unix_socket.hpp — Unix-domain stream sockets: listen, connect,
-// socketpair, and the peer's credentials (SO_PEERCRED). Every fd is CLOEXEC.
+// fastmd/platform/unix_socket.hpp — Unix-domain stream sockets: listen, connect, accept,
+// socketpair, and the peer's credentials (SO_PEERCRED on Linux, getpeereid elsewhere). Every
+// fd is CLOEXEC (atomically on Linux; by fcntl right after creation under POSIX).
 #pragma once
 
 #include <sys/types.h>
@@ -24,6 +25,10 @@ Result<UniqueFd> listen_unix(const std::string& path, int backlog = 512);
 /// Fails with DAEMON_UNREACHABLE when nothing listens there.
 Result<UniqueFd> connect_unix(const std::string& path);
 
+/// accept(2) on `listening`, the new fd CLOEXEC (and O_NONBLOCK when `nonblocking`): the fd,
+/// or -1 with errno set exactly as accept(2) sets it (EAGAIN, EMFILE, ...).
+int accept_cloexec(int listening, bool nonblocking);
+
 /// A connected pair of SOCK_STREAM sockets, both CLOEXEC: the daemon's introductions.
 Result<std::pair<UniqueFd, UniqueFd>> make_socketpair();
 
@@ -33,7 +38,8 @@ struct PeerCredentials {
   gid_t gid = 0;
 };
 
-/// The credentials the kernel recorded for the other end of a connected Unix socket.
+/// The credentials the kernel recorded for the other end of a connected Unix socket. `pid` is 0
+/// where the platform does not tell it (capabilities().peer_pid is false).
 Result<PeerCredentials> peer_credentials(int socket);
 
 /// Sets O_NONBLOCK on or off.

@@ -1,5 +1,6 @@
-// Process handles (see fastmd/platform/pidfd.hpp).
-#include "fastmd/platform/pidfd.hpp"
+// Linux exit watcher: a pidfd (pidfd_open, Linux 5.3+), readable once the process exits.
+// Differs from posix/ in that POSIX has no fd for another process's exit at all.
+#include "fastmd/platform/exit_watcher.hpp"
 
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -10,7 +11,7 @@
 
 namespace fastmd::platform {
 
-proto::Result<UniqueFd> open_pidfd(pid_t pid) {
+proto::Result<UniqueFd> open_exit_watcher(pid_t pid) {
 #ifdef SYS_pidfd_open
   // pidfd_open fds are always close-on-exec.
   const long fd = ::syscall(SYS_pidfd_open, pid, 0);

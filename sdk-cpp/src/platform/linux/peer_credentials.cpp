@@ -1,13 +1,23 @@
-// Supplementary groups of a socket's peer (see fastmd/platform/peer_groups.hpp).
-#include "fastmd/platform/peer_groups.hpp"
-
+// Linux peer credentials: SO_PEERCRED (pid, uid, gid as the kernel recorded them at connect)
+// and SO_PEERGROUPS (supplementary groups, Linux 4.13+). Differs from posix/ in that POSIX's
+// getpeereid gives neither the pid nor the groups.
 #include <sys/socket.h>
 
 #include <cerrno>
 
+#include "fastmd/platform/peer_groups.hpp"
 #include "fastmd/platform/unix_socket.hpp"
 
 namespace fastmd::platform {
+
+Result<PeerCredentials> peer_credentials(int socket) {
+  ucred credentials{};
+  socklen_t length = sizeof(credentials);
+  if (::getsockopt(socket, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) {
+    return system_error("getsockopt(SO_PEERCRED)", errno);
+  }
+  return PeerCredentials{credentials.pid, credentials.uid, credentials.gid};
+}
 
 proto::Result<std::vector<gid_t>> peer_groups(int socket) {
   std::vector<gid_t> groups(16);

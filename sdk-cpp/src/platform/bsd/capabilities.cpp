@@ -1,0 +1,28 @@
+// What the macOS and FreeBSD builds provide (untested here, docs/platforms.md): the posix
+// implementation's unsealed shm objects and EOF liveness, with the pid and groups of a peer
+// from LOCAL_PEERCRED (bsd/peer_credentials.cpp). Replaces posix/capabilities.cpp for that.
+#include "fastmd/platform/capabilities.hpp"
+
+namespace fastmd::platform {
+
+const Capabilities& capabilities() {
+  static constexpr Capabilities kBsd{
+#ifdef __APPLE__
+      .name = "macos",
+#else
+      .name = "freebsd",
+#endif
+      .memory_backing = "shm_open",
+      .sealing = false,
+      .liveness = "eof",
+      .exit_watcher = false,
+      .credentials = "LOCAL_PEERCRED",
+      .peer_pid = true,
+      .peer_groups = true,
+      .prefault = false,
+      .huge_pages = false,
+  };
+  return kBsd;
+}
+
+}  // namespace fastmd::platform

@@ -1,0 +1,24 @@
+// What the portable POSIX implementation provides (see fastmd/platform/capabilities.hpp):
+// unsealed shm objects, liveness from EOF only, getpeereid credentials without pid or
+// groups and no pre-faulting. Differs from linux/ in each of those.
+#include "fastmd/platform/capabilities.hpp"
+
+namespace fastmd::platform {
+
+const Capabilities& capabilities() {
+  static constexpr Capabilities kPosix{
+      .name = "posix",
+      .memory_backing = "shm_open",
+      .sealing = false,
+      .liveness = "eof",
+      .exit_watcher = false,
+      .credentials = "getpeereid",
+      .peer_pid = false,
+      .peer_groups = false,
+      .prefault = false,
+      .huge_pages = false,
+  };
+  return kPosix;
+}
+
+}  // namespace fastmd::platform

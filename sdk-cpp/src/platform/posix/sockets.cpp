@@ -1,0 +1,79 @@
+// Portable POSIX sockets: socket(), accept(), socketpair() and recvmsg() have no atomic
+// close-on-exec flag in POSIX, so FD_CLOEXEC (and O_NONBLOCK) are set by fcntl right after
+// each call. The window between the two is harmless here: fastmd-ipc starts processes only
+// through posix_spawn with an explicit closefrom, never a bare fork+exec (docs/platforms.md).
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "../os.hpp"
+#include "fastmd/platform/unix_socket.hpp"
+
+namespace fastmd::platform {
+
+namespace {
+
+// FD_CLOEXEC, and O_NONBLOCK when asked; false with errno set on failure.
+bool set_fd_flags(int fd, bool nonblocking) {
+  if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) return false;
+  if (!nonblocking) return true;
+  const int flags = ::fcntl(fd, F_GETFL);
+  return flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
+}
+
+}  // namespace
+
+namespace os {
+
+proto::Result<UniqueFd> open_unix_socket(bool nonblocking) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM, 0));
+  if (!fd) return system_error("socket", errno);
+  if (!set_fd_flags(fd.get(), nonblocking)) return system_error("fcntl", errno);
+  return fd;
+}
+
+ssize_t receive_message(int socket, msghdr* message) {
+  const ssize_t received = ::recvmsg(socket, message, 0);
+  if (received < 0) return received;
+  // Every fd that arrived, even with MSG_CTRUNC: the caller owns and closes them all.
+  for (cmsghdr* header = CMSG_FIRSTHDR(message); header != nullptr;
+       header = CMSG_NXTHDR(message, header)) {
+    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(header) + i * sizeof(int), sizeof(int));
+      (void)::fcntl(fd, F_SETFD, FD_CLOEXEC);  // cannot fail on an fd we were just given
+    }
+  }
+  return received;
+}
+
+}  // namespace os
+
+int accept_cloexec(int listening, bool nonblocking) {
+  const int fd = ::accept(listening, nullptr, nullptr);
+  if (fd < 0) return fd;
+  if (!set_fd_flags(fd, nonblocking)) {
+    const int error = errno;
+    ::close(fd);
+    errno = error;
+    return -1;
+  }
+  return fd;
+}
+
+Result<std::pair<UniqueFd, UniqueFd>> make_socketpair() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) return system_error("socketpair", errno);
+  std::pair pair{UniqueFd(fds[0]), UniqueFd(fds[1])};
+  if (!set_fd_flags(fds[0], false) || !set_fd_flags(fds[1], false)) {
+    return system_error("fcntl(FD_CLOEXEC)", errno);
+  }
+  return pair;
+}
+
+}  // namespace fastmd::platform
