@@ -2,7 +2,6 @@
 #include "js_payload.hpp"
 
 #include <dlfcn.h>
-#include <sys/mman.h>
 
 #include <array>
 #include <bit>
@@ -18,6 +17,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "fastmd/platform/prefault.hpp"
 #include "utf16_to_utf8.hpp"
 
 namespace fastmd::node {
@@ -41,9 +41,10 @@ constexpr std::size_t kExternalResultMin = 64 * 1024;
 // copy. So when V8 collects an external string its buffer comes back here, and the next result of
 // the same size class is written into pages that are already faulted in. Buffers are sized in
 // powers of two (untouched tail pages cost nothing); at most kMaxFreeBytes of them wait here, the
-// oldest are freed first. From 2 MiB up a fresh buffer asks for 2 MiB pages (MADV_HUGEPAGE; this
-// kernel's transparent huge pages are "madvise"), so filling it takes a page fault per 2 MiB, not
-// per 4 KiB: a 10 MiB result's 2,560 first touches become 5 (docs/sdk-node.md).
+// oldest are freed first. From 2 MiB up a fresh buffer asks for 2 MiB pages
+// (platform::advise_huge_pages; this kernel's transparent huge pages are "madvise"), so filling
+// it takes a page fault per 2 MiB, not per 4 KiB: a 10 MiB result's 2,560 first touches become 5
+// (docs/sdk-node.md).
 class StringMemoryPool {
  public:
   static constexpr std::size_t kMaxFreeBytes = 64 * 1024 * 1024;
@@ -93,10 +94,11 @@ class StringMemoryPool {
     if (capacity < kHugePage) return std::malloc(capacity);
     // A power of two from 2 MiB up is a multiple of the alignment, as aligned_alloc requires.
     void* data = std::aligned_alloc(kHugePage, capacity);
-#if defined(MADV_HUGEPAGE)
-    // Advice only: where huge pages are off, the buffer simply faults 4 KiB at a time.
-    if (data != nullptr) (void)::madvise(data, capacity, MADV_HUGEPAGE);
-#endif
+    // Advice only: where huge pages are off (or the platform has none), the buffer simply
+    // faults 4 KiB at a time.
+    if (data != nullptr) {
+      (void)platform::advise_huge_pages({static_cast<std::byte*>(data), capacity});
+    }
     return data;
   }
 

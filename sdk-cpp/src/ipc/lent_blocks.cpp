@@ -5,15 +5,15 @@
 
 #include <spdlog/spdlog.h>
 
-#include "fastmd/platform/pidfd.hpp"
+#include "fastmd/platform/exit_watcher.hpp"
 
 namespace fastmd::ipc::detail {
 
 namespace {
 
-// A pidfd is readable once its process has exited.
-bool exited(const platform::UniqueFd& pidfd) {
-  pollfd watch{pidfd.get(), POLLIN, 0};
+// An exit watcher (a pidfd on Linux) is readable once its process has exited.
+bool exited(const platform::UniqueFd& watcher) {
+  pollfd watch{watcher.get(), POLLIN, 0};
   return ::poll(&watch, 1, 0) > 0 && (watch.revents & POLLIN) != 0;
 }
 
@@ -25,22 +25,22 @@ void LentBlocks::opened(const DirectChannel* channel, const proto::Introduce& pe
   holder.segment = segment;
   holder.peer = "'" + peer.name + "' (pid " + std::to_string(peer.pid) + ")";
   std::lock_guard lock(mutex_);
-  holder.pidfd = pidfd_of_locked(peer.pid);
+  holder.exit_watcher = exit_watcher_of_locked(peer.pid);
   holder.id = next_id_++;
   open_.insert_or_assign(channel, std::move(holder));
 }
 
-LentBlocks::Pidfd LentBlocks::pidfd_of_locked(std::uint32_t pid) {
-  std::erase_if(pidfds_, [](const auto& entry) { return entry.second.expired(); });
-  if (auto known = pidfds_[pid].lock(); known && !exited(*known)) return known;
-  // A pid that names no process (or a kernel without pidfds) leaves the blocks to the state
-  // words: only a pidfd tells the peer's exit without a pid-reuse race. One whose process
-  // exited is not shared with a newcomer that reuses its pid.
-  auto opened = platform::open_pidfd(static_cast<pid_t>(pid));
-  if (!opened) return nullptr;
-  auto pidfd = std::make_shared<const platform::UniqueFd>(std::move(*opened));
-  pidfds_[pid] = pidfd;
-  return pidfd;
+LentBlocks::ExitWatcher LentBlocks::exit_watcher_of_locked(std::uint32_t pid) {
+  std::erase_if(exit_watchers_, [](const auto& entry) { return entry.second.expired(); });
+  if (auto known = exit_watchers_[pid].lock(); known && !exited(*known)) return known;
+  // A pid that names no process (or a platform without exit watchers) leaves the blocks to the
+  // state words: only an exit watcher tells the peer's exit without a pid-reuse race. One whose
+  // process exited is not shared with a newcomer that reuses its pid.
+  auto opened = platform::open_exit_watcher(static_cast<pid_t>(pid));
+  if (!opened || !*opened) return nullptr;  // no watcher on this platform: EOF alone
+  auto watcher = std::make_shared<const platform::UniqueFd>(std::move(*opened));
+  exit_watchers_[pid] = watcher;
+  return watcher;
 }
 
 bool LentBlocks::lend(const DirectChannel* channel, OwnSegment& segment,
@@ -84,10 +84,10 @@ void LentBlocks::check(Clock::time_point now) {
 
 bool LentBlocks::settle_locked(Holder& holder) {
   const std::shared_ptr<OwnSegment> segment = holder.segment.lock();
-  // Without a pidfd, or with the segment gone (an earlier daemon's), there is nothing to do.
-  if (!segment || !holder.pidfd) return true;
+  // Without a watcher, or with the segment gone (an earlier daemon's), there is nothing to do.
+  if (!segment || !holder.exit_watcher) return true;
   shm::SegmentWriter& writer = *segment->writer;
-  if (exited(*holder.pidfd)) {
+  if (exited(*holder.exit_watcher)) {
     if (const std::size_t taken = writer.take_back(holder.id); taken > 0) {
       spdlog::info("took back {} shared-memory blocks lent to {}, whose process is gone", taken,
                    holder.peer);

@@ -1,13 +1,13 @@
 // lent_blocks.hpp — an owner's record of whom the blocks of its segment are lent to, one
-// holder per direct channel, with a pidfd of the channel's peer opened at introduction. When a
-// channel ends, the blocks its peer still holds come back at once if the peer's process is
-// gone. A peer that still lives may keep viewing blocks in place after a channel closed (the
-// Node SDK keeps result Buffers over them; a client closes old-generation channels while it
-// runs, PROTOCOL.md §3.8), so its blocks come back through their state words as usual, or all
-// at once when its process exits later (checked on the owner's timer). Without a pidfd (an
-// older kernel) nothing is taken back: the state words alone decide, as before. The channels of
-// one live process share one pidfd, so watching an ended channel whose peer lives on costs no fd
-// beyond the one its other channels already hold.
+// holder per direct channel, with an exit watcher (platform/exit_watcher.hpp: a pidfd on Linux) of
+// the channel's peer opened at introduction. When a channel ends, the blocks its peer still holds
+// come back at once if the peer's process is gone. A peer that still lives may keep viewing blocks
+// in place after a channel closed (the Node SDK keeps result Buffers over them; a client closes
+// old-generation channels while it runs, PROTOCOL.md §3.8), so its blocks come back through their
+// state words as usual, or all at once when its process exits later (checked on the owner's timer).
+// Without a watcher (an older kernel, portable POSIX) nothing is taken back: the state words alone
+// decide, as before. The channels of one live process share one watcher, so watching an ended
+// channel whose peer lives on costs no fd beyond the one its other channels already hold.
 #pragma once
 
 #include <chrono>
@@ -55,25 +55,26 @@ class LentBlocks {
   void check(Clock::time_point now);
 
  private:
-  using Pidfd = std::shared_ptr<const platform::UniqueFd>;
+  using ExitWatcher = std::shared_ptr<const platform::UniqueFd>;
 
   struct Holder {
     shm::HolderId id = 0;
-    Pidfd pidfd;  // nullptr: the peer's exit cannot be told, nothing is taken back
+    ExitWatcher exit_watcher;  // nullptr: the peer's exit cannot be told, nothing is taken back
     std::weak_ptr<OwnSegment> segment;
     std::string peer;  // for the log: name and pid
   };
 
   // True when `holder` needs no more watching (its blocks came back, or cannot be told).
   bool settle_locked(Holder& holder);
-  // The pidfd of the live process `pid`, shared with its other channels; nullptr when none
+  // The exit watcher of the live process `pid`, shared with its other channels; nullptr when none
   // can be had.
-  Pidfd pidfd_of_locked(std::uint32_t pid);
+  ExitWatcher exit_watcher_of_locked(std::uint32_t pid);
 
   mutable std::mutex mutex_;
   shm::HolderId next_id_ = 1;
   std::unordered_map<const DirectChannel*, Holder> open_;
-  std::unordered_map<std::uint32_t, std::weak_ptr<const platform::UniqueFd>> pidfds_;  // by pid
+  std::unordered_map<std::uint32_t, std::weak_ptr<const platform::UniqueFd>>
+      exit_watchers_;          // by pid
   std::vector<Holder> ended_;  // channels closed while their peers held blocks and lived
   Clock::time_point next_check_ = Clock::time_point::max();
 };

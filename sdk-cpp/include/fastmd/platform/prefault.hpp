@@ -4,7 +4,9 @@
 // MADV_POPULATE_*; POSIX none) and transparent huge pages (Linux only).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "fastmd/platform/mapping.hpp"
 #include "fastmd/proto/result.hpp"
@@ -22,7 +24,8 @@ enum class PopulateFor : bool { read, write };
 /// old kernel, or a platform without the call): the pages then come in on first touch.
 bool populate(const Mapping& mapping, PopulateFor access);
 
-/// Asks for transparent huge pages over `mapping`; IO_ERROR where the platform has none.
-proto::Status advise_huge_pages(const Mapping& mapping);
+/// Asks for transparent huge pages over `memory` (a mapping's bytes, or page-aligned memory of
+/// the caller's own, e.g. from aligned_alloc); IO_ERROR where the platform has none.
+proto::Status advise_huge_pages(std::span<std::byte> memory);
 
 }  // namespace fastmd::platform

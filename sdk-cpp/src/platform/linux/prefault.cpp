@@ -28,8 +28,8 @@ bool populate(const Mapping& mapping, PopulateFor access) {
   return ::madvise(mapping.data(), mapping.size(), advice) == 0;
 }
 
-proto::Status advise_huge_pages(const Mapping& mapping) {
-  if (::madvise(mapping.data(), mapping.size(), MADV_HUGEPAGE) != 0) {
+proto::Status advise_huge_pages(std::span<std::byte> memory) {
+  if (::madvise(memory.data(), memory.size(), MADV_HUGEPAGE) != 0) {
     return system_error("madvise(MADV_HUGEPAGE)", errno);
   }
   return {};

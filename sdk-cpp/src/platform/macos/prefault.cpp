@@ -33,7 +33,7 @@ bool populate(const Mapping&, PopulateFor) {
   return false;  // no MADV_POPULATE: pages come in on first touch
 }
 
-proto::Status advise_huge_pages(const Mapping&) {
+proto::Status advise_huge_pages(std::span<std::byte>) {
   return system_error("transparent huge pages (madvise MADV_HUGEPAGE is Linux-only)", ENOTSUP);
 }
 
