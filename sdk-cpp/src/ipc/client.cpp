@@ -22,6 +22,7 @@
 #include <unordered_map>
 
 #include "answer_error.hpp"
+#include "client_core.hpp"
 #include "connection_generation.hpp"
 #include "daemon_locator.hpp"
 #include "endpoint.hpp"
@@ -43,6 +44,8 @@ struct Pending {
   std::string method;
   ByteView params;  // the caller's bytes (borrowed) or `owned`
   std::vector<std::byte> owned;
+  std::shared_ptr<const detail::PayloadSource> source;  // instead of params: writes itself
+  detail::AnswerHandler on_answer;  // a binding's: takes the answer resolved, not a Reply
   bool idempotent = true;
   std::uint32_t sends = 0;  // how often it was sent (policy::kMaxSendsPerCall)
   std::chrono::milliseconds timeout{0};
@@ -180,6 +183,27 @@ class Client::Impl final : public detail::EndpointHooks {
     deliver(completions);
     return id;
   }
+
+  // A binding's call (client_core.hpp): errors reach `on_answer` through `done`.
+  CallId start_source_call(std::string_view method,
+                           std::shared_ptr<const detail::PayloadSource> source,
+                           const CallOptions& options, detail::AnswerHandler on_answer) {
+    Callback done = [on_answer](CallResult failed) { on_answer(failed.error()); };
+    Completions completions;
+    CallId id;
+    {
+      std::lock_guard lock(mutex_);
+      id = next_id_++;
+      Pending& call = add_locked(id, method, options, std::move(done));
+      call.source = std::move(source);
+      call.on_answer = std::move(on_answer);
+      dispatch_locked(id, call, completions);
+    }
+    deliver(completions);
+    return id;
+  }
+
+  void set_attached_view(shm::AttachedView view) { attached_view_ = view; }
 
   std::vector<CallResult> call_many(std::string_view method, std::span<const ByteView> params,
                                     const CallOptions& options) {
@@ -365,6 +389,7 @@ class Client::Impl final : public detail::EndpointHooks {
     const proto::Message& m = inbound.message;
     if (!m.is_response()) return;  // workers send only responses
     Callback done;
+    detail::AnswerHandler on_answer;
     Completions resent;  // errors of calls re-sent to no worker at all
     bool sent_elsewhere = false;
     {
@@ -378,6 +403,7 @@ class Client::Impl final : public detail::EndpointHooks {
         }
         if (!sent_elsewhere) {
           done = std::move(it->second.done);
+          on_answer = std::move(it->second.on_answer);
           forget_locked(it);
         }
       }
@@ -391,6 +417,13 @@ class Client::Impl final : public detail::EndpointHooks {
       return;
     }
     if (m.error) return done(detail::error_of_answer(*m.error));
+    if (on_answer) {
+      auto resolved =
+          detail::resolve_payload(m, inbound.fds, channel->peer_segment.get(), attached_view_);
+      if (!resolved) return on_answer(resolved.error());
+      detail::Answer answer{std::move(*resolved), channel->peer_segment, m.shm ? &*m.shm : nullptr};
+      return on_answer(&answer);
+    }
     auto payload = detail::take_payload(m, inbound.fds, channel->peer_segment.get());
     if (!payload) return done(payload.error());
     if (payload->hold) return done(Reply(payload->bytes, std::move(payload->hold)));
@@ -644,7 +677,9 @@ class Client::Impl final : public detail::EndpointHooks {
     const detail::PayloadPolicy policy{options_.inline_threshold, channel->peer().max_frame,
                                        options_.shm_wait};
     proto::Status placed =
-        detail::place_payload(call.params, policy, channel->own_segment.get(), out);
+        call.source
+            ? detail::place_payload(*call.source, policy, channel->own_segment.get(), scratch_, out)
+            : detail::place_payload(call.params, policy, channel->own_segment.get(), out);
     if (!placed) return complete_locked(pending_.find(id), placed.error(), completions, false);
     if (proto::Status sent = out.send_on(channel->socket()); !sent) {
       if (sent.error().code == Errc::payload_too_large) {
@@ -728,6 +763,8 @@ class Client::Impl final : public detail::EndpointHooks {
   std::chrono::milliseconds no_worker_wait_{policy::kNoWorkerWaitUnannounced};
   CallId next_id_ = 1;
   bool closing_ = false;
+  proto::ByteBuffer scratch_;  // a self-writing payload that may go inline is written here first
+  shm::AttachedView attached_view_ = shm::AttachedView::read_only;  // one-offs, for on_answer
   detail::Endpoint endpoint_;  // last: stopped (and its hooks run) before the rest goes
 };
 
@@ -795,5 +832,25 @@ void Client::process() {
 std::chrono::steady_clock::time_point Client::next_wakeup() {
   return impl_->next_wakeup();
 }
+
+namespace detail {
+
+class ClientAccess {
+ public:
+  static Client::Impl& impl(Client& client) { return *client.impl_; }
+};
+
+void set_attached_view(Client& client, shm::AttachedView view) {
+  ClientAccess::impl(client).set_attached_view(view);
+}
+
+CallId start_call(Client& client, std::string_view method,
+                  std::shared_ptr<const PayloadSource> payload, const CallOptions& options,
+                  AnswerHandler done) {
+  return ClientAccess::impl(client).start_source_call(method, std::move(payload), options,
+                                                      std::move(done));
+}
+
+}  // namespace detail
 
 }  // namespace fastmd::ipc

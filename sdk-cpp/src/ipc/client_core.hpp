@@ -1,0 +1,45 @@
+// client_core.hpp — what a language binding needs of the C++ Client beyond its public API, so
+// that the binding keeps no policy of its own (iceoryx2's rule for bindings; the Node addon is
+// the one): calls whose payload writes itself where it travels (a JS string encoded straight
+// into its block), and answers handed over resolved but not yet made into values, so the
+// binding makes its own (a Buffer over the block, a string) while every decision — which
+// worker, re-sends, deadlines, the no-worker wait, drains, daemon generations — stays the
+// Client's.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string_view>
+
+#include "fastmd/ipc/client.hpp"
+#include "payload.hpp"
+
+namespace fastmd::ipc::detail {
+
+/// An answer as the core resolved it. `payload` holds the bytes: in the frame (valid until the
+/// handler returns), a block of the worker's segment or a one-off mapping (released when
+/// `payload` goes, unless the handler moves them out to keep the bytes).
+struct Answer {
+  Resolved payload;
+  /// The worker's segment (for still_intact() after a copy, and per-segment budgets); null for
+  /// a worker without one.
+  const std::shared_ptr<PeerSegment>& segment;
+  /// The answer's shared-memory handle, when it has one.
+  const proto::ShmHandle* handle = nullptr;
+};
+
+/// Receives a call's outcome once: the resolved answer, or the call's error (the worker's, a
+/// deadline, a cancel, no worker, the worker gone). Runs where Callback would run.
+using AnswerHandler = std::function<void(proto::Result<Answer*>)>;
+
+/// How a binding's client maps a one-off result: a Node Buffer may be written to, so the addon
+/// asks for a private copy-on-write view (shm::AttachedView::private_copy).
+void set_attached_view(Client& client, shm::AttachedView view);
+
+/// Starts a call of `method` whose payload is `payload` (kept until the call completes: a
+/// re-send writes it again); `done` gets the outcome.
+CallId start_call(Client& client, std::string_view method,
+                  std::shared_ptr<const PayloadSource> payload, const CallOptions& options,
+                  AnswerHandler done);
+
+}  // namespace fastmd::ipc::detail
