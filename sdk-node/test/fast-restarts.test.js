@@ -36,6 +36,22 @@ function segments(pid) {
   return { inodes, bytes, fds };
 }
 
+/**
+ * segments(pid) once its fd count stopped changing: a peer's segment shows in /proc/PID/maps a
+ * moment before its fd is closed, and a start value read in that moment holds one fd too many
+ * (the C++ twin of this test caught one once in CI).
+ */
+async function settledSegments(pid) {
+  let last = segments(pid);
+  for (let i = 0; i < 100; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const now = segments(pid);
+    if (now.fds === last.fds) return now;
+    last = now;
+  }
+  return last;
+}
+
 /** As many segments as at the start, none of them of an earlier daemon generation. */
 function oneFreshGeneration(now, expected, earlier) {
   return now.inodes.size === expected && [...now.inodes].every((inode) => !earlier.has(inode));
@@ -57,7 +73,10 @@ describe('the daemon killed four times under load', { timeout: 120000 }, () => {
     for (const pid of workerPids) {
       await waitFor(() => segments(pid).inodes.size === 2, 5000, `worker ${pid} to map our segment`);
     }
-    const start = { client: segments(process.pid), workers: workerPids.map(segments) };
+    const start = {
+      client: await settledSegments(process.pid),
+      workers: await Promise.all(workerPids.map(settledSegments)),
+    };
     assert.equal(start.client.inodes.size, workerPids.length + 1, 'own segment and each worker\'s');
     const earlier = new Set(start.client.inodes);
     for (const worker of start.workers) {

@@ -73,6 +73,20 @@ OpenFds open_fds(pid_t pid) {
   return out;
 }
 
+// A process's open fds once they stopped changing: mapping a peer's segment shows in
+// /proc/PID/maps a moment before its fd is closed, so a count taken in that moment holds one
+// fd too many (seen once in CI: a worker's start value of 2 segment fds for 1).
+OpenFds settled_open_fds(pid_t pid) {
+  OpenFds last = open_fds(pid);
+  for (int i = 0; i < 100; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const OpenFds now = open_fds(pid);
+    if (now.total == last.total && now.segments == last.segments) return now;
+    last = now;
+  }
+  return last;
+}
+
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   const auto until = std::chrono::steady_clock::now() + timeout;
   while (!condition()) {
@@ -132,9 +146,9 @@ TEST_CASE(
     REQUIRE(eventually([&] { return segment_mappings(worker->pid()).inodes.size() == 2; }, 5s));
     worker_start.push_back(segment_mappings(worker->pid()));
     earlier.insert(worker_start.back().inodes.begin(), worker_start.back().inodes.end());
-    worker_fds_start.push_back(open_fds(worker->pid()));
+    worker_fds_start.push_back(settled_open_fds(worker->pid()));
   }
-  const OpenFds client_fds_start = open_fds(self);
+  const OpenFds client_fds_start = settled_open_fds(self);
 
   constexpr std::size_t kCalls = 20000;
   fastmd::test::Tally tally(kCalls);
