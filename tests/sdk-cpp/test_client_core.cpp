@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <map>
@@ -159,4 +160,44 @@ TEST_CASE("a binding's call gets its error through the same handler") {
   CHECK(outcome.answered == 0);
   CHECK(outcome.failed == 1);
   CHECK(outcome.first_failure.find("TIMEOUT") != std::string::npos);
+}
+
+TEST_CASE("a binding's batch writes its calls together and reports each by its index") {
+  fastmd::testing::Cluster cluster;
+  cluster.start_worker("one", 2);
+  cluster.start_worker("two", 2);
+  auto client = cluster.client();
+  REQUIRE(client->wait_for_workers(2, 10s));
+
+  constexpr std::size_t kCalls = 3000;
+  std::vector<std::string> texts;
+  std::vector<std::shared_ptr<const fastmd::ipc::detail::PayloadSource>> payloads;
+  for (std::size_t i = 0; i < kCalls; ++i) {
+    // Every 500th call goes through the segment; the rest inline.
+    texts.push_back(i % 500 == 0 ? std::string(100 * 1024, 'b') : "m" + std::to_string(i));
+    payloads.push_back(std::make_shared<CountingText>(texts.back()));
+  }
+  std::mutex mutex;
+  std::vector<int> answers(kCalls, 0);
+  int wrong = 0;
+  int done = 0;
+  fastmd::ipc::detail::start_many(
+      *client, "echo", payloads, {}, [&](std::size_t i, fastmd::proto::Result<Answer*> answer) {
+        std::lock_guard lock(mutex);
+        ++answers[i];
+        ++done;
+        if (!answer || fastmd::proto::as_chars((*answer)->payload.bytes()) != texts[i]) ++wrong;
+      });
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  for (;;) {
+    {
+      std::lock_guard lock(mutex);
+      if (done >= static_cast<int>(kCalls) || std::chrono::steady_clock::now() >= until) break;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  std::lock_guard lock(mutex);
+  CHECK(done == static_cast<int>(kCalls));
+  CHECK(wrong == 0);
+  CHECK(std::all_of(answers.begin(), answers.end(), [](int n) { return n == 1; }));
 }

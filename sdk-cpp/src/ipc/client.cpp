@@ -205,37 +205,50 @@ class Client::Impl final : public detail::EndpointHooks {
 
   void set_attached_view(shm::AttachedView view) { attached_view_ = view; }
 
-  std::vector<CallResult> call_many(std::string_view method, std::span<const ByteView> params,
-                                    const CallOptions& options) {
-    struct Batch {
-      std::mutex mutex;
-      std::condition_variable all_done;
-      std::vector<std::optional<CallResult>> results;
-      std::size_t remaining = 0;
-    } batch;
-    batch.results.resize(params.size());
-    batch.remaining = params.size();
+  // A binding's batch (client_core.hpp): call i reports through `on_answer(i, ...)`.
+  CallId start_source_batch(std::string_view method,
+                            std::vector<std::shared_ptr<const detail::PayloadSource>> sources,
+                            const CallOptions& options, detail::BatchAnswerHandler on_answer) {
+    auto shared = std::make_shared<detail::BatchAnswerHandler>(std::move(on_answer));
+    return start_batch(method, sources.size(), options, [&](std::size_t i, Pending& call) {
+      call.source = std::move(sources[i]);
+      call.on_answer = [shared, i](proto::Result<detail::Answer*> answer) {
+        (*shared)(i, std::move(answer));
+      };
+      return Callback([shared, i](CallResult failed) { (*shared)(i, failed.error()); });
+    });
+  }
 
+  // Starts `count` calls of `method` written together: `setup(i, call)` gives call i its
+  // payload and returns its Callback. Each call goes to the worker with the fewest calls
+  // outstanding at that moment (so the batch spreads evenly), is placed like any call, and is
+  // written with that worker's other calls of the batch (RequestBatch); a call without a worker
+  // waits for one like any other. Returns the first call's id (the others follow in order).
+  template <class Setup>
+  CallId start_batch(std::string_view method, std::size_t count, const CallOptions& options,
+                     Setup setup) {
     Completions completions;
+    CallId first;
     {
       std::lock_guard lock(mutex_);
+      first = next_id_;
       std::unordered_map<DirectChannel*, detail::RequestBatch> batches;
-      for (std::size_t i = 0; i < params.size(); ++i) {
+      for (std::size_t i = 0; i < count; ++i) {
         const CallId id = next_id_++;
-        Pending& call = add_locked(id, method, options, [&batch, i](CallResult result) {
-          std::lock_guard batch_lock(batch.mutex);
-          batch.results[i].emplace(std::move(result));
-          if (--batch.remaining == 0) batch.all_done.notify_all();
-        });
-        call.params = params[i];
+        Pending& call = add_locked(id, method, options, nullptr);
+        call.done = setup(i, call);
         std::shared_ptr<DirectChannel> channel = pick_locked(method);
-        if (!channel || params[i].size() > options_.inline_threshold) {
-          dispatch_locked(id, call, completions);
+        if (!channel) {
+          dispatch_locked(id, call, completions);  // waits for a worker
           continue;
         }
         assign_locked(call, channel);
         detail::Outgoing out;
-        out.message = proto::Message::request(id, call.method, call.params);
+        out.message = proto::Message::request(id, call.method);
+        if (proto::Status placed = place_locked(call, *channel, out); !placed) {
+          complete_locked(pending_.find(id), placed.error(), completions, false);
+          continue;
+        }
         batches.try_emplace(channel.get(), channel->socket()).first->second.add(out);
       }
       for (const auto& channel : channels_) {
@@ -247,6 +260,28 @@ class Client::Impl final : public detail::EndpointHooks {
       }
     }
     deliver(completions);
+    return first;
+  }
+
+  std::vector<CallResult> call_many(std::string_view method, std::span<const ByteView> params,
+                                    const CallOptions& options) {
+    struct Batch {
+      std::mutex mutex;
+      std::condition_variable all_done;
+      std::vector<std::optional<CallResult>> results;
+      std::size_t remaining = 0;
+    } batch;
+    batch.results.resize(params.size());
+    batch.remaining = params.size();
+
+    start_batch(method, params.size(), options, [&](std::size_t i, Pending& call) {
+      call.params = params[i];
+      return Callback([&batch, i](CallResult result) {
+        std::lock_guard batch_lock(batch.mutex);
+        batch.results[i].emplace(std::move(result));
+        if (--batch.remaining == 0) batch.all_done.notify_all();
+      });
+    });
 
     if (driven_by_caller()) {
       run_until([&] {
@@ -674,12 +709,7 @@ class Client::Impl final : public detail::EndpointHooks {
     if (loan) loan->switch_to(channel);
     detail::Outgoing out;
     out.message = proto::Message::request(id, call.method);
-    const detail::PayloadPolicy policy{options_.inline_threshold, channel->peer().max_frame,
-                                       options_.shm_wait};
-    proto::Status placed =
-        call.source
-            ? detail::place_payload(*call.source, policy, channel->own_segment.get(), scratch_, out)
-            : detail::place_payload(call.params, policy, channel->own_segment.get(), out);
+    proto::Status placed = place_locked(call, *channel, out);
     if (!placed) return complete_locked(pending_.find(id), placed.error(), completions, false);
     if (proto::Status sent = out.send_on(channel->socket()); !sent) {
       if (sent.error().code == Errc::payload_too_large) {
@@ -689,6 +719,15 @@ class Client::Impl final : public detail::EndpointHooks {
       channel->socket().shut_down();
       endpoint_.wake();
     }
+  }
+
+  // Places the call's payload for `channel`: inline, in the own segment, or one-off.
+  proto::Status place_locked(const Pending& call, DirectChannel& channel, detail::Outgoing& out) {
+    const detail::PayloadPolicy policy{options_.inline_threshold, channel.peer().max_frame,
+                                       options_.shm_wait};
+    return call.source ? detail::place_payload(*call.source, policy, channel.own_segment.get(),
+                                               scratch_, out)
+                       : detail::place_payload(call.params, policy, channel.own_segment.get(), out);
   }
 
   // A call the stopping worker did not run is sent elsewhere, idempotent or not, within
@@ -849,6 +888,13 @@ CallId start_call(Client& client, std::string_view method,
                   AnswerHandler done) {
   return ClientAccess::impl(client).start_source_call(method, std::move(payload), options,
                                                       std::move(done));
+}
+
+CallId start_many(Client& client, std::string_view method,
+                  std::vector<std::shared_ptr<const PayloadSource>> payloads,
+                  const CallOptions& options, BatchAnswerHandler done) {
+  return ClientAccess::impl(client).start_source_batch(method, std::move(payloads), options,
+                                                       std::move(done));
 }
 
 }  // namespace detail

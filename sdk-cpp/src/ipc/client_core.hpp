@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "fastmd/ipc/client.hpp"
 #include "payload.hpp"
@@ -41,5 +42,15 @@ void set_attached_view(Client& client, shm::AttachedView view);
 CallId start_call(Client& client, std::string_view method,
                   std::shared_ptr<const PayloadSource> payload, const CallOptions& options,
                   AnswerHandler done);
+
+/// Receives the outcome of call `index` of a batch (start_many), once.
+using BatchAnswerHandler = std::function<void(std::size_t index, proto::Result<Answer*>)>;
+
+/// Starts one call of `method` per payload, written together per worker as Client::call_many
+/// does (Node's callMany); call i's id is the returned id + i. Payloads are kept until their
+/// calls complete.
+CallId start_many(Client& client, std::string_view method,
+                  std::vector<std::shared_ptr<const PayloadSource>> payloads,
+                  const CallOptions& options, BatchAnswerHandler done);
 
 }  // namespace fastmd::ipc::detail
