@@ -111,6 +111,43 @@ TEST_CASE(
   CHECK(outcome.paths[PayloadPath::segment_block] == 1);
   CHECK(outcome.paths[PayloadPath::oneoff_memfd] == 1);
   for (const auto& payload : payloads) CHECK(payload->writes.load() == 1);
+  // The client counted each path once, both ways (Node's transport.stats).
+  const fastmd::ipc::detail::Traffic traffic = fastmd::ipc::detail::traffic(*client);
+  for (const auto* counts : {&traffic.sent, &traffic.received}) {
+    CHECK(counts->inline_frames == 1);
+    CHECK(counts->segment_blocks == 1);
+    CHECK(counts->oneoff_memfds == 1);
+  }
+}
+
+TEST_CASE(
+    "a binding lists each worker once, with its pid, its segment and this client's calls on it") {
+  fastmd::testing::Cluster cluster;
+  auto& first = cluster.start_worker("first", 1);
+  auto& second = cluster.start_worker("second", 1);
+  auto client = cluster.client();
+  REQUIRE(client->wait_for_workers(2, 10s));
+
+  // Four calls that each sleep 300 ms: two on each worker while they run.
+  Outcome outcome;
+  for (int i = 0; i < 4; ++i) {
+    fastmd::ipc::detail::start_call(*client, "sleep", std::make_shared<CountingText>("300"), {},
+                                    recorder(outcome, "300"));
+  }
+  std::vector<fastmd::ipc::detail::WorkerInfo> listed = fastmd::ipc::detail::workers(*client);
+  REQUIRE(listed.size() == 2);
+  std::sort(listed.begin(), listed.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  CHECK(listed[0].name == "first");
+  CHECK(listed[0].pid == static_cast<std::uint32_t>(first.pid()));
+  CHECK(listed[1].name == "second");
+  CHECK(listed[1].pid == static_cast<std::uint32_t>(second.pid()));
+  for (const auto& worker : listed) {
+    CHECK(worker.segment != 0);
+    CHECK(worker.outstanding == 2);
+  }
+  REQUIRE(wait_for_outcomes(outcome, 4, 10s));
+  for (const auto& worker : fastmd::ipc::detail::workers(*client)) CHECK(worker.outstanding == 0);
 }
 
 TEST_CASE("a binding's call whose worker is killed is written again for the survivor") {

@@ -360,6 +360,25 @@ class Client::Impl final : public detail::EndpointHooks {
     return pending_.size();
   }
 
+  std::vector<detail::WorkerInfo> workers() const {
+    std::lock_guard lock(mutex_);
+    std::vector<detail::WorkerInfo> out;
+    for (const auto& channel : channels_) {
+      if (!generation_of(*channel).listed()) continue;
+      const proto::Introduce& peer = channel->peer();
+      out.push_back({.name = peer.name,
+                     .pid = peer.pid,
+                     .segment = channel->peer_segment && peer.segment ? peer.segment->segment : 0,
+                     .outstanding = channel->outstanding.load(std::memory_order_relaxed)});
+    }
+    return out;
+  }
+
+  detail::Traffic traffic() const {
+    std::lock_guard lock(mutex_);
+    return traffic_;
+  }
+
   // --- EndpointHooks, on the I/O thread (on_message also on a thread in call()) ---
 
   void on_session(const proto::HelloReply& reply, platform::UniqueFd segment_fd) override {
@@ -456,11 +475,15 @@ class Client::Impl final : public detail::EndpointHooks {
       auto resolved =
           detail::resolve_payload(m, inbound.fds, channel->peer_segment.get(), attached_view_);
       if (!resolved) return on_answer(resolved.error());
+      count_received(resolved->path);
       detail::Answer answer{std::move(*resolved), channel->peer_segment, m.shm ? &*m.shm : nullptr};
       return on_answer(&answer);
     }
     auto payload = detail::take_payload(m, inbound.fds, channel->peer_segment.get());
     if (!payload) return done(payload.error());
+    count_received(!m.shm                    ? detail::PayloadPath::inline_frame
+                   : m.shm->attached_memfd() ? detail::PayloadPath::oneoff_memfd
+                                             : detail::PayloadPath::segment_block);
     if (payload->hold) return done(Reply(payload->bytes, std::move(payload->hold)));
     done(Reply(std::vector<std::byte>(payload->bytes.begin(), payload->bytes.end())));
   }
@@ -725,9 +748,12 @@ class Client::Impl final : public detail::EndpointHooks {
   proto::Status place_locked(const Pending& call, DirectChannel& channel, detail::Outgoing& out) {
     const detail::PayloadPolicy policy{options_.inline_threshold, channel.peer().max_frame,
                                        options_.shm_wait};
-    return call.source ? detail::place_payload(*call.source, policy, channel.own_segment.get(),
-                                               scratch_, out)
-                       : detail::place_payload(call.params, policy, channel.own_segment.get(), out);
+    proto::Status placed =
+        call.source
+            ? detail::place_payload(*call.source, policy, channel.own_segment.get(), scratch_, out)
+            : detail::place_payload(call.params, policy, channel.own_segment.get(), out);
+    if (placed) traffic_.sent.count(out.path);
+    return placed;
   }
 
   // A call the stopping worker did not run is sent elsewhere, idempotent or not, within
@@ -762,6 +788,11 @@ class Client::Impl final : public detail::EndpointHooks {
   void want_locked(const std::string& method) {
     if (!daemon_takes_wants_ || !wants_.emplace(method, std::nullopt).second) return;
     endpoint_.want(method);
+  }
+
+  void count_received(detail::PayloadPath path) {
+    std::lock_guard lock(mutex_);
+    traffic_.received.count(path);
   }
 
   // Removes a call from every index; the caller delivers its outcome.
@@ -804,12 +835,15 @@ class Client::Impl final : public detail::EndpointHooks {
   bool closing_ = false;
   proto::ByteBuffer scratch_;  // a self-writing payload that may go inline is written here first
   shm::AttachedView attached_view_ = shm::AttachedView::read_only;  // one-offs, for on_answer
+  detail::Traffic traffic_;                                         // payloads by path, both ways
   detail::Endpoint endpoint_;  // last: stopped (and its hooks run) before the rest goes
 };
 
 proto::Result<std::unique_ptr<Client>> Client::connect(ClientOptions options) {
   if (options.discovery == DaemonDiscovery::automatic) {
-    auto located = detail::locate_daemon({.socket_path = options.socket_path});
+    detail::LocateOptions locate;
+    locate.socket_path = options.socket_path;
+    auto located = detail::locate_daemon(locate);
     if (!located) return located.error();
     options.socket_path = std::move(located->socket_path);
   }
@@ -874,6 +908,20 @@ std::chrono::steady_clock::time_point Client::next_wakeup() {
 
 namespace detail {
 
+void PathCounts::count(PayloadPath path) {
+  switch (path) {
+    case PayloadPath::inline_frame:
+      ++inline_frames;
+      break;
+    case PayloadPath::segment_block:
+      ++segment_blocks;
+      break;
+    case PayloadPath::oneoff_memfd:
+      ++oneoff_memfds;
+      break;
+  }
+}
+
 class ClientAccess {
  public:
   static Client::Impl& impl(Client& client) { return *client.impl_; }
@@ -895,6 +943,14 @@ CallId start_many(Client& client, std::string_view method,
                   const CallOptions& options, BatchAnswerHandler done) {
   return ClientAccess::impl(client).start_source_batch(method, std::move(payloads), options,
                                                        std::move(done));
+}
+
+std::vector<WorkerInfo> workers(Client& client) {
+  return ClientAccess::impl(client).workers();
+}
+
+Traffic traffic(Client& client) {
+  return ClientAccess::impl(client).traffic();
 }
 
 }  // namespace detail

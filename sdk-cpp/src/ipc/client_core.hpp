@@ -7,8 +7,10 @@
 // Client's.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -52,5 +54,32 @@ using BatchAnswerHandler = std::function<void(std::size_t index, proto::Result<A
 CallId start_many(Client& client, std::string_view method,
                   std::vector<std::shared_ptr<const PayloadSource>> payloads,
                   const CallOptions& options, BatchAnswerHandler done);
+
+/// A worker calls can go to now, as a binding lists it (Node's `client.workers`).
+struct WorkerInfo {
+  std::string name;
+  std::uint32_t pid = 0;
+  std::uint64_t segment = 0;      // the worker's segment id; 0: it has none
+  std::uint32_t outstanding = 0;  // this client's calls on it
+};
+
+/// The workers listed now, each once (Client::worker_count() counts the same ones).
+std::vector<WorkerInfo> workers(Client& client);
+
+/// How many payloads travelled by each path (the counts docs/sdk-node.md's measurements use).
+struct PathCounts {
+  std::uint64_t inline_frames = 0;
+  std::uint64_t segment_blocks = 0;
+  std::uint64_t oneoff_memfds = 0;
+
+  void count(PayloadPath path);
+};
+
+/// Requests sent and answers received by this client since it connected, by path.
+struct Traffic {
+  PathCounts sent;
+  PathCounts received;
+};
+Traffic traffic(Client& client);
 
 }  // namespace fastmd::ipc::detail
