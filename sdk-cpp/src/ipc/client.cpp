@@ -27,6 +27,7 @@
 #include "daemon_locator.hpp"
 #include "endpoint.hpp"
 #include "fastmd/ipc/socket_path.hpp"
+#include "lent_blocks.hpp"
 #include "request_batch.hpp"
 
 namespace fastmd::ipc {
@@ -413,6 +414,7 @@ class Client::Impl final : public detail::EndpointHooks {
     {
       std::lock_guard lock(mutex_);
       channel->own_segment = own_segment_;
+      lent_blocks_.opened(channel.get(), channel->peer(), channel->own_segment);
       // The same worker's channel of an earlier connection takes no new call from now on.
       for (const auto& earlier : channels_) {
         if (earlier->epoch() != connection_ && earlier->peer().pid == channel->peer().pid) {
@@ -489,6 +491,9 @@ class Client::Impl final : public detail::EndpointHooks {
   }
 
   void on_channel_closed(const std::shared_ptr<DirectChannel>& channel, const Error& why) override {
+    // The request blocks its worker never released come back now if its process is gone, so
+    // the re-sends below find room in the segment.
+    lent_blocks_.closed(channel.get());
     Completions completions;
     {
       std::lock_guard lock(mutex_);
@@ -569,7 +574,8 @@ class Client::Impl final : public detail::EndpointHooks {
 
   Clock::time_point next_timer() override {
     std::lock_guard lock(mutex_);
-    Clock::time_point earliest = deadlines_.empty() ? kNever : deadlines_.begin()->first;
+    Clock::time_point earliest = std::min(lent_blocks_.next_check(),
+                                          deadlines_.empty() ? kNever : deadlines_.begin()->first);
     for (CallId id : waiting_) {
       auto it = pending_.find(id);
       if (it != pending_.end() && !it->second.channel) {
@@ -580,6 +586,7 @@ class Client::Impl final : public detail::EndpointHooks {
   }
 
   void on_timer(Clock::time_point now) override {
+    lent_blocks_.check(now);
     Completions completions;
     {
       std::lock_guard lock(mutex_);
@@ -752,7 +759,13 @@ class Client::Impl final : public detail::EndpointHooks {
         call.source
             ? detail::place_payload(*call.source, policy, channel.own_segment.get(), scratch_, out)
             : detail::place_payload(call.params, policy, channel.own_segment.get(), out);
-    if (placed) traffic_.sent.count(out.path);
+    if (!placed) return placed;
+    // Lent to the worker until it releases the block, or its process is gone (LentBlocks).
+    if (out.placed_in && out.message.shm &&
+        !lent_blocks_.lend(&channel, *out.placed_in, *out.message.shm)) {
+      return Error{Errc::peer_gone, "the worker's channel ended as the call was placed"};
+    }
+    traffic_.sent.count(out.path);
     return placed;
   }
 
@@ -836,7 +849,8 @@ class Client::Impl final : public detail::EndpointHooks {
   proto::ByteBuffer scratch_;  // a self-writing payload that may go inline is written here first
   shm::AttachedView attached_view_ = shm::AttachedView::read_only;  // one-offs, for on_answer
   detail::Traffic traffic_;                                         // payloads by path, both ways
-  detail::Endpoint endpoint_;  // last: stopped (and its hooks run) before the rest goes
+  detail::LentBlocks lent_blocks_;  // request blocks, by the channel whose worker holds them
+  detail::Endpoint endpoint_;       // last: stopped (and its hooks run) before the rest goes
 };
 
 proto::Result<std::unique_ptr<Client>> Client::connect(ClientOptions options) {
