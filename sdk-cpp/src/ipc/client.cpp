@@ -171,18 +171,13 @@ class Client::Impl final : public detail::EndpointHooks {
   // the request is written, so its answer cannot wake the I/O thread.
   CallId start_call(std::string_view method, ByteView params, std::vector<std::byte> owned,
                     Callback done, const CallOptions& options, ChannelLoan* loan = nullptr) {
-    Completions completions;
-    CallId id;
-    {
-      std::lock_guard lock(mutex_);
-      id = next_id_++;
-      Pending& call = add_locked(id, method, options, std::move(done));
-      call.owned = std::move(owned);
-      call.params = call.owned.empty() ? params : ByteView{call.owned};
-      dispatch_locked(id, call, completions, loan);
-    }
-    deliver(completions);
-    return id;
+    return start_one(
+        method, options, std::move(done),
+        [&](Pending& call) {
+          call.owned = std::move(owned);
+          call.params = call.owned.empty() ? params : ByteView{call.owned};
+        },
+        loan);
   }
 
   // A binding's call (client_core.hpp): errors reach `on_answer` through `done`.
@@ -190,15 +185,24 @@ class Client::Impl final : public detail::EndpointHooks {
                            std::shared_ptr<const detail::PayloadSource> source,
                            const CallOptions& options, detail::AnswerHandler on_answer) {
     Callback done = [on_answer](CallResult failed) { on_answer(failed.error()); };
+    return start_one(method, options, std::move(done), [&](Pending& call) {
+      call.source = std::move(source);
+      call.on_answer = std::move(on_answer);
+    });
+  }
+
+  // Starts one call: `setup(call)` gives it its payload, then it is sent or waits for a worker.
+  template <class Setup>
+  CallId start_one(std::string_view method, const CallOptions& options, Callback done, Setup setup,
+                   ChannelLoan* loan = nullptr) {
     Completions completions;
     CallId id;
     {
       std::lock_guard lock(mutex_);
       id = next_id_++;
       Pending& call = add_locked(id, method, options, std::move(done));
-      call.source = std::move(source);
-      call.on_answer = std::move(on_answer);
-      dispatch_locked(id, call, completions);
+      setup(call);
+      dispatch_locked(id, call, completions, loan);
     }
     deliver(completions);
     return id;
