@@ -1,4 +1,4 @@
-// The @fastmd/ipc addon's entry point: exports FastSession (fast_session.hpp), and what JS
+// The @fastmd/ipc addon's entry point: exports FastClient (fast_client.hpp), and what JS
 // must not keep copies of: the socket-path rule shared with the daemon and the C++ SDK, the
 // call policy (fastmd/ipc/call_policy.hpp) and the protocol's error codes (fastmd/proto/error.hpp).
 #include <napi.h>
@@ -6,7 +6,7 @@
 #include <chrono>
 #include <string>
 
-#include "fast_session.hpp"
+#include "fast_client.hpp"
 #include "fastmd/ipc/call_policy.hpp"
 #include "fastmd/ipc/socket_path.hpp"
 #include "fastmd/proto/error.hpp"
@@ -63,7 +63,7 @@ Napi::Object error_numbers(Napi::Env env) {
 
 static Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   fastmd::node::init_result_strings();
-  exports.Set("FastSession", fastmd::node::FastSession::define(env));
+  exports.Set("FastClient", fastmd::node::FastClient::define(env));
   exports.Set("resolveSocketPath", Napi::Function::New<fastmd::node::resolve_socket_path>(env));
   exports.Set("policy", fastmd::node::call_policy(env));
   exports.Set("errno", fastmd::node::error_numbers(env));

@@ -343,8 +343,11 @@ void init_result_strings() {
 
 JsPayload JsPayload::from(Napi::Value value) {
   JsPayload payload;
-  payload.value_ = value;
   if (value.IsString()) {
+    // Node-API refers to objects only: the string is kept in a one-element array.
+    Napi::Array holder = Napi::Array::New(value.Env(), 1);
+    holder.Set(0u, value);
+    payload.kept_ = Napi::Persistent(holder.As<Napi::Object>());
     payload.is_string_ = true;
     // With no buffer N-API reports the length in UTF-16 units, without a pass over the text.
     std::size_t units = 0;
@@ -355,12 +358,17 @@ JsPayload JsPayload::from(Napi::Value value) {
     return payload;
   }
   if (value.IsTypedArray() && value.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+    payload.kept_ = Napi::Persistent(value.As<Napi::Object>());
     auto bytes = value.As<Napi::Uint8Array>();
     payload.bytes_ = {reinterpret_cast<const std::byte*>(bytes.Data()), bytes.ByteLength()};
     payload.max_size_ = bytes.ByteLength();
     return payload;
   }
   throw Napi::TypeError::New(value.Env(), "a payload must be a string, Buffer or Uint8Array");
+}
+
+Napi::Value JsPayload::string() const {
+  return kept_.Value().Get(0u);
 }
 
 std::optional<proto::ByteView> JsPayload::bytes() const {
@@ -370,9 +378,10 @@ std::optional<proto::ByteView> JsPayload::bytes() const {
 
 std::size_t JsPayload::exact_size() const {
   if (!is_string_) return bytes_.size();
+  const Napi::Env env = kept_.Env();
+  const Napi::Value text = string();
   std::size_t size = 0;  // with no buffer N-API reports the UTF-8 length
-  NAPI_THROW_IF_FAILED(value_.Env(),
-                       napi_get_value_string_utf8(value_.Env(), value_, nullptr, 0, &size), 0);
+  NAPI_THROW_IF_FAILED(env, napi_get_value_string_utf8(env, text, nullptr, 0, &size), 0);
   return size;
 }
 
@@ -404,36 +413,34 @@ std::size_t JsPayload::write_to(std::span<std::byte> out) const {
   // string whose first units are not all ASCII is copied out as UTF-16 (a memcpy, 22-43 us
   // per MiB) and encoded by utf16_to_utf8 (71 us per MiB of two-byte UTF-8). A string with
   // an ASCII start goes to V8 as before: for ASCII text the copy would cost more than it saves.
+  const Napi::Env env = kept_.Env();
+  const Napi::Value text = string();
   const std::size_t units = max_size_ / 3;
   if (units > kProbeMinUnits) {
     std::array<char16_t, kProbeUnits + 1> probe;  // + N-API's terminating NUL
     std::size_t probed = 0;
     NAPI_THROW_IF_FAILED(
-        value_.Env(),
-        napi_get_value_string_utf16(value_.Env(), value_, probe.data(), probe.size(), &probed), 0);
+        env, napi_get_value_string_utf16(env, text, probe.data(), probe.size(), &probed), 0);
     if (!all_ascii(probe.data(), probed)) {
-      const char16_t* text = probe.data();
+      const char16_t* utf16 = probe.data();
       thread_local std::vector<char16_t> copied;  // reused: no fresh pages per call
       if (probed < units) {
         copied.resize(units + 1);
-        NAPI_THROW_IF_FAILED(value_.Env(),
-                             napi_get_value_string_utf16(value_.Env(), value_, copied.data(),
-                                                         copied.size(), &probed),
-                             0);
-        text = copied.data();
+        NAPI_THROW_IF_FAILED(
+            env, napi_get_value_string_utf16(env, text, copied.data(), copied.size(), &probed), 0);
+        utf16 = copied.data();
       }
       const std::size_t written =
-          utf16_to_utf8(text, probed, reinterpret_cast<unsigned char*>(out.data()));
+          utf16_to_utf8(utf16, probed, reinterpret_cast<unsigned char*>(out.data()));
       if (copied.capacity() > kKeptUnitsMax) copied = {};  // not 2 bytes per unit for ever
       return written;
     }
   }
   std::size_t written = 0;
-  NAPI_THROW_IF_FAILED(
-      value_.Env(),
-      napi_get_value_string_utf8(value_.Env(), value_, reinterpret_cast<char*>(out.data()),
-                                 out.size(), &written),
-      0);
+  NAPI_THROW_IF_FAILED(env,
+                       napi_get_value_string_utf8(env, text, reinterpret_cast<char*>(out.data()),
+                                                  out.size(), &written),
+                       0);
   return written;
 }
 

@@ -24,7 +24,9 @@ namespace fastmd::node {
 /// What the caller wants a result as.
 enum class ResultKind : std::uint8_t { buffer, string };
 
-/// A call's payload as JS gave it: a string, or bytes (Buffer / Uint8Array) viewed in place.
+/// A call's payload as JS gave it: a string, or bytes (Buffer / Uint8Array) viewed in place,
+/// referenced until the payload goes (the core writes it again when it re-sends the call;
+/// JS must not detach a pending call's ArrayBuffer).
 /// A string's UTF-8 size is not known until it is written (measuring it first would cost a
 /// second pass, twice the write itself): the core's place_payload (sdk-cpp/src/ipc/payload.hpp)
 /// sizes destinations by max_size() and cuts them to what write_to() returns.
@@ -55,7 +57,10 @@ class JsPayload final : public ipc::detail::PayloadSource {
   std::size_t write_to(std::span<std::byte> out) const override;
 
  private:
-  Napi::Value value_;
+  // The string (with a HandleScope open: the addon's callers have one).
+  Napi::Value string() const;
+
+  Napi::ObjectReference kept_;  // the bytes' Uint8Array, or an array holding the string
   proto::ByteView bytes_;
   std::size_t max_size_ = 0;
   bool is_string_ = false;

@@ -7,6 +7,7 @@
 
 #include "daemon_locator.hpp"
 #include "fastmd/proto/error.hpp"
+#include "js_error.hpp"
 
 namespace fastmd::node {
 namespace {
@@ -40,11 +41,7 @@ class LocateWorker final : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     if (!*choice_) {
-      const proto::Error& error = choice_->error();
-      Napi::Error js = Napi::Error::New(env, error.message);
-      js.Set("code", "FASTMD_" + std::string(proto::errc_name(error.code)));
-      js.Set("errno", static_cast<double>(error.code));
-      deferred_.Reject(js.Value());
+      deferred_.Reject(js_error(env, choice_->error()).Value());
       return;
     }
     const AutoChoice& choice = **choice_;

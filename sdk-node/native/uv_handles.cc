@@ -27,9 +27,13 @@ PollWatcher::PollWatcher(uv_loop_t* loop, int fd, Callback on_ready)
     check_uv(status, "uv_poll_init");
   }
   state_->handle.data = state_;
-  // The loop's lifetime is LoopHold's business: a watched channel alone never keeps it alive.
+  // The loop's lifetime is LoopHold's business: a watched fd alone never keeps it alive.
   uv_unref(reinterpret_cast<uv_handle_t*>(&state_->handle));
-  apply();
+  check_uv(uv_poll_start(&state_->handle, UV_READABLE | UV_DISCONNECT,
+                         [](uv_poll_t* handle, int status, int) {
+                           static_cast<State*>(handle->data)->on_ready(status);
+                         }),
+           "uv_poll_start");
 }
 
 PollWatcher::~PollWatcher() {
@@ -38,19 +42,33 @@ PollWatcher::~PollWatcher() {
            [](uv_handle_t* handle) { delete static_cast<State*>(handle->data); });
 }
 
-void PollWatcher::want_writable(bool on) {
-  if (on == writable_) return;
-  writable_ = on;
-  apply();
+struct LoopTimer::State {
+  uv_timer_t handle;
+  Callback on_due;
+};
+
+LoopTimer::LoopTimer(uv_loop_t* loop, Callback on_due) : state_(new State{{}, std::move(on_due)}) {
+  uv_timer_init(loop, &state_->handle);  // cannot fail
+  state_->handle.data = state_;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&state_->handle));
 }
 
-void PollWatcher::apply() {
-  const int events = UV_READABLE | UV_DISCONNECT | (writable_ ? UV_WRITABLE : 0);
-  check_uv(uv_poll_start(&state_->handle, events,
-                         [](uv_poll_t* handle, int status, int ready) {
-                           static_cast<State*>(handle->data)->on_ready(status, ready);
-                         }),
-           "uv_poll_start");
+LoopTimer::~LoopTimer() {
+  uv_timer_stop(&state_->handle);
+  uv_close(reinterpret_cast<uv_handle_t*>(&state_->handle),
+           [](uv_handle_t* handle) { delete static_cast<State*>(handle->data); });
+}
+
+void LoopTimer::arm(std::uint64_t delay_ms) {
+  check_uv(
+      uv_timer_start(
+          &state_->handle, [](uv_timer_t* handle) { static_cast<State*>(handle->data)->on_due(); },
+          delay_ms, 0),
+      "uv_timer_start");
+}
+
+void LoopTimer::stop() {
+  uv_timer_stop(&state_->handle);
 }
 
 LoopHold::LoopHold(uv_loop_t* loop) : handle_(new uv_async_t{}) {

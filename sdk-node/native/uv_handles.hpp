@@ -1,5 +1,7 @@
-// uv_handles.hpp — the addon's two libuv handles, each owned RAII-style:
-//   PollWatcher: readiness of one fd (a control or direct channel), never keeps the loop alive;
+// uv_handles.hpp — the addon's libuv handles, each owned RAII-style:
+//   PollWatcher: readability of one fd (the client core's poll fd), never keeps the loop alive;
+//   LoopTimer:   one callback at a time, at a given moment (the core's next wake-up), never
+//                keeps the loop alive either;
 //   LoopHold:    keeps the loop alive while something is in flight, so the process exits by
 //                itself when nothing is.
 // libuv frees a handle only after uv_close's callback, so both allocate their handle on the
@@ -9,14 +11,15 @@
 #include <uv.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 
 namespace fastmd::node {
 
 class PollWatcher {
  public:
-  /// `on_ready(status, events)`: status < 0 is a libuv error on the fd.
-  using Callback = std::function<void(int status, int events)>;
+  /// `on_ready(status)`: status < 0 is a libuv error on the fd.
+  using Callback = std::function<void(int status)>;
 
   /// Watches `fd` for readability at once. The fd stays owned by the caller and must outlive
   /// this watcher (declare the fd's owner before the watcher).
@@ -25,14 +28,27 @@ class PollWatcher {
   PollWatcher& operator=(const PollWatcher&) = delete;
   ~PollWatcher();
 
-  /// Watches for writability too (a write was queued) or no longer (the queue drained).
-  void want_writable(bool on);
+ private:
+  struct State;
+  State* state_;
+};
+
+class LoopTimer {
+ public:
+  using Callback = std::function<void()>;
+
+  LoopTimer(uv_loop_t* loop, Callback on_due);
+  LoopTimer(const LoopTimer&) = delete;
+  LoopTimer& operator=(const LoopTimer&) = delete;
+  ~LoopTimer();
+
+  /// Calls back once, `delay_ms` from now (replacing an earlier arm).
+  void arm(std::uint64_t delay_ms);
+  void stop();
 
  private:
   struct State;
-  void apply();
   State* state_;
-  bool writable_ = false;
 };
 
 class LoopHold {

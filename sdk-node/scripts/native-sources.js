@@ -31,6 +31,8 @@ function listFiles(dir, ext) {
 const sharedSourceDirs = ['sdk-cpp/src/platform', 'sdk-cpp/src/platform/linux', 'sdk-cpp/src/shm',
   'sdk-cpp/src/transport'];
 const sharedSourceFiles = ['sdk-cpp/src/ipc/control_connection.cpp',
+  // The client core: the addon's FastClient drives the C++ SDK's Client.
+  'sdk-cpp/src/ipc/client.cpp', 'sdk-cpp/src/ipc/endpoint.cpp', 'sdk-cpp/src/ipc/lent_blocks.cpp',
   // Payload placement and resolution, and batched requests: the core's, as the C++ Client's.
   'sdk-cpp/src/ipc/payload.cpp', 'sdk-cpp/src/ipc/request_batch.cpp',
   // locateDaemon: `auto`, the per-user daemon and rollout, decided once in the C++ SDK.

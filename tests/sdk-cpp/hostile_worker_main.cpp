@@ -6,6 +6,7 @@
 //   forged-handle a result "in shared memory" at an offset far outside its segment
 //   stray-fds     a correct result whose frame says fds: 0 but carries three fds
 //   duplicate     the correct result, twice
+//   silent        nothing: it never answers, and never releases a request's block
 // It runs until killed. Its hello has no `reports_load` and it sends no ipc.load: as a pool
 // worker (no --socket, its control connection inherited as FASTMD_IPC_CONTROL_FD) it stands
 // for a worker whose load the daemon does not know.
@@ -33,6 +34,7 @@ using fastmd::test::RawPeer;
 void answer(RawPeer& channel, const std::string& mode, const Message& request,
             std::uint32_t segment) {
   const auto id = request.id;
+  if (mode == "silent") return;
   if (mode == "code-0") {
     channel.send(Message::failure(id, Errc::ok, "<p>forged result</p>"));
   } else if (mode == "unknown-code") {
@@ -70,13 +72,13 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const std::vector<std::string> modes = {"code-0", "unknown-code", "forged-handle", "stray-fds",
-                                          "duplicate"};
+  const std::vector<std::string> modes = {"code-0",    "unknown-code", "forged-handle",
+                                          "stray-fds", "duplicate",    "silent"};
   const char* inherited = std::getenv("FASTMD_IPC_CONTROL_FD");
   if ((socket_path.empty() && inherited == nullptr) ||
       std::find(modes.begin(), modes.end(), mode) == modes.end()) {
     std::cerr << "usage: fastmd-test-hostile-worker --socket PATH --answer "
-                 "code-0|unknown-code|forged-handle|stray-fds|duplicate [--name NAME]\n";
+                 "code-0|unknown-code|forged-handle|stray-fds|duplicate|silent [--name NAME]\n";
     return 2;
   }
   RawPeer control =

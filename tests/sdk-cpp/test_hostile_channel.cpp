@@ -15,8 +15,10 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <thread>
 
+#include "client_core.hpp"
 #include "cluster.hpp"
 #include "fastmd/ipc/worker.hpp"
 #include "fastmd/shm/oneoff.hpp"
@@ -488,6 +490,38 @@ TEST_CASE("stray fds on a worker's answers are closed with its channel, and call
   CHECK(failed == 0);
   CHECK(setup.client->worker_count() == 1);  // the hostile one's channel was closed
   CHECK(eventually([&] { return open_fds(::getpid()) <= baseline; }, 15s));
+}
+
+TEST_CASE(
+    "request blocks a killed worker never released come back to the client's segment, so the "
+    "re-sent calls and later ones still travel through it",
+    "[hostile]") {
+  HostileCluster setup("silent", false);
+  // Six 1 MiB requests lent to a worker that never releases them: 6 of the 8 MiB segment.
+  const std::string mib(1024 * 1024, 'r');
+  std::vector<std::future<fastmd::ipc::CallResult>> stranded;
+  for (int i = 0; i < 6; ++i) {
+    stranded.push_back(setup.client->call_async("echo", fastmd::proto::as_bytes(mib)));
+  }
+  setup.cluster.start_worker("good");
+  REQUIRE(setup.client->wait_for_workers(2, 10s));
+  setup.hostile->signal(SIGKILL);
+  // The killed worker's calls are re-sent to the good one, and answered.
+  for (auto& call : stranded) {
+    REQUIRE(call.wait_for(15s) == std::future_status::ready);
+    auto result = call.get();
+    REQUIRE(result.ok());
+    CHECK(result->bytes().size() == mib.size());
+  }
+  // A 6 MiB request fits only if the six blocks came back (before: 2 MiB free, so it went
+  // by one-off memfd, as every large call would for the rest of the session).
+  const auto before = fastmd::ipc::detail::traffic(*setup.client).sent;
+  const std::string large(6 * 1024 * 1024, 'L');
+  auto result = setup.client->call("echo", fastmd::proto::as_bytes(large), {.timeout = 10s});
+  REQUIRE(result.ok());
+  const auto after = fastmd::ipc::detail::traffic(*setup.client).sent;
+  CHECK(after.segment_blocks == before.segment_blocks + 1);
+  CHECK(after.oneoff_memfds == before.oneoff_memfds);
 }
 
 TEST_CASE("a duplicate answer is dropped: each call completes once, with the first answer",

@@ -22,10 +22,12 @@
 #include <unordered_map>
 
 #include "answer_error.hpp"
+#include "client_core.hpp"
 #include "connection_generation.hpp"
 #include "daemon_locator.hpp"
 #include "endpoint.hpp"
 #include "fastmd/ipc/socket_path.hpp"
+#include "lent_blocks.hpp"
 #include "request_batch.hpp"
 
 namespace fastmd::ipc {
@@ -43,6 +45,8 @@ struct Pending {
   std::string method;
   ByteView params;  // the caller's bytes (borrowed) or `owned`
   std::vector<std::byte> owned;
+  std::shared_ptr<const detail::PayloadSource> source;  // instead of params: writes itself
+  detail::AnswerHandler on_answer;  // a binding's: takes the answer resolved, not a Reply
   bool idempotent = true;
   std::uint32_t sends = 0;  // how often it was sent (policy::kMaxSendsPerCall)
   std::chrono::milliseconds timeout{0};
@@ -167,18 +171,101 @@ class Client::Impl final : public detail::EndpointHooks {
   // the request is written, so its answer cannot wake the I/O thread.
   CallId start_call(std::string_view method, ByteView params, std::vector<std::byte> owned,
                     Callback done, const CallOptions& options, ChannelLoan* loan = nullptr) {
+    return start_one(
+        method, options, std::move(done),
+        [&](Pending& call) {
+          call.owned = std::move(owned);
+          call.params = call.owned.empty() ? params : ByteView{call.owned};
+        },
+        loan);
+  }
+
+  // A binding's call (client_core.hpp): errors reach `on_answer` through `done`.
+  CallId start_source_call(std::string_view method,
+                           std::shared_ptr<const detail::PayloadSource> source,
+                           const CallOptions& options, detail::AnswerHandler on_answer) {
+    Callback done = [on_answer](CallResult failed) { on_answer(failed.error()); };
+    return start_one(method, options, std::move(done), [&](Pending& call) {
+      call.source = std::move(source);
+      call.on_answer = std::move(on_answer);
+    });
+  }
+
+  // Starts one call: `setup(call)` gives it its payload, then it is sent or waits for a worker.
+  template <class Setup>
+  CallId start_one(std::string_view method, const CallOptions& options, Callback done, Setup setup,
+                   ChannelLoan* loan = nullptr) {
     Completions completions;
     CallId id;
     {
       std::lock_guard lock(mutex_);
       id = next_id_++;
       Pending& call = add_locked(id, method, options, std::move(done));
-      call.owned = std::move(owned);
-      call.params = call.owned.empty() ? params : ByteView{call.owned};
+      setup(call);
       dispatch_locked(id, call, completions, loan);
     }
     deliver(completions);
     return id;
+  }
+
+  void set_attached_view(shm::AttachedView view) { attached_view_ = view; }
+
+  // A binding's batch (client_core.hpp): call i reports through `on_answer(i, ...)`.
+  CallId start_source_batch(std::string_view method,
+                            std::vector<std::shared_ptr<const detail::PayloadSource>> sources,
+                            const CallOptions& options, detail::BatchAnswerHandler on_answer) {
+    auto shared = std::make_shared<detail::BatchAnswerHandler>(std::move(on_answer));
+    return start_batch(method, sources.size(), options, [&](std::size_t i, Pending& call) {
+      call.source = std::move(sources[i]);
+      call.on_answer = [shared, i](proto::Result<detail::Answer*> answer) {
+        (*shared)(i, std::move(answer));
+      };
+      return Callback([shared, i](CallResult failed) { (*shared)(i, failed.error()); });
+    });
+  }
+
+  // Starts `count` calls of `method` written together: `setup(i, call)` gives call i its
+  // payload and returns its Callback. Each call goes to the worker with the fewest calls
+  // outstanding at that moment (so the batch spreads evenly), is placed like any call, and is
+  // written with that worker's other calls of the batch (RequestBatch); a call without a worker
+  // waits for one like any other. Returns the first call's id (the others follow in order).
+  template <class Setup>
+  CallId start_batch(std::string_view method, std::size_t count, const CallOptions& options,
+                     Setup setup) {
+    Completions completions;
+    CallId first;
+    {
+      std::lock_guard lock(mutex_);
+      first = next_id_;
+      std::unordered_map<DirectChannel*, detail::RequestBatch> batches;
+      for (std::size_t i = 0; i < count; ++i) {
+        const CallId id = next_id_++;
+        Pending& call = add_locked(id, method, options, nullptr);
+        call.done = setup(i, call);
+        std::shared_ptr<DirectChannel> channel = pick_locked(method);
+        if (!channel) {
+          dispatch_locked(id, call, completions);  // waits for a worker
+          continue;
+        }
+        assign_locked(call, channel);
+        detail::Outgoing out;
+        out.message = proto::Message::request(id, call.method);
+        if (proto::Status placed = place_locked(call, *channel, out); !placed) {
+          complete_locked(pending_.find(id), placed.error(), completions, false);
+          continue;
+        }
+        batches.try_emplace(channel.get(), channel->socket()).first->second.add(out);
+      }
+      for (const auto& channel : channels_) {
+        auto it = batches.find(channel.get());
+        if (it != batches.end() && !it->second.finish()) {
+          channel->socket().shut_down();  // its calls are re-sent or failed when it closes
+          endpoint_.wake();
+        }
+      }
+    }
+    deliver(completions);
+    return first;
   }
 
   std::vector<CallResult> call_many(std::string_view method, std::span<const ByteView> params,
@@ -192,37 +279,14 @@ class Client::Impl final : public detail::EndpointHooks {
     batch.results.resize(params.size());
     batch.remaining = params.size();
 
-    Completions completions;
-    {
-      std::lock_guard lock(mutex_);
-      std::unordered_map<DirectChannel*, detail::RequestBatch> batches;
-      for (std::size_t i = 0; i < params.size(); ++i) {
-        const CallId id = next_id_++;
-        Pending& call = add_locked(id, method, options, [&batch, i](CallResult result) {
-          std::lock_guard batch_lock(batch.mutex);
-          batch.results[i].emplace(std::move(result));
-          if (--batch.remaining == 0) batch.all_done.notify_all();
-        });
-        call.params = params[i];
-        std::shared_ptr<DirectChannel> channel = pick_locked(method);
-        if (!channel || params[i].size() > options_.inline_threshold) {
-          dispatch_locked(id, call, completions);
-          continue;
-        }
-        assign_locked(call, channel);
-        detail::Outgoing out;
-        out.message = proto::Message::request(id, call.method, call.params);
-        batches.try_emplace(channel.get(), channel->socket()).first->second.add(out);
-      }
-      for (const auto& channel : channels_) {
-        auto it = batches.find(channel.get());
-        if (it != batches.end() && !it->second.finish()) {
-          channel->socket().shut_down();  // its calls are re-sent or failed when it closes
-          endpoint_.wake();
-        }
-      }
-    }
-    deliver(completions);
+    start_batch(method, params.size(), options, [&](std::size_t i, Pending& call) {
+      call.params = params[i];
+      return Callback([&batch, i](CallResult result) {
+        std::lock_guard batch_lock(batch.mutex);
+        batch.results[i].emplace(std::move(result));
+        if (--batch.remaining == 0) batch.all_done.notify_all();
+      });
+    });
 
     if (driven_by_caller()) {
       run_until([&] {
@@ -301,6 +365,25 @@ class Client::Impl final : public detail::EndpointHooks {
     return pending_.size();
   }
 
+  std::vector<detail::WorkerInfo> workers() const {
+    std::lock_guard lock(mutex_);
+    std::vector<detail::WorkerInfo> out;
+    for (const auto& channel : channels_) {
+      if (!generation_of(*channel).listed()) continue;
+      const proto::Introduce& peer = channel->peer();
+      out.push_back({.name = peer.name,
+                     .pid = peer.pid,
+                     .segment = channel->peer_segment && peer.segment ? peer.segment->segment : 0,
+                     .outstanding = channel->outstanding.load(std::memory_order_relaxed)});
+    }
+    return out;
+  }
+
+  detail::Traffic traffic() const {
+    std::lock_guard lock(mutex_);
+    return traffic_;
+  }
+
   // --- EndpointHooks, on the I/O thread (on_message also on a thread in call()) ---
 
   void on_session(const proto::HelloReply& reply, platform::UniqueFd segment_fd) override {
@@ -335,6 +418,7 @@ class Client::Impl final : public detail::EndpointHooks {
     {
       std::lock_guard lock(mutex_);
       channel->own_segment = own_segment_;
+      lent_blocks_.opened(channel.get(), channel->peer(), channel->own_segment);
       // The same worker's channel of an earlier connection takes no new call from now on.
       for (const auto& earlier : channels_) {
         if (earlier->epoch() != connection_ && earlier->peer().pid == channel->peer().pid) {
@@ -365,6 +449,7 @@ class Client::Impl final : public detail::EndpointHooks {
     const proto::Message& m = inbound.message;
     if (!m.is_response()) return;  // workers send only responses
     Callback done;
+    detail::AnswerHandler on_answer;
     Completions resent;  // errors of calls re-sent to no worker at all
     bool sent_elsewhere = false;
     {
@@ -378,6 +463,7 @@ class Client::Impl final : public detail::EndpointHooks {
         }
         if (!sent_elsewhere) {
           done = std::move(it->second.done);
+          on_answer = std::move(it->second.on_answer);
           forget_locked(it);
         }
       }
@@ -391,13 +477,27 @@ class Client::Impl final : public detail::EndpointHooks {
       return;
     }
     if (m.error) return done(detail::error_of_answer(*m.error));
+    if (on_answer) {
+      auto resolved =
+          detail::resolve_payload(m, inbound.fds, channel->peer_segment.get(), attached_view_);
+      if (!resolved) return on_answer(resolved.error());
+      count_received(resolved->path);
+      detail::Answer answer{std::move(*resolved), channel->peer_segment, m.shm ? &*m.shm : nullptr};
+      return on_answer(&answer);
+    }
     auto payload = detail::take_payload(m, inbound.fds, channel->peer_segment.get());
     if (!payload) return done(payload.error());
+    count_received(!m.shm                    ? detail::PayloadPath::inline_frame
+                   : m.shm->attached_memfd() ? detail::PayloadPath::oneoff_memfd
+                                             : detail::PayloadPath::segment_block);
     if (payload->hold) return done(Reply(payload->bytes, std::move(payload->hold)));
     done(Reply(std::vector<std::byte>(payload->bytes.begin(), payload->bytes.end())));
   }
 
   void on_channel_closed(const std::shared_ptr<DirectChannel>& channel, const Error& why) override {
+    // The request blocks its worker never released come back now if its process is gone, so
+    // the re-sends below find room in the segment.
+    lent_blocks_.closed(channel.get());
     Completions completions;
     {
       std::lock_guard lock(mutex_);
@@ -478,7 +578,8 @@ class Client::Impl final : public detail::EndpointHooks {
 
   Clock::time_point next_timer() override {
     std::lock_guard lock(mutex_);
-    Clock::time_point earliest = deadlines_.empty() ? kNever : deadlines_.begin()->first;
+    Clock::time_point earliest = std::min(lent_blocks_.next_check(),
+                                          deadlines_.empty() ? kNever : deadlines_.begin()->first);
     for (CallId id : waiting_) {
       auto it = pending_.find(id);
       if (it != pending_.end() && !it->second.channel) {
@@ -489,6 +590,7 @@ class Client::Impl final : public detail::EndpointHooks {
   }
 
   void on_timer(Clock::time_point now) override {
+    lent_blocks_.check(now);
     Completions completions;
     {
       std::lock_guard lock(mutex_);
@@ -641,10 +743,7 @@ class Client::Impl final : public detail::EndpointHooks {
     if (loan) loan->switch_to(channel);
     detail::Outgoing out;
     out.message = proto::Message::request(id, call.method);
-    const detail::PayloadPolicy policy{options_.inline_threshold, channel->peer().max_frame,
-                                       options_.shm_wait};
-    proto::Status placed =
-        detail::place_payload(call.params, policy, channel->own_segment.get(), out);
+    proto::Status placed = place_locked(call, *channel, out);
     if (!placed) return complete_locked(pending_.find(id), placed.error(), completions, false);
     if (proto::Status sent = out.send_on(channel->socket()); !sent) {
       if (sent.error().code == Errc::payload_too_large) {
@@ -654,6 +753,24 @@ class Client::Impl final : public detail::EndpointHooks {
       channel->socket().shut_down();
       endpoint_.wake();
     }
+  }
+
+  // Places the call's payload for `channel`: inline, in the own segment, or one-off.
+  proto::Status place_locked(const Pending& call, DirectChannel& channel, detail::Outgoing& out) {
+    const detail::PayloadPolicy policy{options_.inline_threshold, channel.peer().max_frame,
+                                       options_.shm_wait};
+    proto::Status placed =
+        call.source
+            ? detail::place_payload(*call.source, policy, channel.own_segment.get(), scratch_, out)
+            : detail::place_payload(call.params, policy, channel.own_segment.get(), out);
+    if (!placed) return placed;
+    // Lent to the worker until it releases the block, or its process is gone (LentBlocks).
+    if (out.placed_in && out.message.shm &&
+        !lent_blocks_.lend(&channel, *out.placed_in, *out.message.shm)) {
+      return Error{Errc::peer_gone, "the worker's channel ended as the call was placed"};
+    }
+    traffic_.sent.count(out.path);
+    return placed;
   }
 
   // A call the stopping worker did not run is sent elsewhere, idempotent or not, within
@@ -688,6 +805,11 @@ class Client::Impl final : public detail::EndpointHooks {
   void want_locked(const std::string& method) {
     if (!daemon_takes_wants_ || !wants_.emplace(method, std::nullopt).second) return;
     endpoint_.want(method);
+  }
+
+  void count_received(detail::PayloadPath path) {
+    std::lock_guard lock(mutex_);
+    traffic_.received.count(path);
   }
 
   // Removes a call from every index; the caller delivers its outcome.
@@ -728,12 +850,18 @@ class Client::Impl final : public detail::EndpointHooks {
   std::chrono::milliseconds no_worker_wait_{policy::kNoWorkerWaitUnannounced};
   CallId next_id_ = 1;
   bool closing_ = false;
-  detail::Endpoint endpoint_;  // last: stopped (and its hooks run) before the rest goes
+  proto::ByteBuffer scratch_;  // a self-writing payload that may go inline is written here first
+  shm::AttachedView attached_view_ = shm::AttachedView::read_only;  // one-offs, for on_answer
+  detail::Traffic traffic_;                                         // payloads by path, both ways
+  detail::LentBlocks lent_blocks_;  // request blocks, by the channel whose worker holds them
+  detail::Endpoint endpoint_;       // last: stopped (and its hooks run) before the rest goes
 };
 
 proto::Result<std::unique_ptr<Client>> Client::connect(ClientOptions options) {
   if (options.discovery == DaemonDiscovery::automatic) {
-    auto located = detail::locate_daemon({.socket_path = options.socket_path});
+    detail::LocateOptions locate;
+    locate.socket_path = options.socket_path;
+    auto located = detail::locate_daemon(locate);
     if (!located) return located.error();
     options.socket_path = std::move(located->socket_path);
   }
@@ -795,5 +923,54 @@ void Client::process() {
 std::chrono::steady_clock::time_point Client::next_wakeup() {
   return impl_->next_wakeup();
 }
+
+namespace detail {
+
+void PathCounts::count(PayloadPath path) {
+  switch (path) {
+    case PayloadPath::inline_frame:
+      ++inline_frames;
+      break;
+    case PayloadPath::segment_block:
+      ++segment_blocks;
+      break;
+    case PayloadPath::oneoff_memfd:
+      ++oneoff_memfds;
+      break;
+  }
+}
+
+class ClientAccess {
+ public:
+  static Client::Impl& impl(Client& client) { return *client.impl_; }
+};
+
+void set_attached_view(Client& client, shm::AttachedView view) {
+  ClientAccess::impl(client).set_attached_view(view);
+}
+
+CallId start_call(Client& client, std::string_view method,
+                  std::shared_ptr<const PayloadSource> payload, const CallOptions& options,
+                  AnswerHandler done) {
+  return ClientAccess::impl(client).start_source_call(method, std::move(payload), options,
+                                                      std::move(done));
+}
+
+CallId start_many(Client& client, std::string_view method,
+                  std::vector<std::shared_ptr<const PayloadSource>> payloads,
+                  const CallOptions& options, BatchAnswerHandler done) {
+  return ClientAccess::impl(client).start_source_batch(method, std::move(payloads), options,
+                                                       std::move(done));
+}
+
+std::vector<WorkerInfo> workers(Client& client) {
+  return ClientAccess::impl(client).workers();
+}
+
+Traffic traffic(Client& client) {
+  return ClientAccess::impl(client).traffic();
+}
+
+}  // namespace detail
 
 }  // namespace fastmd::ipc

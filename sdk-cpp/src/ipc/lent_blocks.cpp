@@ -3,8 +3,6 @@
 
 #include <poll.h>
 
-#include <spdlog/spdlog.h>
-
 #include "fastmd/platform/exit_watcher.hpp"
 
 namespace fastmd::ipc::detail {
@@ -88,9 +86,8 @@ bool LentBlocks::settle_locked(Holder& holder) {
   if (!segment || !holder.exit_watcher) return true;
   shm::SegmentWriter& writer = *segment->writer;
   if (exited(*holder.exit_watcher)) {
-    if (const std::size_t taken = writer.take_back(holder.id); taken > 0) {
-      spdlog::info("took back {} shared-memory blocks lent to {}, whose process is gone", taken,
-                   holder.peer);
+    if (const std::size_t taken = writer.take_back(holder.id); taken > 0 && on_taken_back_) {
+      on_taken_back_(taken, holder.peer);
     }
     return true;
   }

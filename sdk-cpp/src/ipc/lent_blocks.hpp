@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -33,6 +34,13 @@ class LentBlocks {
 
   /// How often blocks of ended channels whose peers still live are looked at again.
   static constexpr std::chrono::milliseconds kCheckEvery{50};
+
+  /// Told how many blocks came back from a peer whose process is gone (named as in opened()):
+  /// the worker logs it; a client, a library, says nothing.
+  using TakenBack = std::function<void(std::size_t blocks, const std::string& peer)>;
+
+  LentBlocks() = default;
+  explicit LentBlocks(TakenBack on_taken_back) : on_taken_back_(std::move(on_taken_back)) {}
 
   /// `channel` was introduced: its peer is `peer` (name, pid as the daemon saw it), and its
   /// answers are placed in `segment` (may be nullptr).
@@ -70,6 +78,7 @@ class LentBlocks {
   // can be had.
   ExitWatcher exit_watcher_of_locked(std::uint32_t pid);
 
+  TakenBack on_taken_back_;
   mutable std::mutex mutex_;
   shm::HolderId next_id_ = 1;
   std::unordered_map<const DirectChannel*, Holder> open_;

@@ -598,7 +598,10 @@ class Worker::Impl final : public detail::EndpointHooks {
   // One per method, made up front: the map never changes, its values are atomic.
   std::unordered_map<const MethodTable::Entry*, MethodTiming> timings_;
 
-  detail::LentBlocks lent_blocks_;
+  detail::LentBlocks lent_blocks_{[](std::size_t blocks, const std::string& peer) {
+    spdlog::info("took back {} shared-memory blocks lent to {}, whose process is gone", blocks,
+                 peer);
+  }};
 
   mutable std::mutex mutex_;
   std::shared_ptr<detail::OwnSegment> current_segment_;  // own_segment_, for segment_stats()

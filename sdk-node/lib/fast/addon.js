@@ -44,7 +44,7 @@ function describeFailure(loadErrors) {
   return `the @fastmd/ipc native addon could not be loaded (run \`npm rebuild @fastmd/ipc\`): ${loadErrors.join('; ')}`;
 }
 
-/** The addon's exports ({FastSession, resolveSocketPath}); throws a FastmdError if absent. */
+/** The addon's exports ({FastClient, resolveSocketPath, policy, errno, locateDaemon}); throws a FastmdError if absent. */
 function loadAddon() {
   if (loaded) return loaded;
   if (!failure) {

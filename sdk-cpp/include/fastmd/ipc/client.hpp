@@ -29,6 +29,10 @@
 
 namespace fastmd::ipc {
 
+namespace detail {
+class ClientAccess;  // the language bindings' way in (src/ipc/client_core.hpp)
+}
+
 using proto::ByteView;
 
 /// How Client::connect finds the daemon when neither ClientOptions::socket_path nor
@@ -169,6 +173,7 @@ class Client {
   class Impl;
 
  private:
+  friend class detail::ClientAccess;
   explicit Client(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
