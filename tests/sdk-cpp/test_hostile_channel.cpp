@@ -670,6 +670,15 @@ void blocks_come_back_when_the_hoarder(const std::string& then) {
 
   hoarder.signal(then == "wait" ? SIGKILL : SIGTERM);
   REQUIRE(hoarder.wait_exit(10s).has_value());
+  if (!fastmd::platform::capabilities().exit_watcher) {
+    // The posix build's degradation (lent_blocks.hpp, docs/platforms.md): without an exit
+    // watcher, a holder's exit is not seen, so its blocks stay lent and later answers keep
+    // going one-off, whole and correct.
+    std::this_thread::sleep_for(10 * fastmd::ipc::detail::LentBlocks::kCheckEvery);
+    CHECK(worker.stats().taken_back == 0);
+    for (int i = 0; i < 3; ++i) CHECK_FALSE(answered_through_segment(*client, worker));
+    return;
+  }
   CHECK(eventually([&] { return worker.stats().taken_back == hoarded; }));
   CHECK(worker.stats().blocks_held <= baseline.blocks_held);
   for (int i = 0; i < 20; ++i) CHECK(answered_through_segment(*client, worker));
