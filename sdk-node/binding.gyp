@@ -1,6 +1,7 @@
 # The N-API addon behind the fast transport (lib/transports/fast.js). It compiles the C++
-# SDK's platform, shared-memory and framed-socket sources, so Node and C++ share one
-# implementation of fd passing, handle checks and the allocator. In the repository they are
+# SDK's sources by one rule (scripts/native-sources.js: whole directories of sdk-cpp/src/ and
+# the platform directories of FASTMD_PLATFORM, as CMake picks them), so Node and C++ share one
+# implementation of fd passing, handle checks, the allocator and the client core. In the repository they are
 # read from ../sdk-cpp and ../proto; in a packed tarball from native/vendor-src (copied there
 # by scripts/vendor-native-sources.js at prepack). Built offline: .npmrc sets nodedir=/usr.
 {
@@ -15,7 +16,10 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "MSGPACK_NO_BOOST"],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++20", "-fexceptions", "-Wall", "-Wextra", "-O2"]
+      "cflags": ["<!@(node scripts/native-sources.js cflags)"],
+      "cflags_cc": ["-std=c++20", "-fexceptions", "-Wall", "-Wextra", "-Wno-missing-field-initializers",
+                    "-O2"],
+      "libraries": ["<!@(node scripts/native-sources.js libraries)"]
     }
   ]
 }

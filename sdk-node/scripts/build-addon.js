@@ -105,6 +105,11 @@ function build() {
     notBuilt('the MessagePack C++ headers (msgpack.hpp) were not found in CPLUS_INCLUDE_PATH, ' +
       'CPATH, /usr/local/include or /usr/include (install Debian\'s libmsgpack-cxx-dev)');
   }
+  if (process.env.FASTMD_PLATFORM) {
+    // One addon per package directory (build/): a posix build replaces the linux one.
+    process.stderr.write(`@fastmd/ipc: building the addon with FASTMD_PLATFORM=${process.env.FASTMD_PLATFORM} ` +
+      'into build/, replacing the addon there (run this again without FASTMD_PLATFORM to go back)\n');
+  }
   let nodeGyp;
   try {
     nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <functional>
 #include <future>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -23,6 +24,7 @@
 #include "call_tally.hpp"
 #include "cluster.hpp"
 #include "fastmd/platform/unix_socket.hpp"
+#include "raw_peer.hpp"
 
 using namespace std::chrono_literals;
 using fastmd::testing::ChildProcess;
@@ -275,14 +277,18 @@ TEST_CASE(
   auto hung = fastmd::platform::listen_unix(cluster.socket_path());
   REQUIRE(hung);
   REQUIRE(fastmd::platform::set_nonblocking(hung->get(), true));
-  std::vector<fastmd::platform::UniqueFd> accepted;
+  // Held open, never answered. This client is told from the worker by the pid in its
+  // ipc.hello (the posix build's peer credentials carry no pid).
+  std::vector<std::unique_ptr<fastmd::test::RawPeer>> accepted;
   const bool client_waits_for_hello = eventually(
       [&] {
         fastmd::platform::UniqueFd connection(::accept(hung->get(), nullptr, nullptr));
         if (!connection) return false;
-        auto peer = fastmd::platform::peer_credentials(connection.get());
-        accepted.push_back(std::move(connection));  // held open, never answered
-        return peer && peer->pid == ::getpid();
+        auto& peer = accepted.emplace_back(std::make_unique<fastmd::test::RawPeer>(
+            std::move(connection), fastmd::proto::kDefaultMaxDataFrame));
+        auto hello = peer->receive(2s);
+        return hello && hello->message.method == fastmd::proto::kHello &&
+               hello->body_as<fastmd::proto::Hello>().pid == static_cast<std::uint32_t>(::getpid());
       },
       10s);
   REQUIRE(client_waits_for_hello);

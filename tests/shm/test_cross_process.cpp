@@ -7,11 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <functional>
 #include <thread>
 
+#include "fastmd/platform/capabilities.hpp"
 #include "fastmd/platform/fd_passing.hpp"
 #include "fastmd/platform/unix_socket.hpp"
 #include "fastmd/shm/oneoff.hpp"
@@ -130,37 +132,87 @@ TEST_CASE("10 MiB written by one process is read in place by another", "[shm]") 
   CHECK(f.writer->stats().reclaimed == 1);
 }
 
-TEST_CASE("a peer cannot truncate or grow a sealed segment, and nobody gets SIGBUS", "[shm]") {
+TEST_CASE(
+    "a peer that truncates a segment under a reader is refused by the seal, or else the reader "
+    "gets SHM_BAD_FD, a segment beside it reads on, and nobody gets SIGBUS",
+    "[shm][hostile]") {
   constexpr std::uint64_t kSize = 1024 * 1024;
   SegmentFixture f(kSize);
+  SegmentFixture beside(kSize, 4);
   auto block = f.writer->allocate(f.writer->max_block(), 0ms);
   REQUIRE(block.ok());
   fill_pattern(block->data(), 3);
   const ShmHandle handle = block->seal(f.writer->max_block());
+  auto other = beside.writer->allocate(4096, 0ms);
+  REQUIRE(other.ok());
+  fill_pattern(other->data(), 5);
+  const ShmHandle other_handle = other->seal(4096);
 
+  // A hostile peer: shrink to nothing, then grow. Exit 0: both refused (sealed); 1: truncated.
   Child child([](int socket) {
     Envelope envelope{};
     UniqueFd fd;
     if (!receive_envelope(socket, envelope, fd)) return 10;
-    // A hostile peer: shrink to nothing, then grow.
-    if (::ftruncate(fd.get(), 0) == 0) return 20;
+    if (::ftruncate(fd.get(), 0) == 0) return 1;
     if (errno != EPERM) return 21;
     if (::ftruncate(fd.get(), static_cast<off_t>(envelope.segment.size * 2)) == 0) return 22;
     if (errno != EPERM) return 23;
     return 0;
   });
+  // The reader reads the whole block again and again while the peer truncates (the child is
+  // forked first: a fork beside a running thread may inherit a held malloc lock).
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0};
+  std::atomic<int> failed_with{0};  // the reader's error code, 0 while it reads fine
+  std::thread reading([&] {
+    while (!stop.load()) {
+      auto view = f.reader->read(handle);
+      if (!view) {
+        failed_with.store(static_cast<int>(view.error().code));
+        return;
+      }
+      (void)has_pattern(*view, 3);  // touches every byte, up to the segment's last page
+      reads.fetch_add(1);
+    }
+  });
+  while (reads.load() == 0 && failed_with.load() == 0) std::this_thread::sleep_for(1ms);
   UniqueFd for_child = f.dup_fd();
   send_envelope(child.socket(), Envelope{handle, f.info}, for_child.get());
-  CHECK(child.wait() == 0);
+  const int outcome = child.wait();
+  stop.store(true);
+  reading.join();
+  CHECK(reads.load() > 0);
 
   struct stat st {};
   REQUIRE(::fstat(f.memfd.get(), &st) == 0);
-  CHECK(static_cast<std::uint64_t>(st.st_size) == kSize);
-  // Read every byte of the block, up to the segment's last page: a SIGBUS would end this test.
   auto view = f.reader->read(handle);
-  REQUIRE(view.ok());
-  CHECK(handle.offset + handle.length == kSize);
-  CHECK(has_pattern(*view, 3));
+  if (fastmd::platform::capabilities().sealing) {
+    CHECK(outcome == 0);
+    CHECK(failed_with.load() == 0);
+    CHECK(static_cast<std::uint64_t>(st.st_size) == kSize);
+    // Read every byte of the block, up to the segment's last page: a SIGBUS would end this test.
+    REQUIRE(view.ok());
+    CHECK(handle.offset + handle.length == kSize);
+    CHECK(has_pattern(*view, 3));
+  } else {
+    CHECK(outcome == 1);
+    CHECK(st.st_size == 0);
+    // This read, or the reader's thread before it, faulted on the lost pages: the guard put
+    // zeros there and the reader says so with a code.
+    REQUIRE_FALSE(view.ok());
+    CHECK(view.error().code == fastmd::proto::Errc::shm_bad_fd);
+    if (failed_with.load() != 0) {
+      CHECK(failed_with.load() == static_cast<int>(fastmd::proto::Errc::shm_bad_fd));
+    }
+    // The owner's side faults as well once it touches the segment, and says so.
+    auto more = f.writer->allocate(64, 0ms);
+    REQUIRE_FALSE(more.ok());
+    CHECK(more.error().code == fastmd::proto::Errc::shm_bad_fd);
+  }
+  // The well-behaved segment beside it is untouched.
+  auto untouched = beside.reader->read(other_handle);
+  REQUIRE(untouched.ok());
+  CHECK(has_pattern(*untouched, 5));
 }
 
 TEST_CASE("a 256 MiB payload travels through a one-off memfd to another process", "[shm]") {

@@ -8,6 +8,7 @@
 
 #include "fastmd/platform/unix_socket.hpp"
 #include "os.hpp"
+#include "sigbus_guard.hpp"
 
 namespace fastmd::platform {
 
@@ -28,10 +29,19 @@ proto::Result<Mapping> Mapping::map_private(int fd, std::size_t size) {
   return Mapping(static_cast<std::byte*>(address), size);
 }
 
+Mapping::Mapping(std::byte* data, std::size_t size)
+    : data_(data), size_(size), guard_(sigbus_guard::guard(data, size)) {}
+
+bool Mapping::broken() const {
+  return guard_ != nullptr && sigbus_guard::broken(guard_);
+}
+
 void Mapping::reset() {
+  if (guard_ != nullptr) sigbus_guard::release(guard_);
   if (data_ != nullptr) ::munmap(data_, size_);
   data_ = nullptr;
   size_ = 0;
+  guard_ = nullptr;
 }
 
 }  // namespace fastmd::platform

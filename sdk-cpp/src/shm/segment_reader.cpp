@@ -51,6 +51,14 @@ proto::Result<proto::ByteView> check_handle(const std::byte* base, const proto::
   return proto::ByteView{base + h.offset, static_cast<std::size_t>(h.length)};
 }
 
+// The peer shrank its segment under this mapping and a read faulted: what was read is zeros
+// from the SIGBUS guard (fastmd/platform/mapping.hpp), not the peer's bytes.
+proto::Error truncated(const proto::SegmentInfo& info) {
+  return proto::Error{proto::Errc::shm_bad_fd,
+                      "segment " + std::to_string(info.segment) + " was truncated by its owner " +
+                          "below its " + std::to_string(info.size) + " bytes while mapped here"};
+}
+
 void release_block(std::byte* base, const proto::SegmentInfo& info, const proto::ShmHandle& h) {
   if (!check_handle(base, info, h)) return;
   std::uint64_t expected = pack_state(h.generation, BlockState::sealed);
@@ -80,6 +88,10 @@ ReadBlock& ReadBlock::operator=(ReadBlock&& other) noexcept {
   return *this;
 }
 
+bool ReadBlock::intact() const {
+  return mapping_ != nullptr && !mapping_->broken();
+}
+
 void ReadBlock::release() {
   if (mapping_ == nullptr) return;
   release_block(mapping_->data(), info_, handle_);
@@ -97,7 +109,10 @@ proto::Result<SegmentReader> SegmentReader::open(platform::UniqueFd fd,
 }
 
 proto::Result<proto::ByteView> SegmentReader::read(const proto::ShmHandle& handle) const {
-  return check_handle(mapping_->data(), info_, handle);
+  auto checked = check_handle(mapping_->data(), info_, handle);
+  // Asked after the header was read: a fault while reading it leaves the mapping broken.
+  if (mapping_->broken()) return truncated(info_);
+  return checked;
 }
 
 proto::Result<ReadBlock> SegmentReader::acquire(const proto::ShmHandle& handle) const {

@@ -124,8 +124,17 @@ WriterStats SegmentWriter::stats() const {
 proto::Result<WriteBlock> SegmentWriter::allocate(std::size_t length,
                                                   std::chrono::milliseconds wait) {
   if (length > max_block()) return too_large(length, info_, max_block());
+  // A peer holding the segment's fd may shrink it (where nothing seals it): once an access
+  // faulted, the ring lies on private zero pages that no reader sees. Asked before and after
+  // reserving, which reads and writes headers.
+  const auto truncated = [&] {
+    return proto::Error{proto::Errc::shm_bad_fd, "segment " + std::to_string(info_.segment) +
+                                                     " was truncated by a peer; lease a new one"};
+  };
+  if (mapping_.broken()) return truncated();
   std::unique_lock lock(mutex_);
   auto header_offset = reserve(length, wait, lock);
+  if (mapping_.broken()) return truncated();
   if (!header_offset) return header_offset.error();
   return WriteBlock(this, *header_offset + sizeof(BlockHeader), length);
 }

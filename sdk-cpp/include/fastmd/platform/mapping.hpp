@@ -1,6 +1,8 @@
 // fastmd/platform/mapping.hpp — Mapping, the one owner of an mmap'ed range. Every shared
 // mapping in fastmd-ipc (pool segments, a peer's segment, one-off memfds) lives in one;
-// nothing else calls munmap().
+// nothing else calls munmap(). Every one is SIGBUS-guarded: if a peer truncates an unsealed
+// object under it, touching the lost pages reads zeros and broken() turns true, instead of
+// the process dying of SIGBUS (docs/platforms.md, "A peer that truncates shared memory").
 #pragma once
 
 #include <sys/types.h>
@@ -13,6 +15,10 @@
 
 namespace fastmd::platform {
 
+namespace sigbus_guard {
+struct Range;
+}
+
 class Mapping {
  public:
   /// How the pages are brought in when the range is mapped.
@@ -23,12 +29,15 @@ class Mapping {
 
   Mapping() = default;
   Mapping(Mapping&& other) noexcept
-      : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+      : data_(std::exchange(other.data_, nullptr)),
+        size_(std::exchange(other.size_, 0)),
+        guard_(std::exchange(other.guard_, nullptr)) {}
   Mapping& operator=(Mapping&& other) noexcept {
     if (this != &other) {
       reset();
       data_ = std::exchange(other.data_, nullptr);
       size_ = std::exchange(other.size_, 0);
+      guard_ = std::exchange(other.guard_, nullptr);
     }
     return *this;
   }
@@ -53,14 +62,23 @@ class Mapping {
   explicit operator bool() const { return valid(); }
   std::span<std::byte> bytes() const { return {data_, size_}; }
 
+  /// True once an access faulted because a peer shrank the object below this range: the
+  /// range then holds private zero pages, and whatever was read from it since the last check
+  /// must be discarded (callers report SHM_BAD_FD). Never true over a sealed memfd.
+  ///
+  ///     auto copy = parse(mapping.bytes());
+  ///     if (mapping.broken()) return Error{Errc::shm_bad_fd, "segment truncated by a peer"};
+  bool broken() const;
+
   /// Unmaps (if mapped). munmap errors are ignored: the range is gone or was never ours.
   void reset();
 
  private:
-  Mapping(std::byte* data, std::size_t size) : data_(data), size_(size) {}
+  Mapping(std::byte* data, std::size_t size);
 
   std::byte* data_ = nullptr;
   std::size_t size_ = 0;
+  sigbus_guard::Range* guard_ = nullptr;  // this range's entry in the SIGBUS guard
 };
 
 }  // namespace fastmd::platform

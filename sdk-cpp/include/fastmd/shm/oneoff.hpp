@@ -74,6 +74,9 @@ class AttachedPayload {
   /// The payload's memory: read-only, or a private copy-on-write view (AttachedView).
   std::byte* data() const { return mapping_.data(); }
   std::size_t size() const { return length_; }
+  /// False once the sender truncated the memory object (where nothing seals it) and a read
+  /// of it faulted: what was read since is zeros, not the payload (SHM_BAD_FD).
+  bool intact() const { return !mapping_.broken(); }
 
  private:
   friend proto::Result<AttachedPayload> map_attached(platform::UniqueFd fd, std::uint64_t length,

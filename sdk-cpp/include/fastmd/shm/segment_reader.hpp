@@ -34,6 +34,10 @@ class ReadBlock {
   proto::ByteView bytes() const { return bytes_; }
   const proto::ShmHandle& handle() const { return handle_; }
   bool valid() const { return mapping_ != nullptr; }
+  /// False once the owner truncated the segment and a read of it faulted: the bytes read
+  /// since are zeros, not the payload (SHM_BAD_FD). Ask after using bytes(), before trusting
+  /// what was made of them.
+  bool intact() const;
 
   /// Releases the block now (idempotent).
   void release();
@@ -58,8 +62,9 @@ class SegmentReader {
   static proto::Result<SegmentReader> open(platform::UniqueFd fd, const proto::SegmentInfo& info);
 
   /// Checks `handle` and returns the payload it names, in place. Errors, in this order:
-  /// SHM_UNKNOWN_SEGMENT, SHM_STALE_GENERATION, SHM_OUT_OF_BOUNDS, SHM_BAD_BLOCK. The view
-  /// is valid while this reader lives and until release(handle).
+  /// SHM_UNKNOWN_SEGMENT, SHM_STALE_GENERATION, SHM_OUT_OF_BOUNDS, SHM_BAD_BLOCK, and
+  /// SHM_BAD_FD once the owner truncated the segment under this mapping (where nothing seals
+  /// it). The view is valid while this reader lives and until release(handle).
   proto::Result<proto::ByteView> read(const proto::ShmHandle& handle) const;
 
   /// read(), wrapped in a ReadBlock that releases the block when destroyed.

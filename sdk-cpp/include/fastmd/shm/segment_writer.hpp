@@ -107,7 +107,8 @@ class SegmentWriter {
 
   /// A block of `length` payload bytes, waiting up to `wait` for readers to release enough
   /// space. SHM_NO_SPACE when the wait runs out; PAYLOAD_TOO_LARGE when `length` exceeds
-  /// max_block() (such payloads go by one-off memfd, see fastmd/shm/oneoff.hpp).
+  /// max_block() (such payloads go by one-off memfd, see fastmd/shm/oneoff.hpp); SHM_BAD_FD
+  /// once a peer truncated the segment (where nothing seals it) and an access faulted.
   proto::Result<WriteBlock> allocate(std::size_t length, std::chrono::milliseconds wait);
 
   /// Gives back a sealed block whose handle was never delivered (the send failed).

@@ -1,0 +1,71 @@
+'use strict';
+// scripts/native-sources.js, the one rule by which the addon (and the packed tarball) takes its
+// C++: whole directories of sdk-cpp/src/, no file list, and the platform directories CMake picks
+// for the same FASTMD_PLATFORM. Checked on a made-up tree, so a new file needs no edit here.
+
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { after, describe, it } = require('node:test');
+
+const { packageDir } = require('./support/env');
+const { platformName, sharedIncludes, sharedSources } = require('../scripts/native-sources');
+
+describe('the addon\'s C++ sources', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastmd-native-sources-'));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const files = {
+    'sdk-cpp/src/ipc/client.cpp': '#include "client.hpp"\n',
+    'sdk-cpp/src/ipc/brand_new.cpp': '// a file the rule has never seen\n',
+    'sdk-cpp/src/ipc/worker.cpp': '#include <spdlog/spdlog.h>\n',
+    'sdk-cpp/src/ipc/client.hpp': '#pragma once\n',
+    'sdk-cpp/src/ipc/legacy/stdio_server.cpp': '\n',
+    'sdk-cpp/src/shm/segment.cpp': '\n',
+    'sdk-cpp/src/platform/mapping.cpp': '\n',
+    'sdk-cpp/src/platform/linux/memory_object.cpp': '\n',
+    'sdk-cpp/src/platform/posix/memory_object.cpp': '\n',
+    'sdk-cpp/src/platform/posix/peer_credentials.cpp': '\n',
+    'sdk-cpp/src/platform/posix/prefault.cpp': '\n',
+    'sdk-cpp/src/platform/bsd/peer_credentials.cpp': '\n',
+    'sdk-cpp/src/platform/macos/prefault.cpp': '\n',
+  };
+  for (const [file, text] of Object.entries(files)) {
+    fs.mkdirSync(path.join(dir, path.dirname(file)), { recursive: true });
+    fs.writeFileSync(path.join(dir, file), text);
+  }
+  const root = path.relative(packageDir, dir);
+  const common = ['sdk-cpp/src/ipc/brand_new.cpp', 'sdk-cpp/src/ipc/client.cpp',
+    'sdk-cpp/src/platform/mapping.cpp', 'sdk-cpp/src/shm/segment.cpp'];
+
+  it('are every .cpp directly in sdk-cpp/src/*/ but the spdlog users, and linux/ on Linux', () => {
+    assert.deepEqual(sharedSources(root, 'linux', 'linux'),
+      [...common, 'sdk-cpp/src/platform/linux/memory_object.cpp']);
+  });
+
+  it('take posix/ for FASTMD_PLATFORM=posix, with bsd/ and macos/ files replacing posix ones as CMake does', () => {
+    const posix = ['sdk-cpp/src/platform/posix/memory_object.cpp',
+      'sdk-cpp/src/platform/posix/peer_credentials.cpp', 'sdk-cpp/src/platform/posix/prefault.cpp'];
+    assert.deepEqual(sharedSources(root, 'posix', 'linux'), [...common, ...posix]);
+    assert.deepEqual(sharedSources(root, 'posix', 'freebsd'), [...common, posix[0],
+      'sdk-cpp/src/platform/bsd/peer_credentials.cpp', posix[2]]);
+    assert.deepEqual(sharedSources(root, 'posix', 'darwin'), [...common, posix[0],
+      'sdk-cpp/src/platform/bsd/peer_credentials.cpp', 'sdk-cpp/src/platform/macos/prefault.cpp']);
+  });
+
+  it('are found through include directories that are the same directories', () => {
+    assert.deepEqual(sharedIncludes(root, 'posix', 'darwin'), ['sdk-cpp/include', 'proto/include',
+      'sdk-cpp/src/ipc', 'sdk-cpp/src/platform', 'sdk-cpp/src/shm', 'sdk-cpp/src/platform/posix',
+      'sdk-cpp/src/platform/bsd', 'sdk-cpp/src/platform/macos']);
+  });
+
+  it('come from the platform FASTMD_PLATFORM names, else the OS\'s, and a wrong name is refused', () => {
+    assert.equal(platformName({}, 'linux'), 'linux');
+    assert.equal(platformName({}, 'darwin'), 'posix');
+    assert.equal(platformName({ FASTMD_PLATFORM: 'posix' }, 'linux'), 'posix');
+    assert.throws(() => platformName({ FASTMD_PLATFORM: 'bsd' }, 'linux'),
+      { message: "FASTMD_PLATFORM is 'bsd'; it must be linux or posix" });
+    assert.throws(() => platformName({ FASTMD_PLATFORM: 'linux' }, 'darwin'),
+      { message: 'FASTMD_PLATFORM=linux builds only on Linux (this is darwin); use posix' });
+  });
+});
