@@ -601,9 +601,13 @@ TEST_CASE(
   const std::string large(6 * 1024 * 1024, 'L');
   auto result = setup.client->call("echo", fastmd::proto::as_bytes(large), {.timeout = 10s});
   REQUIRE(result.ok());
+  CHECK(result->bytes().size() == large.size());
   const auto after = fastmd::ipc::detail::traffic(*setup.client).sent;
-  CHECK(after.segment_blocks == before.segment_blocks + 1);
-  CHECK(after.oneoff_memfds == before.oneoff_memfds);
+  // Without an exit watcher (the posix build, lent_blocks.hpp) the worker's exit is not seen:
+  // its blocks stay lent, and the large call goes whole by one-off memfd instead.
+  const bool taken_back = fastmd::platform::capabilities().exit_watcher;
+  CHECK(after.segment_blocks == before.segment_blocks + (taken_back ? 1 : 0));
+  CHECK(after.oneoff_memfds == before.oneoff_memfds + (taken_back ? 0 : 1));
 }
 
 TEST_CASE("a duplicate answer is dropped: each call completes once, with the first answer",
