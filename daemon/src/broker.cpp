@@ -51,7 +51,10 @@ proto::Introduce describe_for_peer(const Session& about) {
   proto::Introduce body;
   body.peer = about.id();
   body.role = about.hello().role;
-  body.pid = static_cast<std::uint32_t>(about.peer().pid);
+  // The kernel's pid; where the platform tells none (posix: getpeereid), the one the hello
+  // claims, used by peers only to name it and to recognise it after a restart (§3.8 item 4).
+  body.pid =
+      about.peer().pid > 0 ? static_cast<std::uint32_t>(about.peer().pid) : about.hello().pid;
   body.name = about.hello().name;
   body.methods = about.hello().methods;
   body.max_frame = about.hello().max_frame;
