@@ -400,10 +400,18 @@ void Endpoint::give_back(const std::shared_ptr<DirectChannel>& channel) {
 }
 
 bool Endpoint::input_open(DirectChannel& channel) {
-  const bool accepts = hooks_.accepts_input(channel);
+  bool accepts = hooks_.accepts_input(channel);
   if (accepts != channel.watch.paused.load(std::memory_order_relaxed)) return accepts;
   std::lock_guard lock(watch_mutex_);
   channel.watch.paused.store(!accepts, std::memory_order_relaxed);
+  // A handler thread that made room between the check and the store saw the channel not yet
+  // paused and asked for no resume: look once more, or the channel would stay paused for good.
+  // (The fences order this store before those loads, and a settle's count before its check.)
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!accepts && hooks_.accepts_input(channel)) {
+    accepts = true;
+    channel.watch.paused.store(false, std::memory_order_relaxed);
+  }
   if (!channel.watch.closed && channel.watch.loans == 0) watch_locked(channel, accepts);
   return accepts;
 }

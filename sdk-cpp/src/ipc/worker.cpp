@@ -111,6 +111,9 @@ class AnswerBatch {
       const std::shared_ptr<DirectChannel> channel = known.lock();
       if (channel && !frames.empty()) {
         check_sent(endpoint_, channel, channel->socket().send_encoded(frames));
+        // This write may have drained the backlog that paused the channel's input: only the
+        // I/O thread's own flushes look again otherwise.
+        if (channel->watch.paused.load(std::memory_order_relaxed)) endpoint_.resume_input(channel);
       }
       frames.clear();
     }
@@ -440,6 +443,7 @@ class Worker::Impl final : public detail::EndpointHooks {
     channel->unanswered.fetch_sub(1, std::memory_order_relaxed);
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
     channel->unanswered_bytes.fetch_sub(task.inline_params.size(), std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with Endpoint::input_open's
     if (channel->watch.paused.load(std::memory_order_relaxed)) endpoint_.resume_input(channel);
   }
 
