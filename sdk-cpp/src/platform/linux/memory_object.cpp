@@ -9,10 +9,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "../os.hpp"
 #include "fastmd/platform/memfd.hpp"
@@ -32,8 +34,15 @@ proto::Result<UniqueFd> create_memfd(const char* name, std::uint64_t size) {
 }
 
 proto::Status add_seals(int fd, unsigned seals) {
-  if (::fcntl(fd, F_ADD_SEALS, seals) != 0) return system_error("fcntl(F_ADD_SEALS)", errno);
-  return {};
+  // EBUSY: F_SEAL_WRITE found pages the kernel still holds references to after it waited for
+  // them (about 75 ms; a page being migrated or collapsed into a huge page). It passes once they
+  // are let go: seen once in the Node suite's 18 MiB one-off, so a few more tries.
+  constexpr int kBusyRetries = 5;
+  for (int attempt = 0;; ++attempt) {
+    if (::fcntl(fd, F_ADD_SEALS, seals) == 0) return {};
+    if (errno != EBUSY || attempt == kBusyRetries) return system_error("fcntl(F_ADD_SEALS)", errno);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 proto::Result<unsigned> get_seals(int fd) {
