@@ -43,7 +43,9 @@ class FramedSocket {
 
   int fd() const { return socket_.get(); }
 
-  /// Reads what has arrived without blocking. false: the peer closed its end.
+  /// Reads what has arrived without blocking. false: the peer closed its end. Stops at a read
+  /// that comes back short, so the caller must poll the fd level-triggered (an EOF right behind
+  /// the last bytes is seen on the next readiness).
   proto::Result<bool> receive();
 
   /// The next complete frame, std::nullopt when more bytes are needed, or the error that
