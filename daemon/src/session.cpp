@@ -5,7 +5,6 @@
 #include <asio/post.hpp>
 
 #include "fastmd/platform/exit_watcher.hpp"
-#include "fastmd/platform/fd_passing.hpp"
 
 namespace fastmd::daemon {
 
@@ -15,25 +14,12 @@ using proto::Error;
 
 namespace {
 
-// Reads per wake-up before yielding to other sessions, so one flooding peer cannot starve them.
-constexpr int kReadsPerTurn = 16;
-constexpr std::size_t kReadChunk = 4096;
-
-// The id of a request in a frame that failed to decode (e.g. VERSION_MISMATCH), so the error
-// response can name it; 0 when the body holds none.
-std::uint64_t request_id_hint(proto::Decoder& decoder, proto::ByteView body) {
-  auto object = decoder.unpack(body);
-  if (!object) return 0;
-  std::uint64_t id = 0;
-  (void)proto::for_each_field(*object, "a message",
-                              [&](std::string_view key, const msgpack::object& value) {
-                                if (key == "id") {
-                                  if (auto v = proto::read_uint<std::uint64_t>(value, key)) id = *v;
-                                }
-                                return proto::Status{};
-                              });
-  return id;
-}
+// Control frames are small and sessions many: each reads 4 KiB at a time, one read per turn
+// with its frames handled before the next, so a session holds a few KiB and at most one
+// frame however fast its peer writes. Any fd that comes with a read ends the session
+// (control messages to the daemon take none).
+constexpr ipc::detail::ReadOptions kControlReads{
+    .chunk = 4096, .max_fds_per_read = 0, .reads_per_receive = 1};
 
 std::string what_arrived(const proto::Message& m) {
   std::string text(proto::message_type_name(m.type));
@@ -47,14 +33,14 @@ Session::Session(asio::io_context& io, UniqueFd socket, platform::PeerCredential
                  std::uint64_t id, SessionHost& host, SessionLimits limits, SessionCharge charge,
                  QueuedBytesCharge queued)
     : io_(io),
-      socket_(io, socket.release()),
+      socket_(std::in_place, std::move(socket), proto::DecodeLimits::control(), kControlReads),
+      readiness_(io, socket_->fd()),
       process_(io),
       handshake_timer_(io),
       peer_(peer),
       id_(id),
       host_(host),
       limits_(limits),
-      reader_(proto::kDefaultMaxControlFrame, kReadChunk),
       decoder_(proto::DecodeLimits::control()),
       charge_(std::move(charge)),
       queued_(std::move(queued)) {}
@@ -85,71 +71,50 @@ std::string Session::describe() const {
 // ---- reading ----
 
 void Session::wait_readable() {
-  socket_.async_wait(asio::posix::stream_descriptor::wait_read,
-                     [self = shared_from_this()](asio::error_code error) {
-                       if (error || self->state_ == State::closed) return;
-                       self->read_ready();
-                     });
-}
-
-void Session::read_ready() {
-  for (int turn = 0; turn < kReadsPerTurn; ++turn) {
-    // Control messages never carry fds to the daemon: any fd is refused (and closed).
-    auto received = platform::recv_with_fds(socket_.native_handle(), reader_.writable(kReadChunk),
-                                            /*max_fds=*/0);
-    if (!received) {
-      if (received.error().code == Errc::fd_mismatch) {
-        close(EndKind::hostile, "attached fds to a frame that takes none");
-      } else {
-        close(EndKind::normal, received.error().message);
-      }
-      return;
-    }
-    if (received->would_block) {
-      wait_readable();
-      return;
-    }
-    if (received->eof) {
-      close(EndKind::normal, "closed its connection");
-      return;
-    }
-    reader_.commit(received->bytes);
-    for (;;) {
-      auto frame = reader_.next();
-      if (!frame) {
-        fail(EndKind::hostile, 0, frame.error());
-        return;
-      }
-      if (!*frame) break;
-      if (!handle_frame(**frame)) return;
-    }
-  }
-  // More may be waiting: continue after the other ready handlers had their turn.
-  asio::post(io_, [self = shared_from_this()] {
-    if (self->state_ != State::closed) self->read_ready();
+  readiness_.wait_readable([self = shared_from_this()](asio::error_code error) {
+    if (error || self->state_ == State::closed) return;
+    self->read_ready();
   });
 }
 
-bool Session::handle_frame(proto::ByteView body) {
-  auto decoded = decoder_.decode(body);
-  if (!decoded) {
-    const Error error = decoded.error();
-    const EndKind kind = error.code == Errc::version_mismatch ? EndKind::refused : EndKind::hostile;
-    fail(kind, request_id_hint(decoder_, body), error);
-    return false;
+void Session::read_ready() {
+  auto open = socket_->receive();
+  if (!open) {
+    // Any fd the peer attached was closed at the read that brought it (kControlReads); the
+    // session ends without an answer (PROTOCOL.md §3.5).
+    if (open.error().code == Errc::fd_mismatch) {
+      return close(EndKind::hostile, "attached fds to a frame that takes none");
+    }
+    return close(EndKind::normal, open.error().message);
   }
-  handle_message(*decoded);
-  return state_ != State::closed && !ending_;
+  // The frames that arrived before an EOF are handled first.
+  for (;;) {
+    auto inbound = socket_->next();
+    if (!inbound) {
+      // A frame that announces fds finds none (FD_MISMATCH), like any frame that breaks the
+      // protocol; a newer protocol version is refused, not hostile.
+      const Error& error = inbound.error();
+      const EndKind kind =
+          error.code == Errc::version_mismatch ? EndKind::refused : EndKind::hostile;
+      return fail(kind, socket_->failed_request_id(), error);
+    }
+    if (!*inbound) break;
+    handle_message((*inbound)->message);
+    if (state_ == State::closed || ending_) return;
+  }
+  if (!*open) return close(EndKind::normal, "closed its connection");
+  if (socket_->more_to_read()) {
+    // A flooding peer: continue after the other ready handlers had their turn.
+    asio::post(io_, [self = shared_from_this()] {
+      if (self->state_ != State::closed) self->read_ready();
+    });
+    return;
+  }
+  wait_readable();
 }
 
 void Session::handle_message(const proto::Message& m) {
   const std::uint64_t answer_id = m.is_request() ? m.id : 0;
-  if (m.fds != 0) {
-    fail(EndKind::hostile, answer_id,
-         Error{Errc::fd_mismatch, "the frame announces " + std::to_string(m.fds) +
-                                      " fds; control messages to the daemon take none"});
-    return;
-  }
   if (state_ == State::awaiting_hello) {
     if (!m.is_request() || m.method != proto::kHello) {
       fail(EndKind::hostile, answer_id,
@@ -236,63 +201,48 @@ void Session::watch_process() {
 
 void Session::send(const proto::Message& message, std::vector<UniqueFd> fds) {
   if (state_ == State::closed || ending_) return;
-  Outbound out;
-  proto::append_frame(message, out.bytes);
-  out.fds = std::move(fds);
-  const std::uint64_t size = out.bytes.size();
-  if (queued_.bytes() + size > limits_.max_queued_bytes) {
-    end_later(EndKind::slow, "does not read: " + std::to_string(queued_.bytes() + size) +
-                                 " bytes would be queued, the session limit is " +
-                                 std::to_string(limits_.max_queued_bytes));
-    return;
+  int raw[proto::kMaxFdsPerFrame];
+  std::size_t count = 0;
+  for (const UniqueFd& fd : fds) raw[count++] = fd.get();
+  // What the socket takes now holds the kernel's references to the fds; a queued frame, the
+  // queue's own copies. Ours close when `fds` goes.
+  if (auto sent = socket_->send(message, std::span<const int>(raw, count)); !sent) {
+    return end_later(EndKind::normal, sent.error().message);
   }
-  if (!queued_.add(size)) {
-    end_later(EndKind::slow, "does not read: its uid's queued bytes reached the per-uid limit");
-    return;
-  }
-  queue_.push_back(std::move(out));
-  flush();
+  after_write();
 }
 
 void Session::flush() {
-  while (!queue_.empty()) {
-    Outbound& front = queue_.front();
-    iovec part{front.bytes.data() + front.offset, front.bytes.size() - front.offset};
-    int fds[proto::kMaxFdsPerFrame];
-    std::size_t fd_count = 0;
-    for (const UniqueFd& fd : front.fds) fds[fd_count++] = fd.get();
-    auto sent = platform::send_with_fds(socket_.native_handle(), std::span(&part, 1),
-                                        std::span<const int>(fds, fd_count));
-    if (!sent) {
-      end_later(EndKind::normal, sent.error().message);
-      return;
-    }
-    if (sent->would_block) {
-      wait_writable();
-      return;
-    }
-    front.fds.clear();  // the kernel holds its own references now
-    pop_sent(sent->bytes);
+  if (auto flushed = socket_->flush(); !flushed) {
+    return end_later(EndKind::normal, flushed.error().message);
   }
-  if (draining_) end_later(EndKind::normal, "the daemon is shutting down");
+  after_write();
 }
 
-void Session::pop_sent(std::size_t bytes) {
-  Outbound& front = queue_.front();
-  front.offset += bytes;
-  queued_.remove(bytes);
-  if (front.offset == front.bytes.size()) queue_.pop_front();
+void Session::after_write() {
+  const std::uint64_t queued = socket_->backlog_bytes();
+  if (queued < queued_.bytes()) queued_.remove(queued_.bytes() - queued);
+  if (queued > queued_.bytes() && !queued_.add(queued - queued_.bytes())) {
+    return end_later(EndKind::slow,
+                     "does not read: its uid's queued bytes reached the per-uid limit");
+  }
+  if (queued > limits_.max_queued_bytes) {
+    return end_later(EndKind::slow, "does not read: " + std::to_string(queued) +
+                                        " bytes are queued, the session limit is " +
+                                        std::to_string(limits_.max_queued_bytes));
+  }
+  if (socket_->wants_write()) return wait_writable();
+  if (draining_) end_later(EndKind::normal, "the daemon is shutting down");
 }
 
 void Session::wait_writable() {
   if (write_waiting_) return;
   write_waiting_ = true;
-  socket_.async_wait(asio::posix::stream_descriptor::wait_write,
-                     [self = shared_from_this()](asio::error_code error) {
-                       self->write_waiting_ = false;
-                       if (error || self->state_ == State::closed) return;
-                       self->flush();
-                     });
+  readiness_.wait_writable([self = shared_from_this()](asio::error_code error) {
+    self->write_waiting_ = false;
+    if (error || self->state_ == State::closed) return;
+    self->flush();
+  });
 }
 
 // ---- ending ----
@@ -309,9 +259,8 @@ void Session::drain(const std::string& reason) {
     return;
   }
   const proto::ByteBuffer params = proto::encode_body(proto::Shutdown{reason});
-  send(proto::Message::notification(proto::kShutdown, params));
   draining_ = true;
-  flush();
+  send(proto::Message::notification(proto::kShutdown, params));
 }
 
 void Session::end_later(EndKind kind, std::string reason) {
@@ -328,9 +277,9 @@ void Session::close(EndKind kind, const std::string& reason) {
   state_ = State::closed;
   asio::error_code ignored;
   handshake_timer_.cancel();
-  socket_.close(ignored);
+  readiness_.stop();
+  socket_.reset();  // closes the socket, and with its queue the fds still waiting in it
   process_.close(ignored);
-  queue_.clear();
   queued_.reset();
   charge_.reset();
   segment_.reset();  // back to the pool: zeroed, generation bumped

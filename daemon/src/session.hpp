@@ -1,16 +1,17 @@
-// session.hpp — one connected peer on the control socket. A Session reads frames (checking
-// each length, decoding under the control limits, refusing any fd), enforces the handshake
-// state machine and its timeout, keeps a worker's load reports (ipc.load), and writes through
-// a bounded output queue. What a hello or a
-// status request means is the SessionHost's business (the broker); a session only knows its
-// own peer. Every way a session ends goes through close(), which reports it exactly once.
+// session.hpp — one connected peer on the control socket. A Session reads and writes its
+// frames through the FramedSocket every peer uses (transport/framed_socket.hpp: each length
+// checked, decoded under the control limits, any fd refused at the read that brings it, a
+// write that does not fit queued), enforces the handshake state machine and its timeout,
+// keeps a worker's load reports (ipc.load), and bounds what waits for the peer to read
+// (charged to its uid). What a hello or a status request means is the SessionHost's business
+// (the broker); a session only knows its own peer. Every way a session ends goes through
+// close(), which reports it exactly once.
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <set>
@@ -24,7 +25,8 @@
 #include "fastmd/platform/fd.hpp"
 #include "fastmd/platform/unix_socket.hpp"
 #include "fastmd/proto/control.hpp"
-#include "fastmd/proto/frame_reader.hpp"
+#include "fd_readiness.hpp"
+#include "framed_socket.hpp"
 #include "memory/pools.hpp"
 #include "quotas.hpp"
 #include "worker_load.hpp"
@@ -73,8 +75,9 @@ class Session : public std::enable_shared_from_this<Session> {
   /// Starts reading and the handshake timer.
   void start();
 
-  /// Queues one frame with `fds` attached (ownership passes to the queue until sent). When
-  /// the queue would exceed its limit the session is ended as slow (after this call returns).
+  /// Writes one frame with `fds` attached, queueing what the socket does not take (the queue
+  /// keeps its own copies of the fds). When the queue exceeds its limit the session is ended
+  /// as slow (after this call returns).
   void send(const proto::Message& message, std::vector<platform::UniqueFd> fds = {});
 
   /// Answers `request_id` with an error, logs it, and ends the session. `kind` says whether it
@@ -94,10 +97,12 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t id() const { return id_; }
   State state() const { return state_; }
   const platform::PeerCredentials& peer() const { return peer_; }
-  /// The connected socket (for credential queries; reads and writes belong to the session).
-  int socket() { return socket_.native_handle(); }
+  /// The connected socket (for credential queries; reads and writes belong to the session),
+  /// -1 once the session is closed.
+  int socket() const { return socket_ ? socket_->fd() : -1; }
   /// The peer's hello (meaningful once established).
   const proto::Hello& hello() const { return hello_; }
+  /// Bytes written by the daemon that wait for the peer to read them.
   std::uint64_t queued_bytes() const { return queued_.bytes(); }
   void set_limits(SessionLimits limits) { limits_ = limits; }
 
@@ -120,26 +125,21 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string describe() const;
 
  private:
-  struct Outbound {
-    proto::ByteBuffer bytes;
-    std::size_t offset = 0;
-    std::vector<platform::UniqueFd> fds;  // sent with the first byte, then dropped
-  };
-
   void wait_readable();
   void read_ready();
-  /// Handles one frame; false when the session ended.
-  bool handle_frame(proto::ByteView body);
   void handle_message(const proto::Message& message);
   void handle_load(const proto::Message& message);
   void watch_process();
   void flush();
+  /// After a write or a flush: charges the queue's bytes to the uid, watches for writability
+  /// while bytes wait, and ends a session whose queue is over a limit or that has drained.
+  void after_write();
   void wait_writable();
-  void pop_sent(std::size_t bytes);
   void end_later(EndKind kind, std::string reason);
 
   asio::io_context& io_;
-  asio::posix::stream_descriptor socket_;
+  std::optional<ipc::detail::FramedSocket> socket_;  // reset (closed) by close()
+  FdReadiness readiness_;                   // socket_'s fd; declared after it, so it lets go first
   asio::posix::stream_descriptor process_;  // exit watcher: readable when the peer exits
   asio::steady_timer handshake_timer_;
   platform::PeerCredentials peer_;
@@ -150,12 +150,10 @@ class Session : public std::enable_shared_from_this<Session> {
   bool withdrawn_ = false;
   proto::Hello hello_;
 
-  proto::FrameReader reader_;
-  proto::Decoder decoder_;
+  proto::Decoder decoder_;  // message bodies (socket_ decodes the frames)
 
-  SessionCharge charge_;  // this session's place in its uid's session quota
-  std::deque<Outbound> queue_;
-  QueuedBytesCharge queued_;  // queue_'s unsent bytes, charged to the uid
+  SessionCharge charge_;      // this session's place in its uid's session quota
+  QueuedBytesCharge queued_;  // socket_'s queued bytes, charged to the uid
   bool write_waiting_ = false;
   bool draining_ = false;
   bool ending_ = false;  // an end was scheduled by end_later()

@@ -1,6 +1,13 @@
 // ipc.load (PROTOCOL.md §3.10) at the daemon: a worker's reports are kept and shown in
 // ipc.status; a client or observer that sends one, or a worker that sends a bad one, is
 // disconnected with the error the protocol names.
+#include <linux/sockios.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+
+#include <atomic>
+#include <thread>
+
 #include "daemon_process.hpp"
 #include "peer_checks.hpp"
 #include "worker_load_status.hpp"
@@ -163,4 +170,48 @@ TEST_CASE("a worker whose ipc.load does not decode is disconnected with the deco
   CHECK(answer->message.id == 0);
   CHECK(answer->message.error->code == expected);
   CHECK(worker.wait_closed());
+}
+
+TEST_CASE("a burst of load reports, all in the socket before the daemon looks, is read whole") {
+  DaemonProcess daemon;
+  auto worker = RawPeer::connect(daemon.socket_path());
+  require_welcome(worker.hello(reporting_worker_hello("flooding")));
+  auto observer = RawPeer::connect(daemon.socket_path());
+  require_welcome(observer.hello(observer_hello()));
+  // About 95 KiB of reports that arrive as one readiness: the session reads 4 KiB at first,
+  // frames straddle its reads, and it must read on until the socket is empty, since nothing
+  // more from this worker will wake it.
+  constexpr std::uint64_t kReports = 1200;
+  proto::ByteBuffer burst;
+  for (std::uint64_t served = 1; served <= kReports; ++served) {
+    proto::Load load;
+    load.in_flight = 1;
+    load.served = served;
+    proto::append_frame(proto::Message::notification(proto::kLoad, proto::encode_body(load)),
+                        burst);
+  }
+  REQUIRE(burst.size() > 16 * 4096);
+  REQUIRE(::kill(daemon.pid(), SIGSTOP) == 0);
+  std::atomic<bool> sent{false};
+  std::thread sender([&] { sent = worker.send_bytes(burst); });
+  // Until the kernel holds the whole burst (SIOCOUTQ counts its overhead too; bounded: the
+  // daemon is resumed either way).
+  int queued = 0;
+  for (int i = 0; i < 200 && queued < static_cast<int>(burst.size()); ++i) {
+    std::this_thread::sleep_for(10ms);
+    if (::ioctl(worker.fd(), SIOCOUTQ, &queued) != 0) break;
+  }
+  ::kill(daemon.pid(), SIGCONT);
+  sender.join();
+  REQUIRE(sent);
+  CHECK(queued >= static_cast<int>(burst.size()));
+  // The worker sends nothing more, so no new readiness comes: asked on another connection.
+  std::optional<WorkerLoadEntry> load;
+  for (int i = 0; i < 500 && !(load && load->reports == kReports); ++i) {
+    load = worker_load(observer.status(), "flooding");
+    if (!(load && load->reports == kReports)) std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(load);
+  CHECK(load->reports == kReports);
+  CHECK(load->served == kReports);
 }

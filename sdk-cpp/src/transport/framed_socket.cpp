@@ -15,25 +15,38 @@ using proto::Error;
 
 namespace {
 
-// Reads per receive() call, so one busy peer cannot starve the others in the I/O loop.
-constexpr int kReadsPerReceive = 16;
-constexpr std::size_t kReadChunk = 64 * 1024;
-// The read buffer goes back to this size once a large frame has been handed on.
-constexpr std::size_t kIdleBuffer = 64 * 1024;
+// The id of a request in a frame body that failed to decode; 0 when the body holds none.
+std::uint64_t request_id_hint(proto::Decoder& decoder, proto::ByteView body) {
+  auto object = decoder.unpack(body);
+  if (!object) return 0;
+  std::uint64_t id = 0;
+  (void)proto::for_each_field(*object, "a message",
+                              [&](std::string_view key, const msgpack::object& value) {
+                                if (key == "id") {
+                                  if (auto v = proto::read_uint<std::uint64_t>(value, key)) id = *v;
+                                }
+                                return proto::Status{};
+                              });
+  return id;
+}
 
 }  // namespace
 
-FramedSocket::FramedSocket(platform::UniqueFd socket, proto::DecodeLimits limits)
-    : socket_(std::move(socket)), reader_(limits.max_frame), decoder_(limits) {
+FramedSocket::FramedSocket(platform::UniqueFd socket, proto::DecodeLimits limits, ReadOptions read)
+    : socket_(std::move(socket)),
+      read_(read),
+      reader_(limits.max_frame, read.chunk),
+      decoder_(limits) {
   (void)platform::set_nonblocking(socket_.get(), true);
   note_progress();
 }
 
 proto::Result<bool> FramedSocket::receive() {
-  reader_.shrink_to(kIdleBuffer);
-  for (int i = 0; i < kReadsPerReceive; ++i) {
-    const std::span<std::byte> space = reader_.writable(kReadChunk);
-    auto got = platform::recv_with_fds(socket_.get(), space);
+  reader_.shrink_to(read_.chunk);
+  more_to_read_ = false;
+  for (int i = 0; i < read_.reads_per_receive; ++i) {
+    const std::span<std::byte> space = reader_.writable(read_.chunk);
+    auto got = platform::recv_with_fds(socket_.get(), space, read_.max_fds_per_read);
     if (!got) return fail_fds(got.error());
     if (got->eof) return false;
     if (got->would_block) return true;
@@ -57,8 +70,10 @@ proto::Result<bool> FramedSocket::receive() {
     }
     fd_batches_.push_back({begin, received_, std::move(got->fds)});
     // The frames these fds belong to are handed on (next()) before more is read.
+    more_to_read_ = !drained;
     return true;
   }
+  more_to_read_ = true;
   return true;
 }
 
@@ -72,9 +87,13 @@ proto::Result<std::optional<Inbound>> FramedSocket::next() {
   const std::uint64_t start = next_frame_;
   next_frame_ += proto::kFrameHeaderBytes + (*body)->size();
   auto message = decoder_.decode(**body);
-  if (!message) return fail_fds(message.error());
+  if (!message) {
+    failed_request_id_ = request_id_hint(decoder_, **body);
+    return fail_fds(message.error());
+  }
   Inbound inbound{*message, {}};
   if (auto claimed = claim_fds(start, next_frame_, message->fds, inbound.fds); !claimed) {
+    failed_request_id_ = message->is_request() ? message->id : 0;
     return fail_fds(claimed.error());
   }
   return std::optional<Inbound>{std::move(inbound)};

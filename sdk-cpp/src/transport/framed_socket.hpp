@@ -36,21 +36,45 @@ struct Inbound {
   std::vector<platform::UniqueFd> fds;
 };
 
+/// How a FramedSocket reads.
+struct ReadOptions {
+  /// Bytes asked of each read; the buffer starts at this size and shrinks back to it once a
+  /// larger frame has been handed on. The daemon's control sessions, many and mostly idle,
+  /// read 4 KiB at a time; the data plane 64 KiB.
+  std::size_t chunk = 64 * 1024;
+  /// Fds one read may bring. 0 (the daemon, whose control messages take none): any fd ends
+  /// the connection with FD_MISMATCH at the read that brought it, closed at once.
+  std::size_t max_fds_per_read = proto::kMaxFdsPerFrame;
+  /// Reads one receive() makes at most, so one busy peer cannot starve the others. The buffer
+  /// holds everything they bring until next() hands it on, so a reader with many peers keeps
+  /// this small (the daemon: 1, its frames handled before the next read).
+  int reads_per_receive = 16;
+};
+
 class FramedSocket {
  public:
   /// Takes the connected socket and makes it non-blocking.
-  FramedSocket(platform::UniqueFd socket, proto::DecodeLimits limits);
+  FramedSocket(platform::UniqueFd socket, proto::DecodeLimits limits, ReadOptions read = {});
 
   int fd() const { return socket_.get(); }
 
   /// Reads what has arrived without blocking. false: the peer closed its end. Stops at a read
-  /// that comes back short, so the caller must poll the fd level-triggered (an EOF right behind
-  /// the last bytes is seen on the next readiness).
+  /// that comes back short (the socket is empty: later bytes, or an EOF right behind the last
+  /// ones, make it readable again), or after a budget of reads so that one busy peer cannot
+  /// starve the others; then more_to_read() is true.
   proto::Result<bool> receive();
+
+  /// True when the last receive() stopped at its budget with bytes perhaps still in the
+  /// socket: an edge-triggered poller (Asio's) calls receive() again before it waits.
+  bool more_to_read() const { return more_to_read_; }
 
   /// The next complete frame, std::nullopt when more bytes are needed, or the error that
   /// ends the connection.
   proto::Result<std::optional<Inbound>> next();
+
+  /// After next() failed on a frame (it did not decode, or its fds did not match): the id of
+  /// the request it held, 0 if it held none, so the error answer can name the request.
+  std::uint64_t failed_request_id() const { return failed_request_id_; }
 
   /// Writes one frame: the prefix encoded from the message, then its inline payload
   /// straight from the caller's memory, with `fds` attached to its first byte (they are
@@ -115,8 +139,11 @@ class FramedSocket {
   proto::Error fail_fds(proto::Error error);
 
   platform::UniqueFd socket_;
+  ReadOptions read_;
   proto::FrameReader reader_;
   proto::Decoder decoder_;
+  bool more_to_read_ = false;
+  std::uint64_t failed_request_id_ = 0;
   std::deque<FdBatch> fd_batches_;
   std::size_t held_fds_ = 0;
   std::uint64_t received_ = 0;    // stream offset of the end of what arrived
