@@ -19,7 +19,7 @@ class FdReadiness {
   ~FdReadiness() { stop(); }
 
   /// Calls `handler(asio::error_code)` once the fd is readable. Asio's reactor is
-  /// edge-triggered: wait only after a read found the socket empty.
+  /// edge-triggered: wait only after a read found nothing (EAGAIN).
   template <class Handler>
   void wait_readable(Handler&& handler) {
     descriptor_.async_wait(asio::posix::stream_descriptor::wait_read,

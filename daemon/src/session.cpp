@@ -14,12 +14,13 @@ using proto::Error;
 
 namespace {
 
-// Control frames are small and sessions many: each reads 4 KiB at a time, one read per turn
-// with its frames handled before the next, so a session holds a few KiB and at most one
-// frame however fast its peer writes. Any fd that comes with a read ends the session
-// (control messages to the daemon take none).
+// Control frames are small and sessions many: each reads 4 KiB at a time, at most two reads
+// per turn (the usual turn: bytes, then EAGAIN) with their frames handled before the next, so
+// a session holds a few KiB and at most one frame however fast its peer writes. Asio's
+// reactor is edge-triggered: a turn ends at EAGAIN or EOF, never at a short read. Any fd
+// that comes with a read ends the session (control messages to the daemon take none).
 constexpr ipc::detail::ReadOptions kControlReads{
-    .chunk = 4096, .max_fds_per_read = 0, .reads_per_receive = 1};
+    .chunk = 4096, .max_fds_per_read = 0, .reads_per_receive = 2, .edge_triggered = true};
 
 std::string what_arrived(const proto::Message& m) {
   std::string text(proto::message_type_name(m.type));
@@ -201,12 +202,12 @@ void Session::watch_process() {
 
 void Session::send(const proto::Message& message, std::vector<UniqueFd> fds) {
   if (state_ == State::closed || ending_) return;
-  int raw[proto::kMaxFdsPerFrame];
-  std::size_t count = 0;
-  for (const UniqueFd& fd : fds) raw[count++] = fd.get();
+  std::vector<int> raw;
+  raw.reserve(fds.size());
+  for (const UniqueFd& fd : fds) raw.push_back(fd.get());
   // What the socket takes now holds the kernel's references to the fds; a queued frame, the
   // queue's own copies. Ours close when `fds` goes.
-  if (auto sent = socket_->send(message, std::span<const int>(raw, count)); !sent) {
+  if (auto sent = socket_->send(message, raw); !sent) {
     return end_later(EndKind::normal, sent.error().message);
   }
   after_write();
@@ -219,6 +220,9 @@ void Session::flush() {
   after_write();
 }
 
+// The limits are checked once a write is queued (FramedSocket encodes and queues in one
+// step), so a queue passes them by at most the one control frame (64 KiB) that ends the
+// session, uncharged to the uid if the uid's limit refused it, until close() frees it.
 void Session::after_write() {
   const std::uint64_t queued = socket_->backlog_bytes();
   if (queued < queued_.bytes()) queued_.remove(queued_.bytes() - queued);

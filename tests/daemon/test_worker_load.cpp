@@ -215,3 +215,19 @@ TEST_CASE("a burst of load reports, all in the socket before the daemon looks, i
   CHECK(load->reports == kReports);
   CHECK(load->served == kReports);
 }
+
+TEST_CASE(
+    "a worker whose last report and EOF arrive while the daemon is not looking is seen gone") {
+  DaemonProcess daemon;
+  auto observer = RawPeer::connect(daemon.socket_path());
+  require_welcome(observer.hello(observer_hello()));
+  {
+    auto worker = RawPeer::connect(daemon.socket_path());
+    require_welcome(worker.hello(reporting_worker_hello("leaving")));
+    REQUIRE(::kill(daemon.pid(), SIGSTOP) == 0);
+    send_load(worker, 0, 7);
+  }  // closed: the bytes and the EOF wait together, and this process (its pid) lives on
+  REQUIRE(::kill(daemon.pid(), SIGCONT) == 0);
+  CHECK(wait_for_status(
+      observer, [](const StatusReport& status) { return status.number("sessions_total") == 1; }));
+}

@@ -56,7 +56,7 @@ proto::Result<bool> FramedSocket::receive() {
     // A read that did not fill the space emptied the socket: reading again would only return
     // EAGAIN, one wasted syscall per wake-up (a fifth of a small call's). What arrives later
     // makes the socket readable again, and every poller here is level-triggered.
-    const bool drained = got->bytes < space.size();
+    const bool drained = !read_.edge_triggered && got->bytes < space.size();
     if (got->fds.empty()) {
       if (drained) return true;
       continue;
@@ -78,6 +78,7 @@ proto::Result<bool> FramedSocket::receive() {
 }
 
 proto::Result<std::optional<Inbound>> FramedSocket::next() {
+  failed_request_id_ = 0;
   auto body = reader_.next();
   if (!body) return fail_fds(body.error());
   if (!*body) {

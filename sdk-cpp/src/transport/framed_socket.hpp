@@ -49,6 +49,10 @@ struct ReadOptions {
   /// holds everything they bring until next() hands it on, so a reader with many peers keeps
   /// this small (the daemon: 1, its frames handled before the next read).
   int reads_per_receive = 16;
+  /// For an edge-triggered poller (the daemon's Asio reactor), which wakes only for what
+  /// arrives later: a read that brought bytes does not end the reading, since an EOF may sit
+  /// right behind them; receive() goes on to EAGAIN or EOF, or reports more_to_read().
+  bool edge_triggered = false;
 };
 
 class FramedSocket {
@@ -59,13 +63,13 @@ class FramedSocket {
   int fd() const { return socket_.get(); }
 
   /// Reads what has arrived without blocking. false: the peer closed its end. Stops at a read
-  /// that comes back short (the socket is empty: later bytes, or an EOF right behind the last
-  /// ones, make it readable again), or after a budget of reads so that one busy peer cannot
-  /// starve the others; then more_to_read() is true.
+  /// that comes back short (the socket is empty: a level-triggered poller is woken again by
+  /// later bytes, or an EOF right behind the last ones), or after a budget of reads so that
+  /// one busy peer cannot starve the others; then more_to_read() is true.
   proto::Result<bool> receive();
 
-  /// True when the last receive() stopped at its budget with bytes perhaps still in the
-  /// socket: an edge-triggered poller (Asio's) calls receive() again before it waits.
+  /// True when the last receive() stopped with bytes or an EOF perhaps still in the socket
+  /// (its budget, or ReadOptions::edge_triggered): call receive() again before waiting.
   bool more_to_read() const { return more_to_read_; }
 
   /// The next complete frame, std::nullopt when more bytes are needed, or the error that
