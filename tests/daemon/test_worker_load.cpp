@@ -46,6 +46,20 @@ proto::ByteBuffer uint_map(
   return out;
 }
 
+// Worker `name`'s load, asked by `observer`, once the daemon has taken `reports` of its
+// reports (it reads them asynchronously; up to 5 s).
+WorkerLoadEntry load_once_taken(RawPeer& observer, const std::string& name, std::uint64_t reports) {
+  std::optional<WorkerLoadEntry> load;
+  for (int i = 0; i < 500; ++i) {
+    load = worker_load(observer.status(), name);
+    if (load && load->reports >= reports) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(load);
+  REQUIRE(load->reports == reports);
+  return *load;
+}
+
 }  // namespace
 
 TEST_CASE("a worker that never reported shows as idle with nothing served") {
@@ -80,17 +94,8 @@ TEST_CASE("the daemon keeps a worker's last load, when it came and when it last 
   auto observer = RawPeer::connect(daemon.socket_path());
   require_welcome(observer.hello(observer_hello()));
 
-  // The load once the daemon has taken `reports` of them (it reads them asynchronously).
   const auto load_after = [&](std::uint64_t reports) {
-    std::optional<WorkerLoadEntry> load;
-    for (int i = 0; i < 500; ++i) {
-      load = worker_load(observer.status(), "busy");
-      if (load && load->reports >= reports) break;
-      std::this_thread::sleep_for(10ms);
-    }
-    REQUIRE(load);
-    REQUIRE(load->reports == reports);
-    return *load;
+    return load_once_taken(observer, "busy", reports);
   };
 
   send_load(worker, 3, 40);
@@ -206,14 +211,7 @@ TEST_CASE("a burst of load reports, all in the socket before the daemon looks, i
   REQUIRE(sent);
   CHECK(queued >= static_cast<int>(burst.size()));
   // The worker sends nothing more, so no new readiness comes: asked on another connection.
-  std::optional<WorkerLoadEntry> load;
-  for (int i = 0; i < 500 && !(load && load->reports == kReports); ++i) {
-    load = worker_load(observer.status(), "flooding");
-    if (!(load && load->reports == kReports)) std::this_thread::sleep_for(10ms);
-  }
-  REQUIRE(load);
-  CHECK(load->reports == kReports);
-  CHECK(load->served == kReports);
+  CHECK(load_once_taken(observer, "flooding", kReports).served == kReports);
 }
 
 TEST_CASE(
