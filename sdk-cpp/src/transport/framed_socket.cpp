@@ -54,8 +54,9 @@ proto::Result<bool> FramedSocket::receive() {
     const std::uint64_t begin = received_;
     received_ += got->bytes;
     // A read that did not fill the space emptied the socket: reading again would only return
-    // EAGAIN, one wasted syscall per wake-up (a fifth of a small call's). What arrives later
-    // makes the socket readable again, and every poller here is level-triggered.
+    // EAGAIN, one wasted syscall per wake-up (a fifth of a small call's). A level-triggered
+    // poller is woken again by what arrives later; an edge-triggered one is not, for an EOF
+    // already behind these bytes, so it reads on (ReadOptions::edge_triggered).
     const bool drained = !read_.edge_triggered && got->bytes < space.size();
     if (got->fds.empty()) {
       if (drained) return true;
