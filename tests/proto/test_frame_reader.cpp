@@ -74,3 +74,50 @@ TEST_CASE("an oversize length prefix is an error as soon as its 4 bytes arrive")
   REQUIRE_FALSE(frame.ok());
   CHECK(frame.error().code == Errc::frame_too_large);
 }
+
+TEST_CASE("a frame is known to be still arriving until its last byte is in") {
+  const ByteBuffer stream = frames_of(3);
+  FrameReader reader(kDefaultMaxDataFrame);
+  CHECK_FALSE(reader.ends_mid_frame());
+  feed(reader, ByteView(stream.data(), 2));  // half a length prefix
+  CHECK(reader.ends_mid_frame());
+  feed(reader, ByteView(stream.data() + 2, stream.size() - 3));
+  CHECK(reader.ends_mid_frame());
+  feed(reader, ByteView(stream.data() + stream.size() - 1, 1));
+  CHECK_FALSE(reader.ends_mid_frame());
+  while (reader.next()->has_value()) {
+  }
+  CHECK_FALSE(reader.ends_mid_frame());
+}
+
+TEST_CASE(
+    "a buffer grown for large frames is kept while they come and given back after small ones") {
+  constexpr std::size_t kSmall = 4096;
+  FrameReader reader(kDefaultMaxDataFrame, kSmall);
+  const std::string large_payload(1024 * 1024, 'x');
+  ByteBuffer large, small;
+  append_frame(Message::request(1, "echo", as_bytes(large_payload)), large);
+  append_frame(Message::request(2, "echo", as_bytes(std::string_view("hi"))), small);
+  // Returns the capacity the frame found, after the shrink_to() a receive makes first.
+  const auto take = [&](const ByteBuffer& frame) {
+    reader.shrink_to(kSmall);
+    const std::size_t found = reader.capacity();
+    for (std::size_t at = 0; at < frame.size(); at += kSmall) {
+      feed(reader, ByteView(frame.data() + at, std::min(kSmall, frame.size() - at)));
+    }
+    auto body = reader.next();
+    REQUIRE(body.ok());
+    REQUIRE(body->has_value());
+    return found;
+  };
+
+  CHECK(take(large) == kSmall);
+  const std::size_t grown = reader.capacity();
+  CHECK(grown >= large.size());
+  for (int i = 0; i < 3; ++i) {
+    CHECK(take(large) == grown);  // kept, not given back and grown again for every frame
+  }
+  // The first look after a large frame sees it; the run of small looks starts after that.
+  for (int i = 0; i < FrameReader::kSmallLooksBeforeShrink; ++i) CHECK(take(small) == grown);
+  CHECK(take(small) == kSmall);
+}

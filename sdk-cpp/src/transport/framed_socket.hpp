@@ -38,9 +38,9 @@ struct Inbound {
 
 /// How a FramedSocket reads.
 struct ReadOptions {
-  /// Bytes asked of each read; the buffer starts at this size and shrinks back to it once a
-  /// larger frame has been handed on. The daemon's control sessions, many and mostly idle,
-  /// read 4 KiB at a time; the data plane 64 KiB.
+  /// Bytes asked of each read; the buffer starts at this size and shrinks back to it after a
+  /// run of frames that fit it (FrameReader::shrink_to). The daemon's control sessions, many and
+  /// mostly idle, read 4 KiB at a time; the data plane 64 KiB.
   std::size_t chunk = 64 * 1024;
   /// Fds one read may bring. 0 (the daemon, whose control messages take none): any fd ends
   /// the connection with FD_MISMATCH at the read that brought it, closed at once.
@@ -63,9 +63,10 @@ class FramedSocket {
   int fd() const { return socket_.get(); }
 
   /// Reads what has arrived without blocking. false: the peer closed its end. Stops at a read
-  /// that comes back short (the socket is empty: a level-triggered poller is woken again by
-  /// later bytes, or an EOF right behind the last ones), or after a budget of reads so that
-  /// one busy peer cannot starve the others; then more_to_read() is true.
+  /// that comes back short between frames (the socket is empty: a level-triggered poller is
+  /// woken again by later bytes, or an EOF right behind the last ones), at EAGAIN, or after a
+  /// budget of reads so that one busy peer cannot starve the others; then more_to_read() is
+  /// true.
   proto::Result<bool> receive();
 
   /// True when the last receive() stopped with bytes or an EOF perhaps still in the socket
