@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <unordered_set>
 #include <vector>
 
 #include "control_connection.hpp"
@@ -59,7 +60,7 @@ class DirectChannel {
   std::atomic<std::size_t> unanswered_bytes{0};
   /// ... and their ids, to refuse a second request with an id still in flight (the worker's,
   /// guarded by its mutex; at most kMaxUnansweredPerChannel entries).
-  std::vector<std::uint64_t> request_ids;
+  std::unordered_set<std::uint64_t> request_ids;
 
   /// Whether the endpoint watches the channel for POLLOUT (it has a write backlog); the thread
   /// running the rounds.

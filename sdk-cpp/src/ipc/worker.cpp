@@ -23,9 +23,11 @@
 //
 // A client that does not read its answers costs the worker a bounded amount (channel_limits.hpp):
 // its channel is not read while kMaxUnansweredPerChannel of its requests are unanswered or
-// kAnswerBacklogPauseBytes of answers wait for it, and it is closed (with a logged reason)
-// when that backlog stalls for kAnswerStallLimit or reaches kAnswerBacklogCloseBytes. A write
-// that fails closes the channel too, so the client fails over instead of waiting.
+// kAnswerBacklogPauseBytes of answers wait for it, and is read again once half of that is gone
+// (not at the first answer: a pipelining client would be paused every few answers). It is
+// closed (with a logged reason) when that backlog stalls for kAnswerStallLimit or reaches
+// kAnswerBacklogCloseBytes. A write that fails closes the channel too, so the client fails
+// over instead of waiting.
 //
 // Result blocks are lent to the channel they are answered on (lent_blocks.hpp): when a
 // channel ends and its client's process is gone, whatever it never released comes back at
@@ -76,6 +78,21 @@ constexpr std::chrono::nanoseconds kReadAtLeastEvery = kQuickHandler;
 // The params of ipc.draining: an empty map.
 const proto::ByteBuffer kEmptyMap{std::byte{0x80}};
 
+// A paused channel is read again once half of each bound is free, not at the first answer:
+// a resume costs a wake-up and two epoll_ctl calls, paid once per many requests this way
+// (at the first answer, a pipelining client paid them for every batch of answers).
+void resume_if_room(detail::Endpoint& endpoint, const std::shared_ptr<DirectChannel>& channel) {
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with Endpoint::input_open's
+  if (!channel->watch.paused.load(std::memory_order_relaxed)) return;
+  if (channel->unanswered.load(std::memory_order_relaxed) > detail::kMaxUnansweredPerChannel / 2 ||
+      channel->unanswered_bytes.load(std::memory_order_relaxed) >
+          detail::kMaxUnansweredBytesPerChannel / 2 ||
+      channel->socket().backlog_bytes() > detail::kAnswerBacklogPauseBytes / 2) {
+    return;
+  }
+  endpoint.resume_input(channel);
+}
+
 // After a write to `channel`: a failed one, or a backlog past the bound, ends the channel.
 void check_sent(detail::Endpoint& endpoint, const std::shared_ptr<DirectChannel>& channel,
                 const proto::Status& sent) {
@@ -113,7 +130,7 @@ class AnswerBatch {
         check_sent(endpoint_, channel, channel->socket().send_encoded(frames));
         // This write may have drained the backlog that paused the channel's input: only the
         // I/O thread's own flushes look again otherwise.
-        if (channel->watch.paused.load(std::memory_order_relaxed)) endpoint_.resume_input(channel);
+        resume_if_room(endpoint_, channel);
       }
       frames.clear();
     }
@@ -357,8 +374,7 @@ class Worker::Impl final : public detail::EndpointHooks {
       task.params = task.inline_params;
     }
     std::unique_lock lock(mutex_);
-    if (std::find(channel->request_ids.begin(), channel->request_ids.end(), m.id) !=
-        channel->request_ids.end()) {
+    if (channel->request_ids.contains(m.id)) {
       // Answers could not be told apart: a peer that does this is broken or hostile.
       return endpoint_.fail_channel(
           channel, Error{Errc::invalid_field, "request id " + std::to_string(m.id) +
@@ -368,7 +384,7 @@ class Worker::Impl final : public detail::EndpointHooks {
       lock.unlock();
       return answer_error(channel, m.id, not_run(task.method));
     }
-    channel->request_ids.push_back(m.id);
+    channel->request_ids.insert(m.id);
     channel->unanswered.fetch_add(1, std::memory_order_relaxed);
     in_flight_.fetch_add(1, std::memory_order_relaxed);
     channel->unanswered_bytes.fetch_add(task.inline_params.size(), std::memory_order_relaxed);
@@ -429,13 +445,7 @@ class Worker::Impl final : public detail::EndpointHooks {
     answered_.fetch_add(1, std::memory_order_relaxed);
   }
 
-  void forget_id_locked(const Task& task) {
-    auto& ids = task.channel->request_ids;
-    auto it = std::find(ids.begin(), ids.end(), task.id);
-    if (it == ids.end()) return;
-    *it = ids.back();
-    ids.pop_back();
-  }
+  void forget_id_locked(const Task& task) { task.channel->request_ids.erase(task.id); }
 
   // A read request was answered: its channel may be read again.
   void settle(const Task& task) {
@@ -443,8 +453,7 @@ class Worker::Impl final : public detail::EndpointHooks {
     channel->unanswered.fetch_sub(1, std::memory_order_relaxed);
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
     channel->unanswered_bytes.fetch_sub(task.inline_params.size(), std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with Endpoint::input_open's
-    if (channel->watch.paused.load(std::memory_order_relaxed)) endpoint_.resume_input(channel);
+    resume_if_room(endpoint_, channel);
   }
 
   void cancel_queued(const std::shared_ptr<DirectChannel>& channel, std::uint64_t id) {

@@ -18,12 +18,16 @@ namespace fastmd::ipc::detail {
 inline constexpr std::size_t kMaxHeldFdsPerChannel = 2 * proto::kMaxFdsPerFrame;
 
 /// A worker stops reading a channel's requests while this many bytes of its answers wait
-/// unread in the worker (the peer does not read), and reads on once they are written.
+/// unread in the worker (the peer does not read), and reads on once half of them are written
+/// (each of these pause bounds resumes at half, worker.cpp's resume_if_room).
 inline constexpr std::size_t kAnswerBacklogPauseBytes = 4 * 1024 * 1024;
 
 /// A worker stops reading a channel's requests while this many of them are read but not yet
-/// answered: what an unread answer backlog can still grow by stays bounded.
-inline constexpr std::uint32_t kMaxUnansweredPerChannel = 256;
+/// answered: what an unread answer backlog can still grow by stays bounded. Each costs the
+/// worker about 200 bytes while it waits (under 1 MiB per channel at the bound); at 256, a
+/// pipelining client was paused and resumed every few dozen answers, and 64 B calls ran at a
+/// third of their speed (bench/run, docs/performance.md).
+inline constexpr std::uint32_t kMaxUnansweredPerChannel = 4096;
 
 /// ...or while the inline params of its unanswered requests (copied while they wait) take
 /// this many bytes.
