@@ -7,11 +7,11 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
-#include <unordered_set>
 #include <vector>
 
 #include "control_connection.hpp"
 #include "framed_socket.hpp"
+#include "in_flight_ids.hpp"
 #include "payload.hpp"
 
 namespace fastmd::ipc::detail {
@@ -60,7 +60,7 @@ class DirectChannel {
   std::atomic<std::size_t> unanswered_bytes{0};
   /// ... and their ids, to refuse a second request with an id still in flight (the worker's,
   /// guarded by its mutex; at most kMaxUnansweredPerChannel entries).
-  std::unordered_set<std::uint64_t> request_ids;
+  InFlightIds request_ids;
 
   /// Whether the endpoint watches the channel for POLLOUT (it has a write backlog); the thread
   /// running the rounds.

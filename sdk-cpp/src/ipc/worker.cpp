@@ -78,19 +78,24 @@ constexpr std::chrono::nanoseconds kReadAtLeastEvery = kQuickHandler;
 // The params of ipc.draining: an empty map.
 const proto::ByteBuffer kEmptyMap{std::byte{0x80}};
 
-// A paused channel is read again once half of each bound is free, not at the first answer:
-// a resume costs a wake-up and two epoll_ctl calls, paid once per many requests this way
-// (at the first answer, a pipelining client paid them for every batch of answers).
+// Whether a channel's requests may be read: what its client has the worker hold is below
+// each bound (channel_limits.hpp) divided by `share`: 1 to go on reading, 2 to take a paused
+// channel up again. Resuming at half, not at the first answer, pays a resume (a wake-up and
+// two epoll_ctl calls) once per many answers: a pipelining client paid it every few.
+bool within_bounds(const DirectChannel& channel, unsigned share) {
+  return channel.unanswered.load(std::memory_order_relaxed) <
+             detail::kMaxUnansweredPerChannel / share &&
+         channel.unanswered_bytes.load(std::memory_order_relaxed) <
+             detail::kMaxUnansweredBytesPerChannel / share &&
+         channel.socket().backlog_bytes() < detail::kAnswerBacklogPauseBytes / share;
+}
+
+// After an answer was settled or written: takes up a paused channel that has room again.
 void resume_if_room(detail::Endpoint& endpoint, const std::shared_ptr<DirectChannel>& channel) {
   std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with Endpoint::input_open's
-  if (!channel->watch.paused.load(std::memory_order_relaxed)) return;
-  if (channel->unanswered.load(std::memory_order_relaxed) > detail::kMaxUnansweredPerChannel / 2 ||
-      channel->unanswered_bytes.load(std::memory_order_relaxed) >
-          detail::kMaxUnansweredBytesPerChannel / 2 ||
-      channel->socket().backlog_bytes() > detail::kAnswerBacklogPauseBytes / 2) {
-    return;
+  if (channel->watch.paused.load(std::memory_order_relaxed) && within_bounds(*channel, 2)) {
+    endpoint.resume_input(channel);
   }
-  endpoint.resume_input(channel);
 }
 
 // After a write to `channel`: a failed one, or a backlog past the bound, ends the channel.
@@ -374,17 +379,17 @@ class Worker::Impl final : public detail::EndpointHooks {
       task.params = task.inline_params;
     }
     std::unique_lock lock(mutex_);
-    if (channel->request_ids.contains(m.id)) {
+    if (!channel->request_ids.add(m.id)) {
       // Answers could not be told apart: a peer that does this is broken or hostile.
       return endpoint_.fail_channel(
           channel, Error{Errc::invalid_field, "request id " + std::to_string(m.id) +
                                                   " is already in flight on this channel"});
     }
     if (refusing_) {
+      channel->request_ids.remove(m.id);
       lock.unlock();
       return answer_error(channel, m.id, not_run(task.method));
     }
-    channel->request_ids.insert(m.id);
     channel->unanswered.fetch_add(1, std::memory_order_relaxed);
     in_flight_.fetch_add(1, std::memory_order_relaxed);
     channel->unanswered_bytes.fetch_add(task.inline_params.size(), std::memory_order_relaxed);
@@ -392,10 +397,7 @@ class Worker::Impl final : public detail::EndpointHooks {
   }
 
   bool accepts_input(const DirectChannel& channel) override {
-    return channel.unanswered.load(std::memory_order_relaxed) < detail::kMaxUnansweredPerChannel &&
-           channel.unanswered_bytes.load(std::memory_order_relaxed) <
-               detail::kMaxUnansweredBytesPerChannel &&
-           channel.socket().backlog_bytes() < detail::kAnswerBacklogPauseBytes;
+    return within_bounds(channel, channel.watch.paused.load(std::memory_order_relaxed) ? 2 : 1);
   }
 
   void on_channel_closed(const std::shared_ptr<DirectChannel>& channel, const Error& why) override {
@@ -445,7 +447,7 @@ class Worker::Impl final : public detail::EndpointHooks {
     answered_.fetch_add(1, std::memory_order_relaxed);
   }
 
-  void forget_id_locked(const Task& task) { task.channel->request_ids.erase(task.id); }
+  void forget_id_locked(const Task& task) { task.channel->request_ids.remove(task.id); }
 
   // A read request was answered: its channel may be read again.
   void settle(const Task& task) {
