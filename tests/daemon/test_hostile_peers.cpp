@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <optional>
+
 #include "daemon_process.hpp"
 #include "peer_checks.hpp"
 #include "reported_pid.hpp"
@@ -140,6 +142,74 @@ TEST_CASE("a peer that does not read is disconnected while others go on") {
   CHECK(status.number("sessions_total") == 1);
   auto newcomer = RawPeer::connect(daemon.socket_path());
   require_welcome(newcomer.hello(client_hello({})));
+}
+
+namespace {
+
+// What the status report lists as queued for session `id`; nullopt when it is not listed.
+std::optional<std::uint64_t> queued_bytes_of(const StatusReport& report, std::uint64_t id) {
+  const msgpack::object* sessions = report.find("sessions");
+  REQUIRE(sessions != nullptr);
+  REQUIRE(sessions->type == msgpack::type::ARRAY);
+  for (std::uint32_t i = 0; i < sessions->via.array.size; ++i) {
+    std::optional<std::uint64_t> session, queued;
+    const msgpack::object& entry = sessions->via.array.ptr[i];
+    for (std::uint32_t k = 0; k < entry.via.map.size; ++k) {
+      const auto& kv = entry.via.map.ptr[k];
+      const std::string_view key(kv.key.via.str.ptr, kv.key.via.str.size);
+      if (key == "session") session = kv.val.via.u64;
+      if (key == "queued_bytes") queued = kv.val.via.u64;
+    }
+    if (session == id) return queued;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+TEST_CASE("peers of one uid that do not read are cut off at the uid's limit, not each at its own") {
+  // Each session may queue 24 KiB, the uid 32 KiB in all: a second sluggard of the same uid
+  // reaches the uid's limit first.
+  DaemonProcess daemon(
+      {"--max-queued-bytes-per-session", "24576", "--max-queued-bytes-per-uid", "32768"});
+  auto bystander = RawPeer::connect(daemon.socket_path());
+  require_welcome(bystander.hello(observer_hello()));
+  auto first = RawPeer::connect(daemon.socket_path());
+  const std::uint64_t first_id = require_welcome(first.hello(observer_hello()));
+  auto second = RawPeer::connect(daemon.socket_path());
+  const std::uint64_t second_id = require_welcome(second.hello(observer_hello()));
+
+  // The first asks for status reports, one at a time and reading none, until the daemon holds
+  // more than half the uid's limit for it (the kernel's buffer fills first).
+  std::uint64_t first_queued = 0;
+  for (std::uint64_t id = 2; id < 20000 && first_queued < 16384; ++id) {
+    proto::ByteBuffer request;
+    proto::append_frame(proto::Message::request(id, proto::kStatus), request);
+    REQUIRE(first.send_bytes(request));
+    const auto queued = queued_bytes_of(StatusReport(bystander.status()), first_id);
+    REQUIRE(queued.has_value());  // still connected: below its own limit
+    first_queued = *queued;
+  }
+  REQUIRE(first_queued >= 16384);
+  REQUIRE(first_queued < 24576);
+
+  // The second does the same in bulk: it is cut off for the uid's limit, long before its own.
+  proto::ByteBuffer requests;
+  for (std::uint64_t id = 2; id < 202; ++id) {
+    proto::append_frame(proto::Message::request(id, proto::kStatus), requests);
+  }
+  const std::string cut_off = "disconnected slow peer session " + std::to_string(second_id);
+  for (int round = 0; round < 200 && !daemon.wait_for_log(cut_off, 0ms); ++round) {
+    if (!second.send_bytes(requests)) break;
+  }
+  REQUIRE(daemon.wait_for_log(cut_off));
+  CHECK(daemon.log().find("its uid's queued bytes reached the per-uid limit") != std::string::npos);
+
+  // The first is still there with its queue; the bystander was served throughout.
+  const StatusReport status(bystander.status());
+  CHECK(queued_bytes_of(status, first_id).has_value());
+  CHECK_FALSE(queued_bytes_of(status, second_id).has_value());
+  CHECK(status.number("counters.disconnects_slow") == 1);
 }
 
 TEST_CASE("peers with long names and many methods cannot push ipc.status past one frame") {
