@@ -18,7 +18,8 @@ using proto::Result;
 /// The Error for a failed system call: IO_ERROR, "what: strerror(errno)".
 proto::Error system_error(std::string_view what, int errno_value);
 
-/// Binds and listens on `path` (SOCK_STREAM, non-blocking, CLOEXEC). The path must not exist.
+/// Binds and listens on `path` (SOCK_STREAM, non-blocking, CLOEXEC). The path must not exist;
+/// it appears once the socket accepts (bound beside it and renamed into place).
 Result<UniqueFd> listen_unix(const std::string& path, int backlog = 512);
 
 /// Connects to `path` (blocking connect; the fd is returned blocking, CLOEXEC).
