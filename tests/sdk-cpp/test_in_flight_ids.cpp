@@ -1,48 +1,50 @@
 // The worker's record of a channel's unanswered request ids (sdk-cpp/src/ipc/in_flight_ids.hpp):
 // a repeated id is refused whatever order the ids come in, and an answered id may come again.
+#include <initializer_list>
+#include <vector>
+
 #include <catch2/catch.hpp>
 
 #include "in_flight_ids.hpp"
 
 using fastmd::ipc::detail::InFlightIds;
 
+namespace {
+
+// Adds each id in turn: whether it was taken (true) or refused as in flight (false).
+std::vector<bool> add_each(InFlightIds& ids, std::initializer_list<std::uint64_t> each) {
+  std::vector<bool> taken;
+  for (std::uint64_t id : each) taken.push_back(ids.add(id));
+  return taken;
+}
+
+using Taken = std::vector<bool>;
+
+}  // namespace
+
 TEST_CASE("an id still in flight is refused, and taken again once answered") {
   InFlightIds ids;
-  CHECK(ids.add(1));
-  CHECK(ids.add(2));
-  CHECK(ids.add(3));
-  CHECK_FALSE(ids.add(2));
-  CHECK_FALSE(ids.add(3));
+  CHECK(add_each(ids, {1, 2, 3, 2, 3}) == Taken{true, true, true, false, false});
   ids.remove(2);
-  CHECK(ids.add(2));
-  CHECK_FALSE(ids.add(1));
+  CHECK(add_each(ids, {2, 1}) == Taken{true, false});
 }
 
 TEST_CASE("ids that do not rise are still told apart") {
   InFlightIds ids;
-  CHECK(ids.add(10));
-  CHECK(ids.add(5));
-  CHECK(ids.add(7));
-  CHECK_FALSE(ids.add(5));
-  CHECK_FALSE(ids.add(7));
-  CHECK_FALSE(ids.add(10));
-  // The highest answered first: a lower id that was never sent is new, a lower one in flight not.
+  CHECK(add_each(ids, {10, 5, 7, 5, 7, 10}) == Taken{true, true, true, false, false, false});
+  // The highest answered first: a lower id never sent is new, a lower one in flight is not.
   ids.remove(10);
-  CHECK(ids.add(9));
-  CHECK_FALSE(ids.add(9));
-  CHECK_FALSE(ids.add(5));
-  CHECK(ids.add(10));
+  CHECK(add_each(ids, {9, 9, 5, 10}) == Taken{true, false, false, true});
 }
 
 TEST_CASE("once every id is answered, any id is new again, 0 included") {
   InFlightIds ids;
-  CHECK(ids.add(0));
-  CHECK_FALSE(ids.add(0));
+  CHECK(add_each(ids, {0, 0}) == Taken{true, false});
   ids.remove(0);
   ids.remove(42);  // never in flight: ignored
-  CHECK(ids.add(0));
+  CHECK(add_each(ids, {0}) == Taken{true});
   ids.remove(0);
-  CHECK(ids.add(7));
+  CHECK(add_each(ids, {7}) == Taken{true});
   ids.remove(7);
-  CHECK(ids.add(3));
+  CHECK(add_each(ids, {3}) == Taken{true});
 }
