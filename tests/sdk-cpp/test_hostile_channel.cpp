@@ -59,6 +59,14 @@ std::string describe_fds(pid_t pid) {
   return out;
 }
 
+// Mappings of the process (lines of /proc/PID/maps).
+std::size_t mappings(pid_t pid) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  std::size_t count = 0;
+  for (std::string line; std::getline(maps, line);) ++count;
+  return count;
+}
+
 // Resident memory in KiB (/proc/PID/status VmRSS).
 std::size_t rss_kib(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
@@ -446,6 +454,49 @@ TEST_CASE("a client that never reads its answers is paused, then cut off; nobody
     CHECK(attacker.channel->wait_closed(15s));
   }
   CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline_fds; }, 15s));
+  bystander.stop_and_check();
+}
+
+TEST_CASE("requests that each come with a memfd are read 64 at a time, not as fast as they arrive",
+          "[hostile]") {
+  Cluster cluster;
+  MarkdownWorker worker(cluster);
+  WellBehavedClient bystander(cluster);
+  const std::size_t baseline = mappings(worker.pid());
+  // Documents slow enough to transform that reading could run far ahead of the handler; each
+  // goes in a one-off memfd of its own, which the worker maps until its handler is done.
+  std::string markdown;
+  while (markdown.size() < 128 * 1024) markdown += "# heading\n\n*some* `text` [a](b)\n\n";
+  std::vector<fastmd::shm::OneOff> payloads;
+  for (int i = 0; i < 200; ++i) {
+    auto oneoff = fastmd::shm::make_oneoff(fastmd::proto::as_bytes(markdown));
+    REQUIRE(oneoff);
+    payloads.push_back(std::move(*oneoff));
+  }
+  Attacker attacker = attach(cluster);
+  std::size_t peak = baseline;
+  std::thread sender([&] {
+    for (std::size_t i = 0; i < payloads.size(); ++i) {
+      Message request = Message::request(i + 1, "transform");
+      request.shm = payloads[i].handle;
+      request.fds = 1;
+      const int fd = payloads[i].fd.get();
+      if (!attacker.channel->send_bytes(frame_of(request), {&fd, 1})) break;
+    }
+  });
+  // The answers are read as they come: what the worker holds is bounded by how far it reads
+  // ahead of its handler, at most kMaxUnansweredWithFdsPerChannel requests with an fd.
+  std::size_t answered = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (answered < payloads.size() && std::chrono::steady_clock::now() < deadline) {
+    peak = std::max(peak, mappings(worker.pid()));
+    if (attacker.channel->receive(1ms)) ++answered;
+  }
+  sender.join();
+  INFO("worker mappings: " << baseline << " at rest, " << peak << " at most");
+  CHECK(answered == payloads.size());
+  // 64 requests with fds, plus the few a bystander's calls and the reading batch add.
+  CHECK(peak <= baseline + 64 + 16);
   bystander.stop_and_check();
 }
 

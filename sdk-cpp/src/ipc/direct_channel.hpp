@@ -56,6 +56,8 @@ class DirectChannel {
 
   /// Requests read from this channel and not yet answered (the worker's back-pressure).
   std::atomic<std::uint32_t> unanswered{0};
+  /// ... and those of them that came with an fd (a mapped one-off payload).
+  std::atomic<std::uint32_t> unanswered_with_fds{0};
   /// ... and the bytes of their inline params the worker holds.
   std::atomic<std::size_t> unanswered_bytes{0};
   /// ... and their ids, to refuse a second request with an id still in flight (the worker's,

@@ -85,6 +85,8 @@ const proto::ByteBuffer kEmptyMap{std::byte{0x80}};
 bool within_bounds(const DirectChannel& channel, unsigned share) {
   return channel.unanswered.load(std::memory_order_relaxed) <
              detail::kMaxUnansweredPerChannel / share &&
+         channel.unanswered_with_fds.load(std::memory_order_relaxed) <
+             detail::kMaxUnansweredWithFdsPerChannel / share &&
          channel.unanswered_bytes.load(std::memory_order_relaxed) <
              detail::kMaxUnansweredBytesPerChannel / share &&
          channel.socket().backlog_bytes() < detail::kAnswerBacklogPauseBytes / share;
@@ -160,6 +162,7 @@ struct Task {
   ByteView params;
   std::vector<std::byte> inline_params;  // a copy of inline params (the frame buffer moves on)
   std::unique_ptr<Reply::Hold> hold;     // keeps shared-memory params until the task is done
+  bool came_with_fd = false;             // its params are a mapped one-off memfd
 };
 
 // How long a method's handler usually takes: an exponential moving average, shared by the
@@ -371,7 +374,8 @@ class Worker::Impl final : public detail::EndpointHooks {
     auto payload = detail::take_payload(m, inbound.fds, channel->peer_segment.get());
     if (!payload) return answer_error(channel, m.id, payload.error());
 
-    Task task{channel, m.id, entry, std::string(m.method), {}, {}, std::move(payload->hold)};
+    Task task{channel,  m.id, entry, std::string(m.method), {}, {}, std::move(payload->hold),
+              m.fds > 0};
     if (task.hold) {
       task.params = payload->bytes;
     } else {
@@ -391,6 +395,7 @@ class Worker::Impl final : public detail::EndpointHooks {
       return answer_error(channel, m.id, not_run(task.method));
     }
     channel->unanswered.fetch_add(1, std::memory_order_relaxed);
+    if (task.came_with_fd) channel->unanswered_with_fds.fetch_add(1, std::memory_order_relaxed);
     in_flight_.fetch_add(1, std::memory_order_relaxed);
     channel->unanswered_bytes.fetch_add(task.inline_params.size(), std::memory_order_relaxed);
     tasks_.push_back(std::move(task));  // the leader wakes a follower for it (serve())
@@ -453,6 +458,7 @@ class Worker::Impl final : public detail::EndpointHooks {
   void settle(const Task& task) {
     const std::shared_ptr<DirectChannel>& channel = task.channel;
     channel->unanswered.fetch_sub(1, std::memory_order_relaxed);
+    if (task.came_with_fd) channel->unanswered_with_fds.fetch_sub(1, std::memory_order_relaxed);
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
     channel->unanswered_bytes.fetch_sub(task.inline_params.size(), std::memory_order_relaxed);
     resume_if_room(endpoint_, channel);

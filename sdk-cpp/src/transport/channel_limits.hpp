@@ -23,11 +23,16 @@ inline constexpr std::size_t kMaxHeldFdsPerChannel = 2 * proto::kMaxFdsPerFrame;
 inline constexpr std::size_t kAnswerBacklogPauseBytes = 4 * 1024 * 1024;
 
 /// A worker stops reading a channel's requests while this many of them are read but not yet
-/// answered: what an unread answer backlog can still grow by stays bounded. Each costs the
-/// worker about 200 bytes while it waits (under 1 MiB per channel at the bound); at 256, a
-/// pipelining client was paused and resumed every few dozen answers, and 64 B calls ran at a
-/// third of their speed (bench/run, docs/performance.md).
-inline constexpr std::uint32_t kMaxUnansweredPerChannel = 4096;
+/// answered: what an unread answer backlog can still grow by stays bounded. At the default
+/// inline threshold their answers add at most 16 MiB to a backlog paused at
+/// kAnswerBacklogPauseBytes, well short of kAnswerBacklogCloseBytes, so a slow but honest
+/// client is not closed. At 256, resumed at the first answer, a pipelining client was paused
+/// every few dozen answers and 64 B calls ran at a third of their speed (docs/performance.md).
+inline constexpr std::uint32_t kMaxUnansweredPerChannel = 1024;
+
+/// ...or while this many of them came with an fd (a one-off memfd, mapped until the handler
+/// is done): each costs the worker a mapping, of which a process has a limited number.
+inline constexpr std::uint32_t kMaxUnansweredWithFdsPerChannel = 64;
 
 /// ...or while the inline params of its unanswered requests (copied while they wait) take
 /// this many bytes.
@@ -38,7 +43,7 @@ inline constexpr std::size_t kMaxUnansweredBytesPerChannel = 16 * 1024 * 1024;
 inline constexpr std::chrono::milliseconds kAnswerStallLimit{5000};
 
 /// ...or whose unread answers reach this many bytes (only reachable with inline thresholds
-/// raised far above the default, since the pause above stops new work).
+/// raised far above the default, since the pauses above stop new work).
 inline constexpr std::size_t kAnswerBacklogCloseBytes = 64 * 1024 * 1024;
 
 }  // namespace fastmd::ipc::detail
