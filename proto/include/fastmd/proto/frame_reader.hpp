@@ -19,7 +19,7 @@ namespace fastmd::proto {
 class FrameReader {
  public:
   /// shrink_to() gives a large buffer back after this many looks in a row that found it
-  /// empty with no frame larger than the wanted capacity since the previous look.
+  /// empty, with no more than the wanted capacity buffered at once since the previous look.
   static constexpr int kSmallLooksBeforeShrink = 16;
 
   explicit FrameReader(std::uint32_t max_frame, std::size_t initial_capacity = 64 * 1024)
@@ -53,16 +53,17 @@ class FrameReader {
     peak_ = std::max(peak_, end_);
     // Steps over the complete frames that arrived (an invalid prefix stops the walk: next()
     // reports it), so ends_mid_frame() costs nothing per call.
-    while (end_ - scanned_ >= kFrameHeaderBytes) {
+    while (!bad_prefix_ && end_ - scanned_ >= kFrameHeaderBytes) {
       const std::uint32_t length = load_u32_le(buffer_.get() + scanned_);
-      if (!check_frame_length(length, max_frame_) || end_ - scanned_ - kFrameHeaderBytes < length)
-        break;
+      bad_prefix_ = !check_frame_length(length, max_frame_);
+      if (bad_prefix_ || end_ - scanned_ - kFrameHeaderBytes < length) break;
       scanned_ += kFrameHeaderBytes + length;
     }
   }
 
-  /// True when the bytes buffered end inside a frame: its sender is still writing it.
-  bool ends_mid_frame() const { return scanned_ != end_; }
+  /// True when the bytes buffered end inside a frame: its sender is still writing it. False
+  /// behind a length prefix next() will refuse: nothing more is worth reading.
+  bool ends_mid_frame() const { return scanned_ != end_ && !bad_prefix_; }
 
   /// The next complete frame body, std::nullopt if more bytes are needed, or the error that
   /// ends the connection (FRAME_EMPTY, FRAME_TOO_LARGE). A body stays valid until writable().
@@ -93,8 +94,8 @@ class FrameReader {
   std::size_t capacity() const { return capacity_; }
 
   /// Called between reads: gives the memory of large frames back once the buffer has been
-  /// found empty kSmallLooksBeforeShrink times in a row with nothing larger than `capacity`
-  /// buffered since the look before.
+  /// found empty kSmallLooksBeforeShrink times in a row with no more than `capacity` bytes
+  /// buffered at once since the look before (a large frame, or a burst of small ones).
   void shrink_to(std::size_t capacity) {
     if (begin_ != end_ || capacity_ <= capacity) return;
     const bool needed = peak_ > capacity;
@@ -120,6 +121,7 @@ class FrameReader {
   std::size_t scanned_ = 0;  // the end of the complete frames buffered
   std::size_t peak_ = 0;     // the most bytes buffered since the last shrink_to()
   int small_looks_ = 0;
+  bool bad_prefix_ = false;  // the walk in commit() met a length that next() refuses
   std::uint32_t pending_length_ = 0;
 };
 
