@@ -1,6 +1,6 @@
 // The listening socket's path: a peer that waits for the file to appear and connects at once
-// is never refused (the file appears only once the socket accepts), and nothing else is left
-// in the directory.
+// is never refused (the file appears only once the socket accepts), a path that exists is
+// refused and left as it was, and nothing else is left in the directory.
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -72,5 +74,20 @@ TEST_CASE("a peer that connects as soon as the socket's path appears is never re
   CHECK(tried.load() == kRounds - 1);
   CHECK(refused.load() == 0);
   CHECK(fs::is_empty(dir));
+  fs::remove_all(dir);
+}
+
+TEST_CASE(
+    "listening on a path that exists fails and leaves the path and its directory as they were") {
+  char pattern[] = "/tmp/fastmd-listen-XXXXXX";
+  REQUIRE(::mkdtemp(pattern) != nullptr);
+  const fs::path dir = pattern;
+  const fs::path path = dir / "ipcd.sock";
+  { std::ofstream(path) << "not a socket"; }
+  auto listening = listen_unix(path.string());
+  REQUIRE_FALSE(listening);
+  CHECK(listening.error().message.find(path.string()) != std::string::npos);
+  CHECK(fs::is_regular_file(path));
+  CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator{}) == 1);
   fs::remove_all(dir);
 }

@@ -42,27 +42,28 @@ Result<UniqueFd> listen_unix(const std::string& path, int backlog) {
   auto address = make_address(path);
   if (!address) return address.error();
   // The path appears only once the socket accepts: it is bound under a name of its own
-  // beside `path`, listens, and is renamed into place (atomically), so a peer that waits for
-  // the file and connects at once is never refused in the moment between bind() and
-  // listen() (a peer polling for the file met that in 4-8 of 200 daemon starts, and bench/run
-  // failed on it once). A path too long for the extra name is bound directly.
+  // beside `path`, listens, and is linked into place, so a peer that waits for the file and
+  // connects at once is never refused in the moment between bind() and listen() (a peer
+  // polling for the file met that in 4-8 of 200 daemon starts, and bench/run failed on it
+  // once). link() keeps bind()'s refusal of an existing path. A name left by a process of the
+  // same pid that died halfway is removed first; a path too long for the extra name is bound
+  // directly.
   const std::string bound_as = path + "." + std::to_string(::getpid()) + ".new";
   auto staged = make_address(bound_as);
   auto opened = os::open_unix_socket(true);
   if (!opened) return opened.error();
   UniqueFd fd = std::move(*opened);
+  if (staged) ::unlink(bound_as.c_str());
   const sockaddr_un& first = staged ? *staged : *address;
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&first), sizeof(first)) != 0) {
     return system_error("bind " + std::string(first.sun_path), errno);
   }
-  const char* failed = ::listen(fd.get(), backlog) != 0                          ? "listen "
-                       : staged && ::rename(bound_as.c_str(), path.c_str()) != 0 ? "rename to "
-                                                                                 : nullptr;
-  if (failed) {
-    const int error = errno;
-    if (staged) ::unlink(bound_as.c_str());
-    return system_error(failed + path, error);
-  }
+  const char* failed = ::listen(fd.get(), backlog) != 0                        ? "listen "
+                       : staged && ::link(bound_as.c_str(), path.c_str()) != 0 ? "bind "
+                                                                               : nullptr;
+  const int error = errno;
+  if (staged) ::unlink(bound_as.c_str());
+  if (failed) return system_error(failed + path, error);
   return fd;
 }
 

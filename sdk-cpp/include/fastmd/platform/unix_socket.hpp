@@ -19,7 +19,7 @@ using proto::Result;
 proto::Error system_error(std::string_view what, int errno_value);
 
 /// Binds and listens on `path` (SOCK_STREAM, non-blocking, CLOEXEC). The path must not exist;
-/// it appears once the socket accepts (bound beside it and renamed into place).
+/// it appears once the socket accepts (bound beside it and linked into place).
 Result<UniqueFd> listen_unix(const std::string& path, int backlog = 512);
 
 /// Connects to `path` (blocking connect; the fd is returned blocking, CLOEXEC).
