@@ -13,12 +13,18 @@ const { after, before } = require('node:test');
 const { openFastTransport } = require('../../lib/transports/fast');
 const { binary } = require('../support/env');
 
-/** Resolves once `check()` is true; rejects after `ms` with `what` in the message. */
+/**
+ * Resolves once `check()` is true; rejects after `ms` with `what` in the message (a function is
+ * called then, so the message can say what was last seen).
+ */
 async function waitFor(check, ms, what) {
   const deadline = Date.now() + ms;
   for (;;) {
     if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const awaited = typeof what === 'function' ? what() : what;
+      throw new Error(`timed out after ${ms} ms waiting for ${awaited}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

@@ -29,7 +29,7 @@ async function waitForPool(socket, name, done, ms, what) {
   await waitFor(async () => {
     seen = await poolStatus(socket, name);
     return seen !== undefined && done(seen);
-  }, ms, `${what} (last seen: ${JSON.stringify(seen)})`);
+  }, ms, () => `${what} (last seen: ${JSON.stringify(seen)})`);
   return seen;
 }
 
