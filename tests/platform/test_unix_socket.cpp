@@ -15,6 +15,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "daemon_process.hpp"
 #include "fastmd/platform/unix_socket.hpp"
 
 using namespace fastmd::platform;
@@ -37,9 +38,8 @@ int connect_errno(const std::string& path) {
 }  // namespace
 
 TEST_CASE("a peer that connects as soon as the socket's path appears is never refused") {
-  char pattern[] = "/tmp/fastmd-listen-XXXXXX";
-  REQUIRE(::mkdtemp(pattern) != nullptr);
-  const fs::path dir = pattern;
+  const fastmd::test::TempDir temp;
+  const fs::path dir = temp.path();
   const std::string path = (dir / "ipcd.sock").string();
 
   constexpr int kRounds = 5000;
@@ -74,14 +74,12 @@ TEST_CASE("a peer that connects as soon as the socket's path appears is never re
   CHECK(tried.load() == kRounds - 1);
   CHECK(refused.load() == 0);
   CHECK(fs::is_empty(dir));
-  fs::remove_all(dir);
 }
 
 TEST_CASE(
     "listening on a path that exists fails and leaves the path and its directory as they were") {
-  char pattern[] = "/tmp/fastmd-listen-XXXXXX";
-  REQUIRE(::mkdtemp(pattern) != nullptr);
-  const fs::path dir = pattern;
+  const fastmd::test::TempDir temp;
+  const fs::path dir = temp.path();
   const fs::path path = dir / "ipcd.sock";
   { std::ofstream(path) << "not a socket"; }
   auto listening = listen_unix(path.string());
@@ -89,5 +87,4 @@ TEST_CASE(
   CHECK(listening.error().message.find(path.string()) != std::string::npos);
   CHECK(fs::is_regular_file(path));
   CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator{}) == 1);
-  fs::remove_all(dir);
 }
