@@ -48,3 +48,13 @@ TEST_CASE("once every id is answered, any id is new again, 0 included") {
   ids.remove(7);
   CHECK(add_each(ids, {3}) == Taken{true});
 }
+
+TEST_CASE("ids answered oldest first leave the younger ones in flight") {
+  InFlightIds ids;
+  CHECK(add_each(ids, {1, 2, 3, 4}) == Taken{true, true, true, true});
+  ids.remove(1);
+  ids.remove(2);
+  CHECK(add_each(ids, {1, 2, 3, 4}) == Taken{true, true, false, false});
+  ids.remove(3);
+  CHECK(add_each(ids, {3, 4}) == Taken{true, false});
+}
