@@ -65,7 +65,7 @@ proto::Status prefault(int fd, std::uint64_t size, bool huge_pages) {
     auto mapping = platform::Mapping::map(fd, static_cast<std::size_t>(size), true);
     if (!mapping) return mapping.error();
     if (auto advised = platform::advise_huge_pages(mapping->bytes()); !advised) return advised;
-    if (platform::populate(*mapping, platform::PopulateFor::write)) return {};
+    if (platform::populate(mapping->bytes(), platform::PopulateFor::write)) return {};
   }
   return platform::allocate_pages(fd, size);
 }

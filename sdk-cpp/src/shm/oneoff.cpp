@@ -126,7 +126,7 @@ proto::Result<AttachedPayload> map_attached(platform::UniqueFd fd, std::uint64_t
     if (!mapping) return mapping.error();
     // MAP_POPULATE would write-fault (copy) every page of a writable private mapping; this
     // maps the file's pages read-only instead, in one call (Linux >= 5.14; lazy elsewhere).
-    (void)platform::populate(*mapping, platform::PopulateFor::read);
+    (void)platform::populate(mapping->bytes(), platform::PopulateFor::read);
     return AttachedPayload(std::move(*mapping), static_cast<std::size_t>(length));
   }
   auto mapping = platform::Mapping::map(fd.get(), static_cast<std::size_t>(length), false, 0,

@@ -15,7 +15,7 @@ struct Capabilities {
   const char* credentials;     // where peer_credentials()/peer_groups() come from
   bool peer_pid;               // peer_credentials() knows the peer's pid (else pid is 0)
   bool peer_groups;            // peer_groups() lists supplementary groups
-  bool prefault;               // populate() pre-faults a mapping in one call
+  bool prefault;               // populate() pre-faults memory in one call
   bool huge_pages;             // advise_huge_pages() works (the daemon's --huge-pages)
 };
 

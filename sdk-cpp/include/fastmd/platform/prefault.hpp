@@ -20,9 +20,10 @@ proto::Status allocate_pages(int fd, std::uint64_t size);
 /// How a mapping's pages are populated.
 enum class PopulateFor : bool { read, write };
 
-/// Faults every page of `mapping` in, in one call. Returns false when nothing was done (an
-/// old kernel, or a platform without the call): the pages then come in on first touch.
-bool populate(const Mapping& mapping, PopulateFor access);
+/// Faults every page of `memory` in, in one call: a mapping's bytes, or page-aligned memory of
+/// the caller's own (e.g. from aligned_alloc). Returns false when nothing was done (an old
+/// kernel, or a platform without the call): the pages then come in on first touch.
+bool populate(std::span<std::byte> memory, PopulateFor access);
 
 /// Asks for transparent huge pages over `memory` (a mapping's bytes, or page-aligned memory of
 /// the caller's own, e.g. from aligned_alloc); IO_ERROR where the platform has none.

@@ -23,9 +23,9 @@ proto::Status allocate_pages(int fd, std::uint64_t size) {
   return {};
 }
 
-bool populate(const Mapping& mapping, PopulateFor access) {
+bool populate(std::span<std::byte> memory, PopulateFor access) {
   const int advice = access == PopulateFor::write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ;
-  return ::madvise(mapping.data(), mapping.size(), advice) == 0;
+  return ::madvise(memory.data(), memory.size(), advice) == 0;
 }
 
 proto::Status advise_huge_pages(std::span<std::byte> memory) {

@@ -29,7 +29,7 @@ proto::Status allocate_pages(int fd, std::uint64_t size) {
   return {};
 }
 
-bool populate(const Mapping&, PopulateFor) {
+bool populate(std::span<std::byte>, PopulateFor) {
   return false;  // no MADV_POPULATE: pages come in on first touch
 }
 

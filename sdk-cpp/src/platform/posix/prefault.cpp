@@ -31,7 +31,7 @@ proto::Status allocate_pages(int fd, std::uint64_t size) {
   return {};
 }
 
-bool populate(const Mapping&, PopulateFor) {
+bool populate(std::span<std::byte>, PopulateFor) {
   return false;  // nothing to call: pages come in on first touch
 }
 
