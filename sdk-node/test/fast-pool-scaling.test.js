@@ -21,8 +21,13 @@ describe('a busy pool of one-thread workers', { timeout: 120000 }, () => {
     const initial = await waitForPool(socket, 'markdown', (p) => readyPids(p).length === 1, 20000,
       'the min worker');
 
-    // fastmd-worker-md --concurrency 1 runs one call at a time: two big transforms kept in
-    // flight are more than one worker can run, so the daemon must add the second.
+    // fastmd-worker-md --concurrency 1 runs one call at a time: big transforms kept in flight
+    // are more than one worker can run, so the daemon must add the second. Four lanes: the
+    // daemon counts a worker saturated only while its load reports (one per 100 ms) show a call
+    // in flight for 500 ms in a row, and with two lanes this wait timed out twice in CI (cause
+    // not established). With two, the moments when both lanes are decoding and checking their
+    // 600 KB answers leave the worker idle, and a report taken then restarts that count; with
+    // four, calls stay queued behind the running one.
     let document = '';
     while (document.length < 512 * 1024) document += '# Title\n\nSome *text* and `code`.\n\n';
     const expected = await fixture.client.call('transform', document);
@@ -36,7 +41,7 @@ describe('a busy pool of one-thread workers', { timeout: 120000 }, () => {
         assert.equal(html, expected);
       }
     };
-    const lanes = [lane(), lane()];
+    const lanes = Array.from({ length: 4 }, lane);
 
     const counts = [initial.workers.length]; // the pool's worker counts over time
     const record = (pool) => {
