@@ -1,5 +1,6 @@
 // The owner's allocator: placement, full segment, wrap-around, out-of-order release,
-// write-then-shrink, grow, waiting for space, and a property test over many seeds.
+// write-then-shrink, grow, waiting for space, the owner's hook when full, and a property test
+// over many seeds.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -183,6 +184,33 @@ TEST_CASE("a writer waits a bounded time for a reader to release space", "[shm]"
   REQUIRE_FALSE(none.ok());
   CHECK(none.error().code == Errc::shm_no_space);
   CHECK(std::chrono::steady_clock::now() - start >= 20ms);
+}
+
+TEST_CASE(
+    "a writer with no room asks its owner's hook again after each pause, and gets the blocks "
+    "the hook took back",
+    "[shm]") {
+  SegmentFixture f(kFirstBlockOffset + kHeader + 4096);
+  constexpr fastmd::shm::HolderId kHolder = 7;
+  const ShmHandle held = write_block(f, 4096, 1);
+  f.writer->lend(held, kHolder);
+  int asked = 0;
+  // The holder's process is seen gone on the third question; take_back() locks the writer,
+  // so the hook runs without the writer's lock.
+  f.writer->set_when_full([&] {
+    if (++asked == 3) CHECK(f.writer->take_back(kHolder) == 1);
+  });
+  auto block = f.writer->allocate(4096, 5000ms);
+  REQUIRE(block.ok());
+  CHECK(asked == 3);
+  CHECK(f.writer->stats().waits == 1);
+  CHECK(f.writer->stats().taken_back == 1);
+
+  // A hook that finds nothing to take back leaves the answer as it was: no room.
+  auto none = f.writer->allocate(64, 0ms);
+  REQUIRE_FALSE(none.ok());
+  CHECK(none.error().code == Errc::shm_no_space);
+  CHECK(asked == 4);
 }
 
 TEST_CASE("random allocation and release orders keep blocks disjoint and intact", "[shm]") {

@@ -387,7 +387,8 @@ class Client::Impl final : public detail::EndpointHooks {
   // --- EndpointHooks, on the I/O thread (on_message also on a thread in call()) ---
 
   void on_session(const proto::HelloReply& reply, platform::UniqueFd segment_fd) override {
-    auto own = detail::open_own_segment(std::move(segment_fd), reply.segment);
+    auto own = detail::open_own_segment(std::move(segment_fd), reply.segment,
+                                        [this] { lent_blocks_.take_back_from_exited(); });
     std::lock_guard lock(mutex_);
     own_segment_ = std::move(own);
     // Channels of the earlier connection close once their worker is introduced again and

@@ -76,6 +76,15 @@ LentBlocks::Clock::time_point LentBlocks::next_check() const {
 void LentBlocks::check(Clock::time_point now) {
   std::lock_guard lock(mutex_);
   if (now < next_check_) return;
+  settle_ended_locked(now);
+}
+
+void LentBlocks::take_back_from_exited() {
+  std::lock_guard lock(mutex_);
+  if (!ended_.empty()) settle_ended_locked(Clock::now());
+}
+
+void LentBlocks::settle_ended_locked(Clock::time_point now) {
   std::erase_if(ended_, [&](Holder& holder) { return settle_locked(holder); });
   next_check_ = ended_.empty() ? Clock::time_point::max() : now + kCheckEvery;
 }

@@ -4,7 +4,8 @@
 // come back at once if the peer's process is gone. A peer that still lives may keep viewing blocks
 // in place after a channel closed (the Node SDK keeps result Buffers over them; a client closes
 // old-generation channels while it runs, PROTOCOL.md §3.8), so its blocks come back through their
-// state words as usual, or all at once when its process exits later (checked on the owner's timer).
+// state words as usual, or all at once when its process exits later (checked on the owner's timer,
+// and whenever the segment is full: the peer's process often ends a moment after its channel).
 // Without a watcher (an older kernel, portable POSIX) nothing is taken back: the state words alone
 // decide, as before. The channels of one live process share one watcher, so watching an ended
 // channel whose peer lives on costs no fd beyond the one its other channels already hold.
@@ -59,8 +60,11 @@ class LentBlocks {
   /// When check() is next due; Clock::time_point::max() when no ended channel waits.
   Clock::time_point next_check() const;
 
-  /// Takes back the blocks of ended channels whose peers have exited since.
+  /// Takes back the blocks of ended channels whose peers have exited since, when due.
   void check(Clock::time_point now);
+
+  /// The same at once: the segment's hook when it is full (SegmentWriter::set_when_full).
+  void take_back_from_exited();
 
  private:
   using ExitWatcher = std::shared_ptr<const platform::UniqueFd>;
@@ -74,6 +78,7 @@ class LentBlocks {
 
   // True when `holder` needs no more watching (its blocks came back, or cannot be told).
   bool settle_locked(Holder& holder);
+  void settle_ended_locked(Clock::time_point now);
   // The exit watcher of the live process `pid`, shared with its other channels; nullptr when none
   // can be had.
   ExitWatcher exit_watcher_of_locked(std::uint32_t pid);

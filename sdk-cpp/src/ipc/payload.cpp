@@ -14,11 +14,13 @@ using proto::Errc;
 using proto::Error;
 
 std::shared_ptr<OwnSegment> open_own_segment(platform::UniqueFd fd,
-                                             const std::optional<proto::SegmentInfo>& info) {
+                                             const std::optional<proto::SegmentInfo>& info,
+                                             shm::SegmentWriter::WhenFull when_full) {
   if (!fd || !info) return nullptr;
   auto writer = shm::SegmentWriter::open(std::move(fd), *info);
   // Without a usable segment, payloads go inline or by one-off memfd: slower, still correct.
   if (!writer) return nullptr;
+  (*writer)->set_when_full(std::move(when_full));
   return std::make_shared<OwnSegment>(std::move(*writer));
 }
 

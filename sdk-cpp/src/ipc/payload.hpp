@@ -43,9 +43,11 @@ class PeerSegment {
 };
 
 /// This session's own segment, where it writes outgoing payloads. nullptr when the daemon
-/// gave none (pool exhausted, or no shared memory).
+/// gave none (pool exhausted, or no shared memory). `when_full` takes back the blocks of
+/// readers that are gone (LentBlocks::take_back_from_exited, SegmentWriter::set_when_full).
 std::shared_ptr<OwnSegment> open_own_segment(platform::UniqueFd fd,
-                                             const std::optional<proto::SegmentInfo>& info);
+                                             const std::optional<proto::SegmentInfo>& info,
+                                             shm::SegmentWriter::WhenFull when_full);
 
 /// A peer's segment as introduced, mapped read-only to read its payloads in place.
 /// nullptr when the peer has none. Errors (a bad fd) are the caller's to report.

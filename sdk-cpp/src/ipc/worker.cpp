@@ -301,7 +301,8 @@ class Worker::Impl final : public detail::EndpointHooks {
   // --- EndpointHooks, on the leader ---
 
   void on_session(const proto::HelloReply& reply, platform::UniqueFd segment_fd) override {
-    own_segment_ = detail::open_own_segment(std::move(segment_fd), reply.segment);
+    own_segment_ = detail::open_own_segment(std::move(segment_fd), reply.segment,
+                                            [this] { lent_blocks_.take_back_from_exited(); });
     load_reporter_.restart();  // a new daemon knows nothing of this worker's load yet
     daemon_accepts_load_ = reply.accepts_load;
     daemon_takes_draining_ = reply.drain_ms.has_value();

@@ -153,6 +153,13 @@ proto::Result<std::uint64_t> SegmentWriter::reserve(std::uint64_t capacity,
       reclaim_released();
       gap = find_gap(span);
     }
+    if (!gap && when_full_) {
+      // take_back() locks the writer itself; the owner's hook may take its own lock first.
+      lock.unlock();
+      when_full_();
+      lock.lock();
+      gap = find_gap(span);
+    }
     if (gap) {
       if (waited) ++stats_.waits;
       return place(*gap, span);

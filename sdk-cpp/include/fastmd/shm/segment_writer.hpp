@@ -6,7 +6,8 @@
 // mutex); shared memory holds only the block headers. Placement is next-fit over a ring
 // with wrap-around: a new block goes in the first gap at or after the end of the previous
 // one that is large enough, skipping blocks still held, wrapping to the start once. When no
-// gap fits, released blocks are reclaimed and the writer retries until its wait runs out.
+// gap fits, released blocks are reclaimed, the owner is asked to take back the blocks of readers
+// that are gone (set_when_full()), and the writer retries until its wait runs out.
 //
 // The writer also records whom each sealed block was lent to (lend()), so that the blocks of
 // a reader whose process is gone can be taken back at once (take_back()) instead of staying
@@ -21,6 +22,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -131,6 +133,16 @@ class SegmentWriter {
   /// their state words.
   std::size_t take_back(HolderId holder);
 
+  /// What the owner does when an allocation finds no room: take back (take_back()) the blocks
+  /// of holders whose process is gone. A reader's process may end a moment after its channel
+  /// did, so an allocation that waits asks again after each pause, and the blocks come back
+  /// to the allocation that needs them rather than at the owner's next timer. Called without
+  /// the writer's lock, on the allocating thread.
+  using WhenFull = std::function<void()>;
+
+  /// Sets the hook above; once, before the writer is shared with other threads.
+  void set_when_full(WhenFull hook) { when_full_ = std::move(hook); }
+
   /// The largest payload one block can hold (the segment minus its header and one block
   /// header).
   std::size_t max_block() const;
@@ -173,6 +185,7 @@ class SegmentWriter {
   std::map<std::uint64_t, Placed> placed_;  // by header offset: every block not reclaimed
   std::uint64_t cursor_ = 0;                // where the next search starts (ring order)
   WriterStats stats_;
+  WhenFull when_full_;
 };
 
 }  // namespace fastmd::shm
