@@ -14,6 +14,7 @@ const Capabilities& capabilities() {
 #endif
       .memory_backing = "shm_open",
       .sealing = false,
+      .poller = "poll",
       .liveness = "eof",
       .exit_watcher = false,
       .credentials = "LOCAL_PEERCRED",

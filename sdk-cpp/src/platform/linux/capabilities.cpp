@@ -9,6 +9,7 @@ const Capabilities& capabilities() {
       .name = "linux",
       .memory_backing = "memfd",
       .sealing = true,
+      .poller = "epoll",
       .liveness = "pidfd",
       .exit_watcher = true,
       .credentials = "SO_PEERCRED+SO_PEERGROUPS",

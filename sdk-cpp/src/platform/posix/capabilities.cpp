@@ -10,6 +10,7 @@ const Capabilities& capabilities() {
       .name = "posix",
       .memory_backing = "shm_open",
       .sealing = false,
+      .poller = "poll",
       .liveness = "eof",
       .exit_watcher = false,
       .credentials = "getpeereid",

@@ -1,0 +1,74 @@
+// fastmd/platform/poller.hpp — the one wait of an event loop: a set of fds, each watched for
+// input, output or both and named by a tag the waiter gets back, plus a wake-up any thread can
+// send. Level-triggered, like poll(): an fd stays ready until what it has is taken. Any thread
+// may change the set while another waits in it. Linux keeps the set in the kernel (epoll, with
+// an eventfd for wake-ups); portable POSIX keeps it in the process and poll()s a copy, woken to
+// take a change that adds interest, and makes fd() (one fd for an outer event loop to watch)
+// from a pipe that a relay thread signals (docs/platforms.md).
+//
+//     auto poller = fastmd::platform::Poller::open().value();
+//     poller.change(socket_fd, &channel, {}, {.input = true});
+//     std::array<fastmd::platform::Poller::Ready, 64> ready;
+//     const int n = poller.wait(ready, 1000);   // from another thread: poller.wake()
+//     for (int i = 0; i < n; ++i) handle(static_cast<Channel*>(ready[i].tag));
+#pragma once
+
+#include <memory>
+#include <span>
+
+#include "fastmd/proto/result.hpp"
+
+namespace fastmd::platform {
+
+/// What an fd is watched for. Both false: not watched.
+struct Interest {
+  bool input = false;
+  bool output = false;
+  bool operator==(const Interest&) const = default;
+  bool any() const { return input || output; }
+};
+
+class Poller {
+ public:
+  /// An fd that is ready, with the tag it was watched with. A hang-up or an error counts as
+  /// input: the read that follows sees the EOF or the error.
+  struct Ready {
+    void* tag = nullptr;
+    bool input = false;
+    bool output = false;
+  };
+
+  /// Opens an empty set. IO_ERROR naming the call that failed (out of fds).
+  static proto::Result<Poller> open();
+
+  Poller(Poller&&) noexcept;
+  Poller& operator=(Poller&&) noexcept;
+  ~Poller();
+
+  /// Watches `fd` for `to` instead of `from`, what the caller last set for it (`{}` when it
+  /// was not watched; `to` `{}` stops watching it). The caller keeps the fd open while it is
+  /// watched. Any thread, also while another waits: a wait in progress takes an fd added for
+  /// input or output before it returns; one removed may still be reported once (look the tag
+  /// up, never trust it blindly).
+  void change(int fd, void* tag, Interest from, Interest to);
+
+  /// Waits up to `timeout_ms` (-1: no limit, 0: not at all) for ready fds and fills `ready`
+  /// with up to its size of them; the rest are reported by the next wait. Returns how many,
+  /// 0 when the time ran out or wake() was called (wake-ups are consumed, not reported).
+  /// One thread at a time.
+  int wait(std::span<Ready> ready, int timeout_ms);
+
+  /// Ends a wait in progress, or the next one, at once. Any thread; async-signal-safe.
+  void wake();
+
+  /// For an outer event loop (poll, libuv): readable whenever wait() would report an fd or a
+  /// wake-up. The loop then calls wait() (with timeout 0) to take them.
+  int fd() const;
+
+ private:
+  struct State;
+  explicit Poller(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace fastmd::platform
