@@ -8,8 +8,6 @@
 #include "fastmd/ipc/client.hpp"
 
 #include <poll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -27,6 +25,7 @@
 #include "daemon_locator.hpp"
 #include "endpoint.hpp"
 #include "fastmd/ipc/socket_path.hpp"
+#include "fastmd/platform/wake_up.hpp"
 #include "lent_blocks.hpp"
 #include "request_batch.hpp"
 
@@ -64,12 +63,15 @@ void deliver(Completions& completions) {
   completions.clear();
 }
 
-// The calling thread's wake-up fd for synchronous calls, written by another thread that
+// The calling thread's wake-up for synchronous calls, notified by another thread that
 // completes the call so that the caller's poll() returns. Shared: a completer holds it open even
-// when the caller's thread has ended by the time it writes. Invalid when eventfd failed.
-std::shared_ptr<const platform::UniqueFd> caller_wake_fd() {
-  thread_local const auto wake =
-      std::make_shared<const platform::UniqueFd>(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+// when the caller's thread has ended by the time it writes. Empty when none could be opened.
+std::shared_ptr<const platform::WakeUp> caller_wake_up() {
+  thread_local const auto wake = [] {
+    auto opened = platform::WakeUp::open();
+    return std::make_shared<const platform::WakeUp>(opened ? std::move(*opened)
+                                                           : platform::WakeUp{});
+  }();
   return wake;
 }
 
@@ -137,9 +139,9 @@ class Client::Impl final : public detail::EndpointHooks {
       // Only a client that is closing stops its rounds, and closing completes every call.
       return outcome ? std::move(*outcome) : Error{Errc::cancelled, "the client is closing"};
     }
-    std::shared_ptr<const platform::UniqueFd> wake = caller_wake_fd();
+    std::shared_ptr<const platform::WakeUp> wake = caller_wake_up();
     if (!*wake) {
-      // No eventfd (fd limit): the I/O thread reads the answer and hands it over.
+      // No wake-up (fd limit): the I/O thread reads the answer and hands it over.
       std::promise<CallResult> outcome;
       std::future<CallResult> result = outcome.get_future();
       start_call(
@@ -156,14 +158,11 @@ class Client::Impl final : public detail::EndpointHooks {
       outcome.result.emplace(std::move(r));
       const bool elsewhere = std::this_thread::get_id() != caller;
       outcome.done.store(true, std::memory_order_release);
-      if (elsewhere) {
-        const std::uint64_t one = 1;
-        [[maybe_unused]] const auto written = ::write(wake->get(), &one, sizeof(one));
-      }
+      if (elsewhere) wake->notify();
     };
     ChannelLoan loan(endpoint_);
     const CallId id = start_call(method, params, {}, complete, options, &loan);
-    read_own_answer(id, outcome, wake->get(), loan);
+    read_own_answer(id, outcome, *wake, loan);
     return std::move(*outcome.result);
   }
 
@@ -304,20 +303,18 @@ class Client::Impl final : public detail::EndpointHooks {
 
   // Waits until call `id` is done, on its channel borrowed from the I/O thread, reading it on
   // this thread. A call completed by another thread (a deadline, a failover, an answer a round
-  // read) wakes this one through `wake_fd`; a wake-up left over from an earlier call finds the
+  // read) wakes this one through `wake`; a wake-up left over from an earlier call finds the
   // call not done and is ignored.
-  void read_own_answer(CallId id, const SyncOutcome& outcome, int wake_fd, ChannelLoan& loan) {
+  void read_own_answer(CallId id, const SyncOutcome& outcome, const platform::WakeUp& wake,
+                       ChannelLoan& loan) {
     std::shared_ptr<DirectChannel> ended;
     while (!outcome.done.load(std::memory_order_acquire)) {
       std::shared_ptr<DirectChannel> channel = channel_of(id);
       if (channel == ended) channel.reset();  // given back: its end is the I/O thread's to report
       loan.switch_to(channel);
-      pollfd fds[2] = {{wake_fd, POLLIN, 0}, {channel ? channel->socket().fd() : -1, POLLIN, 0}};
+      pollfd fds[2] = {{wake.fd(), POLLIN, 0}, {channel ? channel->socket().fd() : -1, POLLIN, 0}};
       if (::poll(fds, 2, -1) < 0) continue;  // EINTR
-      if (fds[0].revents & POLLIN) {
-        std::uint64_t count;
-        [[maybe_unused]] const auto drained = ::read(wake_fd, &count, sizeof(count));
-      }
+      if (fds[0].revents & POLLIN) wake.drain();
       if (channel && fds[1].revents != 0 && !endpoint_.read_lent(channel)) {
         ended = channel;
         loan.switch_to(nullptr);

@@ -19,7 +19,7 @@ struct DaemonWait {
   /// First and longest pause between attempts (EndpointOptions::reconnect_min/max), doubling.
   std::chrono::milliseconds backoff_min{0};
   std::chrono::milliseconds backoff_max{0};
-  /// Readable when the wait is to end (the worker's stop eventfd; not consumed).
+  /// Readable when the wait is to end (the worker's stop wake-up; not consumed).
   int stop_fd = -1;
 };
 

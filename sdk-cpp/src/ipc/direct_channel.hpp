@@ -64,20 +64,18 @@ class DirectChannel {
   /// guarded by its mutex; at most kMaxUnansweredPerChannel entries).
   InFlightIds request_ids;
 
-  /// Whether the endpoint watches the channel for POLLOUT (it has a write backlog); the thread
-  /// running the rounds.
-  bool write_watched = false;
-
   /// Held while frames are read from the socket and handed on: a round and a thread that
   /// borrowed the channel (Endpoint::lend) may both read it.
   std::mutex read_mutex;
 
-  /// The endpoint's watch of the channel, guarded by its watch mutex: whether it is in the
-  /// rounds' set, how many threads borrowed it, whether it was closed.
+  /// The endpoint's watch of the channel, guarded by its watch mutex: whether the rounds watch
+  /// it for input, and for output (it has a write backlog), how many threads borrowed it,
+  /// whether it was closed.
   /// Also whether its input is paused (the owner takes no more for now, see
   /// EndpointHooks::accepts_input) and why it must be closed, if someone asked for that.
   struct Watch {
     bool watched = false;
+    bool backlog_watched = false;
     unsigned loans = 0;
     bool closed = false;
     std::atomic<bool> paused{false};  // also read without the lock (the per-frame check)

@@ -3,10 +3,6 @@
 
 #include "inherited_control.hpp"
 
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <algorithm>
 
 namespace fastmd::ipc::detail {
@@ -17,23 +13,17 @@ using proto::Error;
 Endpoint::Endpoint(EndpointOptions options, EndpointHooks& hooks)
     : options_(std::move(options)),
       hooks_(hooks),
-      wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
-      watch_set_(::epoll_create1(EPOLL_CLOEXEC)),
-      write_set_(::epoll_create1(EPOLL_CLOEXEC)),
+      poller_(platform::Poller::open()),
       reconnect_delay_(options_.reconnect_min),
-      spin_now_(options_.spin_budget) {
-  if (wake_fd_ && watch_set_) watch_fd(wake_fd_.get(), &wake_fd_, true);
-  if (write_set_ && watch_set_) watch_fd(write_set_.get(), &write_set_, true);
-}
+      spin_now_(options_.spin_budget) {}
 
 Endpoint::~Endpoint() {
   stop();
 }
 
 proto::Status Endpoint::connect() {
-  if (!wake_fd_) return Error{Errc::io_error, "eventfd failed: cannot create the wake-up fd"};
-  if (!watch_set_ || !write_set_) {
-    return Error{Errc::io_error, "epoll_create1 failed: cannot watch channels"};
+  if (!poller_) {
+    return Error{Errc::io_error, "cannot watch channels: " + poller_.error().message};
   }
   stopping_.store(false, std::memory_order_release);  // a stopped endpoint may start again
   auto control = open_control();
@@ -60,15 +50,13 @@ void Endpoint::stop() {
   if (thread_.joinable()) thread_.join();
   const Error stopped{Errc::cancelled, "the endpoint was stopped"};
   while (!channels_.empty()) close_channel(channels_.size() - 1, stopped);
-  if (control_) watch_fd(control_->fd(), &control_, false);
+  if (control_) watch_control(control_->fd(), &control_, false);
   control_.reset();
   abandon_handshake();
 }
 
 void Endpoint::wake() {
-  const std::uint64_t one = 1;
-  // A full eventfd counter already means "wake up"; nothing else can fail here.
-  [[maybe_unused]] const auto written = ::write(wake_fd_.get(), &one, sizeof(one));
+  if (poller_) poller_->wake();
 }
 
 bool Endpoint::run_round(bool may_block, Clock::time_point until) {
@@ -80,19 +68,15 @@ bool Endpoint::run_round(bool may_block, Clock::time_point until) {
   bool control_ready = false;
   bool handshake_ready = false;
   for (int i = 0; i < ready; ++i) {
-    const void* source = ready_[i].data.ptr;
-    if (source == &wake_fd_) {
-      std::uint64_t count;
-      [[maybe_unused]] auto drained = ::read(wake_fd_.get(), &count, sizeof(count));
-    } else if (source == &control_) {
+    const platform::Poller::Ready& event = ready_[static_cast<std::size_t>(i)];
+    if (event.tag == &control_) {
       control_ready = true;
-    } else if (source == &connecting_) {
+    } else if (event.tag == &connecting_) {
       handshake_ready = true;
-    } else if (source == &write_set_) {
-      // A channel with a write backlog can take more: flushed below, as every round does.
-    } else {
-      handle_ready(static_cast<const DirectChannel*>(source));
+    } else if (event.input) {
+      handle_ready(static_cast<const DirectChannel*>(event.tag));
     }
+    // Output alone: the channel's write backlog can take more, flushed below as every round does.
   }
   // Backlogs are flushed whether or not POLLOUT came (a write may have queued since).
   for (std::size_t i = channels_.size(); i-- > 0;) {
@@ -108,17 +92,24 @@ bool Endpoint::run_round(bool may_block, Clock::time_point until) {
 }
 
 void Endpoint::watch_backlogs() {
+  std::unique_lock<std::mutex> lock(watch_mutex_, std::defer_lock);
   for (const auto& channel : channels_) {
     const bool backlog = channel->socket().wants_write();
-    if (backlog == channel->write_watched) continue;
-    epoll_event event{};
-    event.events = EPOLLOUT;
-    event.data.ptr = channel.get();
-    // Cannot fail for a valid fd and a set of our own (added once, removed once).
-    (void)::epoll_ctl(write_set_.get(), backlog ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
-                      channel->socket().fd(), &event);
-    channel->write_watched = backlog;
+    // Read without the lock: only the thread running the round changes it.
+    if (backlog == channel->watch.backlog_watched) continue;
+    if (!lock.owns_lock()) lock.lock();
+    change_watch_locked(*channel, channel->watch.watched, backlog);
   }
+}
+
+void Endpoint::change_watch_locked(DirectChannel& channel, bool input, bool output) {
+  poller_->change(channel.socket().fd(), &channel,
+                  {.input = channel.watch.watched, .output = channel.watch.backlog_watched},
+                  {.input = input, .output = output});
+  channel.watch.watched = input;
+  // Written only when it changes, which only the thread running the round does (it reads it
+  // without the lock in watch_backlogs).
+  if (channel.watch.backlog_watched != output) channel.watch.backlog_watched = output;
 }
 
 Clock::time_point Endpoint::next_wakeup() {
@@ -161,7 +152,7 @@ int Endpoint::wait_for_events(int timeout_ms) {
 }
 
 int Endpoint::wait_once(int timeout_ms) {
-  return ::epoll_wait(watch_set_.get(), ready_.data(), kReadyPerRound, timeout_ms);
+  return poller_->wait(ready_, timeout_ms);
 }
 
 proto::Result<std::unique_ptr<ControlConnection>> Endpoint::open_control() {
@@ -186,7 +177,7 @@ void Endpoint::connect_now() {
   connecting_ = std::move(*started);
   handshake_deadline_ = Clock::now() + options_.hello_timeout;
   reconnect_at_ = Clock::time_point::max();
-  watch_fd(connecting_->fd(), &connecting_, true);
+  watch_control(connecting_->fd(), &connecting_, true);
 }
 
 void Endpoint::advance_handshake(bool readable) {
@@ -197,7 +188,7 @@ void Endpoint::advance_handshake(bool readable) {
       return schedule_reconnect();
     }
     if (*done) {
-      watch_fd(connecting_->fd(), &connecting_, false);
+      watch_control(connecting_->fd(), &connecting_, false);
       control_ = std::move(connecting_);
       reconnect_delay_ = options_.reconnect_min;
       return begin_session();
@@ -211,7 +202,7 @@ void Endpoint::advance_handshake(bool readable) {
 
 void Endpoint::abandon_handshake() {
   if (!connecting_) return;
-  watch_fd(connecting_->fd(), &connecting_, false);
+  watch_control(connecting_->fd(), &connecting_, false);
   connecting_.reset();
 }
 
@@ -221,7 +212,7 @@ void Endpoint::schedule_reconnect() {
 }
 
 void Endpoint::begin_session() {
-  watch_fd(control_->fd(), &control_, true);
+  watch_control(control_->fd(), &control_, true);
   ++epoch_;
   {
     // Wants belong to a daemon session: the owner asks the new daemon again (on_session).
@@ -286,7 +277,7 @@ void Endpoint::handle_control() {
 }
 
 void Endpoint::close_control(const Error& why) {
-  watch_fd(control_->fd(), &control_, false);
+  watch_control(control_->fd(), &control_, false);
   control_.reset();
   wants_in_flight_.clear();  // never answered now
   reconnect_delay_ = options_.reconnect_min;
@@ -357,12 +348,8 @@ void Endpoint::close_channel(std::size_t index, const Error& why) {
   channels_.erase(channels_.begin() + static_cast<std::ptrdiff_t>(index));
   {
     std::lock_guard lock(watch_mutex_);
-    watch_locked(*channel, false);
+    change_watch_locked(*channel, false, false);
     channel->watch.closed = true;
-  }
-  if (channel->write_watched) {
-    (void)::epoll_ctl(write_set_.get(), EPOLL_CTL_DEL, channel->socket().fd(), nullptr);
-    channel->write_watched = false;
   }
   // A peer that broke the protocol or the channel's limits is told why, with the code, in an
   // answer with id 0 (best effort: it may not read any more).
@@ -375,16 +362,11 @@ void Endpoint::close_channel(std::size_t index, const Error& why) {
 
 void Endpoint::watch_locked(DirectChannel& channel, bool watched) {
   if (channel.watch.watched == watched) return;
-  watch_fd(channel.socket().fd(), &channel, watched);
-  channel.watch.watched = watched;
+  change_watch_locked(channel, watched, channel.watch.backlog_watched);
 }
 
-void Endpoint::watch_fd(int fd, const void* source, bool watched) {
-  epoll_event event{};
-  event.events = EPOLLIN;
-  event.data.ptr = const_cast<void*>(source);
-  // Cannot fail for a valid fd and a set of our own (the fd is added once, removed once).
-  (void)::epoll_ctl(watch_set_.get(), watched ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, &event);
+void Endpoint::watch_control(int fd, const void* which, bool watched) {
+  poller_->change(fd, const_cast<void*>(which), {.input = !watched}, {.input = watched});
 }
 
 void Endpoint::lend(const std::shared_ptr<DirectChannel>& channel) {

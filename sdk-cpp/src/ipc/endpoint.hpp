@@ -2,16 +2,14 @@
 // to the daemon (reconnecting with backoff after it goes away; a reconnection's handshake is
 // taken by the rounds as its reply comes, so a hung daemon holds up no channel), owns every
 // direct channel the daemon introduces, reads frames from them and hands each to the owner's
-// hooks, and flushes queued writes. One epoll set holds the control connection, an eventfd for
-// wake-ups, a second set of the channels with a write backlog (watched for POLLOUT) and the
-// channels (a channel can leave the set without waking the loop, see lend()); an optional
-// adaptive spin polls briefly before sleeping. The loop is a sequence of rounds: the Client
+// hooks, and flushes queued writes. One poller (platform/poller.hpp) watches the control
+// connection and the channels, for input and, while a channel has a write backlog, for output;
+// a channel leaves it while a thread borrows it (lend()). An optional adaptive spin polls
+// briefly before sleeping. The loop is a sequence of rounds: the Client
 // runs them on a thread of its own or on its caller's event loop (which watches poll_fd()), the
 // Worker's handler threads take turns (leader/follower), so the thread that reads a request
 // can run it without a hand-off.
 #pragma once
-
-#include <sys/epoll.h>
 
 #include <array>
 #include <chrono>
@@ -25,6 +23,7 @@
 #include "control_connection.hpp"
 #include "direct_channel.hpp"
 #include "fastmd/ipc/call_policy.hpp"
+#include "fastmd/platform/poller.hpp"
 
 namespace fastmd::ipc::detail {
 
@@ -108,8 +107,9 @@ class Endpoint {
   bool run_round(bool may_block, Clock::time_point until = Clock::time_point::max());
 
   /// For an owner that runs the rounds from its own event loop: readable whenever a round has
-  /// something to do (it holds every fd the rounds watch, the wake-up eventfd included).
-  int poll_fd() const { return watch_set_.get(); }
+  /// something to do (Poller::fd(): every fd the rounds watch, and wake()). -1 when the poller
+  /// could not be opened (connect() says why).
+  int poll_fd() const { return poller_ ? poller_->fd() : -1; }
 
   /// When a round must run even if poll_fd() stays quiet: the owner's next timer, a
   /// reconnection, a handshake's bound, a stalled backlog's limit (max(): never). The thread
@@ -196,20 +196,20 @@ class Endpoint {
   // whose backlog stalled.
   void handle_scheduled();
   static int timeout_ms(Clock::time_point until, Clock::time_point now);
-  // Watches each channel with a write backlog for POLLOUT (write_set_), and no other.
+  // Watches each channel with a write backlog for output, and no other.
   void watch_backlogs();
+  // Sets what `channel` is watched for; under watch_mutex_.
+  void change_watch_locked(DirectChannel& channel, bool input, bool output);
   // Waits (spinning first when configured) and fills ready_; the number of events, or -1.
   int wait_for_events(int timeout_ms);
   int wait_once(int timeout_ms);
-  void watch_fd(int fd, const void* source, bool watched);
+  // Watches the control connection's (or a reconnection's) fd for input, or stops.
+  void watch_control(int fd, const void* which, bool watched);
 
   EndpointOptions options_;
   EndpointHooks& hooks_;
-  platform::UniqueFd wake_fd_;
-  platform::UniqueFd watch_set_;  // epoll: what the rounds watch for input (data.ptr says
-                                  // which: &wake_fd_, &control_, &write_set_ or a DirectChannel)
-  platform::UniqueFd write_set_;  // epoll: the channels with a write backlog, for POLLOUT
-  std::mutex watch_mutex_;        // guards each channel's membership and loans, and:
+  proto::Result<platform::Poller> poller_;  // tags: &control_, &connecting_ or a DirectChannel
+  std::mutex watch_mutex_;                  // guards each channel's watch and loans, and:
   std::vector<std::shared_ptr<DirectChannel>> scheduled_;  // channels to look at next round
   std::vector<std::string> wants_to_send_;                 // want()'s methods, not sent yet
   std::unordered_map<std::uint64_t, std::string> wants_in_flight_;   // by request id; the
@@ -219,8 +219,8 @@ class Endpoint {
   std::unique_ptr<ControlConnection> connecting_;  // a reconnection waiting for its hello reply
   Clock::time_point handshake_deadline_;           // connecting_'s bound
   std::vector<std::shared_ptr<DirectChannel>> channels_;  // the thread running the round
-  static constexpr int kReadyPerRound = 64;        // more wait for the next round (level-triggered)
-  std::array<epoll_event, kReadyPerRound> ready_;  // the same
+  static constexpr int kReadyPerRound = 64;  // more wait for the next round (level-triggered)
+  std::array<platform::Poller::Ready, kReadyPerRound> ready_;  // the same
   std::uint64_t epoch_ = 0;
   Clock::time_point reconnect_at_ = Clock::time_point::max();
   std::chrono::milliseconds reconnect_delay_;

@@ -35,7 +35,6 @@
 #include "fastmd/ipc/worker.hpp"
 
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -54,6 +53,7 @@
 #include "endpoint.hpp"
 #include "fastmd/ipc/call_policy.hpp"
 #include "fastmd/ipc/socket_path.hpp"
+#include "fastmd/platform/wake_up.hpp"
 #include "lent_blocks.hpp"
 #include "load_reporter.hpp"
 
@@ -203,7 +203,7 @@ class Worker::Impl final : public detail::EndpointHooks {
   Impl(MethodTable methods, WorkerOptions options)
       : methods_(std::move(methods)),
         options_(std::move(options)),
-        stop_fd_(::eventfd(0, EFD_CLOEXEC)),
+        stop_(open_stop()),
         endpoint_(endpoint_options(methods_, options_), *this) {
     for (const auto& spec : methods_.specs()) timings_[methods_.find(spec.name)];
   }
@@ -217,7 +217,7 @@ class Worker::Impl final : public detail::EndpointHooks {
     if (started_) return Error{Errc::unexpected_message, "the worker is already running"};
     const detail::EndpointOptions endpoint = endpoint_options(methods_, options_);
     const detail::DaemonWait wait{endpoint.socket_path, options_.wait_for_daemon,
-                                  endpoint.reconnect_min, endpoint.reconnect_max, stop_fd_.get()};
+                                  endpoint.reconnect_min, endpoint.reconnect_max, stop_.fd()};
     if (auto connected = detail::connect_waiting([this] { return endpoint_.connect(); }, wait);
         !connected) {
       endpoint_.stop();
@@ -237,17 +237,15 @@ class Worker::Impl final : public detail::EndpointHooks {
       if (started.error().code == Errc::cancelled) return {};
       return started;
     }
-    std::uint64_t count;
-    while (::read(stop_fd_.get(), &count, sizeof(count)) < 0 && errno == EINTR) {
+    // Without a stop wake-up (out of fds) nothing could end the wait: stop at once instead.
+    pollfd stop_asked{stop_.fd(), POLLIN, 0};
+    while (stop_ && ::poll(&stop_asked, 1, -1) < 0 && errno == EINTR) {
     }
     stop();
     return {};
   }
 
-  void request_stop() {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const auto written = ::write(stop_fd_.get(), &one, sizeof(one));
-  }
+  void request_stop() { stop_.notify(); }
 
   void stop() {
     if (!started_) return;
@@ -425,6 +423,12 @@ class Worker::Impl final : public detail::EndpointHooks {
   }
 
  private:
+  // An empty wake-up when none can be opened (out of fds): run() then stops at once.
+  static platform::WakeUp open_stop() {
+    auto opened = platform::WakeUp::open();
+    return opened ? std::move(*opened) : platform::WakeUp{};
+  }
+
   static detail::EndpointOptions endpoint_options(const MethodTable& methods,
                                                   const WorkerOptions& options) {
     detail::EndpointOptions out;
@@ -614,7 +618,7 @@ class Worker::Impl final : public detail::EndpointHooks {
 
   MethodTable methods_;
   WorkerOptions options_;
-  platform::UniqueFd stop_fd_;
+  platform::WakeUp stop_;  // notified by request_stop(), never drained: stopped stays stopped
   proto::Decoder cancel_decoder_;
   std::shared_ptr<detail::OwnSegment> own_segment_;  // I/O thread only
   // One per method, made up front: the map never changes, its values are atomic.
