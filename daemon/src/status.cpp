@@ -145,11 +145,12 @@ proto::ByteBuffer encode_status(const Broker& broker, const DaemonFacts& facts) 
   // Which platform layer serves (docs/platforms.md), so a degraded build is visible.
   const platform::Capabilities& platform = platform::capabilities();
   proto::pack_str(p, "platform");
-  p.pack_map(5);
+  p.pack_map(6);
   write_str(p, "name", platform.name);
   write_str(p, "memory_backing", platform.memory_backing);
   proto::pack_str(p, "sealing");
   platform.sealing ? p.pack_true() : p.pack_false();
+  write_str(p, "poller", platform.poller);
   write_str(p, "liveness", platform.liveness);
   write_str(p, "credentials", platform.credentials);
   return out;

@@ -60,6 +60,28 @@ export interface TransportInfo {
   readonly socketPath: string | null;
   /** Legacy: why (the rollout's decision, the fallback's error, or that legacy was asked for); null for fast. */
   readonly reason: string | null;
+  /**
+   * Fast: the platform layer the addon was built with (docs/platforms.md), so a degraded build
+   * is visible; null for legacy.
+   * @example if (client.transportInfo.platform?.poller === 'poll') log('portable POSIX poller');
+   */
+  readonly platform: PlatformLayer | null;
+}
+
+/** What the addon's platform layer does ({@link TransportInfo.platform}). */
+export interface PlatformLayer {
+  /** The implementation: 'linux', 'posix', 'macos' or 'freebsd'. */
+  readonly name: string;
+  /** How memory objects are made: 'memfd' or 'shm_open'. */
+  readonly memoryBacking: string;
+  /** Whether memory objects are sealed against shrinking (Linux memfds). */
+  readonly sealing: boolean;
+  /** What the client's I/O loop waits with: 'epoll' or 'poll'. */
+  readonly poller: string;
+  /** How a peer's exit is seen: 'pidfd' or 'eof'. */
+  readonly liveness: string;
+  /** Where a peer's credentials come from, e.g. 'SO_PEERCRED+SO_PEERGROUPS' or 'getpeereid'. */
+  readonly credentials: string;
 }
 
 /** Options of one call. */

@@ -112,7 +112,7 @@ async function connect(options = {}) {
   if (onTransport !== undefined && typeof onTransport !== 'function') {
     throw new TypeError('onTransport must be a function');
   }
-  const info = { transport: 'legacy', requested: choice, source: null, socketPath: null, reason: null };
+  const info = { transport: 'legacy', requested: choice, source: null, socketPath: null, reason: null, platform: null };
   if (choice === 'legacy') {
     info.reason = options.transport === undefined ? 'FASTMD_IPC=legacy' : "transport: 'legacy'";
     return reported(new Client(await openLegacy(options), options, info), onTransport);
@@ -143,6 +143,7 @@ async function connect(options = {}) {
     return reported(new Client(legacy, options, info), onTransport);
   }
   info.transport = 'fast';
+  info.platform = require('./fast/addon').loadAddon().platform;
   return reported(new Client(fast, options, info), onTransport);
 }
 

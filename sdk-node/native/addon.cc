@@ -1,6 +1,7 @@
 // The @fastmd/ipc addon's entry point: exports FastClient (fast_client.hpp), and what JS
 // must not keep copies of: the socket-path rule shared with the daemon and the C++ SDK, the
-// call policy (fastmd/ipc/call_policy.hpp) and the protocol's error codes (fastmd/proto/error.hpp).
+// call policy (fastmd/ipc/call_policy.hpp), the protocol's error codes (fastmd/proto/error.hpp)
+// and the platform layer it was built with (fastmd/platform/capabilities.hpp).
 #include <napi.h>
 
 #include <chrono>
@@ -9,6 +10,7 @@
 #include "fast_client.hpp"
 #include "fastmd/ipc/call_policy.hpp"
 #include "fastmd/ipc/socket_path.hpp"
+#include "fastmd/platform/capabilities.hpp"
 #include "fastmd/proto/error.hpp"
 #include "js_payload.hpp"
 #include "locate_daemon.hpp"
@@ -58,6 +60,21 @@ Napi::Object error_numbers(Napi::Env env) {
   return out;
 }
 
+// platform: what the linked platform layer does (docs/platforms.md), frozen, for
+// transportInfo.platform: a degraded (posix) build is visible to the application.
+Napi::Object platform_layer(Napi::Env env) {
+  const platform::Capabilities& layer = platform::capabilities();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("name", layer.name);
+  out.Set("memoryBacking", layer.memory_backing);
+  out.Set("sealing", layer.sealing);
+  out.Set("poller", layer.poller);
+  out.Set("liveness", layer.liveness);
+  out.Set("credentials", layer.credentials);
+  out.Freeze();
+  return out;
+}
+
 }  // namespace
 }  // namespace fastmd::node
 
@@ -67,6 +84,7 @@ static Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   exports.Set("resolveSocketPath", Napi::Function::New<fastmd::node::resolve_socket_path>(env));
   exports.Set("policy", fastmd::node::call_policy(env));
   exports.Set("errno", fastmd::node::error_numbers(env));
+  exports.Set("platform", fastmd::node::platform_layer(env));
   exports.Set("locateDaemon", Napi::Function::New<fastmd::node::locate_daemon>(env));
   return exports;
 }

@@ -5,11 +5,13 @@
 // process, so what it warns and whether it exits by itself are observed as a user would.
 
 const assert = require('node:assert/strict');
+const { execFile } = require('node:child_process');
 const path = require('node:path');
 const { describe, it } = require('node:test');
+const { promisify } = require('node:util');
 
 const { connect } = require('..');
-const { legacyWorker, runNode, tempDir } = require('./support/env');
+const { binary, legacyWorker, runNode, tempDir } = require('./support/env');
 const { Cluster } = require('./fast-support/cluster');
 const { zeroConfigEnv } = require('./support/user-daemon');
 
@@ -128,6 +130,35 @@ describe('transport selection', () => {
       assert.doesNotMatch(stderr, /FASTMD_FALLBACK/);
     } finally {
       await cluster.stop();
+    }
+  });
+
+  it('transportInfo.platform names the platform layer, as the daemon built with it reports its own; null on legacy', async () => {
+    const cluster = new Cluster();
+    try {
+      await cluster.startDaemon();
+      cluster.startWorker();
+      const client = await connect({ transport: 'fast', socket: cluster.socket, timeoutMs: 20000 });
+      const { platform } = client.transportInfo;
+      await client.close();
+      const { stdout } = await promisify(execFile)(binary('fastmd-ipcctl'),
+        ['status', '--json', '--socket', cluster.socket], { timeout: 10000 });
+      const daemon = JSON.parse(stdout).platform;
+      // Built from one tree with one FASTMD_PLATFORM, the addon and the daemon share a layer.
+      assert.deepEqual(platform, {
+        name: daemon.name, memoryBacking: daemon.memory_backing, sealing: daemon.sealing,
+        poller: daemon.poller, liveness: daemon.liveness, credentials: daemon.credentials,
+      });
+      assert.ok(Object.isFrozen(platform));
+      assert.ok(['epoll', 'poll'].includes(platform.poller), platform.poller);
+    } finally {
+      await cluster.stop();
+    }
+    const legacy = await connect({ transport: 'legacy', workerCommand: legacyWorker() });
+    try {
+      assert.equal(legacy.transportInfo.platform, null);
+    } finally {
+      await legacy.close();
     }
   });
 });

@@ -176,10 +176,13 @@ TEST_CASE("fastmd-ipcctl status shows sessions, methods and counters, as text an
   CHECK(std::string(report["platform"]["name"].GetString()) == platform.name);
   CHECK(std::string(report["platform"]["memory_backing"].GetString()) == platform.memory_backing);
   CHECK(report["platform"]["sealing"].GetBool() == platform.sealing);
+  CHECK(std::string(report["platform"]["poller"].GetString()) == platform.poller);
   CHECK(std::string(report["platform"]["liveness"].GetString()) == platform.liveness);
   CHECK(std::string(report["platform"]["credentials"].GetString()) == platform.credentials);
   CHECK(text.output.find(std::string("platform: ") + platform.name +
                          " (memory: " + platform.memory_backing) != std::string::npos);
+  CHECK(text.output.find(std::string("; poller: ") + platform.poller +
+                         "; liveness: " + platform.liveness) != std::string::npos);
 
   const CommandResult unreachable =
       run_program("fastmd-ipcctl", {"status", "--socket", daemon.directory() + "/nothing.sock"});

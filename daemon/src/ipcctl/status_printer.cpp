@@ -186,6 +186,7 @@ void print_text(std::ostream& out, const msgpack::object& status) {
         sealing != nullptr && sealing->type == msgpack::type::BOOLEAN && sealing->via.boolean;
     out << "platform: " << text(*platform, "name")
         << " (memory: " << text(*platform, "memory_backing") << (sealed ? ", sealed" : ", unsealed")
+        << "; poller: " << text(*platform, "poller")
         << "; liveness: " << text(*platform, "liveness")
         << "; credentials: " << text(*platform, "credentials") << ")\n";
   }
