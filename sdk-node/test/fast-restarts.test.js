@@ -11,15 +11,19 @@ const { describe, it } = require('node:test');
 
 const { useFastCluster, waitFor } = require('./fast-support/cluster');
 
+// A pool segment's name in /proc/PID/maps and fd links: a memfd under the linux platform layer,
+// a deleted POSIX shm object under posix (docs/platforms.md).
+const SEGMENT_NAME = /\/(memfd:|dev\/shm\/)fastmd-segment-/;
+
 /**
- * The daemon pools' memfd segments `pid` has mapped (/proc/PID/maps lines naming
- * "/memfd:fastmd-segment-"): their inodes, the bytes mapped, and the segment fds it holds.
+ * The daemon pools' segments `pid` has mapped (/proc/PID/maps lines naming SEGMENT_NAME):
+ * their inodes, the bytes mapped, and the segment fds it holds.
  */
 function segments(pid) {
   const inodes = new Set();
   let bytes = 0;
   for (const line of fs.readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')) {
-    if (!line.includes('/memfd:fastmd-segment-')) continue;
+    if (!SEGMENT_NAME.test(line)) continue;
     const [range, , , , inode] = line.split(/\s+/);
     const [start, end] = range.split('-').map((hex) => BigInt(`0x${hex}`));
     bytes += Number(end - start);
@@ -28,7 +32,7 @@ function segments(pid) {
   let fds = 0;
   for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
     try {
-      if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`).includes('/memfd:fastmd-segment-')) fds += 1;
+      if (SEGMENT_NAME.test(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))) fds += 1;
     } catch {
       // closed while we looked
     }
