@@ -143,7 +143,7 @@ async function connect(options = {}) {
     return reported(new Client(legacy, options, info), onTransport);
   }
   info.transport = 'fast';
-  info.platform = require('./fast/addon').loadAddon().platform;
+  info.platform = require('./fast/addon').loadAddon().platform ?? null;
   return reported(new Client(fast, options, info), onTransport);
 }
 

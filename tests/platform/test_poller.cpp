@@ -9,6 +9,7 @@
 #include <array>
 #include <catch2/catch.hpp>
 #include <set>
+#include <span>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -44,6 +45,16 @@ void read_byte(const UniqueFd& fd) {
 bool readable(int fd, int timeout_ms) {
   pollfd watch{fd, POLLIN, 0};
   return ::poll(&watch, 1, timeout_ms) == 1 && (watch.revents & POLLIN) != 0;
+}
+
+// The tags of the fds among the first `count` entries (wake-ups, with a null tag, left out).
+std::vector<void*> fd_tags(std::span<const Ready> ready, int count) {
+  std::vector<void*> tags;
+  for (int i = 0; i < count; ++i) {
+    if (ready[static_cast<std::size_t>(i)].tag)
+      tags.push_back(ready[static_cast<std::size_t>(i)].tag);
+  }
+  return tags;
 }
 
 Poller open_poller() {
@@ -96,7 +107,7 @@ TEST_CASE("output interest reports a writable fd, and a hang-up counts as input"
   CHECK(ready[0].input);
 }
 
-TEST_CASE("wake() from another thread ends a wait at once, and is not reported as an fd",
+TEST_CASE("wake() from another thread ends a wait at once, reported as one entry with a null tag",
           "[poller]") {
   Poller poller = open_poller();
   auto [ours, peer] = socket_pair();
@@ -111,7 +122,8 @@ TEST_CASE("wake() from another thread ends a wait at once, and is not reported a
   const int count = poller.wait(ready, 60'000);
   const auto waited = std::chrono::steady_clock::now() - start;
   waker.join();
-  CHECK(count == 0);
+  REQUIRE(count == 1);
+  CHECK(ready[0].tag == nullptr);
   CHECK(waited < std::chrono::seconds(30));  // woken, not timed out
   // Consumed: the next wait does not end early.
   CHECK(poller.wait(ready, 20) == 0);
@@ -127,12 +139,17 @@ TEST_CASE("an fd another thread adds during a wait is reported by that wait", "[
     poller.change(ours.get(), &tag, {}, kInput);
   });
   std::array<Ready, 8> ready;
-  int count = 0;
-  // A poll()-based poller wakes to copy the set again; that wake-up alone reports nothing.
-  for (int round = 0; round < 2 && count == 0; ++round) count = poller.wait(ready, 60'000);
+  std::vector<void*> tags;
+  const auto start = std::chrono::steady_clock::now();
+  // A poll()-based poller returns with a wake-up to copy the set again; the next wait has it.
+  for (int round = 0; round < 2 && tags.empty(); ++round) {
+    tags = fd_tags(ready, poller.wait(ready, 60'000));
+  }
+  const auto waited = std::chrono::steady_clock::now() - start;
   adder.join();
-  REQUIRE(count == 1);
-  CHECK(ready[0].tag == &tag);
+  REQUIRE(tags.size() == 1);
+  CHECK(tags[0] == &tag);
+  CHECK(waited < std::chrono::seconds(30));  // reached the wait, not found by a timeout
 }
 
 TEST_CASE("fd() is readable for an outer loop while the set has something, quiet once taken",
@@ -157,7 +174,8 @@ TEST_CASE("fd() is readable for an outer loop while the set has something, quiet
 
   poller.wake();
   REQUIRE(readable(outer, 2000));
-  CHECK(poller.wait(ready, 0) == 0);
+  REQUIRE(poller.wait(ready, 0) == 1);
+  CHECK(ready[0].tag == nullptr);
   CHECK_FALSE(readable(outer, 100));
 }
 
@@ -177,7 +195,7 @@ TEST_CASE("an fd added while the outer loop's wait takes the wake-ups still reac
     (void)poller.wait(ready, 0);
     // Not read: still ready, so the outer loop must be told.
     REQUIRE(readable(outer, 5000));
-    REQUIRE(poller.wait(ready, 0) == 1);
+    REQUIRE(fd_tags(ready, poller.wait(ready, 0)).size() == 1);
     poller.change(ours.get(), &tag, kInput, {});
   }
 }
@@ -199,6 +217,11 @@ TEST_CASE("when more fds are ready than a wait takes, successive waits report ea
     seen.insert(one[0].tag);
   }
   CHECK(seen.size() == 3);
+  // And a wait with room for all reports each once.
+  std::array<Ready, 8> room;
+  const std::vector<void*> all = fd_tags(room, poller.wait(room, 2000));
+  CHECK(all.size() == 3);
+  CHECK(std::set<void*>(all.begin(), all.end()).size() == 3);
 }
 
 TEST_CASE("a wake-up is readable from notify() until drain(), however often it was notified",

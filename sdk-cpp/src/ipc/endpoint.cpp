@@ -73,10 +73,11 @@ bool Endpoint::run_round(bool may_block, Clock::time_point until) {
       control_ready = true;
     } else if (event.tag == &connecting_) {
       handshake_ready = true;
-    } else if (event.input) {
+    } else if (event.tag != nullptr && event.input) {
       handle_ready(static_cast<const DirectChannel*>(event.tag));
     }
-    // Output alone: the channel's write backlog can take more, flushed below as every round does.
+    // A wake-up (null tag), or output alone (a write backlog can take more): what the round
+    // does below for every channel covers them.
   }
   // Backlogs are flushed whether or not POLLOUT came (a write may have queued since).
   for (std::size_t i = channels_.size(); i-- > 0;) {

@@ -241,6 +241,7 @@ class Worker::Impl final : public detail::EndpointHooks {
     pollfd stop_asked{stop_.fd(), POLLIN, 0};
     while (stop_ && ::poll(&stop_asked, 1, -1) < 0 && errno == EINTR) {
     }
+    stop_.drain();  // taken: the worker may run again
     stop();
     return {};
   }
@@ -618,7 +619,7 @@ class Worker::Impl final : public detail::EndpointHooks {
 
   MethodTable methods_;
   WorkerOptions options_;
-  platform::WakeUp stop_;  // notified by request_stop(), never drained: stopped stays stopped
+  platform::WakeUp stop_;  // notified by request_stop(), drained once run() took it
   proto::Decoder cancel_decoder_;
   std::shared_ptr<detail::OwnSegment> own_segment_;  // I/O thread only
   // One per method, made up front: the map never changes, its values are atomic.

@@ -10,7 +10,9 @@
 //     poller.change(socket_fd, &channel, {}, {.input = true});
 //     std::array<fastmd::platform::Poller::Ready, 64> ready;
 //     const int n = poller.wait(ready, 1000);   // from another thread: poller.wake()
-//     for (int i = 0; i < n; ++i) handle(static_cast<Channel*>(ready[i].tag));
+//     for (int i = 0; i < n; ++i) {
+//       if (ready[i].tag) handle(static_cast<Channel*>(ready[i].tag));   // null: a wake-up
+//     }
 #pragma once
 
 #include <memory>
@@ -31,7 +33,7 @@ struct Interest {
 class Poller {
  public:
   /// An fd that is ready, with the tag it was watched with. A hang-up or an error counts as
-  /// input: the read that follows sees the EOF or the error.
+  /// input: the read that follows sees the EOF or the error. A null tag is a wake-up.
   struct Ready {
     void* tag = nullptr;
     bool input = false;
@@ -47,15 +49,17 @@ class Poller {
 
   /// Watches `fd` for `to` instead of `from`, what the caller last set for it (`{}` when it
   /// was not watched; `to` `{}` stops watching it). The caller keeps the fd open while it is
-  /// watched. Any thread, also while another waits: a wait in progress takes an fd added for
-  /// input or output before it returns; one removed may still be reported once (look the tag
-  /// up, never trust it blindly).
+  /// watched. Any thread, also while another waits: an fd added for input or output reaches a
+  /// wait in progress (epoll: that wait reports it; poll(): that wait returns with a wake-up and
+  /// the next one has it); one removed may still be reported once (look the tag up, never
+  /// trust it blindly).
   void change(int fd, void* tag, Interest from, Interest to);
 
   /// Waits up to `timeout_ms` (-1: no limit, 0: not at all) for ready fds and fills `ready`
-  /// with up to its size of them; the rest are reported by the next wait. Returns how many,
-  /// 0 when the time ran out or wake() was called (wake-ups are consumed, not reported).
-  /// One thread at a time.
+  /// with up to its size of them; the rest are reported by the next wait. Wake-ups since the
+  /// last wait are consumed and reported as one entry with a null tag, first, so a waiter that
+  /// spins on wait(0) knows to run its round. Returns how many entries, 0 when the time ran
+  /// out, -1 on an error other than EINTR. One thread at a time; `ready` holds at least one.
   int wait(std::span<Ready> ready, int timeout_ms);
 
   /// Ends a wait in progress, or the next one, at once. Any thread; async-signal-safe.

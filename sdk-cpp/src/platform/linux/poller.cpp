@@ -69,6 +69,7 @@ int Poller::wait(std::span<Ready> ready, int timeout_ms) {
     const epoll_event& event = state_->events[static_cast<std::size_t>(i)];
     if (event.data.ptr == &state_->wake_up) {
       state_->wake_up.drain();
+      ready[static_cast<std::size_t>(reported++)] = {nullptr, true, false};
       continue;
     }
     ready[static_cast<std::size_t>(reported++)] = {

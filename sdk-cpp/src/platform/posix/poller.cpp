@@ -93,6 +93,7 @@ struct Poller::State {
         relay_polling = true;
       }
       int count = ::poll(fds.data(), fds.size(), -1);
+      const int error = errno;
       std::lock_guard lock(mutex);
       relay_polling = false;
       if (relay_stopping) return;
@@ -100,8 +101,9 @@ struct Poller::State {
         relay_wake.drain();
         --count;  // a change: copy the set again
       }
-      if (count > 0) {
-        // Until wait() has taken what is ready: level-triggered, it would be found again.
+      // Until wait() has taken what is ready (level-triggered, it would be found again), or
+      // has met the error itself: either way the relay waits for it instead of spinning.
+      if (count > 0 || (count < 0 && error != EINTR)) {
         relay_armed = false;
         outer.notify();
       }
@@ -160,18 +162,20 @@ int Poller::wait(std::span<Ready> ready, int timeout_ms) {
   }
   if (relayed) state.relay_turn.notify_one();
   if (count < 0) return error == EINTR ? 0 : -1;
+  int reported = 0;
+  if (count > 0 && state.polled[0].revents != 0) ready[static_cast<std::size_t>(reported++)] = {};
   // Starting where the last wait stopped, so that more ready fds than `ready` holds all get
   // their turn (as epoll's ready list does).
-  int reported = 0;
   const std::size_t watched = state.polled.size() - 1;
+  const std::size_t start = state.next_first;
   for (std::size_t n = 0; n < watched && static_cast<std::size_t>(reported) < ready.size(); ++n) {
-    const std::size_t i = 1 + (state.next_first + n) % watched;
+    const std::size_t i = 1 + (start + n) % watched;
     const short revents = state.polled[i].revents;
     // POLLNVAL: an fd removed (and closed) after the copy was made; nothing to report.
     if (revents == 0 || (revents & POLLNVAL) != 0) continue;
     ready[static_cast<std::size_t>(reported++)] = {
         state.tags[i], (revents & (POLLIN | POLLHUP | POLLERR)) != 0, (revents & POLLOUT) != 0};
-    state.next_first = (state.next_first + n + 1) % watched;
+    state.next_first = (start + n + 1) % watched;
   }
   return reported;
 }
