@@ -1,18 +1,13 @@
 'use strict';
-// bench/node/table.js — latest.md: the machine, every row as a Markdown table, and the goals
-// of issues 7 and 13 with their measured ratios.
+// bench/node/table.js — latest.md: the machine, every row as a Markdown table, the goals of
+// issues 7 and 13 with their measured ratios, and what the posix layer costs (issue 14).
 
 const { GOAL_SETS, fmt } = require('./goals');
-
-function size(bytes) {
-  if (bytes === undefined) return '';
-  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
-  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
-  return `${bytes} B`;
-}
+const { renderPlatformCost } = require('./platform-cost');
+const { size } = require('./units');
 
 const COLUMNS = [
-  ['client', (r) => r.client],
+  ['client', (r) => (r.platform ? `${r.client} (${r.platform})` : r.client)],
   ['transport', (r) => r.transport],
   ['method', (r) => [r.method, r.payload_kind === 'buffer' ? '(Buffer)' : '', r.workers ? `×${r.workers}` : ''].filter(Boolean).join(' ')],
   ['payload', (r) => size(r.payload_bytes)],
@@ -41,11 +36,13 @@ function renderMarkdown({ machine, rows }) {
   for (const row of rows) lines.push(`| ${COLUMNS.map(([, cell]) => cell(row)).join(' | ')} |`);
   for (const { title, evaluate } of GOAL_SETS) {
     lines.push('', `## ${title}`, '', '| goal | measured | target | met |', '|---|---|---|---|');
-    for (const g of evaluate(rows)) {
+    // The goals are the primary build's; rows of another platform layer are compared below.
+    for (const g of evaluate(rows.filter((row) => !row.platform))) {
       const verdict = g.met === null ? 'no data' : g.met ? 'met' : '**missed**';
       lines.push(`| ${g.name} | ${g.measured === null ? '—' : fmt(g.measured)} (${g.detail}) | ${g.target} | ${verdict} |`);
     }
   }
+  lines.push(...renderPlatformCost(rows));
   return `${lines.join('\n')}\n`;
 }
 

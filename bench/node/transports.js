@@ -7,7 +7,7 @@
 // Prints one JSON row per line on stdout (the shape of bench/results/latest.json); progress on
 // stderr.
 //
-//   node bench/node/transports.js [--quick] [--bin-dir DIR] [--max-workers N]
+//   node bench/node/transports.js [--quick] [--bin-dir DIR] [--max-workers N] [--fast-only]
 
 const path = require('node:path');
 const { PerformanceObserver } = require('node:perf_hooks');
@@ -103,12 +103,34 @@ async function transportRows(client, transport, pids, quick) {
   await throughputSeries(client, transport, pids, quick ? 50000 : 500000);
 }
 
+/** The fast transport's echo series and callMany with one worker, nothing else. */
+async function fastEchoRows(binDir, quick) {
+  const daemon = await PrivateDaemon.start(binDir);
+  try {
+    const children = daemon.startWorkers(1, []);
+    const client = await ipc.connect({ transport: 'fast', socket: daemon.socket });
+    try {
+      await waitForWorkers(client, 1);
+      await transportRows(client, 'fast', children.map((c) => c.pid), quick);
+    } finally {
+      await client.close();
+      await stopChildren(children);
+    }
+  } finally {
+    await daemon.stop();
+  }
+}
+
 async function main() {
-  const { quick, binDir, maxWorkers } = parseStepArgs(process.argv.slice(2), __filename, {
+  const { quick, binDir, maxWorkers, fastOnly } = parseStepArgs(process.argv.slice(2), __filename, {
     about: 'The Node client over legacy NDJSON and the fast path (echo sizes, callMany, the Markdown\n' +
       'corpus with 1..N workers) and markdown-it in process: one JSON row per line on stdout.',
-    takes: ['quick', 'binDir', 'maxWorkers'],
+    takes: ['quick', 'binDir', 'maxWorkers', 'fastOnly'],
   });
+  if (fastOnly) {
+    await fastEchoRows(binDir, quick);
+    return;
+  }
   const workerMd = path.join(binDir, 'fastmd-worker-md');
   const corpus = gatherCorpus(ROOT);
   const rounds = quick ? 1 : 5;
