@@ -76,7 +76,7 @@ export interface PlatformLayer {
   readonly memoryBacking: string;
   /** Whether memory objects are sealed against shrinking (Linux memfds). */
   readonly sealing: boolean;
-  /** What the client's I/O loop waits with: 'epoll' or 'poll'. */
+  /** What the client's I/O loop waits with: 'epoll', 'kqueue' (macOS, FreeBSD) or 'poll'. */
   readonly poller: string;
   /** How a peer's exit is seen: 'pidfd' or 'eof'. */
   readonly liveness: string;

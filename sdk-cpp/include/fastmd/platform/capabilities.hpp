@@ -10,7 +10,7 @@ struct Capabilities {
   const char* name;            // "linux" or "posix": the implementation directory built
   const char* memory_backing;  // how create_memfd() makes a memory object
   bool sealing;                // add_seals() works and check_memory_fd() verifies seals
-  const char* poller;          // what Poller (poller.hpp) waits with: "epoll" or "poll"
+  const char* poller;          // what Poller (poller.hpp) waits with: "epoll", "kqueue" or "poll"
   const char* liveness;        // how a peer's exit is seen: "pidfd" or "eof"
   bool exit_watcher;           // open_exit_watcher() gives an fd (else liveness is EOF)
   const char* credentials;     // where peer_credentials()/peer_groups() come from

@@ -2,9 +2,10 @@
 // input, output or both and named by a tag the waiter gets back, plus a wake-up any thread can
 // send. Level-triggered, like poll(): an fd stays ready until what it has is taken. Any thread
 // may change the set while another waits in it. Linux keeps the set in the kernel (epoll, with
-// an eventfd for wake-ups); portable POSIX keeps it in the process and poll()s a copy, woken to
-// take a change that adds interest, and makes fd() (one fd for an outer event loop to watch)
-// from a pipe that a relay thread signals (docs/platforms.md).
+// an eventfd for wake-ups), as macOS and FreeBSD do (kqueue, with a pipe); portable POSIX keeps
+// it in the process and poll()s a copy, woken to take a change that adds interest, and makes
+// fd() (one fd for an outer event loop to watch) from a pipe that a relay thread signals
+// (docs/platforms.md).
 //
 //     auto poller = fastmd::platform::Poller::open().value();
 //     poller.change(socket_fd, &channel, {}, {.input = true});
@@ -33,7 +34,8 @@ struct Interest {
 class Poller {
  public:
   /// An fd that is ready, with the tag it was watched with. A hang-up or an error counts as
-  /// input: the read that follows sees the EOF or the error. A null tag is a wake-up.
+  /// input: the read that follows sees the EOF or the error. A null tag is a wake-up. An fd
+  /// ready for input and output may come as one entry or two (kqueue has a filter for each).
   struct Ready {
     void* tag = nullptr;
     bool input = false;

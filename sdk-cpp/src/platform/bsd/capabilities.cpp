@@ -1,6 +1,7 @@
 // What the macOS and FreeBSD builds provide (untested here, docs/platforms.md): the posix
 // implementation's unsealed shm objects and EOF liveness, with the pid and groups of a peer
-// from LOCAL_PEERCRED (bsd/peer_credentials.cpp). Replaces posix/capabilities.cpp for that.
+// from LOCAL_PEERCRED (bsd/peer_credentials.cpp) and kqueue for waiting (bsd/poller.cpp).
+// Replaces posix/capabilities.cpp for those.
 #include "fastmd/platform/capabilities.hpp"
 
 namespace fastmd::platform {
@@ -14,7 +15,7 @@ const Capabilities& capabilities() {
 #endif
       .memory_backing = "shm_open",
       .sealing = false,
-      .poller = "poll",
+      .poller = "kqueue",
       .liveness = "eof",
       .exit_watcher = false,
       .credentials = "LOCAL_PEERCRED",

@@ -5,8 +5,8 @@
 // fd() call, notifies when the set has something; the relay then waits until wait() took it.
 // The relay has a wake-up of its own for changes: were it woken through wait()'s, a wait()
 // that drained it first would leave the relay polling an old copy. Differs from linux/ (epoll)
-// in every one of these; kqueue on macOS and FreeBSD would need none of them and is not
-// written yet (docs/platforms.md).
+// in every one of these; on macOS and FreeBSD bsd/poller.cpp (kqueue) replaces this file and
+// needs none of them.
 #include "fastmd/platform/poller.hpp"
 
 #include <poll.h>
