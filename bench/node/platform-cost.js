@@ -39,7 +39,7 @@ function renderPlatformCost(rows) {
   const compared = comparePlatforms(rows);
   if (!compared.length) return [];
   const lines = ['', '## The portable POSIX layer beside the Linux one (issue 14)', '',
-    'The same rows measured with `build-posix/` (a posix addon for Node) in this run. p50 rows: ' +
+    'The same rows measured with the posix build (`--posix-bin-dir`, a posix addon for Node) in this run. p50 rows: ' +
       'posix ÷ linux above 1 is slower; msgs/s rows: below 1 is slower. Legacy rows use no ' +
       'platform code, so their ratio is the run\'s noise.', '',
     '| row | measure | linux | posix | posix ÷ linux | CPU µs/req linux → posix |', '|---|---|---|---|---|---|'];

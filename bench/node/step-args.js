@@ -15,6 +15,7 @@ const OPTION_HELP = {
   maxWorkers: '  --max-workers N  the corpus rows scale from 1 to N workers or threads (default: the\n' +
     '                   machine\'s cores)',
   many: '  --many           COUNT messages through callMany instead of single calls',
+  sdk: '  --sdk DIR        the @fastmd/ipc package to load, its addon built (default: sdk-node/)',
   fastOnly: '  --fast-only      only the fast transport\'s echo series and callMany (no legacy, no corpus,\n' +
     '                   no spinning, no markdown-it): bench/run\'s row set for the posix layer',
 };
@@ -28,12 +29,12 @@ function fail(program, message) {
  * Parses `argv` (process.argv.slice(2)) for the step program `file` (its __filename):
  * `about` is its description for --help, `takes` the options it accepts (keys of OPTION_HELP),
  * `positional` the names of its positional arguments, if any. Returns
- * {quick, binDir, maxWorkers, many, fastOnly, positional: [...]}; prints --help and exits 0, or exits 2
+ * {quick, binDir, maxWorkers, many, fastOnly, sdk, positional: [...]}; prints --help and exits 0, or exits 2
  * naming what it did not understand.
  */
 function parseStepArgs(argv, file, { about, takes, positional = [] }) {
   const program = path.basename(file);
-  const args = { quick: false, many: false, fastOnly: false, maxWorkers: os.cpus().length,
+  const args = { quick: false, many: false, fastOnly: false, sdk: path.join(ROOT, 'sdk-node'), maxWorkers: os.cpus().length,
     binDir: path.resolve(process.env.FASTMD_BIN_DIR ?? path.join(ROOT, 'build', 'bin')), positional: [] };
   const accepts = new Set(takes);
   for (let i = 0; i < argv.length; i++) {
@@ -50,6 +51,8 @@ function parseStepArgs(argv, file, { about, takes, positional = [] }) {
       args.quick = true;
     } else if (argv[i] === '--many' && accepts.has('many')) {
       args.many = true;
+    } else if (argv[i] === '--sdk' && accepts.has('sdk')) {
+      args.sdk = path.resolve(value());
     } else if (argv[i] === '--fast-only' && accepts.has('fastOnly')) {
       args.fastOnly = true;
     } else if (argv[i] === '--bin-dir' && accepts.has('binDir')) {

@@ -7,7 +7,7 @@
 // Prints one JSON row per line on stdout (the shape of bench/results/latest.json); progress on
 // stderr.
 //
-//   node bench/node/transports.js [--quick] [--bin-dir DIR] [--max-workers N] [--fast-only]
+//   node bench/node/transports.js [--quick] [--bin-dir DIR] [--max-workers N] [--fast-only] [--sdk DIR]
 
 const path = require('node:path');
 const { PerformanceObserver } = require('node:perf_hooks');
@@ -18,7 +18,8 @@ const { parseStepArgs } = require('./step-args');
 const { PrivateDaemon, stopChildren, waitForWorkers } = require('./daemon');
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const ipc = require(path.join(ROOT, 'sdk-node'));
+/** @fastmd/ipc, from --sdk (loaded by main, so requiring this file for its helpers loads none). */
+let ipc = null;
 
 const SIZES = [64, 1024, 64 * 1024, 1024 * 1024, 10 * 1024 * 1024];
 const BATCH = 4096;
@@ -103,30 +104,39 @@ async function transportRows(client, transport, pids, quick) {
   await throughputSeries(client, transport, pids, quick ? 50000 : 500000);
 }
 
+/** `workers` fastmd-worker-md with `args` and a client with `spinUs`, for `use(client, pids)`. */
+async function withFastClient(daemon, workers, args, spinUs, use) {
+  const children = daemon.startWorkers(workers, args);
+  const client = await ipc.connect({ transport: 'fast', socket: daemon.socket, spinUs });
+  try {
+    await waitForWorkers(client, workers);
+    await use(client, children.map((c) => c.pid));
+  } finally {
+    await client.close();
+    await stopChildren(children);
+  }
+}
+
 /** The fast transport's echo series and callMany with one worker, nothing else. */
 async function fastEchoRows(binDir, quick) {
   const daemon = await PrivateDaemon.start(binDir);
   try {
-    const children = daemon.startWorkers(1, []);
-    const client = await ipc.connect({ transport: 'fast', socket: daemon.socket });
-    try {
-      await waitForWorkers(client, 1);
-      await transportRows(client, 'fast', children.map((c) => c.pid), quick);
-    } finally {
-      await client.close();
-      await stopChildren(children);
-    }
+    await withFastClient(daemon, 1, [], 0, (client, pids) => {
+      progress(`node fast: the client's platform layer is ${client.transportInfo.platform?.name}`);
+      return transportRows(client, 'fast', pids, quick);
+    });
   } finally {
     await daemon.stop();
   }
 }
 
 async function main() {
-  const { quick, binDir, maxWorkers, fastOnly } = parseStepArgs(process.argv.slice(2), __filename, {
+  const { quick, binDir, maxWorkers, fastOnly, sdk } = parseStepArgs(process.argv.slice(2), __filename, {
     about: 'The Node client over legacy NDJSON and the fast path (echo sizes, callMany, the Markdown\n' +
       'corpus with 1..N workers) and markdown-it in process: one JSON row per line on stdout.',
-    takes: ['quick', 'binDir', 'maxWorkers', 'fastOnly'],
+    takes: ['quick', 'binDir', 'maxWorkers', 'fastOnly', 'sdk'],
   });
+  ipc = require(sdk);
   if (fastOnly) {
     await fastEchoRows(binDir, quick);
     return;
@@ -149,18 +159,11 @@ async function main() {
   try {
     for (const [transport, args, spinUs] of FAST_TRANSPORTS) {
       for (const workers of workerCounts(transport, maxWorkers)) {
-        const children = daemon.startWorkers(workers, args);
-        const client = await ipc.connect({ transport: 'fast', socket: daemon.socket, spinUs });
-        try {
-          await waitForWorkers(client, workers);
-          const pids = children.map((c) => c.pid);
+        await withFastClient(daemon, workers, args, spinUs, async (client, pids) => {
           if (workers === 1) await transportRows(client, transport, pids, quick);
           progress(`node ${transport}: Markdown corpus, ${workers} worker(s)`);
           await corpusSeries((text) => client.transform(text), transport, pids, corpus, rounds, workers);
-        } finally {
-          await client.close();
-          await stopChildren(children);
-        }
+        });
       }
     }
   } finally {
