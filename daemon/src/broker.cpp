@@ -112,7 +112,9 @@ void Broker::accept(UniqueFd socket) {
 }
 
 std::uint64_t Broker::accept_spawned(UniqueFd socket, const platform::PeerCredentials& peer) {
-  return start_session(std::move(socket), peer);
+  const std::uint64_t id = start_session(std::move(socket), peer);
+  sessions_.at(id)->mark_spawned();
+  return id;
 }
 
 std::uint64_t Broker::start_session(UniqueFd socket, const platform::PeerCredentials& peer) {

@@ -117,6 +117,11 @@ class Session : public std::enable_shared_from_this<Session> {
   bool withdrawn() const { return withdrawn_; }
   void withdraw() { withdrawn_ = true; }
 
+  /// A worker the daemon spawned itself (a pool's, on the socket it inherited), not a peer
+  /// that connected: the per-user daemon's idle exit does not wait for those.
+  bool spawned() const { return spawned_; }
+  void mark_spawned() { spawned_ = true; }
+
   /// The peers this session has been introduced to (by session id).
   std::set<std::uint64_t>& introduced() { return introduced_; }
   const std::set<std::uint64_t>& introduced() const { return introduced_; }
@@ -148,6 +153,7 @@ class Session : public std::enable_shared_from_this<Session> {
   SessionLimits limits_;
   State state_ = State::awaiting_hello;
   bool withdrawn_ = false;
+  bool spawned_ = false;
   proto::Hello hello_;
 
   proto::Decoder decoder_;  // message bodies (socket_ decodes the frames)

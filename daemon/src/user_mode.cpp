@@ -10,8 +10,8 @@
 #include <toml++/toml.h>
 
 #include "executable_search.hpp"
+#include "fastmd/platform/process_info.hpp"
 #include "pools/pool_spec_reader.hpp"
-#include "proc_stat.hpp"
 #include "user_daemon_dir.hpp"
 
 namespace fastmd::daemon {
@@ -22,7 +22,16 @@ proto::Status enter_user_mode(Options& options) {
 }
 
 proto::Result<std::vector<PoolSpec>> user_mode_default_pools() {
-  const std::string worker = ipc::detail::own_executable_dir() + "/fastmd-worker-md";
+  // The worker installed beside this daemon; where the platform cannot say where that is
+  // (platform::own_executable_path), the executable search's other places.
+  std::string worker;
+  if (const std::string own_dir = ipc::detail::own_executable_dir(); !own_dir.empty()) {
+    worker = own_dir + "/fastmd-worker-md";
+  } else {
+    auto found = ipc::detail::find_executable("fastmd-worker-md", {});
+    if (!found) return found.error();
+    worker = std::move(*found);
+  }
   toml::array pools;
   pools.push_back(
       toml::table{{"name", "markdown"}, {"command", toml::array{worker}}, {"start", "on-demand"}});
@@ -59,15 +68,11 @@ void IdleExit::schedule(std::chrono::milliseconds after) {
 }
 
 bool IdleExit::only_own_workers() const {
-  const pid_t self = ::getpid();
-  return std::all_of(broker_.sessions().begin(), broker_.sessions().end(),
-                     [self](const auto& entry) {
-                       const Session& session = *entry.second;
-                       return session.state() == Session::State::established &&
-                              session.hello().role == proto::Role::worker &&
-                              ipc::detail::proc_stat_field(session.peer().pid, 4) ==
-                                  static_cast<std::uint64_t>(self);
-                     });
+  return std::all_of(broker_.sessions().begin(), broker_.sessions().end(), [](const auto& entry) {
+    const Session& session = *entry.second;
+    return session.state() == Session::State::established &&
+           session.hello().role == proto::Role::worker && session.spawned();
+  });
 }
 
 void IdleExit::check() {

@@ -12,6 +12,8 @@
 
 #include "fastmd/platform/capabilities.hpp"
 #include "fastmd/platform/exit_watcher.hpp"
+#include "fastmd/platform/pipe.hpp"
+#include "platform/spawn_fds.hpp"
 
 extern char** environ;
 
@@ -37,14 +39,6 @@ struct SpawnSetup {
   SpawnSetup(const SpawnSetup&) = delete;
   SpawnSetup& operator=(const SpawnSetup&) = delete;
 };
-
-proto::Result<std::pair<platform::UniqueFd, platform::UniqueFd>> make_pipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    return Error{Errc::io_error, std::string("pipe2 failed: ") + std::strerror(errno)};
-  }
-  return std::pair{platform::UniqueFd(fds[0]), platform::UniqueFd(fds[1])};
-}
 
 /// The daemon's environment without our two variables, plus their values for this worker.
 std::vector<std::string> worker_environment(const std::string& pool) {
@@ -83,9 +77,9 @@ std::string describe_wait_status(int wait_status) {
 proto::Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(
     asio::io_context& io, const std::vector<std::string>& argv, const std::string& pool,
     platform::UniqueFd control, ExitHandler on_exit) {
-  auto out = make_pipe();
+  auto out = platform::make_pipe();
   if (!out) return out.error();
-  auto err = make_pipe();
+  auto err = platform::make_pipe();
   if (!err) return err.error();
 
   SpawnSetup setup;
@@ -96,7 +90,8 @@ proto::Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(
   posix_spawn_file_actions_adddup2(&setup.actions, out->second.get(), 1);
   posix_spawn_file_actions_adddup2(&setup.actions, err->second.get(), 2);
   posix_spawn_file_actions_adddup2(&setup.actions, control.get(), kWorkerControlFd);
-  posix_spawn_file_actions_addclosefrom_np(&setup.actions, kWorkerControlFd + 1);
+  const short close_others =
+      platform::close_other_fds_on_spawn(setup.actions, kWorkerControlFd + 1);
   // A worker starts with default signal dispositions and an empty mask, whatever the daemon's.
   sigset_t all;
   sigfillset(&all);
@@ -104,7 +99,9 @@ proto::Result<std::unique_ptr<WorkerProcess>> WorkerProcess::spawn(
   sigemptyset(&none);
   posix_spawnattr_setsigdefault(&setup.attributes, &all);
   posix_spawnattr_setsigmask(&setup.attributes, &none);
-  posix_spawnattr_setflags(&setup.attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  posix_spawnattr_setflags(
+      &setup.attributes,
+      static_cast<short>(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | close_others));
 
   std::vector<std::string> args = argv;
   std::vector<std::string> env = worker_environment(pool);

@@ -15,6 +15,8 @@
 #include <thread>
 
 #include "executable_search.hpp"
+#include "fastmd/platform/close_fds.hpp"
+#include "fastmd/platform/pipe.hpp"
 #include "fastmd/platform/unix_socket.hpp"
 #include "rollout.hpp"
 #include "user_daemon_dir.hpp"
@@ -48,10 +50,9 @@ std::string log_tail(const std::string& log) {
 // The child reports the daemon's pid through a close-on-exec pipe, and the daemon its exec
 // error if exec fails. Only async-signal-safe calls run between fork() and exec().
 proto::Result<pid_t> spawn_detached(const std::string& daemon, const std::string& log) {
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return platform::system_error("pipe2", errno);
-  platform::UniqueFd report_read(pipe_fds[0]);
-  platform::UniqueFd report_write(pipe_fds[1]);
+  auto pipe = platform::make_pipe();
+  if (!pipe) return pipe.error();
+  auto& [report_read, report_write] = *pipe;
   const char* argv[] = {daemon.c_str(), "--user", nullptr};
   const pid_t child = ::fork();
   if (child < 0) return platform::system_error("fork", errno);
@@ -69,9 +70,7 @@ proto::Result<pid_t> spawn_detached(const std::string& daemon, const std::string
     ::dup2(null_fd, STDOUT_FILENO);
     ::dup2(log_fd >= 0 ? log_fd : null_fd, STDERR_FILENO);
     // Nothing else of the caller's (its sockets, pipes to its parent) lives on in the daemon.
-    const unsigned keep = static_cast<unsigned>(report_write.get());
-    ::close_range(STDERR_FILENO + 1, keep - 1, 0);
-    ::close_range(keep + 1, ~0U, 0);
+    platform::close_inherited_fds(report_write.get());
     ::execve(daemon.c_str(), const_cast<char* const*>(argv), environ);
     const int failure = errno;
     [[maybe_unused]] auto written = ::write(report_write.get(), &failure, sizeof failure);

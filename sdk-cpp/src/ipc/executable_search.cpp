@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include "fastmd/platform/process_info.hpp"
+
 namespace fastmd::ipc::detail {
 
 namespace {
@@ -65,9 +67,8 @@ std::string describe(const std::vector<Place>& places) {
 }  // namespace
 
 std::string own_executable_dir() {
-  std::error_code error;
-  const auto exe = std::filesystem::read_symlink("/proc/self/exe", error);
-  return error ? std::string{} : exe.parent_path().string();
+  const std::string exe = platform::own_executable_path();
+  return exe.empty() ? std::string{} : std::filesystem::path(exe).parent_path().string();
 }
 
 proto::Result<std::string> find_executable(std::string_view name,

@@ -13,7 +13,8 @@
 
 namespace fastmd::ipc::detail {
 
-/// The directory of the running executable (/proc/self/exe), or "" when it cannot be read.
+/// The directory of the running executable (platform::own_executable_path), or "" when the
+/// platform cannot tell.
 std::string own_executable_dir();
 
 /// The path of executable `name` in the first place of the rule that has it. Otherwise

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "proc_stat.hpp"
+#include "fastmd/platform/process_info.hpp"
 
 namespace fastmd::ipc::detail {
 
@@ -27,7 +27,7 @@ std::uint64_t mix(std::uint64_t x) {
 
 unsigned rollout_bucket() {
   static const unsigned bucket = static_cast<unsigned>(
-      mix((static_cast<std::uint64_t>(::getpid()) << 32) ^ proc_stat_field(0, 22)) % 100);
+      mix((static_cast<std::uint64_t>(::getpid()) << 32) ^ platform::own_start_time()) % 100);
   return bucket;
 }
 

@@ -44,7 +44,7 @@ proto::Result<SendResult> send_with_fds(int socket, std::span<const iovec> data,
     std::memcpy(CMSG_DATA(header), fds.data(), sizeof(int) * fds.size());
   }
   for (;;) {
-    const ssize_t sent = ::sendmsg(socket, &message, MSG_NOSIGNAL);
+    const ssize_t sent = os::send_message(socket, &message);
     if (sent >= 0) return SendResult{static_cast<std::size_t>(sent), false};
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return SendResult{0, true};

@@ -23,6 +23,10 @@ proto::Result<UniqueFd> open_unix_socket(bool nonblocking);
 /// returns, errno set as it sets it.
 ssize_t receive_message(int socket, msghdr* message);
 
+/// sendmsg(2) that never raises SIGPIPE: a closed peer is EPIPE. Returns what sendmsg returns,
+/// errno set as it sets it.
+ssize_t send_message(int socket, const msghdr* message);
+
 /// The mmap flag that populates a mapping as it is made (MAP_POPULATE), or 0 where none.
 int map_populate_flag();
 

@@ -18,6 +18,8 @@ struct Capabilities {
   bool peer_groups;            // peer_groups() lists supplementary groups
   bool prefault;               // populate() pre-faults memory in one call
   bool huge_pages;             // advise_huge_pages() works (the daemon's --huge-pages)
+  bool process_info;           // own_start_time() and own_executable_path() answer
+  bool memory_limits;          // available_memory() answers (memory_limits.hpp)
 };
 
 /// The capabilities of the implementation linked into this binary (constant for its lifetime).

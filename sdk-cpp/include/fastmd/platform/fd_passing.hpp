@@ -21,7 +21,8 @@ struct SendResult {
 };
 
 /// Writes `data` (gathered) on a stream socket, attaching `fds` to the first byte written.
-/// Uses MSG_NOSIGNAL: a closed peer is an error, never SIGPIPE. A partial write sends the
+/// A closed peer is an error (EPIPE), never SIGPIPE (MSG_NOSIGNAL, or SO_NOSIGPIPE on macOS,
+/// docs/platforms.md). A partial write sends the
 /// fds anyway, so the caller must not pass them again for the rest.
 proto::Result<SendResult> send_with_fds(int socket, std::span<const iovec> data,
                                         std::span<const int> fds = {});

@@ -23,6 +23,8 @@ const Capabilities& capabilities() {
       .peer_groups = true,
       .prefault = false,
       .huge_pages = false,
+      .process_info = false,
+      .memory_limits = false,
   };
   return kBsd;
 }

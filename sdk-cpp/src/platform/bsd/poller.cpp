@@ -44,6 +44,8 @@ proto::Result<Poller> Poller::open() {
   auto state = std::make_unique<State>();
   state->set = UniqueFd(::kqueue());
   if (!state->set) return system_error("kqueue", errno);
+  // A kqueue is not inherited across fork anyway; FD_CLOEXEC keeps it out of exec'd programs
+  // on systems that would (kqueuex(KQUEUE_CLOEXEC) is FreeBSD 14 only).
   if (::fcntl(state->set.get(), F_SETFD, FD_CLOEXEC) != 0) return system_error("fcntl", errno);
   auto wake_up = WakeUp::open();
   if (!wake_up) return wake_up.error();
@@ -81,7 +83,7 @@ int Poller::wait(std::span<Ready> ready, int timeout_ms) {
       ready[static_cast<std::size_t>(reported++)] = {nullptr, true, false};
       continue;
     }
-    // EV_EOF and EV_ERROR count as input, as a hang-up does: the read that follows sees them.
+    // EV_EOF counts as input, as a hang-up does: the read that follows sees the EOF or error.
     const bool output = event.filter == EVFILT_WRITE && (event.flags & EV_EOF) == 0;
     ready[static_cast<std::size_t>(reported++)] = {event.udata, !output, output};
   }

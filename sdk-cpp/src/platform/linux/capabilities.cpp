@@ -17,6 +17,8 @@ const Capabilities& capabilities() {
       .peer_groups = true,
       .prefault = true,
       .huge_pages = true,
+      .process_info = true,
+      .memory_limits = true,
   };
   return kLinux;
 }

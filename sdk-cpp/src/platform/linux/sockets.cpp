@@ -22,6 +22,10 @@ ssize_t receive_message(int socket, msghdr* message) {
   return ::recvmsg(socket, message, MSG_CMSG_CLOEXEC);
 }
 
+ssize_t send_message(int socket, const msghdr* message) {
+  return ::sendmsg(socket, message, MSG_NOSIGNAL);
+}
+
 }  // namespace os
 
 int accept_cloexec(int listening, bool nonblocking) {

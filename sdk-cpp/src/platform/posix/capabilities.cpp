@@ -18,6 +18,8 @@ const Capabilities& capabilities() {
       .peer_groups = false,
       .prefault = false,
       .huge_pages = false,
+      .process_info = false,
+      .memory_limits = false,
   };
   return kPosix;
 }

@@ -2,6 +2,9 @@
 // close-on-exec flag in POSIX, so FD_CLOEXEC (and O_NONBLOCK) are set by fcntl right after
 // each call. The window between the two is harmless here: fastmd-ipc starts processes only
 // through posix_spawn with an explicit closefrom, never a bare fork+exec (docs/platforms.md).
+// A send to a closed peer must not raise SIGPIPE: MSG_NOSIGNAL (POSIX.1-2008; Linux, FreeBSD)
+// where the system has it, else (macOS) SO_NOSIGPIPE on every socket made here, an option of
+// the socket itself that stays with it when its fd is passed to another process.
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,9 +19,14 @@ namespace fastmd::platform {
 
 namespace {
 
-// FD_CLOEXEC, and O_NONBLOCK when asked; false with errno set on failure.
+// FD_CLOEXEC (and SO_NOSIGPIPE where sends have no MSG_NOSIGNAL), and O_NONBLOCK when
+// asked; false with errno set on failure.
 bool set_fd_flags(int fd, bool nonblocking) {
   if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) return false;
+#ifndef MSG_NOSIGNAL
+  const int on = 1;
+  if (::setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof on) != 0) return false;
+#endif
   if (!nonblocking) return true;
   const int flags = ::fcntl(fd, F_GETFL);
   return flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
@@ -50,6 +58,14 @@ ssize_t receive_message(int socket, msghdr* message) {
     }
   }
   return received;
+}
+
+ssize_t send_message(int socket, const msghdr* message) {
+#ifdef MSG_NOSIGNAL
+  return ::sendmsg(socket, message, MSG_NOSIGNAL);
+#else
+  return ::sendmsg(socket, message, 0);  // the socket has SO_NOSIGPIPE (set_fd_flags)
+#endif
 }
 
 }  // namespace os

@@ -8,26 +8,20 @@
 #include <array>
 #include <cerrno>
 
+#include "fastmd/platform/pipe.hpp"
 #include "fastmd/platform/unix_socket.hpp"
 
 namespace fastmd::platform {
 
-namespace {
-
-bool set_flags(int fd) {
-  return ::fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 &&
-         ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) == 0;
-}
-
-}  // namespace
-
 proto::Result<WakeUp> WakeUp::open() {
-  int ends[2];
-  if (::pipe(ends) != 0) return system_error("pipe", errno);
-  UniqueFd read_end(ends[0]);
-  UniqueFd write_end(ends[1]);
-  if (!set_flags(read_end.get()) || !set_flags(write_end.get())) {
-    return system_error("fcntl", errno);
+  auto pipe = make_pipe();
+  if (!pipe) return pipe.error();
+  auto& [read_end, write_end] = *pipe;
+  for (const int fd : {read_end.get(), write_end.get()}) {
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+      return system_error("fcntl(O_NONBLOCK)", errno);
+    }
   }
   return WakeUp(std::move(read_end), std::move(write_end));
 }

@@ -1,6 +1,6 @@
 // The kqueue(2) declarations of FreeBSD 14's <sys/event.h> that bsd/poller.cpp uses, copied
-// from its man page, so CTest can compile that file on Linux (syntax and types only: nothing
-// here runs). macOS declares the same names with the same types for these fields. Not a
+// from its man page, so the Linux build can compile that file (types only: nothing here
+// runs; tests/CMakeLists.txt). macOS declares the same names with the same types for these fields. Not a
 // kqueue: a test that needed one would need a BSD machine (docs/platforms.md).
 #pragma once
 
@@ -21,7 +21,6 @@ struct kevent {
 #define EVFILT_WRITE (-2)
 #define EV_ADD 0x0001
 #define EV_DELETE 0x0002
-#define EV_ERROR 0x4000
 #define EV_EOF 0x8000
 
 #define EV_SET(kevp, a, b, c, d, e, f) \

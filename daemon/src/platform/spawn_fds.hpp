@@ -1,0 +1,18 @@
+// platform/spawn_fds.hpp — how a worker the daemon spawns gets only the fds it is given:
+// every other fd of the daemon closed in the child, close-on-exec or not (a socket a service
+// manager handed over is not). glibc and FreeBSD 13.1+ have a spawn file action for it
+// (posix_spawn_file_actions_addclosefrom_np); macOS has a spawn flag
+// (POSIX_SPAWN_CLOEXEC_DEFAULT); plain POSIX has neither, and then only close-on-exec fds
+// stay out, which every fd the daemon makes is (docs/platforms.md).
+#pragma once
+
+#include <spawn.h>
+
+namespace fastmd::platform {
+
+/// Adds to `actions` what closes the child's fds from `lowest` up, after the actions already
+/// added (dup2s below `lowest` stay), and returns the posix_spawnattr flags to add to the
+/// spawn's, if the platform does it by a flag (0 otherwise).
+short close_other_fds_on_spawn(posix_spawn_file_actions_t& actions, int lowest);
+
+}  // namespace fastmd::platform
