@@ -108,21 +108,21 @@ void Broker::accept(UniqueFd socket) {
     spdlog::warn("dropped a new connection: {}", credentials.error().to_string());
     return;
   }
-  start_session(std::move(socket), *credentials);
+  start_session(std::move(socket), *credentials, false);
 }
 
 std::uint64_t Broker::accept_spawned(UniqueFd socket, const platform::PeerCredentials& peer) {
-  const std::uint64_t id = start_session(std::move(socket), peer);
-  sessions_.at(id)->mark_spawned();
-  return id;
+  return start_session(std::move(socket), peer, true);
 }
 
-std::uint64_t Broker::start_session(UniqueFd socket, const platform::PeerCredentials& peer) {
+std::uint64_t Broker::start_session(UniqueFd socket, const platform::PeerCredentials& peer,
+                                    bool spawned) {
   ++counters_.accepted;
   const std::uint64_t id = next_session_id_++;
   auto session =
       std::make_shared<Session>(io_, std::move(socket), peer, id, *this, session_limits(),
                                 quotas_.open_session(peer.uid), quotas_.queued_bytes(peer.uid));
+  if (spawned) session->mark_spawned();
   sessions_.emplace(id, session);
   session->start();
   return id;

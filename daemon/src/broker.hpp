@@ -62,7 +62,7 @@ class Broker final : public SessionHost {
 
   /// Starts a session on the daemon's end of a socketpair whose other end a worker the daemon
   /// spawned holds: `peer` is that worker (SO_PEERCRED of a socketpair names its creator, the
-  /// daemon). Returns the session's id.
+  /// daemon). The session is marked spawned (Session::spawned). Returns the session's id.
   std::uint64_t accept_spawned(platform::UniqueFd socket, const platform::PeerCredentials& peer);
 
   /// Applies reloaded limits to new and running sessions.
@@ -98,7 +98,8 @@ class Broker final : public SessionHost {
 
  private:
   SessionLimits session_limits() const;
-  std::uint64_t start_session(platform::UniqueFd socket, const platform::PeerCredentials& peer);
+  std::uint64_t start_session(platform::UniqueFd socket, const platform::PeerCredentials& peer,
+                              bool spawned);
   /// Whether a worker `client` has been introduced to serves `method`.
   bool serves(const Session& client, const std::string& method) const;
   /// Introduction quotas: a skipped pair is introduced once one side has a slot to spare.

@@ -10,7 +10,6 @@
 #include <toml++/toml.h>
 
 #include "executable_search.hpp"
-#include "fastmd/platform/process_info.hpp"
 #include "pools/pool_spec_reader.hpp"
 #include "user_daemon_dir.hpp"
 
@@ -29,7 +28,11 @@ proto::Result<std::vector<PoolSpec>> user_mode_default_pools() {
     worker = own_dir + "/fastmd-worker-md";
   } else {
     auto found = ipc::detail::find_executable("fastmd-worker-md", {});
-    if (!found) return found.error();
+    if (!found) {
+      return proto::Error{
+          proto::Errc::invalid_field,
+          "--user: the built-in markdown pool cannot be used: " + found.error().message};
+    }
     worker = std::move(*found);
   }
   toml::array pools;

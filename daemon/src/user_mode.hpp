@@ -26,7 +26,9 @@ namespace fastmd::daemon {
 proto::Status enter_user_mode(Options& options);
 
 /// The built-in pool of --user (when the config file has no `[[pool]]`): `markdown`, the
-/// fastmd-worker-md in the directory of this fastmd-ipcd, started on demand, every other key
+/// fastmd-worker-md in the directory of this fastmd-ipcd (where the platform cannot tell that
+/// directory, the first one the executable search finds: FASTMD_BIN_DIR, PATH, the sbin
+/// directories), started on demand, every other key
 /// at its `[[pool]]` default. Read by the config's own pool reader, so the defaults and checks
 /// are the config file's; INVALID_FIELD saying what is wrong (e.g. no worker beside the binary).
 proto::Result<std::vector<PoolSpec>> user_mode_default_pools();

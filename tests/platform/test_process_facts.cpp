@@ -107,17 +107,23 @@ TEST_CASE(
 }
 
 TEST_CASE("a send to a closed peer fails with EPIPE and raises no SIGPIPE") {
-  // The default disposition, so a SIGPIPE would end this test process.
+  // The default disposition, not blocked, so a SIGPIPE would end this test process.
   struct sigaction previous {};
   struct sigaction default_action {};
   default_action.sa_handler = SIG_DFL;
   REQUIRE(::sigaction(SIGPIPE, &default_action, &previous) == 0);
+  sigset_t pipe_only;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  sigset_t previous_mask;
+  REQUIRE(::pthread_sigmask(SIG_UNBLOCK, &pipe_only, &previous_mask) == 0);
   auto pair = make_socketpair();
   REQUIRE(pair);
   pair->second.reset();
   const char byte = 1;
   const iovec data{const_cast<char*>(&byte), 1};
   auto sent = send_with_fds(pair->first.get(), std::span<const iovec>(&data, 1));
+  ::pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);
   ::sigaction(SIGPIPE, &previous, nullptr);
   REQUIRE_FALSE(sent.ok());
   CHECK(sent.error().message == std::string("sendmsg: ") + std::strerror(EPIPE));

@@ -10,9 +10,13 @@
 
 namespace fastmd::platform {
 
-/// Adds to `actions` what closes the child's fds from `lowest` up, after the actions already
-/// added (dup2s below `lowest` stay), and returns the posix_spawnattr flags to add to the
-/// spawn's, if the platform does it by a flag (0 otherwise).
+/// Call after the last file action: the child then keeps the fds those actions leave below
+/// `lowest` (its 0, 1, 2 and the ones dup2'd there) and no other. Adds to `actions` what does
+/// it, and returns the posix_spawnattr flags to add to the spawn's where a flag does it (0
+/// otherwise).
+///
+///     const short flags = close_other_fds_on_spawn(actions, 4);   // keeps 0-3
+///     posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | flags);
 short close_other_fds_on_spawn(posix_spawn_file_actions_t& actions, int lowest);
 
 }  // namespace fastmd::platform

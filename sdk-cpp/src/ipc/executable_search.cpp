@@ -6,7 +6,6 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <system_error>
 
 #include "fastmd/platform/process_info.hpp"
 

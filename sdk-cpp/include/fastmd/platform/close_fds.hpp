@@ -7,8 +7,11 @@
 
 namespace fastmd::platform {
 
-/// Closes every fd above 2 but `keep` (-1: none kept). Async-signal-safe, so callable after
-/// fork() in a multithreaded process. Errors are ignored: an fd that was not open is fine.
+/// Closes every fd above 2 but `keep` (-1: none kept). Callable after fork() in a
+/// multithreaded process: Linux makes only close_range calls (kernel 5.9+); portable POSIX
+/// makes getrlimit, which takes no lock, and close calls, and stops at the soft fd limit or at
+/// 65,536, whichever is lower, so an fd above that stays open. Errors are ignored: an fd that
+/// was not open is fine.
 ///
 ///     if (::fork() == 0) { fastmd::platform::close_inherited_fds(report_fd); ::execve(...); }
 void close_inherited_fds(int keep);

@@ -21,9 +21,9 @@ struct SendResult {
 };
 
 /// Writes `data` (gathered) on a stream socket, attaching `fds` to the first byte written.
-/// A closed peer is an error (EPIPE), never SIGPIPE (MSG_NOSIGNAL, or SO_NOSIGPIPE on macOS,
-/// docs/platforms.md). A partial write sends the
-/// fds anyway, so the caller must not pass them again for the rest.
+/// A closed peer is an error (EPIPE), never SIGPIPE (MSG_NOSIGNAL, and SO_NOSIGPIPE where it
+/// exists; docs/platforms.md). A partial write sends the fds anyway, so the caller must not
+/// pass them again for the rest.
 proto::Result<SendResult> send_with_fds(int socket, std::span<const iovec> data,
                                         std::span<const int> fds = {});
 

@@ -59,8 +59,9 @@ class Poller {
 
   /// Waits up to `timeout_ms` (-1: no limit, 0: not at all) for ready fds and fills `ready`
   /// with up to its size of them; the rest are reported by the next wait. Wake-ups since the
-  /// last wait are consumed and reported as one entry with a null tag, first, so a waiter that
-  /// spins on wait(0) knows to run its round. Returns how many entries, 0 when the time ran
+  /// last wait are consumed and reported as one entry with a null tag (anywhere among the
+  /// entries; poll() puts it first, epoll and kqueue where it fell), so a waiter that spins
+  /// on wait(0) knows to run its round. Returns how many entries, 0 when the time ran
   /// out, -1 on an error other than EINTR. One thread at a time; `ready` holds at least one.
   int wait(std::span<Ready> ready, int timeout_ms);
 

@@ -14,8 +14,11 @@ namespace fastmd::platform {
 std::uint64_t own_start_time();
 
 /// The absolute path of this process's executable, or "" where the platform cannot tell.
+/// After the file was replaced (an upgrade in place) Linux names it with " (deleted)" at the
+/// end; its directory is still the right one.
 ///
-///     const std::string exe = fastmd::platform::own_executable_path();   // "" off Linux
+///     // "" where capabilities().process_info is false (the posix build, also on Linux)
+///     const std::string exe = fastmd::platform::own_executable_path();
 std::string own_executable_path();
 
 }  // namespace fastmd::platform

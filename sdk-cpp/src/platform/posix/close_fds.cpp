@@ -1,7 +1,9 @@
-// Portable: close() each fd from 3 up to the fd limit (getrlimit's RLIMIT_NOFILE, a system
-// call with no lock, so safe after fork), capped so a limit of millions costs no more than
-// 65,536 calls; an fd above the cap would stay open (macOS has no close_range; FreeBSD's
-// closefrom would do it in one). Differs from linux/, which closes ranges in one call each.
+// Portable: close() each fd from 3 up to the fd limit (getrlimit's RLIMIT_NOFILE soft limit;
+// getrlimit is a system call that takes no lock, though POSIX does not list it as
+// async-signal-safe), capped so a limit of millions costs no more than 65,536 calls; an fd
+// above the cap, or above a soft limit lowered after it was opened, stays open (macOS has no
+// close_range; FreeBSD's closefrom would do it in one). Differs from linux/, which closes
+// ranges in one call each.
 #include "fastmd/platform/close_fds.hpp"
 
 #include <sys/resource.h>

@@ -1,6 +1,6 @@
-// Portable pipe: pipe(), then FD_CLOEXEC on each end (macOS has no pipe2). The window between
-// the two is harmless here, as for sockets (posix/sockets.cpp): fastmd-ipc starts processes
-// only through posix_spawn, never a bare fork+exec. Differs from linux/ in that atomicity.
+// Portable pipe: pipe(), then FD_CLOEXEC on each end (macOS has no pipe2). In between, a
+// fork+exec in another thread of the process can inherit an end, as for sockets
+// (posix/sockets.cpp, docs/platforms.md). Differs from linux/ in that atomicity.
 #include "fastmd/platform/pipe.hpp"
 
 #include <fcntl.h>

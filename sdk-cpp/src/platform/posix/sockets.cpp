@@ -1,10 +1,11 @@
 // Portable POSIX sockets: socket(), accept(), socketpair() and recvmsg() have no atomic
 // close-on-exec flag in POSIX, so FD_CLOEXEC (and O_NONBLOCK) are set by fcntl right after
-// each call. The window between the two is harmless here: fastmd-ipc starts processes only
-// through posix_spawn with an explicit closefrom, never a bare fork+exec (docs/platforms.md).
-// A send to a closed peer must not raise SIGPIPE: MSG_NOSIGNAL (POSIX.1-2008; Linux, FreeBSD)
-// where the system has it, else (macOS) SO_NOSIGPIPE on every socket made here, an option of
-// the socket itself that stays with it when its fd is passed to another process.
+// each call. In between, a fork+exec in another thread of the process (the SDK's user may
+// run one) can inherit the fd: the cost of the portable layer, which linux/ does not pay
+// (docs/platforms.md). A send to a closed peer must not raise SIGPIPE: MSG_NOSIGNAL
+// (POSIX.1-2008; Linux, FreeBSD, recent macOS) where the system defines it, and SO_NOSIGPIPE
+// (macOS, FreeBSD) on every socket made here where it exists, an option of the socket itself
+// that stays with it when its fd is passed to another process.
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,17 +20,20 @@ namespace fastmd::platform {
 
 namespace {
 
-// FD_CLOEXEC (and SO_NOSIGPIPE where sends have no MSG_NOSIGNAL), and O_NONBLOCK when
-// asked; false with errno set on failure.
-bool set_fd_flags(int fd, bool nonblocking) {
-  if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) return false;
-#ifndef MSG_NOSIGNAL
+// FD_CLOEXEC, SO_NOSIGPIPE where it exists, and O_NONBLOCK when asked; nullptr, or the call
+// that failed with errno set.
+const char* set_fd_flags(int fd, bool nonblocking) {
+  if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) return "fcntl(FD_CLOEXEC)";
+#ifdef SO_NOSIGPIPE
   const int on = 1;
-  if (::setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof on) != 0) return false;
+  if (::setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof on) != 0) {
+    return "setsockopt(SO_NOSIGPIPE)";
+  }
 #endif
-  if (!nonblocking) return true;
+  if (!nonblocking) return nullptr;
   const int flags = ::fcntl(fd, F_GETFL);
-  return flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) return "fcntl(O_NONBLOCK)";
+  return nullptr;
 }
 
 }  // namespace
@@ -39,7 +43,7 @@ namespace os {
 proto::Result<UniqueFd> open_unix_socket(bool nonblocking) {
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM, 0));
   if (!fd) return system_error("socket", errno);
-  if (!set_fd_flags(fd.get(), nonblocking)) return system_error("fcntl", errno);
+  if (const char* failed = set_fd_flags(fd.get(), nonblocking)) return system_error(failed, errno);
   return fd;
 }
 
@@ -64,30 +68,30 @@ ssize_t send_message(int socket, const msghdr* message) {
 #ifdef MSG_NOSIGNAL
   return ::sendmsg(socket, message, MSG_NOSIGNAL);
 #else
-  return ::sendmsg(socket, message, 0);  // the socket has SO_NOSIGPIPE (set_fd_flags)
+  return ::sendmsg(socket, message, 0);  // an older macOS: SO_NOSIGPIPE (set_fd_flags)
 #endif
 }
 
 }  // namespace os
 
 int accept_cloexec(int listening, bool nonblocking) {
-  const int fd = ::accept(listening, nullptr, nullptr);
-  if (fd < 0) return fd;
-  if (!set_fd_flags(fd, nonblocking)) {
+  UniqueFd fd(::accept(listening, nullptr, nullptr));
+  if (!fd) return -1;
+  if (set_fd_flags(fd.get(), nonblocking) != nullptr) {
     const int error = errno;
-    ::close(fd);
+    fd.reset();
     errno = error;
     return -1;
   }
-  return fd;
+  return fd.release();
 }
 
 Result<std::pair<UniqueFd, UniqueFd>> make_socketpair() {
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) return system_error("socketpair", errno);
   std::pair pair{UniqueFd(fds[0]), UniqueFd(fds[1])};
-  if (!set_fd_flags(fds[0], false) || !set_fd_flags(fds[1], false)) {
-    return system_error("fcntl(FD_CLOEXEC)", errno);
+  for (const int fd : fds) {
+    if (const char* failed = set_fd_flags(fd, false)) return system_error(failed, errno);
   }
   return pair;
 }

@@ -1,7 +1,8 @@
 // The kqueue(2) declarations of FreeBSD 14's <sys/event.h> that bsd/poller.cpp uses, copied
 // from its man page, so the Linux build can compile that file (types only: nothing here runs;
-// tests/CMakeLists.txt). macOS declares the same names with the same types for these fields.
-// Not a kqueue: a test that needed one would need a BSD machine (docs/platforms.md).
+// tests/CMakeLists.txt). This is FreeBSD's layout; macOS's differs in `data` (intptr_t) and
+// has no `ext`, neither of which poller.cpp uses. Not a kqueue: a test that needed one would
+// need a BSD machine (docs/platforms.md).
 #pragma once
 
 #include <stdint.h>
