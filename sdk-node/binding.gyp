@@ -19,7 +19,20 @@
       "cflags": ["<!@(node scripts/native-sources.js cflags)"],
       "cflags_cc": ["-std=c++20", "-fexceptions", "-Wall", "-Wextra", "-Wno-missing-field-initializers",
                     "-O2"],
-      "libraries": ["<!@(node scripts/native-sources.js libraries)"]
+      "libraries": ["<!@(node scripts/native-sources.js libraries)"],
+      "conditions": [
+        # Xcode's build ignores cflags: the same C++20, exceptions and warnings, for macOS 11+.
+        ["OS=='mac'", {
+          "xcode_settings": {
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++20",
+            "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+            "GCC_ENABLE_CPP_RTTI": "YES",
+            "MACOSX_DEPLOYMENT_TARGET": "11.0",
+            "WARNING_CFLAGS": ["-Wall", "-Wextra", "-Wno-missing-field-initializers"],
+            "OTHER_CPLUSPLUSFLAGS": ["-O2"]
+          }
+        }]
+      ]
     }
   ]
 }

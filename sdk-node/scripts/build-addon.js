@@ -4,8 +4,10 @@
 // from Debian's nodejs package), so node-gyp never downloads anything. An explicit
 // `npm_config_nodedir` (or `nodedir` in .npmrc) wins.
 //
-// The addon is optional: the legacy transport needs none. When it cannot be built (not
-// Linux, no headers, no compiler, a compile error) the install still succeeds, prints one
+// The addon is optional: the legacy transport needs none. It is built on Linux, macOS and
+// FreeBSD (the platform layer's linux/, or posix/ with bsd/ and macos/: docs/platforms.md;
+// macOS and FreeBSD untested). When it cannot be built (another system such as Windows, no
+// headers, no compiler, a compile error) the install still succeeds, prints one
 // line saying why, and leaves the reason in build/addon-not-built.txt, where the loader
 // (lib/fast/addon.js) finds it and names it in FASTMD_ADDON_UNAVAILABLE, so `auto`'s
 // FASTMD_FALLBACK warning and `fast`'s error say why.
@@ -16,6 +18,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const { NOT_BUILT_FILE } = require('../lib/fast/addon');
+const { findHeader, headerDirs } = require('./native-sources');
 
 const packageDir = path.resolve(__dirname, '..');
 // A compiler's error line is long (a path, a position, the message): keep it readable.
@@ -80,30 +83,26 @@ function failureReason(output, status) {
   return `node-gyp exited with status ${status}`;
 }
 
-/**
- * The first directory holding `header` among the compiler's user paths (CPLUS_INCLUDE_PATH,
- * CPATH) and its default system ones, or null: checked before node-gyp runs, so a missing
- * library is named with its package instead of surfacing as a compiler error.
- */
-function findHeader(header, env = process.env) {
-  const userDirs = [env.CPLUS_INCLUDE_PATH, env.CPATH]
-    .flatMap((list) => (list ? list.split(path.delimiter) : [])).filter(Boolean);
-  const dirs = [...userDirs, '/usr/local/include', '/usr/include'];
-  return dirs.find((dir) => fs.existsSync(path.join(dir, header))) ?? null;
+/** The systems whose platform layer the addon can be built with (docs/platforms.md). */
+const ADDON_SYSTEMS = ['linux', 'darwin', 'freebsd'];
+
+/** Why the addon is not built on `os` (process.platform), or null when it is tried. */
+function unsupportedReason(os) {
+  if (ADDON_SYSTEMS.includes(os)) return null;
+  return `the fast transport's addon builds on Linux, macOS and FreeBSD, and this is ${os}`;
 }
 
 function build() {
-  if (process.platform !== 'linux') {
-    notBuilt(`the fast transport's addon builds only on Linux, and this is ${process.platform}`);
-  }
+  const unsupported = unsupportedReason(process.platform);
+  if (unsupported) notBuilt(unsupported);
   const nodedir = localNodeDir();
   if (!nodedir) {
     notBuilt(`Node's headers were not found next to ${process.execPath} (install the package that ` +
       'ships include/node/node_api.h, e.g. Debian\'s nodejs or libnode-dev, or set npm_config_nodedir)');
   }
   if (!findHeader('msgpack.hpp')) {
-    notBuilt('the MessagePack C++ headers (msgpack.hpp) were not found in CPLUS_INCLUDE_PATH, ' +
-      'CPATH, /usr/local/include or /usr/include (install Debian\'s libmsgpack-cxx-dev)');
+    notBuilt(`the MessagePack C++ headers (msgpack.hpp) were not found in CPLUS_INCLUDE_PATH, CPATH, ${headerDirs().join(' or ')} ` +
+      '(install Debian\'s libmsgpack-cxx-dev, or msgpack-cxx from Homebrew or FreeBSD ports)');
   }
   if (process.env.FASTMD_PLATFORM) {
     // One addon per package directory (build/): a posix build replaces the linux one.
@@ -134,6 +133,6 @@ function build() {
   });
 }
 
-module.exports = { findHeader };
+module.exports = { unsupportedReason };
 
 if (require.main === module) build();

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Prints, for binding.gyp, what the addon compiles, one item per line: `sources` (paths
-// relative to sdk-node/), `includes` (include directories), `cflags` and `libraries` (the
-// platform layer's extra flags), or `platform` (the FASTMD_PLATFORM it builds).
+// relative to sdk-node/), `includes` (include directories, with MessagePack's where the
+// compiler may not look), `cflags` and `libraries` (the platform layer's extra flags), or
+// `platform` (the FASTMD_PLATFORM it builds).
 //
 // The rule, in one sentence: the addon compiles every .cpp file directly inside each
 // directory of sdk-cpp/src/ (not their subdirectories, so ipc/legacy/ stays out) except the
@@ -117,14 +118,43 @@ function sources() {
   return [...native, ...sharedSources(root).map((file) => path.posix.join(root, file))];
 }
 
+/** Where a library's headers are looked for beside the compiler's user paths, by OS: Homebrew's
+ * prefix on Apple silicon, /usr/local (Homebrew on Intel, FreeBSD ports), then the system. */
+function headerDirs(os = process.platform) {
+  return [...(os === 'darwin' ? ['/opt/homebrew/include'] : []), '/usr/local/include', '/usr/include'];
+}
+
+/**
+ * The first directory holding `header` among the compiler's user paths (CPLUS_INCLUDE_PATH,
+ * CPATH) and headerDirs(), or null: build-addon.js checks it before node-gyp runs, so a
+ * missing library is named with its package instead of surfacing as a compiler error.
+ */
+function findHeader(header, env = process.env, os = process.platform) {
+  const userDirs = [env.CPLUS_INCLUDE_PATH, env.CPATH]
+    .flatMap((list) => (list ? list.split(path.delimiter) : [])).filter(Boolean);
+  return [...userDirs, ...headerDirs(os)].find((dir) => fs.existsSync(path.join(dir, header))) ?? null;
+}
+
+/**
+ * The include directory MessagePack's headers need that the compiler may not search by itself
+ * (/opt/homebrew/include, or /usr/local/include for FreeBSD's base clang), or none: not one the
+ * environment already gives the compiler, and never /usr/include, whose -I would reorder the
+ * system headers.
+ */
+function libraryIncludes(env = process.env, os = process.platform) {
+  const found = findHeader('msgpack.hpp', env, os);
+  const given = [env.CPLUS_INCLUDE_PATH, env.CPATH].flatMap((list) => (list ? list.split(path.delimiter) : []));
+  return found && found !== '/usr/include' && !given.includes(found) ? [found] : [];
+}
+
 function includes() {
   const root = sharedRoot();
-  return ['native', ...sharedIncludes(root).map((dir) => path.posix.join(root, dir))];
+  return ['native', ...sharedIncludes(root).map((dir) => path.posix.join(root, dir)), ...libraryIncludes()];
 }
 
 module.exports = {
   SOURCE_ROOT, sharedIncludeDirs, platformName, platformDirs, sourceDirs, cppFiles, sharedSources,
-  sharedIncludes,
+  sharedIncludes, headerDirs, findHeader, libraryIncludes,
 };
 
 if (require.main === module) {

@@ -10,7 +10,9 @@ const path = require('node:path');
 const { after, describe, it } = require('node:test');
 
 const { packageDir } = require('./support/env');
-const { platformName, sharedIncludes, sharedSources } = require('../scripts/native-sources');
+const { findHeader, headerDirs, libraryIncludes, platformName, sharedIncludes, sharedSources } =
+  require('../scripts/native-sources');
+const { unsupportedReason } = require('../scripts/build-addon');
 
 describe('the addon\'s C++ sources', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastmd-native-sources-'));
@@ -67,5 +69,37 @@ describe('the addon\'s C++ sources', () => {
       { message: "FASTMD_PLATFORM is 'bsd'; it must be linux or posix" });
     assert.throws(() => platformName({ FASTMD_PLATFORM: 'linux' }, 'darwin'),
       { message: 'FASTMD_PLATFORM=linux builds only on Linux (this is darwin); use posix' });
+  });
+});
+
+describe('where the addon is built, and the headers it needs', () => {
+  it('is built on Linux, macOS and FreeBSD, and elsewhere skipped with the reason', () => {
+    for (const system of ['linux', 'darwin', 'freebsd']) assert.equal(unsupportedReason(system), null);
+    assert.equal(unsupportedReason('win32'),
+      'the fast transport\'s addon builds on Linux, macOS and FreeBSD, and this is win32');
+  });
+
+  it('looks for library headers in Homebrew\'s prefix on macOS, then /usr/local and /usr', () => {
+    assert.deepEqual(headerDirs('darwin'), ['/opt/homebrew/include', '/usr/local/include', '/usr/include']);
+    assert.deepEqual(headerDirs('freebsd'), ['/usr/local/include', '/usr/include']);
+    assert.deepEqual(headerDirs('linux'), ['/usr/local/include', '/usr/include']);
+  });
+
+  it('takes the compiler\'s user paths first, and adds no include directory the compiler is given', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastmd-headers-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'msgpack.hpp'), '#pragma once\n');
+      assert.equal(findHeader('msgpack.hpp', { CPATH: dir }, 'linux'), dir);
+      assert.deepEqual(libraryIncludes({ CPATH: dir }, 'linux'), []);
+      assert.equal(findHeader('no-such-header-here.hpp', { CPATH: dir }, 'linux'), null);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('never passes /usr/include, where Debian\'s libmsgpack-cxx-dev puts msgpack.hpp', () => {
+    // This machine's headers (scripts/setup installs them): found, and no -I added.
+    assert.equal(findHeader('msgpack.hpp', {}, 'linux'), '/usr/include');
+    assert.deepEqual(libraryIncludes({}, 'linux'), []);
   });
 });
