@@ -4,6 +4,7 @@
 // for the same FASTMD_PLATFORM. Checked on a made-up tree, so a new file needs no edit here.
 
 const assert = require('node:assert/strict');
+const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -69,6 +70,19 @@ describe('the addon\'s C++ sources', () => {
       { message: "FASTMD_PLATFORM is 'bsd'; it must be linux or posix" });
     assert.throws(() => platformName({ FASTMD_PLATFORM: 'linux' }, 'darwin'),
       { message: 'FASTMD_PLATFORM=linux builds only on Linux (this is darwin); use posix' });
+  });
+});
+
+describe('the built addon', () => {
+  const addon = path.join(packageDir, 'build', 'Release', 'fastmd_ipc.node');
+  it('leaves no fastmd symbol undefined: the rule took no file whose callees it leaves out', {
+    skip: !fs.existsSync(addon) && 'the addon is not built here',
+  }, () => {
+    // Node loads addons lazily, so a missing definition would fail only when called (or at
+    // once under LD_BIND_NOW or a -z now build): a worker-program file the rule took did so.
+    const undefinedSymbols = execFileSync('nm', ['-uC', addon], { encoding: 'utf8' })
+      .split('\n').filter((line) => line.includes('fastmd::'));
+    assert.deepEqual(undefinedSymbols, []);
   });
 });
 

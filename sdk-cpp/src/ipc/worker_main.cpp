@@ -1,10 +1,9 @@
 // worker_main.cpp — run_worker_main(): the command line of every worker program, and the
-// choice between the fast path (Worker) and the legacy NDJSON server (StdioServer).
+// choice between the fast path (worker_daemon_mode.hpp) and the legacy NDJSON server
+// (StdioServer). It builds on every platform, Windows included (docs/platforms.md).
 #include "fastmd/ipc/worker_main.hpp"
 
-#include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdlib>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -12,18 +11,12 @@
 #include <CLI/CLI.hpp>
 
 #include "fastmd/ipc/stdio_server.hpp"
-#include "fastmd/ipc/worker.hpp"
+#include "fastmd/platform/stdio_stream.hpp"
+#include "worker_daemon_mode.hpp"
 
 namespace fastmd::ipc {
 
 namespace {
-
-// The worker a SIGTERM/SIGINT stops; request_stop() only sets a flag and wakes the loop.
-std::atomic<Worker*> running_worker{nullptr};
-
-void stop_on_signal(int) {
-  if (Worker* worker = running_worker.load()) worker->request_stop();
-}
 
 // --wait-for-daemon[=SECONDS]: absent → wait forever under systemd (INVOCATION_ID set, so
 // the order of units does not matter), else not at all; given alone → forever; 0 → not at all.
@@ -88,26 +81,18 @@ int run_worker_main(int argc, char** argv, const WorkerProgram& program) {
   MethodTable methods = program.methods(concurrency);
 
   if (stdio) {
-    // A reader that goes away must give an error (EPIPE), not kill the worker mid-batch.
-    std::signal(SIGPIPE, SIG_IGN);
-    StdioServer server(std::move(methods), {.threads = concurrency, .max_line = max_line});
+    StdioServerOptions options{.threads = concurrency, .max_line = max_line};
+    platform::prepare_stdio_streams(options.input_fd, options.output_fd);
+    StdioServer server(std::move(methods), options);
     return exit_code(program, server.run());
   }
-
-  Worker worker(std::move(methods),
-                {.socket_path = socket_path,
-                 .name = name,
-                 .threads = concurrency,
-                 .spin_budget = std::chrono::microseconds(spin_us),
-                 .wait_for_daemon = wait_for_daemon(*wait_option, wait_seconds)});
-  running_worker.store(&worker);
-  std::signal(SIGTERM, stop_on_signal);
-  std::signal(SIGINT, stop_on_signal);
-  int code = exit_code(program, worker.run());
-  std::signal(SIGTERM, SIG_DFL);
-  std::signal(SIGINT, SIG_DFL);
-  running_worker.store(nullptr);
-  return code;
+  return exit_code(program, detail::serve_through_daemon(
+                                std::move(methods),
+                                {.socket_path = socket_path,
+                                 .name = name,
+                                 .threads = concurrency,
+                                 .spin_budget = std::chrono::microseconds(spin_us),
+                                 .wait_for_daemon = wait_for_daemon(*wait_option, wait_seconds)}));
 }
 
 }  // namespace fastmd::ipc

@@ -6,8 +6,6 @@
 // flight and returns.
 #pragma once
 
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -18,9 +16,11 @@
 namespace fastmd::ipc {
 
 struct StdioServerOptions {
-  /// Where requests are read from and responses written to.
-  int input_fd = STDIN_FILENO;
-  int output_fd = STDOUT_FILENO;
+  /// Where requests are read from and responses written to: standard input and output (fds 0
+  /// and 1, on POSIX and in Windows' C runtime alike). A program prepares them first with
+  /// fastmd::platform::prepare_stdio_streams(), as run_worker_main() does.
+  int input_fd = 0;
+  int output_fd = 1;
   /// Handler threads: how many calls run at once (each method also within its concurrency).
   unsigned threads = 1;
   /// A longer line is FRAME_TOO_LARGE and ends the session (PROTOCOL.md §8: 1 GiB).

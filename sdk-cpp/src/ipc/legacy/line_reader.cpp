@@ -1,12 +1,12 @@
 // line_reader.cpp — chunked reads, in-place line splitting, and the chunk pool.
 #include "line_reader.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
+#include <span>
 #include <string>
+
+#include "fastmd/platform/stdio_stream.hpp"
 
 namespace fastmd::ipc::legacy {
 
@@ -78,14 +78,10 @@ proto::Result<ReadOutcome> LineReader::read_some(const LineFn& on_line) {
     make_room();
   }
   char* const data = chunk_->data.get();
-  ssize_t got;
-  do {
-    got = ::read(fd_, data + filled_, chunk_->capacity - 1 - filled_);
-  } while (got < 0 && errno == EINTR);
-  if (got < 0) {
-    return proto::Error{proto::Errc::io_error,
-                        std::string("read() of the input failed: ") + std::strerror(errno)};
-  }
+  auto read = platform::read_stream(
+      fd_, std::as_writable_bytes(std::span(data + filled_, chunk_->capacity - 1 - filled_)));
+  if (!read) return read.error();
+  const std::size_t got = *read;
   if (got == 0) {
     if (has_partial_line()) {
       if (auto checked = check_length(filled_ - line_start_); !checked) return checked.error();
@@ -95,7 +91,7 @@ proto::Result<ReadOutcome> LineReader::read_some(const LineFn& on_line) {
     }
     return ReadOutcome::end_of_input;
   }
-  filled_ += static_cast<std::size_t>(got);
+  filled_ += got;
 
   while (scanned_ < filled_) {
     auto* newline = static_cast<char*>(std::memchr(data + scanned_, '\n', filled_ - scanned_));

@@ -1,12 +1,11 @@
 // response_output.cpp — batched, group-committed writes of NDJSON responses.
 #include "response_output.hpp"
 
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
+#include <span>
 #include <stdexcept>
 #include <string>
+
+#include "fastmd/platform/stdio_stream.hpp"
 
 namespace fastmd::ipc::legacy {
 
@@ -74,19 +73,7 @@ void ResponseOutput::write_batches(std::unique_lock<std::mutex>& lock) {
 }
 
 proto::Status ResponseOutput::write_all(const proto::ndjson::LineBuffer& bytes) const {
-  const char* data = bytes.GetString();
-  std::size_t left = bytes.GetSize();
-  while (left > 0) {
-    const ssize_t wrote = ::write(fd_, data, left);
-    if (wrote < 0) {
-      if (errno == EINTR) continue;
-      return proto::Error{proto::Errc::io_error,
-                          std::string("write() of the responses failed: ") + std::strerror(errno)};
-    }
-    data += wrote;
-    left -= static_cast<std::size_t>(wrote);
-  }
-  return {};
+  return platform::write_stream(fd_, std::as_bytes(std::span(bytes.GetString(), bytes.GetSize())));
 }
 
 }  // namespace fastmd::ipc::legacy
