@@ -9,11 +9,51 @@ function(fastmd_missing what debian_package)
     "(scripts/setup installs every dependency: sudo scripts/setup)")
 endfunction()
 
+find_package(Threads REQUIRED)
+
+# FASTMD_PLATFORM=windows builds the legacy path only, from header-only dependencies: found as
+# headers, so one rule serves a Windows machine (vcpkg's include directory on the search path)
+# and Debian's cross build (cmake/toolchains/mingw-w64-x86_64.cmake stages Debian's headers).
+if(FASTMD_PLATFORM STREQUAL "windows")
+  function(fastmd_header_only target header debian_package)
+    find_path(${target}_INCLUDE_DIR ${header})
+    if(NOT ${target}_INCLUDE_DIR)
+      fastmd_missing("${header}" "${debian_package}")
+    endif()
+    add_library(${target} INTERFACE)
+    target_include_directories(${target} SYSTEM INTERFACE ${${target}_INCLUDE_DIR})
+  endfunction()
+  fastmd_header_only(fastmd_msgpack msgpack.hpp libmsgpack-cxx-dev)
+  target_compile_definitions(fastmd_msgpack INTERFACE MSGPACK_NO_BOOST)
+  # msgpack-cxx takes its byte-order functions from Winsock on Windows.
+  target_link_libraries(fastmd_msgpack INTERFACE ws2_32)
+  fastmd_header_only(fastmd_rapidjson rapidjson/document.h rapidjson-dev)
+  fastmd_header_only(fastmd_cli11 CLI/CLI.hpp libcli11-dev)
+  add_library(CLI11::CLI11 ALIAS fastmd_cli11)
+  # spdlog and fmt as headers only: nothing to link, the same code as the compiled libraries.
+  fastmd_header_only(fastmd_fmt fmt/format.h libfmt-dev)
+  fastmd_header_only(fastmd_spdlog spdlog/spdlog.h libspdlog-dev)
+  target_compile_definitions(fastmd_spdlog INTERFACE SPDLOG_FMT_EXTERNAL FMT_HEADER_ONLY)
+  target_link_libraries(fastmd_spdlog INTERFACE fastmd_fmt)
+  option(FASTMD_MARKDOWN_WORKER "Build fastmd-worker-md (needs md4c-html)" ON)
+  if(FASTMD_MARKDOWN_WORKER)
+    if(NOT PkgConfig_FOUND)
+      message(FATAL_ERROR "fastmd-worker-md finds md4c-html through pkg-config, which was not "
+        "found; install it, or configure with -DFASTMD_MARKDOWN_WORKER=OFF")
+    endif()
+    pkg_check_modules(MD4C_HTML QUIET IMPORTED_TARGET md4c-html)
+    if(NOT MD4C_HTML_FOUND)
+      message(FATAL_ERROR "fastmd-worker-md needs md4c-html (md4c-html.pc): on Windows, vcpkg's "
+        "md4c; or configure with -DFASTMD_MARKDOWN_WORKER=OFF to build the SDK and the example "
+        "workers without it")
+    endif()
+  endif()
+  return()
+endif()
+
 if(NOT PkgConfig_FOUND)
   fastmd_missing("pkg-config" "pkg-config")
 endif()
-
-find_package(Threads REQUIRED)
 
 # Standalone Asio (header-only).
 find_path(ASIO_INCLUDE_DIR asio.hpp)

@@ -19,7 +19,10 @@ const checkoutDir = (() => {
   return isCheckout ? dir : null;
 })();
 
-const SYSTEM_SBIN_DIRS = ['/usr/local/sbin', '/usr/sbin'];
+// Windows: executables end in .exe, and there is no sbin (fastmd-ipc runs the legacy path
+// only there; docs/platforms.md).
+const onWindows = () => process.platform === 'win32';
+const systemSbinDirs = () => (onWindows() ? [] : ['/usr/local/sbin', '/usr/sbin']);
 
 function isExecutableFile(file) {
   try {
@@ -39,7 +42,7 @@ function searchPlaces() {
   if (process.env.FASTMD_BIN_DIR) add(process.env.FASTMD_BIN_DIR, 'FASTMD_BIN_DIR');
   if (checkoutDir) add(path.join(checkoutDir, 'build', 'bin'), 'this checkout\'s build');
   for (const dir of (process.env.PATH || '').split(path.delimiter).filter(Boolean)) add(dir, 'PATH');
-  for (const dir of SYSTEM_SBIN_DIRS) add(dir, 'sbin');
+  for (const dir of systemSbinDirs()) add(dir, 'sbin');
   return places;
 }
 
@@ -60,15 +63,22 @@ function describePlaces(places) {
  */
 function findBinary(name, code = 'WORKER_UNAVAILABLE') {
   const places = searchPlaces();
+  const fileName = onWindows() ? `${name}.exe` : name;
   for (const { dir } of places) {
-    const file = path.join(dir, name);
+    const file = path.join(dir, fileName);
     if (isExecutableFile(file)) return file;
   }
-  const remedy = checkoutDir
-    ? `build it in this checkout (scripts/build), install the Debian package fastmd-ipc, or set FASTMD_BIN_DIR to the directory holding ${name}`
-    : 'install the Debian package fastmd-ipc (apt install fastmd-ipc), or build fastmd-ipc from source ' +
+  let remedy;
+  if (checkoutDir) {
+    remedy = `build it in this checkout (scripts/build), install the Debian package fastmd-ipc, or set FASTMD_BIN_DIR to the directory holding ${fileName}`;
+  } else if (onWindows()) {
+    remedy = 'build fastmd-ipc for Windows (CMake, FASTMD_PLATFORM=windows: the legacy path) and put the directory ' +
+      `holding ${fileName} on PATH or in FASTMD_BIN_DIR`;
+  } else {
+    remedy = 'install the Debian package fastmd-ipc (apt install fastmd-ipc), or build fastmd-ipc from source ' +
       'and put the directory holding it on PATH or in FASTMD_BIN_DIR';
-  throw fastmdError(code, `${name} was not found. Looked in ${describePlaces(places)}. To get it: ${remedy}`);
+  }
+  throw fastmdError(code, `${fileName} was not found. Looked in ${describePlaces(places)}. To get it: ${remedy}`);
 }
 
 /** The package's own executables' directories, for the addon's search: a checkout's build/bin. */

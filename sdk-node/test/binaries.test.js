@@ -19,8 +19,9 @@ try {
   console.log(JSON.stringify({ code: error.code, message: error.message }));
 }`;
 
-async function find(name, env) {
-  const { code, stdout, stderr } = await runNode({ script: lookup, args: [name], env });
+async function find(name, env, { asPlatform } = {}) {
+  const pretend = asPlatform ? `Object.defineProperty(process, 'platform', { value: '${asPlatform}' });\n` : '';
+  const { code, stdout, stderr } = await runNode({ script: pretend + lookup, args: [name], env });
   assert.equal(code, 0, stderr);
   return JSON.parse(stdout);
 }
@@ -43,6 +44,17 @@ describe('finding fastmd executables', () => {
       `FASTMD_BIN_DIR: ${binDirEnv}; this checkout's build: ${path.join(checkout, 'build', 'bin')}; ` +
       `PATH: ${pathDirs.join(', ')}; sbin: /usr/local/sbin, /usr/sbin. To get it: build it in this checkout ` +
       '(scripts/build), install the Debian package fastmd-ipc, or set FASTMD_BIN_DIR to the directory holding fastmd-nonesuch');
+  });
+
+  it('looks for name.exe on Windows, and in no sbin', async (t) => {
+    const dir = tempDir(t);
+    const exe = path.join(dir, 'fastmd-worker-md.exe');
+    fs.writeFileSync(exe, '');
+    fs.chmodSync(exe, 0o755);
+    const { found } = await find('fastmd-worker-md', { FASTMD_BIN_DIR: dir }, { asPlatform: 'win32' });
+    assert.equal(found, exe);
+    const { message } = await find('fastmd-nonesuch', { FASTMD_BIN_DIR: dir, PATH: '' }, { asPlatform: 'win32' });
+    assert.match(message, new RegExp(`^fastmd-nonesuch\\.exe was not found\\. Looked in FASTMD_BIN_DIR: ${dir}; this checkout's build: [^;]*\\. To get it: `));
   });
 
   it('says FASTMD_BIN_DIR is not set, and lists a directory once however often PATH names it', async (t) => {
