@@ -78,7 +78,7 @@ export interface PlatformLayer {
   readonly sealing: boolean;
   /** What the client's I/O loop waits with: 'epoll', 'kqueue' (macOS, FreeBSD) or 'poll'. */
   readonly poller: string;
-  /** How a peer's exit is seen: 'pidfd' or 'eof'. */
+  /** How a peer's exit is seen: 'pidfd' (Linux), 'kqueue' (macOS, FreeBSD) or 'eof' (socket end only). */
   readonly liveness: string;
   /** Where a peer's credentials come from, e.g. 'SO_PEERCRED+SO_PEERGROUPS' or 'getpeereid'. */
   readonly credentials: string;

@@ -72,8 +72,11 @@ TEST_CASE("an empty one-off payload works", "[shm]") {
   CHECK(mapped->bytes().empty());
 }
 
-TEST_CASE("a builder grows a one-off payload of unknown size", "[shm]") {
-  auto builder = OneOffBuilder::create(100);
+TEST_CASE("a builder grows a one-off payload of unknown size, in place or by copying", "[shm]") {
+  // by_copy is macOS's way (an shm object is sized once), run here on Linux's objects too.
+  const auto sizing = GENERATE(OneOffBuilder::Sizing::in_place, OneOffBuilder::Sizing::by_copy);
+  CAPTURE(sizing == OneOffBuilder::Sizing::in_place ? "in place" : "by copy");
+  auto builder = OneOffBuilder::create(100, sizing);
   REQUIRE(builder.ok());
   std::vector<std::byte> all(3 * 1024 * 1024);
   fill_pattern(all, 9);
@@ -85,6 +88,15 @@ TEST_CASE("a builder grows a one-off payload of unknown size", "[shm]") {
   auto oneoff = builder->finish();
   REQUIRE(oneoff.ok());
   CHECK(oneoff->handle.length == all.size());
+  auto info = fastmd::platform::check_memory_fd(oneoff->fd.get(), fastmd::platform::kOneOffSeals,
+                                                all.size());
+  REQUIRE(info.ok());
+  if (sizing == OneOffBuilder::Sizing::in_place) {
+    CHECK(info->size == all.size());  // cut to what was written
+  } else {
+    CHECK(info->size >= all.size());  // never cut: the handle's length bounds the payload
+    CHECK(info->size % 4096 == 0);
+  }
   auto mapped = map_attached(std::move(oneoff->fd), all.size());
   REQUIRE(mapped.ok());
   CHECK(has_pattern(mapped->bytes(), 9));

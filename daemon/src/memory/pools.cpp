@@ -1,12 +1,8 @@
 // The daemon's pool of segments (see memory/pools.hpp).
 #include "memory/pools.hpp"
 
-#include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <map>
 #include <set>
 #include <string>
@@ -52,12 +48,9 @@ proto::Result<platform::UniqueFd> create_backing(const PoolOptions& o, std::uint
   return platform::create_shm_object(name, o.segment_size);
 }
 
-proto::Status io_error(const std::string& what) {
-  return proto::Error{proto::Errc::io_error, what + ": " + std::strerror(errno)};
-}
-
 // Allocates every page now, so no session pays for it later, without the daemon touching the
-// memory through a mapping: fallocate() (POSIX: a pwrite per page) cannot SIGBUS. With huge
+// memory through a mapping: fallocate() (POSIX: a pwrite per page; macOS: a mapping of the
+// fresh object, platform/macos/prefault.cpp) cannot SIGBUS. With huge
 // pages the allocation has to happen through a MADV_HUGEPAGE mapping; the object is fresh
 // then and no peer holds it yet.
 proto::Status prefault(int fd, std::uint64_t size, bool huge_pages) {
@@ -126,13 +119,20 @@ struct SegmentLease::State {
     slot.name.clear();
   }
 
-  // Writes the segment header with pwrite(), not through a mapping (SIGBUS-safe, see above).
+  // Writes the segment header through a short-lived mapping, before any peer holds the
+  // object. Every Mapping is SIGBUS-guarded, so a named object (shm backing) that someone who
+  // guessed its name truncated costs this slot its object, not the daemon its life. Not
+  // pwrite(): macOS shm objects take none (docs/platforms.md).
   proto::Status write_header(std::uint32_t index) {
-    std::byte header[sizeof(shm::SegmentHeader)];
-    shm::write_segment_header(header, index + 1, slots[index].generation, options.segment_size);
-    if (::pwrite(slots[index].fd.get(), header, sizeof header, 0) !=
-        static_cast<ssize_t>(sizeof header)) {
-      return io_error("writing the segment header");
+    Slot& slot = slots[index];
+    auto mapping = platform::Mapping::map(slot.fd.get(), sizeof(shm::SegmentHeader), true);
+    if (!mapping) return mapping.error();
+    shm::write_segment_header(mapping->data(), index + 1, slot.generation, options.segment_size);
+    if (mapping->broken()) {
+      drop_object(slot);
+      return proto::Error{proto::Errc::io_error, "segment " + std::to_string(index + 1) +
+                                                     "'s backing object was truncated before "
+                                                     "its lease"};
     }
     return {};
   }

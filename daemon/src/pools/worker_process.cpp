@@ -179,11 +179,16 @@ void WorkerProcess::stop_watching() {
 }
 
 void WorkerProcess::reap() {
+  // An exit watcher fires only once this process is exiting, but kqueue's NOTE_EXIT may come
+  // a moment before it is a zombie (a pidfd comes after): the wait may block, briefly, and a
+  // re-armed watch would never fire again. SIGCHLD wakes every worker's set, so without a
+  // watcher a child that has not exited is someone else's.
+  const int options = watcher_.is_open() ? 0 : WNOHANG;
   int status = 0;
   pid_t reaped;
-  while ((reaped = ::waitpid(pid_, &status, WNOHANG)) < 0 && errno == EINTR) {
+  while ((reaped = ::waitpid(pid_, &status, options)) < 0 && errno == EINTR) {
   }
-  if (reaped == 0) return watch_exit();  // not yet (a spurious wake-up)
+  if (reaped == 0) return watch_exit();  // not this child
   exit_status_ = reaped == pid_ ? status : 0;
   stop_watching();
   if (on_exit_) {

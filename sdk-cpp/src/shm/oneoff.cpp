@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "fastmd/platform/capabilities.hpp"
 #include "fastmd/platform/memfd.hpp"
 #include "fastmd/platform/prefault.hpp"
 #include "fastmd/platform/unix_socket.hpp"
@@ -57,8 +58,13 @@ proto::Result<OneOff> make_oneoff(std::size_t capacity,
                           "a one-off fill callback reported " + std::to_string(used) +
                               " bytes for a capacity of " + std::to_string(capacity)};
     }
+    // An object that cannot be cut (macOS) is seen whole by its receiver: whatever `fill`
+    // left beyond `used` must not travel with it.
+    if (!platform::capabilities().resizable_objects) {
+      std::memset(mapping->data() + used, 0, capacity - used);
+    }
   }
-  if (used < capacity) {
+  if (used < capacity && platform::capabilities().resizable_objects) {
     if (auto cut = truncate_to(fd->get(), used); !cut) return cut.error();
   }
   return seal_oneoff(std::move(*fd), used);
@@ -73,18 +79,32 @@ proto::Result<OneOff> make_oneoff(proto::ByteView bytes) {
 
 // ---- OneOffBuilder ----
 
-proto::Result<OneOffBuilder> OneOffBuilder::create(std::size_t initial_capacity) {
+OneOffBuilder::Sizing OneOffBuilder::platform_sizing() {
+  return platform::capabilities().resizable_objects ? Sizing::in_place : Sizing::by_copy;
+}
+
+proto::Result<OneOffBuilder> OneOffBuilder::create(std::size_t initial_capacity, Sizing sizing) {
   const std::size_t capacity = std::max(kPage, (initial_capacity + kPage - 1) / kPage * kPage);
   auto fd = platform::create_memfd(kOneOffName, capacity);
   if (!fd) return fd.error();
   auto mapping = platform::Mapping::map(fd->get(), capacity, true);
   if (!mapping) return mapping.error();
-  return OneOffBuilder(std::move(*fd), std::move(*mapping));
+  return OneOffBuilder(std::move(*fd), std::move(*mapping), sizing);
 }
 
 proto::Status OneOffBuilder::reserve(std::size_t total) {
   if (total <= mapping_.size()) return {};
   const std::size_t capacity = std::max(total, mapping_.size() * 2);
+  if (sizing_ == Sizing::by_copy) {
+    auto fd = platform::create_memfd(kOneOffName, capacity);
+    if (!fd) return fd.error();
+    auto mapping = platform::Mapping::map(fd->get(), capacity, true);
+    if (!mapping) return mapping.error();
+    std::memcpy(mapping->data(), mapping_.data(), size_);
+    fd_ = std::move(*fd);
+    mapping_ = std::move(*mapping);
+    return {};
+  }
   if (auto grown = truncate_to(fd_.get(), capacity); !grown) return grown;
   // Remapping keeps the bytes: they live in the memfd, not in the mapping.
   mapping_.reset();
@@ -105,7 +125,9 @@ proto::Status OneOffBuilder::append(proto::ByteView bytes) {
 proto::Result<OneOff> OneOffBuilder::finish() {
   if (!fd_) return proto::Error{proto::Errc::internal, "finish of a finished OneOffBuilder"};
   mapping_.reset();
-  if (auto cut = truncate_to(fd_.get(), size_); !cut) return cut.error();
+  if (sizing_ == Sizing::in_place) {
+    if (auto cut = truncate_to(fd_.get(), size_); !cut) return cut.error();
+  }
   const std::size_t length = std::exchange(size_, 0);
   return seal_oneoff(std::move(fd_), length);
 }

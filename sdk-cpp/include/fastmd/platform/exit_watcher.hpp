@@ -1,8 +1,9 @@
 // fastmd/platform/exit_watcher.hpp — watching a peer process's exit: an fd that becomes
 // readable the moment the process exits, so a watcher sees a peer's death at once, without
-// polling or signals. Linux has one (pidfd); portable POSIX has none, and says so by returning
-// an empty UniqueFd: liveness then comes from EOF on the peer's socket alone (and, for the
-// daemon's own children, from SIGCHLD).
+// polling or signals. Linux has one (pidfd), macOS and FreeBSD another (a kqueue with an
+// EVFILT_PROC filter); portable POSIX has none, and says so by returning an empty UniqueFd:
+// liveness then comes from EOF on the peer's socket alone (and, for the daemon's own
+// children, from SIGCHLD).
 #pragma once
 
 #include <sys/types.h>

@@ -32,7 +32,8 @@ struct OneOff {
 proto::Result<OneOff> make_oneoff(proto::ByteView bytes);
 
 /// Fills a new memfd of up to `capacity` bytes in place: `fill` gets the writable memory and
-/// returns how many bytes it used (<= capacity); the file is cut to that size and sealed.
+/// returns how many bytes it used (<= capacity); the file is cut to that size (where the
+/// platform can resize objects, capabilities().resizable_objects) and sealed.
 proto::Result<OneOff> make_oneoff(std::size_t capacity,
                                   const std::function<std::size_t(std::span<std::byte>)>& fill);
 
@@ -40,23 +41,40 @@ proto::Result<OneOff> make_oneoff(std::size_t capacity,
 /// outgrew the segment): the memfd grows by doubling, then finish() seals it.
 class OneOffBuilder {
  public:
-  /// Starts with room for `initial_capacity` bytes (at least one page is reserved).
-  static proto::Result<OneOffBuilder> create(std::size_t initial_capacity);
+  /// How the builder's memory object grows, and whether it is cut to its final size.
+  enum class Sizing : bool {
+    in_place,  // ftruncate: the object grows, and is cut to size() at finish()
+    by_copy,   // objects are sized once (macOS shm): a larger one takes the bytes when it
+               // grows, and none is cut (the handle's length bounds the payload)
+  };
+  /// The platform's way: in_place where capabilities().resizable_objects, else by_copy.
+  static Sizing platform_sizing();
+
+  /// Starts with room for `initial_capacity` bytes (at least one page is reserved). `sizing`
+  /// is the platform's unless a test asks for the other.
+  ///
+  ///     auto builder = fastmd::shm::OneOffBuilder::create(64 << 10).value();
+  ///     builder.append(part).value();   // as often as needed
+  ///     fastmd::shm::OneOff payload = builder.finish().value();
+  static proto::Result<OneOffBuilder> create(std::size_t initial_capacity,
+                                             Sizing sizing = platform_sizing());
 
   /// Appends bytes, growing the file when needed (IO_ERROR when memory runs out).
   proto::Status append(proto::ByteView bytes);
   std::size_t size() const { return size_; }
 
-  /// Cuts the file to size(), unmaps it, seals it and returns it. The builder is then empty.
+  /// Cuts the file to size() (Sizing::in_place), unmaps it, seals it and returns it. The
+  /// builder is then empty.
   proto::Result<OneOff> finish();
 
  private:
-  OneOffBuilder(platform::UniqueFd fd, platform::Mapping mapping)
-      : fd_(std::move(fd)), mapping_(std::move(mapping)) {}
+  OneOffBuilder(platform::UniqueFd fd, platform::Mapping mapping, Sizing sizing)
+      : fd_(std::move(fd)), mapping_(std::move(mapping)), sizing_(sizing) {}
   proto::Status reserve(std::size_t total);
 
   platform::UniqueFd fd_;
   platform::Mapping mapping_;
+  Sizing sizing_;
   std::size_t size_ = 0;
 };
 

@@ -19,6 +19,7 @@ const Capabilities& capabilities() {
       .huge_pages = true,
       .process_info = true,
       .memory_limits = true,
+      .resizable_objects = true,
   };
   return kLinux;
 }

@@ -20,6 +20,7 @@ const Capabilities& capabilities() {
       .huge_pages = false,
       .process_info = false,
       .memory_limits = false,
+      .resizable_objects = true,
   };
   return kPosix;
 }

@@ -1,7 +1,6 @@
-// Portable process facts: POSIX has no call for one's own start time or executable (macOS has
-// proc_pidinfo and _NSGetExecutablePath, FreeBSD sysctl KERN_PROC; not written yet), so each
+// Portable process facts: POSIX has no call for one's own start time or executable, so each
 // answers "unknown" and its callers fall back (process_info.hpp). Differs from linux/, which
-// reads /proc.
+// reads /proc, and from bsd/, which asks sysctl (and proc_pidpath on macOS).
 #include "fastmd/platform/process_info.hpp"
 
 namespace fastmd::platform {

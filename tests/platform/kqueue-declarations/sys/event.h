@@ -1,7 +1,8 @@
-// The kqueue(2) declarations of FreeBSD 14's <sys/event.h> that bsd/poller.cpp uses, copied
+// The kqueue(2) declarations of FreeBSD 14's <sys/event.h> that bsd/poller.cpp and
+// bsd/exit_watcher.cpp use, copied
 // from its man page, so the Linux build can compile that file (types only: nothing here runs;
 // tests/CMakeLists.txt). This is FreeBSD's layout; macOS's differs in `data` (intptr_t) and
-// has no `ext`, neither of which poller.cpp uses. Not a kqueue: a test that needed one would
+// has no `ext`, neither of which those files use. Not a kqueue: a test that needed one would
 // need a BSD machine (docs/platforms.md).
 #pragma once
 
@@ -20,6 +21,10 @@ struct kevent {
 
 #define EVFILT_READ (-1)
 #define EVFILT_WRITE (-2)
+#define EVFILT_PROC (-5)
+#define EVFILT_USER (-11)
+#define NOTE_EXIT 0x80000000
+#define NOTE_TRIGGER 0x01000000
 #define EV_ADD 0x0001
 #define EV_DELETE 0x0002
 #define EV_EOF 0x8000
