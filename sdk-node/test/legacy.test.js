@@ -9,6 +9,7 @@ const { after, before, describe, it } = require('node:test');
 
 const { connect, FastmdError } = require('..');
 const { legacyWorker, runNode } = require('./support/env');
+const { killWorkerUnderLoad } = require('./support/legacy-kill');
 
 const SIZES = [['0 B', 0], ['1 KiB', 1024], ['1 MiB', 1 << 20], ['10 MiB', 10 << 20]];
 
@@ -149,27 +150,8 @@ describe('legacy transport: deadlines and aborts', () => {
 });
 
 describe('legacy transport: a worker killed with SIGKILL under load', () => {
-  it('answers every idempotent call exactly once, from a restarted worker', async () => {
-    const client = await connect({ transport: 'legacy', workerCommand: legacyWorker(), workers: 2, timeoutMs: 60000 });
-    try {
-      const victim = client.workers[0].pid;
-      const settled = new Array(2000).fill(0);
-      const calls = Array.from({ length: 2000 }, (_, i) => client.call('echo', `payload ${i} `.repeat(200)).then((result) => {
-        settled[i]++;
-        assert.equal(result, `payload ${i} `.repeat(200));
-      }));
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      process.kill(victim, 'SIGKILL');
-      await Promise.all(calls);
-      assert.ok(settled.every((n) => n === 1), 'every call settled exactly once');
-      const pids = client.workers.map((w) => w.pid);
-      assert.equal(pids.length, 2);
-      assert.ok(!pids.includes(victim), 'the killed worker was replaced');
-      assert.equal(await client.call('echo', 'after'), 'after');
-    } finally {
-      await client.close();
-    }
-  });
+  it('answers every idempotent call exactly once, from a restarted worker', () =>
+    killWorkerUnderLoad(legacyWorker(), 2000));
 
   it('fails calls marked non-idempotent with FASTMD_PEER_GONE', async () => {
     const client = await connect({ transport: 'legacy', workerCommand: legacyWorker(), timeoutMs: 60000 });

@@ -13,6 +13,7 @@ const { after, before, describe, it } = require('node:test');
 
 const { connect, FastmdError } = require('..');
 const { binary } = require('./support/env');
+const { killWorkerUnderLoad } = require('./support/legacy-kill');
 
 /** The worker's argv without --stdio: the Windows build under Wine, or this build's. */
 const workerArgv = process.env.FASTMD_TEST_STDIO_WORKER
@@ -114,25 +115,8 @@ describe(`the stdio test worker under load (${onWindows ? 'Windows build, under 
     }
   });
 
-  it('answers every idempotent call exactly once when a worker is killed, from a restarted one', async () => {
-    const client = await connect({ transport: 'legacy', workerCommand, workers: 2, timeoutMs });
-    try {
-      const victim = client.workers[0].pid;
-      const settled = new Array(1000).fill(0);
-      const calls = Array.from({ length: 1000 }, (_, i) => client.call('echo', `payload ${i} `.repeat(200)).then((result) => {
-        settled[i]++;
-        assert.equal(result, `payload ${i} `.repeat(200));
-      }));
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      process.kill(victim, 'SIGKILL');
-      await Promise.all(calls);
-      assert.ok(settled.every((n) => n === 1), 'every call settled exactly once');
-      assert.ok(!client.workers.map((w) => w.pid).includes(victim), 'the killed worker was replaced');
-      assert.equal(await client.call('echo', 'after'), 'after');
-    } finally {
-      await client.close();
-    }
-  });
+  it('answers every idempotent call exactly once when a worker is killed, from a restarted one', () =>
+    killWorkerUnderLoad(workerCommand, 1000));
 });
 
 describe(`the stdio test worker's command line (${onWindows ? 'Windows build, under Wine' : 'this build'})`, () => {
