@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -242,12 +243,19 @@ TEST_CASE(
   cluster.start_daemon();
   // Reconnected and introduced again: the old channel is no longer listed, but it stays open
   // for the calls on it.
-  REQUIRE(eventually(
+  std::set<std::string> last_seen;
+  const bool both_generations_mapped = eventually(
       [&] {
-        const auto now = segment_mappings(::getpid()).inodes;
-        return now.size() == 4;  // both generations' own and worker segments
+        last_seen = segment_mappings(::getpid()).inodes;
+        return last_seen.size() == 4;  // both generations' own and worker segments
       },
-      10s));
+      10s);
+  INFO("segments mapped at the last look: "
+       << last_seen.size() << ", of which "
+       << std::ranges::count_if(last_seen,
+                                [&](const auto& i) { return first_generation.contains(i); })
+       << " of the first generation");
+  REQUIRE(both_generations_mapped);
   REQUIRE(client->wait_for_workers(1, 5s));
   CHECK(client->worker_count() == 1);
   CHECK(client->in_flight() == kCalls);
