@@ -264,8 +264,12 @@ void Broker::introduce(Session& client, Session& worker) {
     }
     notify(to, proto::kIntroduce, body, std::move(fds));
   };
-  send_introduction(client, worker, std::move(pair->first));
+  // The worker's end first: once the client sees its end, the worker's is already queued to
+  // the worker, where it outlives this daemon. In the other order a daemon killed between the
+  // two sends closed the worker's end unsent, and the client saw its new channel end at once
+  // (1 run in 27 of a restart test, under load).
   send_introduction(worker, client, std::move(pair->second));
+  send_introduction(client, worker, std::move(pair->first));
   client.introduced().insert(worker.id());
   worker.introduced().insert(client.id());
   ++counters_.introductions;
