@@ -287,6 +287,8 @@ proto::Status still_intact(const PeerSegment& peer, const proto::ShmHandle& hand
 
 proto::Result<Incoming> take_payload(const proto::Message& message,
                                      std::vector<platform::UniqueFd>& fds, PeerSegment* peer) {
+  // Inline: the frame's bytes, without building a Resolved (most small calls take this path).
+  if (!message.shm) return Incoming{message.payload, nullptr};
   auto resolved = resolve_payload(message, fds, peer);
   if (!resolved) return resolved.error();
   const proto::ByteView bytes = resolved->bytes();

@@ -119,15 +119,19 @@ inline void append_frame(const Message& m, ByteBuffer& out) {
   out.insert(out.end(), m.payload.begin(), m.payload.end());
 }
 
+/// Whether a frame's 4-byte length prefix is acceptable: not zero, and at most `max_frame`.
+/// (check_frame_length says why not; this is the test alone, for a reader's per-frame scan.)
+constexpr bool frame_length_ok(std::uint32_t length, std::uint32_t max_frame) {
+  return length != 0 && length <= max_frame;
+}
+
 /// Checks a frame's 4-byte length prefix against `max_frame`, before anything is allocated.
 inline Result<std::uint32_t> check_frame_length(std::uint32_t length, std::uint32_t max_frame) {
+  if (frame_length_ok(length, max_frame)) return length;
   if (length == 0) return Error{Errc::frame_empty, "frame length prefix is zero"};
-  if (length > max_frame) {
-    return Error{Errc::frame_too_large, "frame of " + std::to_string(length) +
-                                            " bytes exceeds the maximum of " +
-                                            std::to_string(max_frame)};
-  }
-  return length;
+  return Error{Errc::frame_too_large, "frame of " + std::to_string(length) +
+                                          " bytes exceeds the maximum of " +
+                                          std::to_string(max_frame)};
 }
 
 namespace detail {

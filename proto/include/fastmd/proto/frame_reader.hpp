@@ -55,7 +55,7 @@ class FrameReader {
     // reports it), so ends_mid_frame() costs nothing per call.
     while (!bad_prefix_ && end_ - scanned_ >= kFrameHeaderBytes) {
       const std::uint32_t length = load_u32_le(buffer_.get() + scanned_);
-      bad_prefix_ = !check_frame_length(length, max_frame_);
+      bad_prefix_ = !frame_length_ok(length, max_frame_);
       if (bad_prefix_ || end_ - scanned_ - kFrameHeaderBytes < length) break;
       scanned_ += kFrameHeaderBytes + length;
     }
