@@ -41,15 +41,18 @@ constexpr std::size_t kExternalResultMin = 64 * 1024;
 // copy. So when V8 collects an external string its buffer comes back here, and the next result of
 // the same size class is written into pages that are already faulted in. Buffers are sized in
 // powers of two (untouched tail pages cost nothing); at most kMaxFreeBytes of them wait here, the
-// oldest are freed first. From 2 MiB up a fresh buffer asks for 2 MiB pages
-// (platform::advise_huge_pages; this kernel's transparent huge pages are "madvise"), so filling
-// it takes a page fault per 2 MiB, not per 4 KiB: a 10 MiB result's 2,560 first touches become 5
-// (docs/sdk-node.md). A smaller fresh buffer has the pages its first result needs populated in
-// one call (platform::populate): 1 MiB costs this VM 1.1 ms that way against 3.5 ms of 256
-// first-touch faults, and a new process's first results all miss the pool.
+// oldest are freed first. That bound is what results pile up between two GCs, not less: at 64 MiB
+// a 10 MiB echo loop missed the pool (16 MiB class, kept 4 times) on most calls and its p50 was
+// 1.2-1.3x that of Node's own copy; at 256 MiB it is level, and waiting buffers from 2 MiB up are
+// the kernel's to take back under memory pressure (platform::release_lazily). From 2 MiB up a fresh
+// buffer asks for 2 MiB pages (platform::advise_huge_pages; this kernel's transparent huge pages
+// are "madvise"), so filling it takes a page fault per 2 MiB, not per 4 KiB: a 10 MiB result's
+// 2,560 first touches become 5 (docs/sdk-node.md). A smaller fresh buffer has the pages its first
+// result needs populated in one call (platform::populate): 1 MiB costs this VM 1.1 ms that way
+// against 3.5 ms of 256 first-touch faults, and a new process's first results all miss the pool.
 class StringMemoryPool {
  public:
-  static constexpr std::size_t kMaxFreeBytes = 64 * 1024 * 1024;
+  static constexpr std::size_t kMaxFreeBytes = 256 * 1024 * 1024;
 
   // Never destroyed: finalizers may run during Node's teardown, after static destructors.
   static StringMemoryPool& instance() {
@@ -79,6 +82,11 @@ class StringMemoryPool {
   void release(void* data, std::size_t capacity) {
     FreeBuffer buffer{std::unique_ptr<void, FreeDeleter>(data), capacity};
     if (capacity > kMaxFreeBytes) return;
+    // The kernel may take a waiting buffer's pages back under memory pressure (the next result
+    // then faults them in, as a fresh buffer would); otherwise they are reused as they are.
+    // Only huge-page buffers: they are whole pages of their own, and worth the call.
+    if (capacity >= kHugePage)
+      (void)platform::release_lazily({static_cast<std::byte*>(data), capacity});
     std::lock_guard lock(mutex_);
     while (free_bytes_ + capacity > kMaxFreeBytes) {
       free_bytes_ -= free_.front().capacity;
