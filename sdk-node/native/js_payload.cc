@@ -3,6 +3,7 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstdint>
@@ -43,16 +44,19 @@ constexpr std::size_t kExternalResultMin = 64 * 1024;
 // powers of two (untouched tail pages cost nothing); at most kMaxFreeBytes of them wait here, the
 // oldest are freed first. That bound is what results pile up between two GCs, not less: at 64 MiB
 // a 10 MiB echo loop missed the pool (16 MiB class, kept 4 times) on most calls and its p50 was
-// 1.2-1.3x that of Node's own copy; at 256 MiB it is level, and waiting buffers from 2 MiB up are
-// the kernel's to take back under memory pressure (platform::release_lazily). From 2 MiB up a fresh
-// buffer asks for 2 MiB pages (platform::advise_huge_pages; this kernel's transparent huge pages
-// are "madvise"), so filling it takes a page fault per 2 MiB, not per 4 KiB: a 10 MiB result's
-// 2,560 first touches become 5 (docs/sdk-node.md). A smaller fresh buffer has the pages its first
-// result needs populated in one call (platform::populate): 1 MiB costs this VM 1.1 ms that way
-// against 3.5 ms of 256 first-touch faults, and a new process's first results all miss the pool.
+// 1.2-1.3x that of Node's own copy; at 256 MiB it is level. Waiting buffers from 2 MiB up are the
+// kernel's to take back under memory pressure (platform::release_lazily); smaller ones stay
+// resident, so at most kMaxResidentFreeBytes of them wait (the whole bound before). From 2 MiB up a
+// fresh buffer asks for 2 MiB pages (platform::advise_huge_pages; this kernel's transparent huge
+// pages are "madvise"), so filling it takes a page fault per 2 MiB, not per 4 KiB: a 10 MiB
+// result's 2,560 first touches become 5 (docs/sdk-node.md). A smaller fresh buffer has the pages
+// its first result needs populated in one call (platform::populate): 1 MiB costs this VM 1.1 ms
+// that way against 3.5 ms of 256 first-touch faults, and a new process's first results all miss the
+// pool.
 class StringMemoryPool {
  public:
   static constexpr std::size_t kMaxFreeBytes = 256 * 1024 * 1024;
+  static constexpr std::size_t kMaxResidentFreeBytes = 64 * 1024 * 1024;
 
   // Never destroyed: finalizers may run during Node's teardown, after static destructors.
   static StringMemoryPool& instance() {
@@ -70,8 +74,7 @@ class StringMemoryPool {
       for (auto it = free_.begin(); it != free_.end(); ++it) {
         if (it->capacity == capacity) {
           void* data = it->data.release();
-          free_bytes_ -= capacity;
-          free_.erase(it);
+          forget_locked(it);
           return data;
         }
       }
@@ -84,15 +87,17 @@ class StringMemoryPool {
     if (capacity > kMaxFreeBytes) return;
     // The kernel may take a waiting buffer's pages back under memory pressure (the next result
     // then faults them in, as a fresh buffer would); otherwise they are reused as they are.
-    // Only huge-page buffers: they are whole pages of their own, and worth the call.
-    if (capacity >= kHugePage)
-      (void)platform::release_lazily({static_cast<std::byte*>(data), capacity});
+    // Only huge-page buffers: a call per 64 KiB result would cost more than it saves.
+    const bool resident = capacity < kHugePage;
+    if (!resident) (void)platform::release_lazily({static_cast<std::byte*>(data), capacity});
     std::lock_guard lock(mutex_);
-    while (free_bytes_ + capacity > kMaxFreeBytes) {
-      free_bytes_ -= free_.front().capacity;
-      free_.erase(free_.begin());
+    while (free_bytes_ + capacity > kMaxFreeBytes) forget_locked(free_.begin());
+    while (resident && resident_free_bytes_ + capacity > kMaxResidentFreeBytes) {
+      forget_locked(std::find_if(free_.begin(), free_.end(),
+                                 [](const FreeBuffer& held) { return held.capacity < kHugePage; }));
     }
     free_bytes_ += capacity;
+    if (resident) resident_free_bytes_ += capacity;
     free_.push_back(std::move(buffer));
   }
 
@@ -132,9 +137,17 @@ class StringMemoryPool {
     std::size_t capacity;
   };
 
+  // Takes `it` out of the pool (its buffer is freed unless released from it before).
+  void forget_locked(std::vector<FreeBuffer>::iterator it) {
+    free_bytes_ -= it->capacity;
+    if (it->capacity < kHugePage) resident_free_bytes_ -= it->capacity;
+    free_.erase(it);
+  }
+
   std::mutex mutex_;
-  std::vector<FreeBuffer> free_;  // oldest first
-  std::size_t free_bytes_ = 0;
+  std::vector<FreeBuffer> free_;         // oldest first
+  std::size_t free_bytes_ = 0;           // of all of them
+  std::size_t resident_free_bytes_ = 0;  // of those below kHugePage (not released lazily)
 };
 
 // V8 does not count an external string's memory by itself, so without being told it would
@@ -468,11 +481,11 @@ std::size_t JsPayload::write_to(std::span<std::byte> out) const {
 
 namespace {
 
-// Larger Buffers are left to Node's Buffer::Copy. Measured at 10 MiB (16 MiB class, of which
-// the 64 MiB pool keeps 4) with 4 KiB pages: more results pile up between GCs than that, the
-// pool missed and a fresh 16 MiB malloc faulted in 320-540 pages per call, against 65-130 for
-// Node's copy (glibc reuses its heap for those); at 1 MiB the pool took faults from 14-24 to 0
-// per call. With 2 MiB pages a miss costs 5 faults: the pool takes Buffers as large as it keeps.
+// Larger Buffers are left to Node's Buffer::Copy. With 4 KiB pages a 10 MiB Buffer was better
+// there: the pool (then 64 MiB) missed and a fresh 16 MiB malloc faulted in 320-540 pages per
+// call, against 65-130 for Node's copy (glibc reuses its heap for those); at 1 MiB the pool took
+// faults from 14-24 to 0 per call. With 2 MiB pages a miss costs 5 faults, and the pool keeps
+// as many 16 MiB buffers as a 10 MiB loop leaves between GCs: it takes Buffers this large.
 constexpr std::size_t kPooledBufferMax = 32 * 1024 * 1024;
 
 // A Buffer of `bytes` copied into pooled memory: like a string's, a large Buffer's pages
