@@ -17,6 +17,7 @@
 #include <fstream>
 #include <functional>
 #include <future>
+#include <map>
 #include <thread>
 
 #include "client_core.hpp"
@@ -325,6 +326,54 @@ TEST_CASE("a second request with an id still in flight ends the channel with INV
         channel.send_bytes(both);  // one write: both are read before either runs
       },
       Errc::invalid_field);
+}
+
+TEST_CASE(
+    "a request repeating the id of one still running ends the channel, even 40 requests later",
+    "[hostile]") {
+  // The worker queues what it reads in batches (kArrivalsPerHandOff): the id check must span
+  // them. The first request sleeps, so it is in flight when its repeat is queued.
+  Cluster cluster;
+  cluster.start_worker("sleeper");
+  REQUIRE(cluster.client()->wait_for_workers(1, 10s));
+  Attacker attacker = attach(cluster, "sleep");
+  ByteBuffer frames = frame_of(Message::request(5, "sleep", fastmd::proto::as_bytes("500")));
+  for (std::uint64_t id = 6; id < 46; ++id) {
+    const ByteBuffer other = frame_of(Message::request(id, "echo", fastmd::proto::as_bytes("x")));
+    frames.insert(frames.end(), other.begin(), other.end());
+  }
+  const ByteBuffer again = frame_of(Message::request(5, "echo", fastmd::proto::as_bytes("5")));
+  frames.insert(frames.end(), again.begin(), again.end());
+  attacker.channel->send_bytes(frames);  // one write: all read while the first one sleeps
+  CHECK(farewell_code(*attacker.channel) == Errc::invalid_field);
+  CHECK(attacker.channel->wait_closed(5s));
+}
+
+TEST_CASE("a cancel read with its request, behind a running call, cancels it before it starts") {
+  // The request and its ipc.cancel arrive in one read: the cancel must find the request,
+  // though the round has not handed its requests to the handlers' queue yet.
+  Cluster cluster;
+  cluster.start_worker("sleeper");
+  REQUIRE(cluster.client()->wait_for_workers(1, 10s));
+  Attacker client = attach(cluster, "sleep");
+  ByteBuffer frames = frame_of(Message::request(1, "sleep", fastmd::proto::as_bytes("300")));
+  const ByteBuffer queued = frame_of(Message::request(2, "echo", fastmd::proto::as_bytes("two")));
+  const ByteBuffer cancel = frame_of(Message::notification(
+      fastmd::proto::kCancel, fastmd::proto::encode_body(fastmd::proto::Cancel{2})));
+  frames.insert(frames.end(), queued.begin(), queued.end());
+  frames.insert(frames.end(), cancel.begin(), cancel.end());
+  client.channel->send_bytes(frames);
+
+  std::map<std::uint64_t, Message> answers;
+  while (answers.size() < 2) {
+    auto answer = client.channel->receive(5s);
+    REQUIRE(answer);
+    answers[answer->message.id] = answer->message;
+  }
+  REQUIRE(answers[2].error);
+  CHECK(answers[2].error->code == Errc::cancelled);
+  CHECK(answers[2].error->message == "call 'echo' was cancelled before it started");
+  CHECK_FALSE(answers[1].error);
 }
 
 TEST_CASE("a method the worker does not serve is answered METHOD_NOT_FOUND with the one text") {

@@ -61,7 +61,10 @@ class DirectChannel {
   /// ... and the bytes of their inline params the worker holds.
   std::atomic<std::size_t> unanswered_bytes{0};
   /// ... and their ids, to refuse a second request with an id still in flight (the worker's,
-  /// guarded by its mutex; at most kMaxUnansweredPerChannel entries).
+  /// guarded by its mutex; at most kMaxUnansweredPerChannel entries). An id is added when the
+  /// round's requests are queued (at most kArrivalsPerHandOff of them after it was read): a
+  /// repeat read while its first was in flight is not caught if the first is answered before
+  /// the repeat is queued. That costs only its sender (two answers for one id).
   InFlightIds request_ids;
 
   /// Held while frames are read from the socket and handed on: a round and a thread that

@@ -1,21 +1,21 @@
 // fastmd::ipc::Worker (see fastmd/ipc/worker.hpp). Its threads share the endpoint's I/O
 // loop as leader/followers: one thread at a time (the leader) runs a round of the loop, which
-// reads requests and queues them as Tasks (handed to the shared queue kArrivalsPerHandOff at
-// a time and at the round's end, so the mutex the handlers share is not taken per request:
-// that took a pipelined 64 B call's worker CPU from 1,260 to 1,020 ns together with the
-// changes of the same commit); then it runs the first task itself — no hand-off,
-// no second wake-up. There is one thread more than handlers may run at once, and a follower
-// is woken to lead the next round only when it has something to do: a free handler slot to
-// fill (so a slow handler never keeps other channels waiting beyond the concurrency) or
-// queued tasks (so pipelined requests are read while handlers run, and an ipc.cancel reaches
-// a queued task before it starts). A lone request on a one-handler worker is therefore read,
-// run and answered by one thread with one wake-up. Tasks are taken one at a time and each
-// result is written once (PayloadBuilder). Answers are batched, one write per channel, while
-// more tasks are queued and the next one is known to be quick; a slow or unknown handler
-// never holds earlier answers back. A request for an unknown method, a bad payload or a
-// cancelled call is answered by the leader at once. The worker's load (calls in flight,
-// answered) goes to the daemon from the I/O loop's timer (load_reporter.hpp), when the daemon
-// said it takes it (`accepts_load`).
+// reads requests as Tasks and queues them for the handlers, kArrivalsPerHandOff at a time and
+// at the round's end (one lock per batch, not per request: docs/performance.md); then it runs
+// the first task itself — no other thread, no second wake-up. There is one thread more than
+// handlers may run at once, and a follower is woken to lead the next round only when it has
+// something to do: a free handler slot to fill (so a slow handler never keeps other channels
+// waiting beyond the concurrency) or queued tasks (so pipelined requests are read while
+// handlers run, and an ipc.cancel reaches a queued task before it starts). A lone request on a
+// one-handler worker is therefore read, run and answered by one thread with one wake-up. Tasks
+// are taken one at a time and each result is written once (PayloadBuilder). Answers are
+// batched, one write per channel, while more tasks are queued and the next one is known to be
+// quick; a slow or unknown handler never holds earlier answers back. A request for an unknown
+// method, a bad payload or a cancelled call is answered by the leader at once; a repeated
+// request id (its channel is failed) and a request read past a drain's point of no return when
+// the round's requests are queued. The worker's load (calls in flight, answered) goes to the
+// daemon from the I/O loop's timer (load_reporter.hpp), when the daemon said it takes it
+// (`accepts_load`).
 //
 // Stopping drains (PROTOCOL.md §3.11): the worker tells the daemon (ipc.draining), which stops
 // introducing it and tells its clients (ipc.peer_draining), so they send it nothing new and
@@ -279,7 +279,9 @@ class Worker::Impl final : public detail::EndpointHooks {
     work_changed_.notify_all();
     for (auto& thread : threads_) thread.join();
     threads_.clear();
-    // Every request read was answered (drain()); now the channels close.
+    // Every request read was answered: drain() saw none queued or running, and the leader
+    // answered what it read after that (not run, lead_round) before it was joined. Now the
+    // channels close.
     endpoint_.stop();
     std::lock_guard lock(mutex_);
     stopping_ = false;
@@ -526,7 +528,7 @@ class Worker::Impl final : public detail::EndpointHooks {
   }
 
   void cancel_queued(const std::shared_ptr<DirectChannel>& channel, std::uint64_t id) {
-    hand_off_arrived();  // a request read in this round is queued before its cancel
+    if (!arrived_.empty()) hand_off_arrived();  // a request read in this round, before its cancel
     std::optional<Task> cancelled;
     {
       std::lock_guard lock(mutex_);
@@ -698,9 +700,12 @@ class Worker::Impl final : public detail::EndpointHooks {
   std::condition_variable work_changed_;                 // tasks queued, or the lead is free
   std::condition_variable drained_;  // while draining: a task or a channel ended
   std::deque<Task> tasks_;
-  std::vector<Task> arrived_;  // read by the leader, not yet in tasks_ (hand_off_arrived)
-  bool leading_ = false;       // a thread is running a round of the I/O loop
-  unsigned running_ = 0;       // handlers running now, at most handler_slots()
+  // Read by the leader and not yet in tasks_ (hand_off_arrived). Only the thread running the
+  // I/O round touches it (the Worker lends no channel: Endpoint's on_message on a borrowing
+  // thread never happens here); mutex_ does not guard it.
+  std::vector<Task> arrived_;
+  bool leading_ = false;  // a thread is running a round of the I/O loop
+  unsigned running_ = 0;  // handlers running now, at most handler_slots()
   unsigned idle_threads_ = 0;
   Clock::time_point last_round_;  // when the last round ended
   bool stopping_ = false;
