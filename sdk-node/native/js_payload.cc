@@ -3,7 +3,6 @@
 
 #include <dlfcn.h>
 
-#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstdint>
@@ -44,10 +43,11 @@ constexpr std::size_t kExternalResultMin = 64 * 1024;
 // powers of two (untouched tail pages cost nothing); at most kMaxFreeBytes of them wait here, the
 // oldest are freed first. That bound is what results pile up between two GCs, not less: at 64 MiB
 // a 10 MiB echo loop missed the pool (16 MiB class, kept 4 times) on most calls and its p50 was
-// 1.2-1.3x that of Node's own copy; at 256 MiB it is level. Waiting buffers from 2 MiB up are the
-// kernel's to take back under memory pressure (platform::release_lazily); smaller ones stay
-// resident, so at most kMaxResidentFreeBytes of them wait (the whole bound before). From 2 MiB up a
-// fresh buffer asks for 2 MiB pages (platform::advise_huge_pages; this kernel's transparent huge
+// 1.2-1.3x that of Node's own copy; at 128 and 256 MiB it is level, below that it faults again.
+// Waiting buffers stay resident: giving their pages to the kernel lazily (MADV_FREE) made every
+// reuse pay for it, twice the copy's time on 2 MiB pages and 50 times on 4 KiB ones (measured:
+// docs/sdk-node.md, "A pool as large as what piles up between GCs"). From 2 MiB up a fresh
+// buffer asks for 2 MiB pages (platform::advise_huge_pages; this kernel's transparent huge
 // pages are "madvise"), so filling it takes a page fault per 2 MiB, not per 4 KiB: a 10 MiB
 // result's 2,560 first touches become 5 (docs/sdk-node.md). A smaller fresh buffer has the pages
 // its first result needs populated in one call (platform::populate): 1 MiB costs this VM 1.1 ms
@@ -55,8 +55,7 @@ constexpr std::size_t kExternalResultMin = 64 * 1024;
 // pool.
 class StringMemoryPool {
  public:
-  static constexpr std::size_t kMaxFreeBytes = 256 * 1024 * 1024;
-  static constexpr std::size_t kMaxResidentFreeBytes = 64 * 1024 * 1024;
+  static constexpr std::size_t kMaxFreeBytes = 128 * 1024 * 1024;
 
   // Never destroyed: finalizers may run during Node's teardown, after static destructors.
   static StringMemoryPool& instance() {
@@ -85,19 +84,9 @@ class StringMemoryPool {
   void release(void* data, std::size_t capacity) {
     FreeBuffer buffer{std::unique_ptr<void, FreeDeleter>(data), capacity};
     if (capacity > kMaxFreeBytes) return;
-    // The kernel may take a waiting buffer's pages back under memory pressure (the next result
-    // then faults them in, as a fresh buffer would); otherwise they are reused as they are.
-    // Only huge-page buffers: a call per 64 KiB result would cost more than it saves.
-    const bool resident = capacity < kHugePage;
-    if (!resident) (void)platform::release_lazily({static_cast<std::byte*>(data), capacity});
     std::lock_guard lock(mutex_);
     while (free_bytes_ + capacity > kMaxFreeBytes) forget_locked(free_.begin());
-    while (resident && resident_free_bytes_ + capacity > kMaxResidentFreeBytes) {
-      forget_locked(std::find_if(free_.begin(), free_.end(),
-                                 [](const FreeBuffer& held) { return held.capacity < kHugePage; }));
-    }
     free_bytes_ += capacity;
-    if (resident) resident_free_bytes_ += capacity;
     free_.push_back(std::move(buffer));
   }
 
@@ -140,14 +129,12 @@ class StringMemoryPool {
   // Takes `it` out of the pool (its buffer is freed unless released from it before).
   void forget_locked(std::vector<FreeBuffer>::iterator it) {
     free_bytes_ -= it->capacity;
-    if (it->capacity < kHugePage) resident_free_bytes_ -= it->capacity;
     free_.erase(it);
   }
 
   std::mutex mutex_;
-  std::vector<FreeBuffer> free_;         // oldest first
-  std::size_t free_bytes_ = 0;           // of all of them
-  std::size_t resident_free_bytes_ = 0;  // of those below kHugePage (not released lazily)
+  std::vector<FreeBuffer> free_;  // oldest first
+  std::size_t free_bytes_ = 0;
 };
 
 // V8 does not count an external string's memory by itself, so without being told it would

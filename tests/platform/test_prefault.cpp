@@ -57,19 +57,6 @@ TEST_CASE("populating memory of one's own brings every page in at once, where th
   CHECK(memory.resident_pages() == (populated ? 64u : 0u));
 }
 
-TEST_CASE("memory released lazily keeps every byte written to it afterwards") {
-  FreshPages memory(16);
-  std::memset(memory.bytes().data(), 0x5a, memory.bytes().size());
-  const bool released = release_lazily(memory.bytes());
-  // MADV_FREE on Linux; nothing to call under posix.
-  CHECK(released == (std::string_view(capabilities().name) == "linux"));
-  // A write after the release keeps the page: it is the cache's next use.
-  std::memset(memory.bytes().data(), 0xc3, memory.bytes().size());
-  const std::vector<std::byte> expected(memory.bytes().size(), std::byte{0xc3});
-  CHECK(std::memcmp(memory.bytes().data(), expected.data(), expected.size()) == 0);
-  CHECK(memory.resident_pages() == 16);
-}
-
 TEST_CASE("populating memory keeps the bytes already written to it") {
   FreshPages memory(16);
   const std::span<std::byte> bytes = memory.bytes();

@@ -1,8 +1,7 @@
 // fastmd/platform/prefault.hpp — bringing memory in before it is used, so no session pays a
 // page fault on the hot path: backing a fresh memory object's pages without mapping it
 // (Linux fallocate; POSIX a pwrite per page), populating a mapping in one call (Linux
-// MADV_POPULATE_*; POSIX none) and transparent huge pages (Linux only); and, the other way,
-// letting the kernel take back the pages of a cache that keeps them for reuse (Linux MADV_FREE).
+// MADV_POPULATE_*; POSIX none) and transparent huge pages (Linux only).
 #pragma once
 
 #include <cstddef>
@@ -29,12 +28,5 @@ bool populate(std::span<std::byte> memory, PopulateFor access);
 /// Asks for transparent huge pages over `memory` (a mapping's bytes, or page-aligned memory of
 /// the caller's own, e.g. from aligned_alloc); IO_ERROR where the platform has none.
 proto::Status advise_huge_pages(std::span<std::byte> memory);
-
-/// Tells the kernel that `memory` (page-aligned memory of the caller's own) holds nothing worth
-/// keeping: under memory pressure it may take the pages back (they read as zeros then), and a
-/// write before that keeps them with no page fault. For a cache of free buffers that keeps
-/// their pages for the next use. Returns false when nothing was done (a platform without the
-/// call): the pages then stay until the memory is freed.
-bool release_lazily(std::span<std::byte> memory);
 
 }  // namespace fastmd::platform

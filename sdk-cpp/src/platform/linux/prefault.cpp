@@ -1,6 +1,6 @@
 // Linux pre-faulting: fallocate() backs a memory object's pages without a mapping,
 // MADV_POPULATE_READ/WRITE (5.14+) and MAP_POPULATE fault a mapping in with one call,
-// MADV_HUGEPAGE asks for transparent huge pages, and MADV_FREE lets a cache's pages go lazily.
+// and MADV_HUGEPAGE asks for transparent huge pages.
 // Differs from posix/, which has none of the calls: it backs pages one pwrite at a time and
 // leaves mappings to fault on first touch.
 #include "fastmd/platform/prefault.hpp"
@@ -27,10 +27,6 @@ proto::Status allocate_pages(int fd, std::uint64_t size) {
 bool populate(std::span<std::byte> memory, PopulateFor access) {
   const int advice = access == PopulateFor::write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ;
   return ::madvise(memory.data(), memory.size(), advice) == 0;
-}
-
-bool release_lazily(std::span<std::byte> memory) {
-  return ::madvise(memory.data(), memory.size(), MADV_FREE) == 0;
 }
 
 proto::Status advise_huge_pages(std::span<std::byte> memory) {

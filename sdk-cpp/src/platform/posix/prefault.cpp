@@ -35,10 +35,6 @@ bool populate(std::span<std::byte>, PopulateFor) {
   return false;  // nothing to call: pages come in on first touch
 }
 
-bool release_lazily(std::span<std::byte>) {
-  return false;  // no MADV_FREE in POSIX: the pages stay until the memory is freed
-}
-
 proto::Status advise_huge_pages(std::span<std::byte>) {
   return system_error("transparent huge pages (madvise MADV_HUGEPAGE is Linux-only)", ENOTSUP);
 }
