@@ -62,11 +62,16 @@ class ConnectWorker final : public Napi::AsyncWorker {
         constructor_(Napi::Persistent(constructor)),
         on_answers_(Napi::Persistent(on_answers)),
         options_(std::move(options)),
-        spin_us_(spin_us) {}
+        spin_us_(spin_us),
+        poll_set_(std::make_unique<LoopPollSet>()),
+        attach_(poll_set_.get()) {}
 
   Napi::Promise promise() { return deferred_.Promise(); }
 
-  void Execute() override { connected_.emplace(ipc::Client::connect(std::move(options_))); }
+  // The client's fds are recorded in the poll set now; the loop watches them from attach().
+  void Execute() override {
+    connected_.emplace(ipc::detail::connect_over(std::move(options_), std::move(poll_set_)));
+  }
 
   void OnOK() override {
     Napi::Env env = Env();
@@ -77,7 +82,8 @@ class ConnectWorker final : public Napi::AsyncWorker {
     // The constructor owns the client from its first line on.
     auto client = Napi::External<ipc::Client>::New(env, (*connected_)->release());
     deferred_.Resolve(
-        constructor_.New({client, on_answers_.Value(), Napi::Number::New(env, spin_us_)}));
+        constructor_.New({client, on_answers_.Value(), Napi::Number::New(env, spin_us_),
+                          Napi::External<LoopPollSet>::New(env, attach_)}));
   }
 
  private:
@@ -86,6 +92,8 @@ class ConnectWorker final : public Napi::AsyncWorker {
   Napi::FunctionReference on_answers_;
   ipc::ClientOptions options_;
   double spin_us_;
+  std::unique_ptr<LoopPollSet> poll_set_;  // the client's once connect_over() took it
+  LoopPollSet* attach_;
   std::optional<proto::Result<std::unique_ptr<ipc::Client>>> connected_;
 };
 
@@ -145,7 +153,7 @@ Napi::Value FastClient::connect(const Napi::CallbackInfo& info) {
 
 FastClient::FastClient(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<FastClient>(info), env_(info.Env()) {
-  if (info.Length() < 3 || !info[0].IsExternal()) {
+  if (info.Length() < 4 || !info[0].IsExternal() || !info[3].IsExternal()) {
     throw Napi::TypeError::New(env_, "FastClient is made by FastClient.connect()");
   }
   client_.reset(info[0].As<Napi::External<ipc::Client>>().Data());
@@ -159,10 +167,14 @@ FastClient::FastClient(const Napi::CallbackInfo& info)
   NAPI_THROW_IF_FAILED_VOID(env_, napi_get_uv_event_loop(env_, &loop_));
   hold_ = std::make_unique<LoopHold>(loop_);
   timer_ = std::make_unique<LoopTimer>(loop_, [this] { run_from_loop(); });
-  poll_ = std::make_unique<PollWatcher>(loop_, client_->poll_fd(), [this](int) {
-    // A poll error is the client's to find: process() reads the fds and reports.
-    run_from_loop();
-  });
+  // A poll error is the client's to find: process() reads the fds and reports.
+  try {
+    info[3].As<Napi::External<LoopPollSet>>().Data()->attach(
+        loop_, [](void* self) { static_cast<FastClient*>(self)->run_from_loop(); }, this);
+  } catch (const std::exception& error) {
+    throw Napi::Error::New(env_,
+                           std::string("cannot watch the fast transport's fds: ") + error.what());
+  }
   rearm();
 }
 
@@ -427,7 +439,6 @@ void FastClient::close_all() {
   // Handlers that run while the client closes (CANCELLED for every pending call) find
   // client_ gone and report nothing: JS failed those requests itself.
   std::unique_ptr<ipc::Client> closing = std::move(client_);
-  poll_.reset();  // before the client's poll fd closes
   timer_.reset();
   closing.reset();
   requests_.clear();

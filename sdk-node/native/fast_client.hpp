@@ -43,6 +43,7 @@
 #include "client_core.hpp"
 #include "fastmd/ipc/client.hpp"
 #include "js_payload.hpp"
+#include "loop_poll_set.hpp"
 #include "uv_handles.hpp"
 
 namespace fastmd::node {
@@ -52,7 +53,7 @@ class FastClient : public Napi::ObjectWrap<FastClient> {
   static Napi::Function define(Napi::Env env);
 
   /// Constructed by connect() only: info[0] is the connected Client, info[1] onAnswers,
-  /// info[2] spinUs.
+  /// info[2] spinUs, info[3] the client's LoopPollSet (attached to the loop here).
   explicit FastClient(const Napi::CallbackInfo& info);
   ~FastClient() override;
 
@@ -98,7 +99,6 @@ class FastClient : public Napi::ObjectWrap<FastClient> {
   std::unique_ptr<Napi::AsyncContext> async_context_;
   std::chrono::microseconds spin_{0};
   uv_loop_t* loop_ = nullptr;
-  std::unique_ptr<PollWatcher> poll_;
   std::unique_ptr<LoopTimer> timer_;
   std::unique_ptr<LoopHold> hold_;
 

@@ -14,34 +14,6 @@ void check_uv(int status, const char* what) {
 
 }  // namespace
 
-struct PollWatcher::State {
-  uv_poll_t handle;
-  Callback on_ready;
-};
-
-PollWatcher::PollWatcher(uv_loop_t* loop, int fd, Callback on_ready)
-    : state_(new State{{}, std::move(on_ready)}) {
-  const int status = uv_poll_init(loop, &state_->handle, fd);
-  if (status < 0) {
-    delete state_;
-    check_uv(status, "uv_poll_init");
-  }
-  state_->handle.data = state_;
-  // The loop's lifetime is LoopHold's business: a watched fd alone never keeps it alive.
-  uv_unref(reinterpret_cast<uv_handle_t*>(&state_->handle));
-  check_uv(uv_poll_start(&state_->handle, UV_READABLE | UV_DISCONNECT,
-                         [](uv_poll_t* handle, int status, int) {
-                           static_cast<State*>(handle->data)->on_ready(status);
-                         }),
-           "uv_poll_start");
-}
-
-PollWatcher::~PollWatcher() {
-  uv_poll_stop(&state_->handle);
-  uv_close(reinterpret_cast<uv_handle_t*>(&state_->handle),
-           [](uv_handle_t* handle) { delete static_cast<State*>(handle->data); });
-}
-
 struct LoopTimer::State {
   uv_timer_t handle;
   Callback on_due;

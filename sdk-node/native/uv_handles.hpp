@@ -1,7 +1,7 @@
-// uv_handles.hpp — the addon's libuv handles, each owned RAII-style:
-//   PollWatcher: readability of one fd (the client core's poll fd), never keeps the loop alive;
+// uv_handles.hpp — the addon's libuv handles, each owned RAII-style (the watched fds are
+// loop_poll_set.hpp's):
 //   LoopTimer:   one callback at a time, at a given moment (the core's next wake-up), never
-//                keeps the loop alive either;
+//                keeps the loop alive;
 //   LoopHold:    keeps the loop alive while something is in flight, so the process exits by
 //                itself when nothing is.
 // libuv frees a handle only after uv_close's callback, so both allocate their handle on the
@@ -15,23 +15,6 @@
 #include <functional>
 
 namespace fastmd::node {
-
-class PollWatcher {
- public:
-  /// `on_ready(status)`: status < 0 is a libuv error on the fd.
-  using Callback = std::function<void(int status)>;
-
-  /// Watches `fd` for readability at once. The fd stays owned by the caller and must outlive
-  /// this watcher (declare the fd's owner before the watcher).
-  PollWatcher(uv_loop_t* loop, int fd, Callback on_ready);
-  PollWatcher(const PollWatcher&) = delete;
-  PollWatcher& operator=(const PollWatcher&) = delete;
-  ~PollWatcher();
-
- private:
-  struct State;
-  State* state_;
-};
 
 class LoopTimer {
  public:

@@ -5,11 +5,12 @@
 
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
+const fs = require('node:fs');
 const path = require('node:path');
 const { describe, it } = require('node:test');
 
 const { openFastTransport } = require('../lib/transports/fast');
-const { Cluster, useFastCluster } = require('./fast-support/cluster');
+const { Cluster, useFastCluster, waitFor } = require('./fast-support/cluster');
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -91,6 +92,25 @@ describe('fast transport', { timeout: 120000 }, () => {
     }
     assert.equal(await fast.transport.call('echo', 'still here'), 'still here');
   });
+
+  // The event loop watches each channel itself (native/loop_poll_set.hpp): an epoll set of the
+  // core's inside libuv's would cost a second wake-up per call.
+  it('waits on its channels through Node\'s event loop, with no epoll set of its own',
+    { skip: process.platform !== 'linux' && 'epoll sets are Linux\'s' }, async () => {
+      const epollSets = () => fs.readdirSync('/proc/self/fd').filter((fd) => {
+        try { return fs.readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:[eventpoll]'; } catch { return false; }
+      }).length;
+      const before = epollSets();
+      const second = await openFastTransport({ socket: fast.cluster.socket });
+      try {
+        await waitFor(() => second.workers.length === 2, 10000, 'both workers to be introduced');
+        const payloads = Array.from({ length: 200 }, (_, i) => `call ${i}`);
+        assert.deepEqual(await Promise.all(payloads.map((p) => second.call('echo', p))), payloads);
+        assert.equal(epollSets(), before);
+      } finally {
+        await second.close();
+      }
+    });
 });
 
 describe('fast transport without a daemon', () => {

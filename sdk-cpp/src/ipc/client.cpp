@@ -106,8 +106,9 @@ class ChannelLoan {
 
 class Client::Impl final : public detail::EndpointHooks {
  public:
-  explicit Impl(ClientOptions options)
-      : options_(std::move(options)), endpoint_(endpoint_options(options_), *this) {}
+  Impl(ClientOptions options, std::unique_ptr<platform::PollSet> poll_set)
+      : options_(std::move(options)),
+        endpoint_(endpoint_options(options_), *this, std::move(poll_set)) {}
 
   ~Impl() override { shut_down(); }
 
@@ -856,16 +857,7 @@ class Client::Impl final : public detail::EndpointHooks {
 };
 
 proto::Result<std::unique_ptr<Client>> Client::connect(ClientOptions options) {
-  if (options.discovery == DaemonDiscovery::automatic) {
-    detail::LocateOptions locate;
-    locate.socket_path = options.socket_path;
-    auto located = detail::locate_daemon(locate);
-    if (!located) return located.error();
-    options.socket_path = std::move(located->socket_path);
-  }
-  auto impl = std::make_unique<Impl>(std::move(options));
-  if (auto started = impl->start(); !started) return started.error();
-  return std::unique_ptr<Client>(new Client(std::move(impl)));
+  return detail::connect_over(std::move(options), nullptr);
 }
 
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -941,7 +933,24 @@ void PathCounts::count(PayloadPath path) {
 class ClientAccess {
  public:
   static Client::Impl& impl(Client& client) { return *client.impl_; }
+  static std::unique_ptr<Client> make(std::unique_ptr<Client::Impl> impl) {
+    return std::unique_ptr<Client>(new Client(std::move(impl)));
+  }
 };
+
+proto::Result<std::unique_ptr<Client>> connect_over(ClientOptions options,
+                                                    std::unique_ptr<platform::PollSet> poll_set) {
+  if (options.discovery == DaemonDiscovery::automatic) {
+    LocateOptions locate;
+    locate.socket_path = options.socket_path;
+    auto located = locate_daemon(locate);
+    if (!located) return located.error();
+    options.socket_path = std::move(located->socket_path);
+  }
+  auto impl = std::make_unique<Client::Impl>(std::move(options), std::move(poll_set));
+  if (auto started = impl->start(); !started) return started.error();
+  return ClientAccess::make(std::move(impl));
+}
 
 void set_attached_view(Client& client, shm::AttachedView view) {
   ClientAccess::impl(client).set_attached_view(view);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fastmd/ipc/client.hpp"
+#include "fastmd/platform/poller.hpp"
 #include "payload.hpp"
 
 namespace fastmd::ipc::detail {
@@ -34,6 +35,12 @@ struct Answer {
 /// Receives a call's outcome once: the resolved answer, or the call's error (the worker's, a
 /// deadline, a cancel, no worker, the worker gone). Runs where Callback would run.
 using AnswerHandler = std::function<void(proto::Result<Answer*>)>;
+
+/// Client::connect, for a client driven by the caller (ClientDrive::caller) whose event loop
+/// watches each of the client's fds itself: the client waits on `poll_set` (null: a
+/// platform::Poller, as Client::connect does), and its poll_fd() is poll_set's fd().
+proto::Result<std::unique_ptr<Client>> connect_over(ClientOptions options,
+                                                    std::unique_ptr<platform::PollSet> poll_set);
 
 /// How a binding's client maps a one-off result: a Node Buffer may be written to, so the addon
 /// asks for a private copy-on-write view (shm::AttachedView::private_copy).

@@ -10,10 +10,23 @@ namespace fastmd::ipc::detail {
 using proto::Errc;
 using proto::Error;
 
-Endpoint::Endpoint(EndpointOptions options, EndpointHooks& hooks)
+namespace {
+
+proto::Result<std::unique_ptr<platform::PollSet>> open_poll_set(
+    std::unique_ptr<platform::PollSet> given) {
+  if (given) return given;
+  auto poller = platform::Poller::open();
+  if (!poller) return poller.error();
+  return std::unique_ptr<platform::PollSet>(new platform::Poller(std::move(*poller)));
+}
+
+}  // namespace
+
+Endpoint::Endpoint(EndpointOptions options, EndpointHooks& hooks,
+                   std::unique_ptr<platform::PollSet> poll_set)
     : options_(std::move(options)),
       hooks_(hooks),
-      poller_(platform::Poller::open()),
+      poller_(open_poll_set(std::move(poll_set))),
       reconnect_delay_(options_.reconnect_min),
       spin_now_(options_.spin_budget) {}
 
@@ -56,7 +69,7 @@ void Endpoint::stop() {
 }
 
 void Endpoint::wake() {
-  if (poller_) poller_->wake();
+  if (poller_) (*poller_)->wake();
 }
 
 bool Endpoint::run_round(bool may_block, Clock::time_point until) {
@@ -68,7 +81,7 @@ bool Endpoint::run_round(bool may_block, Clock::time_point until) {
   bool control_ready = false;
   bool handshake_ready = false;
   for (int i = 0; i < ready; ++i) {
-    const platform::Poller::Ready& event = ready_[static_cast<std::size_t>(i)];
+    const platform::PollSet::Ready& event = ready_[static_cast<std::size_t>(i)];
     if (event.tag == &control_) {
       control_ready = true;
     } else if (event.tag == &connecting_) {
@@ -104,9 +117,9 @@ void Endpoint::watch_backlogs() {
 }
 
 void Endpoint::change_watch_locked(DirectChannel& channel, bool input, bool output) {
-  poller_->change(channel.socket().fd(), &channel,
-                  {.input = channel.watch.watched, .output = channel.watch.backlog_watched},
-                  {.input = input, .output = output});
+  (*poller_)->change(channel.socket().fd(), &channel,
+                     {.input = channel.watch.watched, .output = channel.watch.backlog_watched},
+                     {.input = input, .output = output});
   channel.watch.watched = input;
   // Written only when it changes, which only the thread running the round does (it reads it
   // without the lock in watch_backlogs).
@@ -153,7 +166,7 @@ int Endpoint::wait_for_events(int timeout_ms) {
 }
 
 int Endpoint::wait_once(int timeout_ms) {
-  return poller_->wait(ready_, timeout_ms);
+  return (*poller_)->wait(ready_, timeout_ms);
 }
 
 proto::Result<std::unique_ptr<ControlConnection>> Endpoint::open_control() {
@@ -367,7 +380,7 @@ void Endpoint::watch_locked(DirectChannel& channel, bool watched) {
 }
 
 void Endpoint::watch_control(int fd, const void* which, bool watched) {
-  poller_->change(fd, const_cast<void*>(which), {.input = !watched}, {.input = watched});
+  (*poller_)->change(fd, const_cast<void*>(which), {.input = !watched}, {.input = watched});
 }
 
 void Endpoint::lend(const std::shared_ptr<DirectChannel>& channel) {

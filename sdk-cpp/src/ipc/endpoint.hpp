@@ -78,7 +78,10 @@ class EndpointHooks {
 
 class Endpoint {
  public:
-  Endpoint(EndpointOptions options, EndpointHooks& hooks);
+  /// Waits on `poll_set` when given (an outer event loop's own watch of each fd, e.g. the Node
+  /// addon's), else on a platform::Poller of its own.
+  Endpoint(EndpointOptions options, EndpointHooks& hooks,
+           std::unique_ptr<platform::PollSet> poll_set = nullptr);
   ~Endpoint();
   Endpoint(const Endpoint&) = delete;
   Endpoint& operator=(const Endpoint&) = delete;
@@ -107,9 +110,9 @@ class Endpoint {
   bool run_round(bool may_block, Clock::time_point until = Clock::time_point::max());
 
   /// For an owner that runs the rounds from its own event loop: readable whenever a round has
-  /// something to do (Poller::fd(): every fd the rounds watch, and wake()). -1 when the poller
-  /// could not be opened (connect() says why).
-  int poll_fd() const { return poller_ ? poller_->fd() : -1; }
+  /// something to do (PollSet::fd(): every fd the rounds watch, and wake()). -1 when the poller
+  /// could not be opened (connect() says why), or when the owner's loop keeps the set.
+  int poll_fd() const { return poller_ ? (*poller_)->fd() : -1; }
 
   /// When a round must run even if poll_fd() stays quiet: the owner's next timer, a
   /// reconnection, a handshake's bound, a stalled backlog's limit (max(): never). The thread
@@ -208,8 +211,9 @@ class Endpoint {
 
   EndpointOptions options_;
   EndpointHooks& hooks_;
-  proto::Result<platform::Poller> poller_;  // tags: &control_, &connecting_ or a DirectChannel
-  std::mutex watch_mutex_;                  // guards each channel's watch and loans, and:
+  // Tags: &control_, &connecting_ or a DirectChannel.
+  proto::Result<std::unique_ptr<platform::PollSet>> poller_;
+  std::mutex watch_mutex_;  // guards each channel's watch and loans, and:
   std::vector<std::shared_ptr<DirectChannel>> scheduled_;  // channels to look at next round
   std::vector<std::string> wants_to_send_;                 // want()'s methods, not sent yet
   std::unordered_map<std::uint64_t, std::string> wants_in_flight_;   // by request id; the
@@ -220,7 +224,7 @@ class Endpoint {
   Clock::time_point handshake_deadline_;           // connecting_'s bound
   std::vector<std::shared_ptr<DirectChannel>> channels_;  // the thread running the round
   static constexpr int kReadyPerRound = 64;  // more wait for the next round (level-triggered)
-  std::array<platform::Poller::Ready, kReadyPerRound> ready_;  // the same
+  std::array<platform::PollSet::Ready, kReadyPerRound> ready_;  // the same
   std::uint64_t epoch_ = 0;
   Clock::time_point reconnect_at_ = Clock::time_point::max();
   std::chrono::milliseconds reconnect_delay_;

@@ -31,7 +31,10 @@ struct Interest {
   bool any() const { return input || output; }
 };
 
-class Poller {
+/// The set of fds an event loop waits on, and the wait. Poller is the platform's; an outer
+/// event loop may implement its own (the Node addon watches each fd with libuv, so a ready
+/// socket wakes its loop directly, not through a second set). The Endpoint waits on either.
+class PollSet {
  public:
   /// An fd that is ready, with the tag it was watched with. A hang-up or an error counts as
   /// input: the read that follows sees the EOF or the error. A null tag is a wake-up. An fd
@@ -42,12 +45,7 @@ class Poller {
     bool output = false;
   };
 
-  /// Opens an empty set. IO_ERROR naming the call that failed (out of fds).
-  static proto::Result<Poller> open();
-
-  Poller(Poller&&) noexcept;
-  Poller& operator=(Poller&&) noexcept;
-  ~Poller();
+  virtual ~PollSet() = default;
 
   /// Watches `fd` for `to` instead of `from`, what the caller last set for it (`{}` when it
   /// was not watched; `to` `{}` stops watching it). The caller keeps the fd open while it is
@@ -55,7 +53,7 @@ class Poller {
   /// wait in progress (epoll: that wait reports it; poll(): that wait returns with a wake-up and
   /// the next one has it); one removed may still be reported once (look the tag up, never
   /// trust it blindly).
-  void change(int fd, void* tag, Interest from, Interest to);
+  virtual void change(int fd, void* tag, Interest from, Interest to) = 0;
 
   /// Waits up to `timeout_ms` (-1: no limit, 0: not at all) for ready fds and fills `ready`
   /// with up to its size of them; the rest are reported by the next wait. Wake-ups since the
@@ -63,14 +61,31 @@ class Poller {
   /// entries; poll() puts it first, epoll and kqueue where it fell), so a waiter that spins
   /// on wait(0) knows to run its round. Returns how many entries, 0 when the time ran
   /// out, -1 on an error other than EINTR. One thread at a time; `ready` holds at least one.
-  int wait(std::span<Ready> ready, int timeout_ms);
+  virtual int wait(std::span<Ready> ready, int timeout_ms) = 0;
 
   /// Ends a wait in progress, or the next one, at once. Any thread; async-signal-safe.
-  void wake();
+  virtual void wake() = 0;
 
   /// For an outer event loop (poll, libuv): readable whenever wait() would report an fd or a
-  /// wake-up. The loop then calls wait() (with timeout 0) to take them.
-  int fd() const;
+  /// wake-up. The loop then calls wait() (with timeout 0) to take them. -1 for a set that an
+  /// outer loop keeps itself.
+  virtual int fd() const = 0;
+};
+
+/// The platform's PollSet.
+class Poller final : public PollSet {
+ public:
+  /// Opens an empty set. IO_ERROR naming the call that failed (out of fds).
+  static proto::Result<Poller> open();
+
+  Poller(Poller&&) noexcept;
+  Poller& operator=(Poller&&) noexcept;
+  ~Poller() override;
+
+  void change(int fd, void* tag, Interest from, Interest to) override;
+  int wait(std::span<Ready> ready, int timeout_ms) override;
+  void wake() override;
+  int fd() const override;
 
  private:
   struct State;

@@ -1,0 +1,229 @@
+// The client core's fds watched by Node's event loop (see loop_poll_set.hpp).
+#include "loop_poll_set.hpp"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <stdexcept>
+#include <string>
+
+namespace fastmd::node {
+
+struct LoopPollSet::Handle {
+  uv_poll_t poll;
+  LoopPollSet* owner;
+  int fd;
+};
+
+namespace {
+
+void check_uv(int status, const char* what) {
+  if (status < 0) throw std::runtime_error(std::string(what) + ": " + uv_strerror(status));
+}
+
+int uv_events_of(platform::Interest interest) {
+  // UV_DISCONNECT: a hang-up is input (PollSet::Ready), even while only output is watched.
+  return (interest.input ? UV_READABLE | UV_DISCONNECT : 0) | (interest.output ? UV_WRITABLE : 0);
+}
+
+short poll_events_of(platform::Interest interest) {
+  return static_cast<short>((interest.input ? POLLIN : 0) | (interest.output ? POLLOUT : 0));
+}
+
+void close_handle(uv_handle_t* handle, void (*freed)(uv_handle_t*)) {
+  if (!uv_is_closing(handle)) uv_close(handle, freed);
+}
+
+}  // namespace
+
+LoopPollSet::~LoopPollSet() {
+  for (auto& [fd, watched] : watched_) {
+    if (watched.handle == nullptr) continue;
+    watched.handle->owner = nullptr;
+    uv_poll_stop(&watched.handle->poll);
+    close_handle(reinterpret_cast<uv_handle_t*>(&watched.handle->poll),
+                 [](uv_handle_t* handle) { delete static_cast<Handle*>(handle->data); });
+  }
+  if (uv_async_t* wake_handle = wake_handle_.load(std::memory_order_acquire)) {
+    close_handle(reinterpret_cast<uv_handle_t*>(wake_handle),
+                 [](uv_handle_t* handle) { delete reinterpret_cast<uv_async_t*>(handle); });
+  }
+}
+
+void LoopPollSet::attach(uv_loop_t* loop, OnReady on_ready, void* context) {
+  auto wake_up = platform::WakeUp::open();
+  if (!wake_up) throw std::runtime_error(wake_up.error().message);
+  blocked_wake_up_ = std::move(*wake_up);
+  auto* wake_handle = new uv_async_t{};
+  const int status = uv_async_init(loop, wake_handle, [](uv_async_t* handle) {
+    static_cast<LoopPollSet*>(handle->data)->on_wake();
+  });
+  if (status < 0) {
+    delete wake_handle;
+    check_uv(status, "uv_async_init");
+  }
+  wake_handle->data = this;
+  // The loop's lifetime is the FastClient's LoopHold's business.
+  uv_unref(reinterpret_cast<uv_handle_t*>(wake_handle));
+  loop_ = loop;
+  loop_thread_ = std::this_thread::get_id();
+  on_ready_ = on_ready;
+  context_ = context;
+  wake_handle_.store(wake_handle, std::memory_order_release);
+  std::lock_guard lock(mutex_);
+  for (auto& [fd, watched] : watched_) watched.changed = true;
+  any_changed_ = true;
+  apply_locked();
+  // Whatever arrived while the client connected is taken by a first round.
+  uv_async_send(wake_handle);
+}
+
+bool LoopPollSet::on_loop_thread() const {
+  return loop_ != nullptr && std::this_thread::get_id() == loop_thread_;
+}
+
+void LoopPollSet::change(int fd, void* tag, platform::Interest from, platform::Interest to) {
+  if (from == to) return;
+  std::lock_guard lock(mutex_);
+  Watched& watched = watched_[fd];
+  watched.tag = tag;
+  watched.interest = to;
+  if (on_loop_thread()) return update_handle_locked(fd, watched);
+  // Before attach() the set is only recorded; after it, the loop applies the change.
+  watched.changed = true;
+  any_changed_ = true;
+  if (uv_async_t* handle = wake_handle_.load(std::memory_order_acquire)) uv_async_send(handle);
+}
+
+void LoopPollSet::apply_locked() {
+  if (!any_changed_) return;
+  any_changed_ = false;
+  for (auto it = watched_.begin(); it != watched_.end();) {
+    const int fd = it->first;
+    Watched& watched = it->second;
+    ++it;  // update_handle_locked may erase the entry
+    if (!watched.changed) continue;
+    watched.changed = false;
+    update_handle_locked(fd, watched);
+  }
+}
+
+void LoopPollSet::update_handle_locked(int fd, Watched& watched) {
+  if (!watched.interest.any()) {
+    if (watched.handle != nullptr) {
+      // Stopped now, before the core closes the fd (libuv takes it out of its set at once);
+      // freed once libuv is done with it.
+      watched.handle->owner = nullptr;
+      uv_poll_stop(&watched.handle->poll);
+      close_handle(reinterpret_cast<uv_handle_t*>(&watched.handle->poll),
+                   [](uv_handle_t* handle) { delete static_cast<Handle*>(handle->data); });
+    }
+    watched_.erase(fd);
+    return;
+  }
+  // Like platform::Poller's epoll_ctl, these cannot fail for a socket the core tracks (added
+  // once, removed once); libuv reports a later failure to the callback, as an error.
+  if (watched.handle == nullptr) {
+    auto* handle = new Handle{{}, this, fd};
+    if (uv_poll_init(loop_, &handle->poll, fd) < 0) {
+      delete handle;
+      return;
+    }
+    handle->poll.data = handle;
+    uv_unref(reinterpret_cast<uv_handle_t*>(&handle->poll));
+    watched.handle = handle;
+  }
+  (void)uv_poll_start(&watched.handle->poll, uv_events_of(watched.interest),
+                      [](uv_poll_t* poll, int status, int events) {
+                        auto* handle = static_cast<Handle*>(poll->data);
+                        if (handle->owner != nullptr) {
+                          handle->owner->on_poll(handle->fd, handle, status, events);
+                        }
+                      });
+}
+
+void LoopPollSet::on_poll(int fd, Handle* handle, int status, int events) {
+  {
+    std::lock_guard lock(mutex_);
+    auto found = watched_.find(fd);
+    if (found == watched_.end() || found->second.handle != handle) return;
+    // An error on the fd is input: the read that follows finds it.
+    const bool input = status < 0 || (events & (UV_READABLE | UV_DISCONNECT)) != 0;
+    reported_.push_back({found->second.tag, input, (events & UV_WRITABLE) != 0});
+  }
+  notify_ready();
+}
+
+void LoopPollSet::on_wake() {
+  {
+    std::lock_guard lock(mutex_);
+    apply_locked();
+  }
+  if (woken_.load(std::memory_order_acquire)) notify_ready();
+}
+
+void LoopPollSet::notify_ready() {
+  // The last thing done here: the round may destroy this set (the client closing).
+  on_ready_(context_);
+}
+
+void LoopPollSet::wake() {
+  woken_.store(true, std::memory_order_seq_cst);
+  if (blocked_.load(std::memory_order_seq_cst)) blocked_wake_up_.notify();
+  if (uv_async_t* handle = wake_handle_.load(std::memory_order_acquire)) uv_async_send(handle);
+}
+
+int LoopPollSet::wait(std::span<Ready> ready, int timeout_ms) {
+  std::size_t count = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (on_loop_thread()) apply_locked();
+    const std::size_t taken = std::min(reported_.size(), ready.size());
+    std::copy_n(reported_.begin(), taken, ready.begin());
+    reported_.erase(reported_.begin(), reported_.begin() + static_cast<std::ptrdiff_t>(taken));
+    count = taken;
+  }
+  if (count < ready.size() && woken_.exchange(false, std::memory_order_acq_rel)) {
+    ready[count++] = {nullptr, true, false};
+  }
+  if (count > 0) return static_cast<int>(count);
+  return poll_now(ready, timeout_ms);
+}
+
+int LoopPollSet::poll_now(std::span<Ready> ready, int timeout_ms) {
+  std::vector<pollfd> fds;
+  std::vector<void*> tags;
+  {
+    std::lock_guard lock(mutex_);
+    fds.reserve(watched_.size() + 1);
+    for (const auto& [fd, watched] : watched_) {
+      fds.push_back({fd, poll_events_of(watched.interest), 0});
+      tags.push_back(watched.tag);
+    }
+  }
+  const bool blocking = timeout_ms != 0 && blocked_wake_up_;
+  if (blocking) {
+    fds.push_back({blocked_wake_up_.fd(), POLLIN, 0});
+    blocked_.store(true, std::memory_order_seq_cst);
+    // A wake() before the store above found nobody blocked: it is seen here instead.
+    if (woken_.load(std::memory_order_seq_cst)) timeout_ms = 0;
+  }
+  const int polled = ::poll(fds.data(), fds.size(), timeout_ms);
+  if (blocking) {
+    blocked_.store(false, std::memory_order_seq_cst);
+    blocked_wake_up_.drain();
+    fds.pop_back();
+  }
+  if (polled < 0) return errno == EINTR ? 0 : -1;
+  std::size_t count = 0;
+  if (woken_.exchange(false, std::memory_order_acq_rel)) ready[count++] = {nullptr, true, false};
+  for (std::size_t i = 0; i < fds.size() && count < ready.size(); ++i) {
+    const short got = fds[i].revents;
+    if (got == 0) continue;
+    ready[count++] = {tags[i], (got & (POLLIN | POLLHUP | POLLERR)) != 0, (got & POLLOUT) != 0};
+  }
+  return static_cast<int>(count);
+}
+
+}  // namespace fastmd::node
