@@ -81,9 +81,13 @@ class ConnectWorker final : public Napi::AsyncWorker {
     }
     // The constructor owns the client from its first line on.
     auto client = Napi::External<ipc::Client>::New(env, (*connected_)->release());
-    deferred_.Resolve(
-        constructor_.New({client, on_answers_.Value(), Napi::Number::New(env, spin_us_),
-                          Napi::External<LoopPollSet>::New(env, attach_)}));
+    try {
+      deferred_.Resolve(
+          constructor_.New({client, on_answers_.Value(), Napi::Number::New(env, spin_us_),
+                            Napi::External<LoopPollSet>::New(env, attach_)}));
+    } catch (const Napi::Error& error) {
+      deferred_.Reject(error.Value());  // the constructor freed the client
+    }
   }
 
  private:

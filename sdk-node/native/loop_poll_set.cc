@@ -23,8 +23,9 @@ void check_uv(int status, const char* what) {
 }
 
 int uv_events_of(platform::Interest interest) {
-  // UV_DISCONNECT: a hang-up is input (PollSet::Ready), even while only output is watched.
-  return (interest.input ? UV_READABLE | UV_DISCONNECT : 0) | (interest.output ? UV_WRITABLE : 0);
+  // UV_DISCONNECT with any interest: a hang-up is input (PollSet::Ready), even while only
+  // output is watched, as epoll reports it.
+  return UV_DISCONNECT | (interest.input ? UV_READABLE : 0) | (interest.output ? UV_WRITABLE : 0);
 }
 
 short poll_events_of(platform::Interest interest) {
@@ -45,6 +46,11 @@ LoopPollSet::~LoopPollSet() {
     close_handle(reinterpret_cast<uv_handle_t*>(&watched.handle->poll),
                  [](uv_handle_t* handle) { delete static_cast<Handle*>(handle->data); });
   }
+  if (round_handle_ != nullptr) {
+    uv_check_stop(round_handle_);
+    close_handle(reinterpret_cast<uv_handle_t*>(round_handle_),
+                 [](uv_handle_t* handle) { delete reinterpret_cast<uv_check_t*>(handle); });
+  }
   if (uv_async_t* wake_handle = wake_handle_.load(std::memory_order_acquire)) {
     close_handle(reinterpret_cast<uv_handle_t*>(wake_handle),
                  [](uv_handle_t* handle) { delete reinterpret_cast<uv_async_t*>(handle); });
@@ -52,9 +58,11 @@ LoopPollSet::~LoopPollSet() {
 }
 
 void LoopPollSet::attach(uv_loop_t* loop, OnReady on_ready, void* context) {
-  auto wake_up = platform::WakeUp::open();
-  if (!wake_up) throw std::runtime_error(wake_up.error().message);
-  blocked_wake_up_ = std::move(*wake_up);
+  round_handle_ = new uv_check_t{};
+  uv_check_init(loop, round_handle_);  // cannot fail
+  round_handle_->data = this;
+  // The loop's lifetime is the FastClient's LoopHold's business: no handle here keeps it.
+  uv_unref(reinterpret_cast<uv_handle_t*>(round_handle_));
   auto* wake_handle = new uv_async_t{};
   const int status = uv_async_init(loop, wake_handle, [](uv_async_t* handle) {
     static_cast<LoopPollSet*>(handle->data)->on_wake();
@@ -64,36 +72,46 @@ void LoopPollSet::attach(uv_loop_t* loop, OnReady on_ready, void* context) {
     check_uv(status, "uv_async_init");
   }
   wake_handle->data = this;
-  // The loop's lifetime is the FastClient's LoopHold's business.
   uv_unref(reinterpret_cast<uv_handle_t*>(wake_handle));
-  loop_ = loop;
-  loop_thread_ = std::this_thread::get_id();
   on_ready_ = on_ready;
   context_ = context;
   wake_handle_.store(wake_handle, std::memory_order_release);
-  std::lock_guard lock(mutex_);
-  for (auto& [fd, watched] : watched_) watched.changed = true;
-  any_changed_ = true;
-  apply_locked();
-  // Whatever arrived while the client connected is taken by a first round.
-  uv_async_send(wake_handle);
+  {
+    std::lock_guard lock(mutex_);
+    loop_ = loop;
+    loop_thread_ = std::this_thread::get_id();
+    for (auto& [fd, watched] : watched_) watched.changed = true;
+    any_changed_ = true;
+    apply_locked();
+  }
+  // Whatever arrived while the client connected is found by a first round (it poll()s).
+  schedule_round();
 }
 
-bool LoopPollSet::on_loop_thread() const {
+bool LoopPollSet::on_loop_thread_locked() const {
   return loop_ != nullptr && std::this_thread::get_id() == loop_thread_;
 }
 
 void LoopPollSet::change(int fd, void* tag, platform::Interest from, platform::Interest to) {
   if (from == to) return;
-  std::lock_guard lock(mutex_);
-  Watched& watched = watched_[fd];
-  watched.tag = tag;
-  watched.interest = to;
-  if (on_loop_thread()) return update_handle_locked(fd, watched);
-  // Before attach() the set is only recorded; after it, the loop applies the change.
-  watched.changed = true;
-  any_changed_ = true;
-  if (uv_async_t* handle = wake_handle_.load(std::memory_order_acquire)) uv_async_send(handle);
+  {
+    std::lock_guard lock(mutex_);
+    Watched& watched = watched_[fd];
+    watched.tag = tag;
+    watched.interest = to;
+    if (on_loop_thread_locked()) {
+      update_handle_locked(fd, watched);  // may erase the entry
+    } else {
+      // Before attach() the set is only recorded; after it, the loop applies the change.
+      watched.changed = true;
+      any_changed_ = true;
+      if (uv_async_t* handle = wake_handle_.load(std::memory_order_acquire)) {
+        uv_async_send(handle);
+      }
+    }
+  }
+  // A wait blocked in poll() watches an old copy of the set: it returns, the next one has it.
+  if (to.any() && blocked_.load(std::memory_order_seq_cst)) wake();
 }
 
 void LoopPollSet::apply_locked() {
@@ -151,8 +169,14 @@ void LoopPollSet::on_poll(int fd, Handle* handle, int status, int events) {
     // An error on the fd is input: the read that follows finds it.
     const bool input = status < 0 || (events & (UV_READABLE | UV_DISCONNECT)) != 0;
     reported_.push_back({found->second.tag, input, (events & UV_WRITABLE) != 0});
+    if (status < 0) {
+      // libuv stopped the handle: started again by the round's wait(), so an fd whose error
+      // or bytes the round leaves is reported again, as a level-triggered set must.
+      found->second.changed = true;
+      any_changed_ = true;
+    }
   }
-  notify_ready();
+  schedule_round();
 }
 
 void LoopPollSet::on_wake() {
@@ -160,12 +184,21 @@ void LoopPollSet::on_wake() {
     std::lock_guard lock(mutex_);
     apply_locked();
   }
-  if (woken_.load(std::memory_order_acquire)) notify_ready();
+  if (woken_.load(std::memory_order_acquire)) schedule_round();
 }
 
-void LoopPollSet::notify_ready() {
-  // The last thing done here: the round may destroy this set (the client closing).
-  on_ready_(context_);
+void LoopPollSet::schedule_round() {
+  // One round per loop turn, after every fd's callback of the turn (the check phase follows
+  // the poll phase): K ready channels make one round and one report to JS, not K.
+  if (round_scheduled_) return;
+  round_scheduled_ = true;
+  uv_check_start(round_handle_, [](uv_check_t* handle) {
+    auto* self = static_cast<LoopPollSet*>(handle->data);
+    uv_check_stop(handle);
+    self->round_scheduled_ = false;
+    // The last thing done here: the round may destroy this set (the client closing).
+    self->on_ready_(self->context_);
+  });
 }
 
 void LoopPollSet::wake() {
@@ -178,7 +211,7 @@ int LoopPollSet::wait(std::span<Ready> ready, int timeout_ms) {
   std::size_t count = 0;
   {
     std::lock_guard lock(mutex_);
-    if (on_loop_thread()) apply_locked();
+    if (on_loop_thread_locked()) apply_locked();
     const std::size_t taken = std::min(reported_.size(), ready.size());
     std::copy_n(reported_.begin(), taken, ready.begin());
     reported_.erase(reported_.begin(), reported_.begin() + static_cast<std::ptrdiff_t>(taken));
@@ -192,36 +225,44 @@ int LoopPollSet::wait(std::span<Ready> ready, int timeout_ms) {
 }
 
 int LoopPollSet::poll_now(std::span<Ready> ready, int timeout_ms) {
-  std::vector<pollfd> fds;
-  std::vector<void*> tags;
+  polled_.clear();
+  polled_tags_.clear();
   {
     std::lock_guard lock(mutex_);
-    fds.reserve(watched_.size() + 1);
     for (const auto& [fd, watched] : watched_) {
-      fds.push_back({fd, poll_events_of(watched.interest), 0});
-      tags.push_back(watched.tag);
+      polled_.push_back({fd, poll_events_of(watched.interest), 0});
+      polled_tags_.push_back(watched.tag);
     }
   }
-  const bool blocking = timeout_ms != 0 && blocked_wake_up_;
-  if (blocking) {
-    fds.push_back({blocked_wake_up_.fd(), POLLIN, 0});
-    blocked_.store(true, std::memory_order_seq_cst);
-    // A wake() before the store above found nobody blocked: it is seen here instead.
-    if (woken_.load(std::memory_order_seq_cst)) timeout_ms = 0;
+  bool blocking = false;
+  if (timeout_ms != 0) {
+    // Made by the first blocking wait, before blocked_ says it exists (wake() reads it then).
+    if (!blocked_wake_up_) {
+      if (auto opened = platform::WakeUp::open()) blocked_wake_up_ = std::move(*opened);
+    }
+    if (blocked_wake_up_) {
+      blocking = true;
+      polled_.push_back({blocked_wake_up_.fd(), POLLIN, 0});
+      blocked_.store(true, std::memory_order_seq_cst);
+      blocked_wake_up_.drain();  // a notify() that came after an earlier wait returned
+      // A wake() before the store above found nobody blocked: it is seen here instead.
+      if (woken_.load(std::memory_order_seq_cst)) timeout_ms = 0;
+    }
   }
-  const int polled = ::poll(fds.data(), fds.size(), timeout_ms);
+  const int polled = ::poll(polled_.data(), polled_.size(), timeout_ms);
+  const int poll_errno = errno;
   if (blocking) {
     blocked_.store(false, std::memory_order_seq_cst);
-    blocked_wake_up_.drain();
-    fds.pop_back();
+    polled_.pop_back();
   }
-  if (polled < 0) return errno == EINTR ? 0 : -1;
+  if (polled < 0) return poll_errno == EINTR ? 0 : -1;
   std::size_t count = 0;
   if (woken_.exchange(false, std::memory_order_acq_rel)) ready[count++] = {nullptr, true, false};
-  for (std::size_t i = 0; i < fds.size() && count < ready.size(); ++i) {
-    const short got = fds[i].revents;
+  for (std::size_t i = 0; i < polled_.size() && count < ready.size(); ++i) {
+    const short got = polled_[i].revents;
     if (got == 0) continue;
-    ready[count++] = {tags[i], (got & (POLLIN | POLLHUP | POLLERR)) != 0, (got & POLLOUT) != 0};
+    ready[count++] = {polled_tags_[i], (got & (POLLIN | POLLHUP | POLLERR)) != 0,
+                      (got & POLLOUT) != 0};
   }
   return static_cast<int>(count);
 }

@@ -6,10 +6,13 @@
 // "The event loop watches each channel").
 //
 // The set is filled from the connecting thread (Client::connect runs on a libuv work thread)
-// before attach(); from then on the loop's thread keeps it. A change from another thread is
-// applied by the loop, woken for it.
+// before attach(); from then on the loop's thread keeps it (a caller-driven client is used
+// from one thread; a change from another thread is applied by the loop, woken for it, but the
+// fd must then stay open until it has been). Ready fds are collected over a loop turn and
+// taken by one round at its end (a uv_check), however many channels were ready.
 #pragma once
 
+#include <poll.h>
 #include <uv.h>
 
 #include <atomic>
@@ -35,8 +38,8 @@ class LoopPollSet final : public platform::PollSet {
   ~LoopPollSet() override;
 
   /// Hands the set to `loop` (on its thread): every fd watched so far gets its handle now, and
-  /// `on_ready(context)` runs whenever an fd is ready or wake() was called. Throws on a libuv
-  /// error.
+  /// `on_ready(context)` runs once per loop turn in which an fd was ready or wake() was
+  /// called, and once right after attaching. Throws on a libuv error.
   void attach(uv_loop_t* loop, OnReady on_ready, void* context);
 
   void change(int fd, void* tag, platform::Interest from, platform::Interest to) override;
@@ -54,33 +57,40 @@ class LoopPollSet final : public platform::PollSet {
     void* tag = nullptr;
     platform::Interest interest;
     Handle* handle = nullptr;  // the loop's thread; null until attached and started
-    bool changed = false;      // interest changed off the loop's thread: apply() starts it
+    bool changed = false;      // to (re)start on the loop's thread, by apply_locked()
   };
 
-  bool on_loop_thread() const;
+  bool on_loop_thread_locked() const;
   // Starts, changes or stops the handles of changed fds (the loop's thread, under mutex_).
   void apply_locked();
   void update_handle_locked(int fd, Watched& watched);
   // From libuv, on the loop's thread.
   void on_poll(int fd, Handle* handle, int status, int events);
   void on_wake();
-  void notify_ready();
+  // Runs on_ready once, at the end of this loop turn's poll phase.
+  void schedule_round();
   int poll_now(std::span<Ready> ready, int timeout_ms);
 
   std::mutex mutex_;
   std::unordered_map<int, Watched> watched_;  // under mutex_
   std::vector<Ready> reported_;               // events the loop reported; under mutex_
   bool any_changed_ = false;                  // under mutex_
+  uv_loop_t* loop_ = nullptr;                 // set once by attach(); under mutex_
+  std::thread::id loop_thread_;               // the same
   std::atomic<bool> woken_{false};
+
   // A wait that blocks in poll() (a blocking call of the C++ API; the addon makes none) is
   // ended by wake() through this, and only while it blocks (blocked_): the loop needs no
-  // second fd.
+  // second fd. Made by the first such wait.
   platform::WakeUp blocked_wake_up_;
   std::atomic<bool> blocked_{false};
+  std::vector<pollfd> polled_;  // poll_now()'s copy of the set (the thread running rounds)
+  std::vector<void*> polled_tags_;
 
-  uv_loop_t* loop_ = nullptr;  // set once by attach()
+  // The loop's thread, from attach() on.
   std::atomic<uv_async_t*> wake_handle_{nullptr};
-  std::thread::id loop_thread_;
+  uv_check_t* round_handle_ = nullptr;
+  bool round_scheduled_ = false;
   OnReady on_ready_ = nullptr;
   void* context_ = nullptr;
 };

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "call_tally.hpp"
+#include "client_core.hpp"
 #include "cluster.hpp"
 
 using namespace std::chrono_literals;
@@ -143,4 +144,61 @@ TEST_CASE("kill -9 of a worker under a caller-driven client's load: every call a
   REQUIRE(tally.wait_all(1s));
   CHECK(tally.each_answered_once());
   CHECK(tally.succeeded() == kCalls);  // idempotent calls are re-sent to the survivor
+}
+
+namespace {
+
+// The caller's own set of watched fds, as a binding keeps one (the Node addon's LoopPollSet):
+// here a platform Poller behind it, counting what the client asks of it.
+class CountingPollSet final : public fastmd::platform::PollSet {
+ public:
+  CountingPollSet() : inner_(fastmd::platform::Poller::open().value()) {}
+
+  void change(int fd, void* tag, fastmd::platform::Interest from,
+              fastmd::platform::Interest to) override {
+    ++changes;
+    inner_.change(fd, tag, from, to);
+  }
+  int wait(std::span<Ready> ready, int timeout_ms) override {
+    ++waits;
+    return inner_.wait(ready, timeout_ms);
+  }
+  void wake() override { inner_.wake(); }
+  int fd() const override { return inner_.fd(); }
+
+  std::atomic<int> changes{0};
+  std::atomic<int> waits{0};
+
+ private:
+  fastmd::platform::Poller inner_;
+};
+
+}  // namespace
+
+TEST_CASE("a client connected over its caller's poll set watches its fds in it and waits on it") {
+  fastmd::testing::Cluster cluster;
+  cluster.start_worker("one", 2);
+  auto options = caller_driven();
+  options.socket_path = cluster.socket_path();
+  auto poll_set = std::make_unique<CountingPollSet>();
+  CountingPollSet& watched = *poll_set;
+  auto connected = fastmd::ipc::detail::connect_over(std::move(options), std::move(poll_set));
+  REQUIRE(connected.ok());
+  auto& client = **connected;
+  CHECK(client.poll_fd() == watched.fd());
+  CHECK(watched.changes.load() >= 1);  // the daemon connection, from the first hello on
+  REQUIRE(client.wait_for_workers(1, 10s));
+
+  const int waits_before = watched.waits.load();
+  std::atomic<std::size_t> answered{0}, wrong{0};
+  for (int i = 0; i < 100; ++i) {
+    client.call_async("echo", fastmd::proto::as_bytes("ping"), [&](CallResult result) {
+      if (!result || result->text() != "ping") ++wrong;
+      ++answered;
+    });
+  }
+  REQUIRE(run_loop(
+      client, [&] { return answered.load() == 100; }, 30s));
+  CHECK(wrong.load() == 0);
+  CHECK(watched.waits.load() > waits_before);
 }

@@ -46,6 +46,8 @@ class PollSet {
   };
 
   virtual ~PollSet() = default;
+  PollSet(const PollSet&) = delete;
+  PollSet& operator=(const PollSet&) = delete;
 
   /// Watches `fd` for `to` instead of `from`, what the caller last set for it (`{}` when it
   /// was not watched; `to` `{}` stops watching it). The caller keeps the fd open while it is
@@ -70,6 +72,11 @@ class PollSet {
   /// wake-up. The loop then calls wait() (with timeout 0) to take them. -1 for a set that an
   /// outer loop keeps itself.
   virtual int fd() const = 0;
+
+ protected:
+  PollSet() = default;
+  PollSet(PollSet&&) = default;
+  PollSet& operator=(PollSet&&) = default;
 };
 
 /// The platform's PollSet.
