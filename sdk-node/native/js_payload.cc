@@ -417,10 +417,27 @@ constexpr std::size_t kKeptUnitsMax = 16 * 1024 * 1024;
 // Strings up to this long go to V8 unprobed: there the probe would cost more than it saves.
 constexpr std::size_t kProbeMinUnits = 256;
 
+// Whether `count` UTF-16 units are all ASCII. write_to asks it of every large string's first
+// kProbeUnits, so under SSE2 it looks at 32 units per step: the scalar loop (the compiler left
+// it scalar) cost an ASCII 64 KiB echo 1.5 us per call (docs/sdk-node.md).
 bool all_ascii(const char16_t* units, std::size_t count) {
-  char16_t seen = 0;
-  for (std::size_t i = 0; i < count; ++i) seen |= units[i];
-  return seen < 0x80;
+  std::size_t at = 0;
+#if defined(__SSE2__)
+  __m128i seen = _mm_setzero_si128();
+  for (; at + 32 <= count; at += 32) {
+    for (std::size_t part = 0; part < 4; ++part) {
+      seen = _mm_or_si128(seen,
+                          _mm_loadu_si128(reinterpret_cast<const __m128i*>(units + at + 8 * part)));
+    }
+  }
+  const __m128i beyond_ascii = _mm_and_si128(seen, _mm_set1_epi16(static_cast<short>(0xff80)));
+  if (_mm_movemask_epi8(_mm_cmpeq_epi8(beyond_ascii, _mm_setzero_si128())) != 0xffff) {
+    return false;
+  }
+#endif
+  char16_t rest = 0;
+  for (; at < count; ++at) rest |= units[at];
+  return rest < 0x80;
 }
 
 }  // namespace
