@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <stdexcept>
-#include <string>
+
+#include "uv_handles.hpp"
 
 namespace fastmd::node {
 
@@ -17,10 +17,6 @@ struct LoopPollSet::Handle {
 };
 
 namespace {
-
-void check_uv(int status, const char* what) {
-  if (status < 0) throw std::runtime_error(std::string(what) + ": " + uv_strerror(status));
-}
 
 int uv_events_of(platform::Interest interest) {
   // UV_DISCONNECT with any interest: a hang-up is input (PollSet::Ready), even while only
@@ -110,8 +106,6 @@ void LoopPollSet::change(int fd, void* tag, platform::Interest from, platform::I
       }
     }
   }
-  // A wait blocked in poll() watches an old copy of the set: it returns, the next one has it.
-  if (to.any() && blocked_.load(std::memory_order_seq_cst)) wake();
 }
 
 void LoopPollSet::apply_locked() {
@@ -202,8 +196,7 @@ void LoopPollSet::schedule_round() {
 }
 
 void LoopPollSet::wake() {
-  woken_.store(true, std::memory_order_seq_cst);
-  if (blocked_.load(std::memory_order_seq_cst)) blocked_wake_up_.notify();
+  woken_.store(true, std::memory_order_release);
   if (uv_async_t* handle = wake_handle_.load(std::memory_order_acquire)) uv_async_send(handle);
 }
 
@@ -221,7 +214,20 @@ int LoopPollSet::wait(std::span<Ready> ready, int timeout_ms) {
     ready[count++] = {nullptr, true, false};
   }
   if (count > 0) return static_cast<int>(count);
-  return poll_now(ready, timeout_ms);
+  // Nothing reported: a round the loop did not start (a timer, spin()) looks for itself. A
+  // blocking wait (the C++ API's blocking calls; the addon makes none) polls in slices, each
+  // over the set as it is then, until something is ready, wake() was called or time ran out.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    int slice = timeout_ms < 0 ? kBlockingSliceMs : 0;
+    if (timeout_ms > 0) {
+      const auto left =
+          std::chrono::ceil<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      slice = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, kBlockingSliceMs));
+    }
+    const int found = poll_now(ready, slice);
+    if (found != 0 || slice == 0) return found;
+  }
 }
 
 int LoopPollSet::poll_now(std::span<Ready> ready, int timeout_ms) {
@@ -234,28 +240,8 @@ int LoopPollSet::poll_now(std::span<Ready> ready, int timeout_ms) {
       polled_tags_.push_back(watched.tag);
     }
   }
-  bool blocking = false;
-  if (timeout_ms != 0) {
-    // Made by the first blocking wait, before blocked_ says it exists (wake() reads it then).
-    if (!blocked_wake_up_) {
-      if (auto opened = platform::WakeUp::open()) blocked_wake_up_ = std::move(*opened);
-    }
-    if (blocked_wake_up_) {
-      blocking = true;
-      polled_.push_back({blocked_wake_up_.fd(), POLLIN, 0});
-      blocked_.store(true, std::memory_order_seq_cst);
-      blocked_wake_up_.drain();  // a notify() that came after an earlier wait returned
-      // A wake() before the store above found nobody blocked: it is seen here instead.
-      if (woken_.load(std::memory_order_seq_cst)) timeout_ms = 0;
-    }
-  }
   const int polled = ::poll(polled_.data(), polled_.size(), timeout_ms);
-  const int poll_errno = errno;
-  if (blocking) {
-    blocked_.store(false, std::memory_order_seq_cst);
-    polled_.pop_back();
-  }
-  if (polled < 0) return poll_errno == EINTR ? 0 : -1;
+  if (polled < 0) return errno == EINTR ? 0 : -1;
   std::size_t count = 0;
   if (woken_.exchange(false, std::memory_order_acq_rel)) ready[count++] = {nullptr, true, false};
   for (std::size_t i = 0; i < polled_.size() && count < ready.size(); ++i) {

@@ -16,13 +16,13 @@
 #include <uv.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "fastmd/platform/poller.hpp"
-#include "fastmd/platform/wake_up.hpp"
 
 namespace fastmd::node {
 
@@ -45,7 +45,7 @@ class LoopPollSet final : public platform::PollSet {
   void change(int fd, void* tag, platform::Interest from, platform::Interest to) override;
   /// What the loop reported since the last wait. A wait with nothing reported (a round run by
   /// a timer, or spinning, which keeps the loop from running) poll()s the fds, up to
-  /// `timeout_ms`.
+  /// `timeout_ms`, in slices of kBlockingSliceMs (a blocking wait: never the addon's).
   int wait(std::span<Ready> ready, int timeout_ms) override;
   void wake() override;
   /// -1: the loop watches each fd itself.
@@ -79,11 +79,8 @@ class LoopPollSet final : public platform::PollSet {
   std::thread::id loop_thread_;               // the same
   std::atomic<bool> woken_{false};
 
-  // A wait that blocks in poll() (a blocking call of the C++ API; the addon makes none) is
-  // ended by wake() through this, and only while it blocks (blocked_): the loop needs no
-  // second fd. Made by the first such wait.
-  platform::WakeUp blocked_wake_up_;
-  std::atomic<bool> blocked_{false};
+  // A blocking wait sees wake() and changes within this: no wake-up fd beside the loop's.
+  static constexpr int kBlockingSliceMs = 1;
   std::vector<pollfd> polled_;  // poll_now()'s copy of the set (the thread running rounds)
   std::vector<void*> polled_tags_;
 

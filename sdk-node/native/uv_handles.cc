@@ -6,13 +6,9 @@
 
 namespace fastmd::node {
 
-namespace {
-
 void check_uv(int status, const char* what) {
   if (status < 0) throw std::runtime_error(std::string(what) + ": " + uv_strerror(status));
 }
-
-}  // namespace
 
 struct LoopTimer::State {
   uv_timer_t handle;

@@ -16,6 +16,9 @@
 
 namespace fastmd::node {
 
+/// Throws std::runtime_error naming `what` and libuv's message when `status` is an error.
+void check_uv(int status, const char* what);
+
 class LoopTimer {
  public:
   using Callback = std::function<void()>;

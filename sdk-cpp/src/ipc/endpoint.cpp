@@ -17,7 +17,7 @@ proto::Result<std::unique_ptr<platform::PollSet>> open_poll_set(
   if (given) return given;
   auto poller = platform::Poller::open();
   if (!poller) return poller.error();
-  return std::unique_ptr<platform::PollSet>(new platform::Poller(std::move(*poller)));
+  return std::unique_ptr<platform::PollSet>(std::make_unique<platform::Poller>(std::move(*poller)));
 }
 
 }  // namespace
