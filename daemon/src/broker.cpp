@@ -58,6 +58,7 @@ proto::Introduce describe_for_peer(const Session& about) {
   body.name = about.hello().name;
   body.methods = about.hello().methods;
   body.max_frame = about.hello().max_frame;
+  body.rings = about.hello().rings;  // passed on unread: only the two peers speak it
   if (about.segment()) body.segment = about.segment()->info();
   return body;
 }

@@ -282,11 +282,13 @@ def control_vectors():
         ("x", ["b", "a", "b"]),
     ]
     load = load_vectors()
+    later = drain_vectors(), ring_vectors()
     return {
         "valid": [{"name": n, "what": w, "hex": mp(b).hex(), "body": b} for n, w, b in valid]
-        + load["valid"],
+        + load["valid"] + [v for more in later for v in more["valid"]],
         "invalid": [{"name": n, "what": w, "hex": mp(b).hex(), "error": e}
-                    for n, w, b, e in invalid] + load["invalid"],
+                    for n, w, b, e in invalid] + load["invalid"]
+        + [v for more in later for v in more["invalid"]],
         "method_not_found": [{"method": m, "served": s, "message": method_not_found(m, s)}
                              for m, s in texts],
     }
@@ -397,6 +399,56 @@ def ndjson_vectors():
                 "line_hex": (ok + ',"params":"caf').encode().hex() + "e9" + '"}'.encode().hex(),
                 "error": "MALFORMED"})
     return {"valid": valid, "invalid": out}
+
+
+def body_vectors(valid, invalid):
+    """{valid, invalid} entries of control.json from (name, what, body[, error]) tuples."""
+    return {"valid": [{"name": n, "what": w, "hex": mp(b).hex(), "body": b}
+                      for n, w, b in valid],
+            "invalid": [{"name": n, "what": w, "hex": mp(b).hex(), "error": e}
+                        for n, w, b, e in invalid]}
+
+
+WORKER_HELLO = {"role": "worker", "pid": 4242, "name": "md",
+                "methods": [{"name": "transform", "concurrency": 2}], "wants": [],
+                "max_frame": 1048576, "shm": True}
+
+
+def drain_vectors():
+    """The bodies the drain rests on (PROTOCOL.md §3.11): reports_load and accepts_load,
+    drain_ms, ipc.peer_draining."""
+    hello, result = "ipc.hello params", "ipc.hello result"
+    return body_vectors(
+        [("hello-result-accepting-load-with-drain-bound", result,
+          {"session": 2, "daemon": "0.5.0", "no_worker_wait_ms": 5000, "accepts_load": True,
+           "drain_ms": 2000}),
+         ("hello-params-worker-reporting-load", hello, {**WORKER_HELLO, "reports_load": True}),
+         ("hello-params-worker-without-reports-load", hello, WORKER_HELLO),
+         ("peer-draining", "ipc.peer_draining params", {"peer": 7})],
+        [("hello-result-accepts-load-not-a-bool", result, {"session": 1, "accepts_load": 1},
+          "WRONG_FIELD_TYPE"),
+         ("hello-result-drain-over-u32", result, {"session": 1, "drain_ms": 2**32},
+          "INVALID_FIELD"),
+         ("peer-draining-without-peer", "ipc.peer_draining params", {}, "MISSING_FIELD")])
+
+
+def ring_vectors():
+    """The `rings` offer of a hello and its introduction (PROTOCOL.md §5.5)."""
+    hello, introduce = "ipc.hello params", "ipc.introduce params"
+    return body_vectors(
+        [("hello-params-worker-offering-rings", hello,
+          {**WORKER_HELLO, "reports_load": True, "rings": 1}),
+         ("introduce-params-with-rings", introduce,
+          {"peer": 5, "role": "worker", "pid": 4242, "name": "md",
+           "methods": [{"name": "transform", "concurrency": 2}], "max_frame": 67174400,
+           "rings": 1}),
+         ("introduce-params-without-rings", introduce,
+          {"peer": 6, "role": "client", "pid": 77, "name": "node", "methods": [],
+           "max_frame": 67174400})],
+        [("hello-params-rings-as-string", hello, {"role": "client", "rings": "1"},
+          "WRONG_FIELD_TYPE"),
+         ("hello-params-rings-over-u32", hello, {"role": "client", "rings": 2**32},
+          "INVALID_FIELD")])
 
 
 def load_vectors():

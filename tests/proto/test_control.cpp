@@ -1,6 +1,6 @@
 // Unit tests of the control bodies: each round-trips, and required keys are enforced; the
-// bodies (ipc.want, ipc.hello result, ipc.load) and METHOD_NOT_FOUND texts of
-// proto/vectors/control.json hold for the C++ code.
+// bodies (ipc.want, ipc.hello params and result, ipc.introduce, ipc.load, ipc.peer_draining)
+// and METHOD_NOT_FOUND texts of proto/vectors/control.json hold for the C++ code.
 #include <catch2/catch.hpp>
 
 #include "fastmd/proto/control.hpp"
@@ -28,6 +28,10 @@ std::optional<Error> decode_error(std::string_view what, ByteView bytes) {
   }
   if (what == PeerDraining::kWhat) {
     auto body = decode_body<PeerDraining>(decoder, bytes);
+    return body ? std::nullopt : std::optional<Error>(body.error());
+  }
+  if (what == Hello::kWhat) {
+    auto body = decode_body<Hello>(decoder, bytes);
     return body ? std::nullopt : std::optional<Error>(body.error());
   }
   REQUIRE(what == HelloReply::kWhat);
@@ -74,7 +78,20 @@ TEST_CASE("the control bodies of control.json decode to their fields and encode 
       CHECK(hello->methods.size() == expected["methods"].Size());
       // Absent means false: a worker from before reports_load counts as load unknown.
       CHECK(hello->reports_load == expected.HasMember("reports_load"));
+      // Absent means no rings: the peer keeps socket frames (§5.5).
+      REQUIRE(hello->rings.has_value() == expected.HasMember("rings"));
+      if (hello->rings) CHECK(*hello->rings == expected["rings"].GetUint());
       CHECK(hex_of(encode_body(*hello)) == vector["hex"].GetString());
+      continue;
+    }
+    if (what == Introduce::kWhat) {
+      Result<Introduce> intro = decode_body<Introduce>(decoder, bytes);
+      REQUIRE(intro.ok());
+      CHECK(intro->peer == expected["peer"].GetUint64());
+      CHECK(intro->name == json_str(expected, "name"));
+      REQUIRE(intro->rings.has_value() == expected.HasMember("rings"));
+      if (intro->rings) CHECK(*intro->rings == expected["rings"].GetUint());
+      CHECK(hex_of(encode_body(*intro)) == vector["hex"].GetString());
       continue;
     }
     if (what == PeerDraining::kWhat) {

@@ -309,13 +309,17 @@ struct Hello {
   bool shm = true;
   /// Worker: it sends ipc.load (§3.10). Without it the daemon counts its load as unknown.
   bool reports_load = false;
+  /// The ring layout (§5.5) this peer speaks on its direct channels; absent: socket frames
+  /// only (and the bytes of a peer that does not offer rings are as before they existed).
+  std::optional<std::uint32_t> rings;
 
   static constexpr auto fields() {
     return std::tuple{
         required_key("role", &Hello::role),   optional_key("pid", &Hello::pid),
         optional_key("name", &Hello::name),   optional_key("methods", &Hello::methods),
         optional_key("wants", &Hello::wants), optional_key("max_frame", &Hello::max_frame),
-        optional_key("shm", &Hello::shm),     flag_key("reports_load", &Hello::reports_load)};
+        optional_key("shm", &Hello::shm),     flag_key("reports_load", &Hello::reports_load),
+        optional_key("rings", &Hello::rings)};
   }
   Status validate() const {
     if (role == Role::worker && methods.empty()) {
@@ -364,6 +368,8 @@ struct Introduce {
   std::vector<MethodSpec> methods;
   std::uint32_t max_frame = kDefaultMaxDataFrame;
   std::optional<SegmentInfo> segment;
+  /// The ring layout (§5.5) the other side speaks, passed on from its hello; absent: none.
+  std::optional<std::uint32_t> rings;
 
   static constexpr auto fields() {
     return std::tuple{required_key("peer", &Introduce::peer),
@@ -372,7 +378,8 @@ struct Introduce {
                       optional_key("name", &Introduce::name),
                       optional_key("methods", &Introduce::methods),
                       optional_key("max_frame", &Introduce::max_frame),
-                      optional_key("segment", &Introduce::segment)};
+                      optional_key("segment", &Introduce::segment),
+                      optional_key("rings", &Introduce::rings)};
   }
 };
 

@@ -46,6 +46,7 @@ enum class Errc : std::uint16_t {
   shm_no_space = 403,
   shm_bad_fd = 404,
   shm_bad_block = 405,
+  shm_bad_ring = 406,
   internal = 500,
   io_error = 501,
 };
@@ -108,6 +109,8 @@ inline constexpr ErrcInfo kErrcTable[] = {
     {Errc::shm_bad_fd, "SHM_BAD_FD",
      "a received memory fd is not a sealed memfd or shm object of the claimed size"},
     {Errc::shm_bad_block, "SHM_BAD_BLOCK", "the block header at a handle does not match it"},
+    {Errc::shm_bad_ring, "SHM_BAD_RING",
+     "a direct channel's ring holds an index or record outside its bounds"},
     {Errc::internal, "INTERNAL", "an internal error: please report it with the log"},
     {Errc::io_error, "IO_ERROR", "a system call failed"},
 };
