@@ -15,6 +15,9 @@ using proto::Error;
 
 namespace {
 
+constexpr std::string_view kRingOffer = "ipc.ring";
+constexpr std::string_view kRingDoorbell = "ipc.doorbell";
+
 // The id of a request in a frame body that failed to decode; 0 when the body holds none.
 std::uint64_t request_id_hint(proto::Decoder& decoder, proto::ByteView body) {
   auto object = decoder.unpack(body);
@@ -42,6 +45,9 @@ FramedSocket::FramedSocket(platform::UniqueFd socket, proto::DecodeLimits limits
 }
 
 proto::Result<bool> FramedSocket::receive() {
+  // What the ring holds now is read after the socket's frames (the ring was looked at first,
+  // so that its frames published before an EOF are read before it).
+  if (auto taken = take_ring(); !taken) return taken.error();
   reader_.shrink_to(read_.chunk);
   more_to_read_ = false;
   for (int i = 0; i < read_.reads_per_receive; ++i) {
@@ -82,26 +88,111 @@ proto::Result<bool> FramedSocket::receive() {
 }
 
 proto::Result<std::optional<Inbound>> FramedSocket::next() {
-  failed_request_id_ = 0;
-  auto body = reader_.next();
-  if (!body) return fail_fds(body.error());
-  if (!*body) {
-    if (auto inside = check_fds_inside_pending_frame(); !inside) return fail_fds(inside.error());
-    return std::optional<Inbound>{};
+  for (;;) {
+    failed_request_id_ = 0;
+    auto body = reader_.next();
+    if (!body) return fail_fds(body.error());
+    if (!*body) {
+      if (auto inside = check_fds_inside_pending_frame(); !inside) {
+        return fail_fds(inside.error());
+      }
+      return next_ring_frame();
+    }
+    const std::uint64_t start = next_frame_;
+    next_frame_ += proto::kFrameHeaderBytes + (*body)->size();
+    auto message = decoder_.decode(**body);
+    if (!message) {
+      failed_request_id_ = request_id_hint(decoder_, **body);
+      return fail_fds(message.error());
+    }
+    Inbound inbound{*message, {}};
+    if (auto claimed = claim_fds(start, next_frame_, message->fds, inbound.fds); !claimed) {
+      failed_request_id_ = message->is_request() ? message->id : 0;
+      return fail_fds(claimed.error());
+    }
+    auto own = take_own_frame(inbound);
+    if (!own) return fail_fds(own.error());
+    if (!*own) return std::optional<Inbound>{std::move(inbound)};
   }
-  const std::uint64_t start = next_frame_;
-  next_frame_ += proto::kFrameHeaderBytes + (*body)->size();
-  auto message = decoder_.decode(**body);
-  if (!message) {
-    failed_request_id_ = request_id_hint(decoder_, **body);
-    return fail_fds(message.error());
+}
+
+proto::Result<std::optional<Inbound>> FramedSocket::next_ring_frame() {
+  for (;;) {
+    if (!ring_live()) return std::optional<Inbound>{};
+    auto frame = ring_->next_frame(ring_frame_);
+    if (!frame) return frame.error();
+    if (frame->empty()) return std::optional<Inbound>{};
+    const proto::ByteView body = frame->subspan(proto::kFrameHeaderBytes);
+    auto message = decoder_.decode(body);
+    if (!message) {
+      failed_request_id_ = request_id_hint(decoder_, body);
+      return message.error();
+    }
+    if (message->fds != 0) {
+      failed_request_id_ = message->is_request() ? message->id : 0;
+      return Error{Errc::fd_mismatch, "a frame in the ring announces " +
+                                          std::to_string(message->fds) +
+                                          " fds, which only the socket can carry"};
+    }
+    Inbound inbound{*message, {}};
+    auto own = take_own_frame(inbound);
+    if (!own) return own.error();
+    if (!*own) return std::optional<Inbound>{std::move(inbound)};
   }
-  Inbound inbound{*message, {}};
-  if (auto claimed = claim_fds(start, next_frame_, message->fds, inbound.fds); !claimed) {
-    failed_request_id_ = message->is_request() ? message->id : 0;
-    return fail_fds(claimed.error());
+}
+
+proto::Result<bool> FramedSocket::take_own_frame(Inbound& inbound) {
+  const proto::Message& message = inbound.message;
+  if (!ring_ || !message.is_notification()) return false;
+  if (message.method == kRingDoorbell) return true;  // it woke us: its work is done
+  if (message.method != kRingOffer) return false;
+  if (inbound.fds.size() != 1) {
+    return Error{Errc::fd_mismatch, "ipc.ring came without its ring file"};
   }
-  return std::optional<Inbound>{std::move(inbound)};
+  if (auto attached = ring_->attach_peer(std::move(inbound.fds[0]), decoder_.limits().max_frame);
+      !attached) {
+    return attached.error();
+  }
+  if (auto taken = ring_->take_published(); !taken) return taken.error();
+  ring_live_.store(true, std::memory_order_release);
+  return true;
+}
+
+void FramedSocket::offer_ring(ChannelRing ring) {
+  ring_.emplace(std::move(ring));
+}
+
+const proto::Message& FramedSocket::ring_offer() {
+  static const proto::Message offer = [] {
+    proto::Message message = proto::Message::notification(kRingOffer);
+    message.fds = 1;
+    return message;
+  }();
+  return offer;
+}
+
+RingSleep::RingSleep(FramedSocket& socket) {
+  if (!socket.ring_live()) return;
+  std::lock_guard lock(socket.ring_sleep_mutex_);
+  ++socket.ring_sleepers_;
+  socket_ = &socket;
+  frames_waiting_ = socket.ring_->sleep();
+}
+
+void RingSleep::end() {
+  if (!socket_) return;
+  std::lock_guard lock(socket_->ring_sleep_mutex_);
+  if (--socket_->ring_sleepers_ == 0) {
+    socket_->ring_->wake();
+  } else {
+    (void)socket_->ring_->sleep();  // a new episode for those still asleep: this one was rung
+  }
+  socket_ = nullptr;
+}
+
+proto::Status FramedSocket::take_ring() {
+  if (!ring_live()) return {};
+  return ring_->take_published();
 }
 
 proto::Status FramedSocket::claim_fds(std::uint64_t start, std::uint64_t end, std::uint32_t count,
@@ -170,12 +261,38 @@ proto::Status FramedSocket::send(const proto::Message& message, std::span<const 
   }
   iovec parts[2] = {{prefix_.data(), prefix_.size()},
                     {const_cast<std::byte*>(message.payload.data()), message.payload.size()}};
-  return write_or_queue({parts, message.payload.empty() ? 1u : 2u}, fds);
+  const std::span<iovec> frame(parts, message.payload.empty() ? 1u : 2u);
+  if (fds.empty() && ring_live() && !is_shut_down()) {
+    auto put = ring_->write(frame, prefix_.size() + message.payload.size());
+    if (!put) return put.error();
+    if (*put) return ring_doorbell_if_due();
+  }
+  return write_or_queue(frame, fds);
 }
 
 proto::Status FramedSocket::send_encoded(proto::ByteView frames) {
   std::lock_guard lock(write_mutex_);
+  if (ring_live() && !is_shut_down()) {
+    auto taken = ring_->write_encoded(frames);
+    if (!taken) return taken.error();
+    if (*taken > 0) {
+      if (auto rung = ring_doorbell_if_due(); !rung) return rung;
+      frames = frames.subspan(*taken);
+    }
+    if (frames.empty()) return {};
+  }
   iovec part{const_cast<std::byte*>(frames.data()), frames.size()};
+  return write_or_queue({&part, 1}, {});
+}
+
+proto::Status FramedSocket::ring_doorbell_if_due() {
+  if (!ring_->doorbell_due()) return {};
+  static const proto::ByteBuffer doorbell = [] {
+    proto::ByteBuffer frame;
+    proto::append_frame(proto::Message::notification(kRingDoorbell), frame);
+    return frame;
+  }();
+  iovec part{const_cast<std::byte*>(doorbell.data()), doorbell.size()};
   return write_or_queue({&part, 1}, {});
 }
 

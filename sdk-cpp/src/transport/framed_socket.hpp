@@ -11,6 +11,12 @@
 // frame starting in their read claims, fds that arrive in the middle of a frame, a frame
 // whose announced fds are missing, or more than kMaxHeldFdsPerChannel fds held at once end
 // the connection with FD_MISMATCH, and every fd held is closed at that moment.
+//
+// A direct channel may add rings (channel_ring.hpp, PROTOCOL.md §5.5): once both sides have
+// offered theirs, a frame without fds goes into this side's ring when it fits, and next()
+// hands on the peer's ring frames after the socket's. The two paths are not ordered with
+// respect to each other. ipc.ring and ipc.doorbell frames are this layer's own and are never
+// handed on.
 #pragma once
 
 #include <sys/uio.h>
@@ -22,8 +28,10 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
+#include "channel_ring.hpp"
 #include "fastmd/platform/fd.hpp"
 #include "fastmd/proto/frame_reader.hpp"
 
@@ -55,6 +63,40 @@ struct ReadOptions {
   bool edge_triggered = false;
 };
 
+class FramedSocket;
+
+/// One waiting thread's sleep on a channel's ring (channel_ring.hpp's sleep protocol): while
+/// it lives, the peer knows that this side may sleep and rings the doorbell for new frames;
+/// its end says that the thread woke and will read. Several threads may sleep on one channel
+/// (the rounds, and threads that borrowed it): the peer is told that this side reads again
+/// only when the last one woke, and each earlier one's end starts a new episode, so the peer
+/// rings again for those still asleep. Does nothing on a channel whose rings are not live.
+class RingSleep {
+ public:
+  RingSleep() = default;
+  explicit RingSleep(FramedSocket& socket);
+  RingSleep(RingSleep&& other) noexcept
+      : socket_(std::exchange(other.socket_, nullptr)), frames_waiting_(other.frames_waiting_) {}
+  RingSleep& operator=(RingSleep&& other) noexcept {
+    if (this != &other) {
+      end();
+      socket_ = std::exchange(other.socket_, nullptr);
+      frames_waiting_ = other.frames_waiting_;
+    }
+    return *this;
+  }
+  ~RingSleep() { end(); }
+
+  /// Frames were in the ring when the sleep began: read them instead of sleeping.
+  bool frames_waiting() const { return frames_waiting_; }
+
+ private:
+  void end();
+
+  FramedSocket* socket_ = nullptr;  // set while the sleep counts
+  bool frames_waiting_ = false;
+};
+
 class FramedSocket {
  public:
   /// Takes the connected socket and makes it non-blocking.
@@ -73,9 +115,22 @@ class FramedSocket {
   /// (its budget, or ReadOptions::edge_triggered): call receive() again before waiting.
   bool more_to_read() const { return more_to_read_; }
 
-  /// The next complete frame, std::nullopt when more bytes are needed, or the error that
-  /// ends the connection.
+  /// The next complete frame (the socket's first, then the ring's taken by take_ring()),
+  /// std::nullopt when more bytes are needed, or the error that ends the connection.
   proto::Result<std::optional<Inbound>> next();
+
+  /// Makes this side's ring the path of its frames without fds, once the peer's ring file
+  /// has arrived; the caller then sends `ring_offer()` as the channel's first frame, with
+  /// ring->file() attached. Before any other use of the socket.
+  void offer_ring(ChannelRing ring);
+  /// ipc.ring: this side's ring offer (send it with ChannelRing::file() attached).
+  static const proto::Message& ring_offer();
+  /// True once both sides' rings are in use (any thread).
+  bool ring_live() const { return ring_live_.load(std::memory_order_acquire); }
+  /// Lets next() read the peer's ring up to what it has published now (the reading thread).
+  proto::Status take_ring();
+  /// The peer published ring frames not read yet (any thread).
+  bool ring_readable() const { return ring_live() && ring_->readable(); }
 
   /// After next() failed on a frame (it did not decode, or its fds did not match): the id of
   /// the request it held, 0 if it held none, so the error answer can name the request.
@@ -133,6 +188,12 @@ class FramedSocket {
   };
 
   proto::Status write_or_queue(std::span<iovec> parts, std::span<const int> fds);
+  // Rings the peer's doorbell when its sleep episode asks for it (write lock held).
+  proto::Status ring_doorbell_if_due();
+  // Handles a frame of this layer (ipc.ring, ipc.doorbell): true when `inbound` was one.
+  proto::Result<bool> take_own_frame(Inbound& inbound);
+  // The next frame of the peer's ring, decoded from a copy; nullopt when none is taken.
+  proto::Result<std::optional<Inbound>> next_ring_frame();
   proto::Status flush_locked();
   void note_progress();
   // Hands the frame [start, end) the `count` fds it announced; an error on any mismatch.
@@ -151,8 +212,14 @@ class FramedSocket {
   std::uint64_t failed_request_id_ = 0;
   std::deque<FdBatch> fd_batches_;
   std::size_t held_fds_ = 0;
-  std::uint64_t received_ = 0;    // stream offset of the end of what arrived
-  std::uint64_t next_frame_ = 0;  // stream offset of the next frame's first byte
+  std::uint64_t received_ = 0;       // stream offset of the end of what arrived
+  std::uint64_t next_frame_ = 0;     // stream offset of the next frame's first byte
+  std::optional<ChannelRing> ring_;  // offered before use; the peer's half attached by next()
+  std::atomic<bool> ring_live_{false};
+  std::vector<std::byte> ring_frame_;  // the last ring frame handed on, copied out of the ring
+  friend class RingSleep;
+  std::mutex ring_sleep_mutex_;  // guards ring_sleepers_ and the episode's changes
+  unsigned ring_sleepers_ = 0;
 
   std::mutex write_mutex_;
   proto::ByteBuffer prefix_;  // guarded by write_mutex_
