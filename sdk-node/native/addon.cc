@@ -43,6 +43,7 @@ Napi::Object call_policy(Napi::Env env) {
   out.Set("shmWaitMs", ms(kShmWait));
   out.Set("shmWaitOnEventLoopMs", ms(kShmWaitOnEventLoop));
   out.Set("spinHoldMaxMs", ms(kSpinHoldMax));
+  out.Set("ringBytes", static_cast<double>(kRingBytes));
   out.Set("batchWriteBytes", static_cast<double>(kBatchWriteBytes));
   out.Set("heldResultsSegmentDivisor", static_cast<double>(kHeldResultsSegmentDivisor));
   out.Set("notRunAnswer", static_cast<double>(kNotRunAnswer));

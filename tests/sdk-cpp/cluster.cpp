@@ -79,10 +79,11 @@ void Cluster::kill_daemon() {
 }
 
 ChildProcess& Cluster::start_worker(const std::string& name, unsigned threads,
-                                    std::chrono::microseconds spin) {
+                                    std::chrono::microseconds spin, std::uint32_t ring_bytes) {
   workers_.push_back(std::make_unique<ChildProcess>(std::vector<std::string>{
       binary("fastmd-test-worker"), "--socket", socket_path_, "--name", name, "--threads",
-      std::to_string(threads), "--spin-us", std::to_string(spin.count())}));
+      std::to_string(threads), "--spin-us", std::to_string(spin.count()), "--ring-bytes",
+      std::to_string(ring_bytes)}));
   return *workers_.back();
 }
 

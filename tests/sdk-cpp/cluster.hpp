@@ -49,10 +49,11 @@ class Cluster {
   /// kill -9 of the daemon.
   void kill_daemon();
 
-  /// Starts a fastmd-test-worker named `name` with `threads` handler threads and the
-  /// adaptive spin budget `spin` (0: never spin).
+  /// Starts a fastmd-test-worker named `name` with `threads` handler threads, the adaptive
+  /// spin budget `spin` (0: never spin) and rings of `ring_bytes` (0: socket frames only).
   ChildProcess& start_worker(const std::string& name, unsigned threads = 1,
-                             std::chrono::microseconds spin = {});
+                             std::chrono::microseconds spin = {},
+                             std::uint32_t ring_bytes = ipc::policy::kRingBytes);
 
   /// A client of this cluster's daemon; throws when it cannot connect.
   std::unique_ptr<ipc::Client> client(ipc::ClientOptions options = {});

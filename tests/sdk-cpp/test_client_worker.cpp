@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <fstream>
 #include <future>
 #include <map>
 #include <mutex>
@@ -286,6 +287,57 @@ TEST_CASE("a daemon error with id 0 during the handshake is reported with the da
   CHECK(client.error().code == Errc::handshake_timeout);
   INFO(client.error().to_string());
   CHECK(client.error().message.find("no ipc.hello within 2000 ms") != std::string::npos);
+}
+
+namespace {
+
+// Mappings of ring files in this process (/proc/self/maps names their memfds).
+std::size_t ring_mappings() {
+  std::ifstream maps("/proc/self/maps");
+  std::size_t count = 0;
+  for (std::string line; std::getline(maps, line);) {
+    if (line.find("fastmd-ring") != std::string::npos) ++count;
+  }
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "rings are used where both sides offer them, and socket frames where either does not: "
+    "every call is answered byte for byte either way") {
+  const std::uint32_t on = fastmd::ipc::policy::kRingBytes;
+  struct Sides {
+    std::uint32_t client, worker;
+  };
+  for (const Sides sides : {Sides{on, on}, Sides{0, on}, Sides{on, 0}, Sides{0, 0}}) {
+    INFO("client rings " << sides.client << " B, worker rings " << sides.worker << " B");
+    fastmd::testing::Cluster cluster;
+    cluster.start_worker("worker", 2, {}, sides.worker);
+    auto client = cluster.client({.ring_bytes = sides.client});
+    REQUIRE(client->wait_for_workers(1, kWorkerWait));
+    for (std::size_t size :
+         {std::size_t{0}, std::size_t{64}, std::size_t{1} << 14, std::size_t{1} << 20}) {
+      const auto payload = random_bytes(size, static_cast<unsigned>(size) + 7);
+      for (int round = 0; round < 20; ++round) {
+        CallResult reply = client->call("echo", payload);
+        REQUIRE(reply.ok());
+        REQUIRE(std::equal(payload.begin(), payload.end(), reply->bytes().begin(),
+                           reply->bytes().end()));
+      }
+    }
+    std::vector<std::string> params;
+    for (int i = 0; i < 3'000; ++i) params.push_back("pipelined " + std::to_string(i));
+    std::vector<ByteView> views;
+    for (const auto& p : params) views.push_back(text(p));
+    std::vector<CallResult> replies = client->call_many("echo", views);
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      REQUIRE(replies[i].ok());
+      REQUIRE(replies[i]->text() == params[i]);
+    }
+    // Both sides' ring files are mapped here (this side's, and the worker's read-only), or none.
+    CHECK(ring_mappings() == (sides.client != 0 && sides.worker != 0 ? 2u : 0u));
+  }
 }
 
 TEST_CASE("a worker with a spin budget answers every call byte for byte") {

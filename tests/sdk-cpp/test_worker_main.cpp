@@ -5,7 +5,7 @@
 // peak (params: milliseconds as text; sleeps, then returns the most handlers this process
 // ever ran at once, as text).
 //
-//   fastmd-test-worker --socket PATH [--name NAME] [--threads N] [--spin-us N]
+//   fastmd-test-worker --socket PATH [--name NAME] [--threads N] [--spin-us N] [--ring-bytes N]
 #include <unistd.h>
 
 #include <algorithm>
@@ -46,6 +46,8 @@ int main(int argc, char** argv) {
       options.threads = static_cast<unsigned>(std::stoul(argv[i + 1]));
     else if (flag == "--spin-us")
       options.spin_budget = std::chrono::microseconds(std::stoul(argv[i + 1]));
+    else if (flag == "--ring-bytes")
+      options.ring_bytes = static_cast<std::uint32_t>(std::stoul(argv[i + 1]));
     else {
       std::cerr << "unknown option " << flag << "\n";
       return 2;

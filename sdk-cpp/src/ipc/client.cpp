@@ -314,9 +314,21 @@ class Client::Impl final : public detail::EndpointHooks {
       if (channel == ended) channel.reset();  // given back: its end is the I/O thread's to report
       loan.switch_to(channel);
       pollfd fds[2] = {{wake.fd(), POLLIN, 0}, {channel ? channel->socket().fd() : -1, POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0) continue;  // EINTR
+      // The worker rings the channel's doorbell only for a reader that said it may sleep; one
+      // that finds the answer in the ring then does not sleep at all.
+      bool ring_ready = false;
+      int polled = 0;
+      {
+        const detail::RingSleep sleep =
+            channel ? detail::RingSleep(channel->socket()) : detail::RingSleep();
+        ring_ready = sleep.frames_waiting();
+        if (!ring_ready) polled = ::poll(fds, 2, -1);
+      }
+      if (polled < 0) continue;  // EINTR
       if (fds[0].revents & POLLIN) wake.drain();
-      if (channel && fds[1].revents != 0 && !endpoint_.read_lent(channel)) {
+      const bool socket_ready = fds[1].revents != 0;
+      if (channel && (ring_ready || socket_ready || channel->socket().ring_readable()) &&
+          !endpoint_.read_lent(channel, socket_ready)) {
         ended = channel;
         loan.switch_to(nullptr);
       }
@@ -631,6 +643,7 @@ class Client::Impl final : public detail::EndpointHooks {
     out.hello.wants = options.wants;
     out.hello_timeout = options.connect_timeout;
     out.reconnect_max = options.reconnect_max;
+    offer_rings(out, options.ring_bytes);
     return out;
   }
 

@@ -38,6 +38,9 @@ proto::Status Endpoint::connect() {
   if (!poller_) {
     return Error{Errc::io_error, "cannot watch channels: " + poller_.error().message};
   }
+  if (options_.ring_bytes != 0) {
+    if (auto size = ChannelRing::check_capacity(options_.ring_bytes); !size) return size;
+  }
   stopping_.store(false, std::memory_order_release);  // a stopped endpoint may start again
   auto control = open_control();
   if (!control) return control.error();
@@ -62,6 +65,7 @@ void Endpoint::stop() {
   request_stop();
   if (thread_.joinable()) thread_.join();
   const Error stopped{Errc::cancelled, "the endpoint was stopped"};
+  wake_rings();
   while (!channels_.empty()) close_channel(channels_.size() - 1, stopped);
   if (control_) watch_control(control_->fd(), &control_, false);
   control_.reset();
@@ -92,9 +96,15 @@ bool Endpoint::run_round(bool may_block, Clock::time_point until) {
     // A wake-up (null tag), or output alone (a write backlog can take more): what the round
     // does below for every channel covers them.
   }
-  // Backlogs are flushed whether or not POLLOUT came (a write may have queued since).
+  // Backlogs are flushed whether or not POLLOUT came (a write may have queued since), and
+  // rings are read whether or not a doorbell came (a peer rings only a sleeper).
   for (std::size_t i = channels_.size(); i-- > 0;) {
-    if (channels_[i]->socket().wants_write()) handle_channel(i);
+    FramedSocket& socket = channels_[i]->socket();
+    if (socket.wants_write()) {
+      handle_channel(i);
+    } else if (socket.ring_readable() && reads_ring(*channels_[i])) {
+      handle_channel(i, /*socket_ready=*/false);
+    }
   }
   if (control_ready) handle_control();
   if (connecting_) advance_handshake(handshake_ready);
@@ -102,7 +112,32 @@ bool Endpoint::run_round(bool may_block, Clock::time_point until) {
   handle_scheduled();
   hooks_.on_timer(Clock::now());
   watch_backlogs();
+  // The owner's loop sleeps next (the caller's event loop): the peers must ring for it.
+  if (!may_block && sleep_rings()) wake();
   return !stopping_.load(std::memory_order_acquire);
+}
+
+bool Endpoint::reads_ring(DirectChannel& channel) {
+  std::lock_guard lock(watch_mutex_);
+  return channel.watch.watched;  // not lent (its borrower reads it), paused or closed
+}
+
+bool Endpoint::sleep_rings() {
+  wake_rings();
+  bool waiting = false;
+  for (const auto& channel : channels_) {
+    FramedSocket& socket = channel->socket();
+    // A paused channel is not read, so its peer need not ring; a lent one is its borrower's to
+    // read, but the rounds sleep on it too, to be rung once it is given back.
+    if (!socket.ring_live() || channel->watch.paused.load(std::memory_order_relaxed)) continue;
+    const RingSleep& sleep = ring_sleeps_.emplace_back(channel, RingSleep(socket)).sleep;
+    if (sleep.frames_waiting() && reads_ring(*channel)) waiting = true;
+  }
+  return waiting;
+}
+
+void Endpoint::wake_rings() {
+  ring_sleeps_.clear();
 }
 
 void Endpoint::watch_backlogs() {
@@ -148,21 +183,43 @@ int Endpoint::timeout_ms(Clock::time_point until, Clock::time_point now) {
 }
 
 int Endpoint::wait_for_events(int timeout_ms) {
-  if (options_.spin_budget.count() > 0 && timeout_ms != 0) {
-    // Adaptive spin: poll without sleeping for a while, since a wake-up costs more than
-    // many polls. A spin that finds work doubles the next one; one that finds none halves
-    // it (never below an eighth of the budget).
-    const auto until = Clock::now() + spin_now_;
-    do {
-      const int ready = wait_once(0);
-      if (ready != 0) {
+  if (timeout_ms != 0) {
+    if (options_.spin_budget.count() > 0) {
+      // Adaptive spin: poll without sleeping for a while, since a wake-up costs more than
+      // many polls. A spin that finds work doubles the next one; one that finds none halves
+      // it (never below an eighth of the budget).
+      bool found = false;
+      const int ready = spin(spin_now_, found);
+      if (ready != 0 || found) {
         spin_now_ = std::min(spin_now_ * 2, options_.spin_budget);
         return ready;
       }
-    } while (Clock::now() < until);
-    spin_now_ = std::max(spin_now_ / 2, options_.spin_budget / 8);
+      spin_now_ = std::max(spin_now_ / 2, options_.spin_budget / 8);
+    }
+    if (sleep_rings()) timeout_ms = 0;  // frames came between the round and now
   }
-  return wait_once(timeout_ms);
+  const int ready = wait_once(timeout_ms);
+  wake_rings();
+  return ready;
+}
+
+int Endpoint::spin(std::chrono::microseconds budget, bool& found) {
+  // A ring is a read of shared memory; the fds cost a syscall, so they are polled only every
+  // few turns (a frame on the socket, with fds or too large for the ring, waits a little).
+  constexpr unsigned kTurnsPerPoll = 16;
+  const auto until = Clock::now() + budget;
+  for (unsigned turn = 0;; ++turn) {
+    for (const auto& channel : channels_) {
+      if (channel->socket().ring_readable()) {
+        found = true;
+        return 0;
+      }
+    }
+    if (turn % kTurnsPerPoll == 0) {
+      if (const int ready = wait_once(0); ready != 0) return ready;
+    }
+    if (Clock::now() >= until) return 0;
+  }
 }
 
 int Endpoint::wait_once(int timeout_ms) {
@@ -299,13 +356,13 @@ void Endpoint::close_control(const Error& why) {
   hooks_.on_daemon_lost(why);
 }
 
-void Endpoint::handle_channel(std::size_t index) {
+void Endpoint::handle_channel(std::size_t index, bool socket_ready) {
   const std::shared_ptr<DirectChannel> channel = channels_[index];
   FramedSocket& socket = channel->socket();
   if (socket.wants_write()) {
     if (auto flushed = socket.flush(); !flushed) return close_channel(index, flushed.error());
   }
-  auto open = read_frames(channel);
+  auto open = read_frames(channel, socket_ready);
   if (!open) return close_channel(index, open.error());
   if (!*open) {
     close_channel(index, Error{Errc::peer_gone, "peer '" + channel->peer().name + "' (pid " +
@@ -314,15 +371,20 @@ void Endpoint::handle_channel(std::size_t index) {
   }
 }
 
-bool Endpoint::read_lent(const std::shared_ptr<DirectChannel>& channel) {
-  auto open = read_frames(channel);
+bool Endpoint::read_lent(const std::shared_ptr<DirectChannel>& channel, bool socket_ready) {
+  const bool ring_was_live = channel->socket().ring_live();
+  auto open = read_frames(channel, socket_ready);
+  // The peer's ring offer came in this read: the rounds, asleep since before, never told the
+  // peer that they sleep on the ring, so it would not ring for them once the loan ends.
+  if (!ring_was_live && channel->socket().ring_live()) wake();
   if (open && *open) return true;
   // A round closes the channel and reports it: a broken one must read as ended there too.
   if (!open) channel->socket().shut_down();
   return false;
 }
 
-proto::Result<bool> Endpoint::read_frames(const std::shared_ptr<DirectChannel>& channel) {
+proto::Result<bool> Endpoint::read_frames(const std::shared_ptr<DirectChannel>& channel,
+                                          bool socket_ready) {
   std::lock_guard reading(channel->read_mutex);
   FramedSocket& socket = channel->socket();
   // Frames a pause left in the buffer go first: the socket is read only when none is complete,
@@ -330,7 +392,12 @@ proto::Result<bool> Endpoint::read_frames(const std::shared_ptr<DirectChannel>& 
   auto delivered = deliver_frames(channel);
   if (!delivered) return delivered.error();
   if (!*delivered) return true;  // paused: the frames (and an EOF) wait
-  auto open = socket.receive();
+  proto::Result<bool> open = true;
+  if (socket_ready) {
+    open = socket.receive();  // the ring's frames too
+  } else if (auto taken = socket.take_ring(); !taken) {
+    return taken.error();
+  }
   if (!open) return open.error();
   delivered = deliver_frames(channel);
   if (!delivered) return delivered.error();
@@ -347,8 +414,20 @@ proto::Result<bool> Endpoint::deliver_frames(const std::shared_ptr<DirectChannel
   }
 }
 
+void Endpoint::offer_ring(DirectChannel& channel) {
+  if (options_.ring_bytes == 0 || channel.peer().rings != ring::kLayoutVersion) return;
+  auto ring = ChannelRing::create(options_.ring_bytes);
+  // Without one (out of memory or fds) the channel keeps socket frames both ways: the peer
+  // writes into its ring only once it has this side's.
+  if (!ring) return;
+  const int file = ring->file();
+  channel.socket().offer_ring(std::move(*ring));
+  (void)channel.socket().send(FramedSocket::ring_offer(), {&file, 1});
+}
+
 void Endpoint::add_channel(const std::shared_ptr<DirectChannel>& channel) {
   channel->socket().on_backlog(backlog_notifier());
+  offer_ring(*channel);
   {
     std::lock_guard lock(watch_mutex_);
     watch_locked(*channel, true);

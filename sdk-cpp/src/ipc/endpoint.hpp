@@ -39,7 +39,16 @@ struct EndpointOptions {
   /// A channel whose write backlog has not shrunk for this long is closed (0: never). The
   /// Worker sets it (kAnswerStallLimit); a Client waits for slow workers instead.
   std::chrono::milliseconds backlog_stall_limit{0};
+  /// Bytes of this side's ring on each direct channel whose peer offers rings (PROTOCOL.md
+  /// §5.5); 0: socket frames only. The owner offers rings in its hello when this is set.
+  std::uint32_t ring_bytes = 0;
 };
+
+/// Makes `options` offer rings of `bytes` on every direct channel (0: socket frames only).
+inline void offer_rings(EndpointOptions& options, std::uint32_t bytes) {
+  options.ring_bytes = bytes;
+  if (bytes > 0) options.hello.rings = ring::kLayoutVersion;
+}
 
 /// What the owner does with events. Every hook runs on the thread running the current round,
 /// except on_message, which also runs on a thread that borrowed the channel (read_lent()).
@@ -126,10 +135,10 @@ class Endpoint {
   /// Ends a loan; the rounds watch the channel again (unless it was closed meanwhile).
   void give_back(const std::shared_ptr<DirectChannel>& channel);
 
-  /// Reads what arrived on a borrowed channel and hands its frames to the hooks on the calling
-  /// thread, as a round would. false when the channel ended (give it back: a round closes and
-  /// reports it).
-  bool read_lent(const std::shared_ptr<DirectChannel>& channel);
+  /// Reads what arrived on a borrowed channel (its socket too when `socket_ready`; its ring
+  /// always) and hands its frames to the hooks on the calling thread, as a round would. false
+  /// when the channel ended (give it back: a round closes and reports it).
+  bool read_lent(const std::shared_ptr<DirectChannel>& channel, bool socket_ready = true);
 
   /// Asks the rounds to read a paused channel again (any thread): its frames are taken in
   /// the next round if the owner accepts input by then.
@@ -182,10 +191,22 @@ class Endpoint {
   void send_wants();
   void close_control(const proto::Error& why);
   void add_channel(const std::shared_ptr<DirectChannel>& channel);
+  // Offers the peer this side's ring, when both speak the same ring layout (its first frame).
+  void offer_ring(DirectChannel& channel);
   void handle_ready(const DirectChannel* channel);
-  void handle_channel(std::size_t index);
+  // Flushes the channel's backlog and reads it (its socket only when `socket_ready`).
+  void handle_channel(std::size_t index, bool socket_ready = true);
   // Reads and hands on what arrived, under the channel's read lock. false: the peer closed it.
-  proto::Result<bool> read_frames(const std::shared_ptr<DirectChannel>& channel);
+  proto::Result<bool> read_frames(const std::shared_ptr<DirectChannel>& channel, bool socket_ready);
+  // The sleep protocol of the rounds' channels' rings: before the round sleeps, and after.
+  // true when ring frames arrived meanwhile (do not sleep).
+  bool sleep_rings();
+  void wake_rings();
+  // Whether the rounds read `channel`'s ring (it is watched: not lent, paused or closed).
+  bool reads_ring(DirectChannel& channel);
+  // Spins for at most `budget`, reading rings from memory and polling the fds now and then.
+  // The number of events, or 0 when a ring has frames (the round reads them) or none came.
+  int spin(std::chrono::microseconds budget, bool& found);
   // Hands on the complete frames buffered; false when the owner paused the channel first.
   proto::Result<bool> deliver_frames(const std::shared_ptr<DirectChannel>& channel);
   // Adds a channel to / removes it from the watched set; under watch_mutex_.
@@ -223,6 +244,12 @@ class Endpoint {
   std::unique_ptr<ControlConnection> connecting_;  // a reconnection waiting for its hello reply
   Clock::time_point handshake_deadline_;           // connecting_'s bound
   std::vector<std::shared_ptr<DirectChannel>> channels_;  // the thread running the round
+  // The rounds' sleeps on the channels' rings (sleep_rings()); the same thread.
+  struct ChannelSleep {
+    std::shared_ptr<DirectChannel> channel;
+    RingSleep sleep;  // declared last: it ends before the channel may go
+  };
+  std::vector<ChannelSleep> ring_sleeps_;
   static constexpr int kReadyPerRound = 64;  // more wait for the next round (level-triggered)
   std::array<platform::PollSet::Ready, kReadyPerRound> ready_;  // the same
   std::uint64_t epoch_ = 0;

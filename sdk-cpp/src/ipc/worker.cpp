@@ -456,6 +456,7 @@ class Worker::Impl final : public detail::EndpointHooks {
     out.spin_budget = options.spin_budget;
     out.backlog_stall_limit = detail::kAnswerStallLimit;
     out.hello.reports_load = true;
+    offer_rings(out, options.ring_bytes);
     return out;
   }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "fastmd/ipc/handler.hpp"
@@ -19,6 +20,7 @@ struct DaemonModeOptions {
   std::string name;
   unsigned threads = 1;
   std::chrono::microseconds spin_budget{0};
+  std::uint32_t ring_bytes = 0;
   std::chrono::milliseconds wait_for_daemon{0};
 };
 

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "fastmd/ipc/call_policy.hpp"
 #include "fastmd/ipc/stdio_server.hpp"
 #include "fastmd/platform/stdio_stream.hpp"
 #include "worker_daemon_mode.hpp"
@@ -51,6 +52,7 @@ int run_worker_main(int argc, char** argv, const WorkerProgram& program) {
   std::string name = program.name;
   unsigned concurrency = 1;
   unsigned spin_us = 0;
+  std::uint32_t ring_kib = policy::kRingBytes / 1024;
   std::size_t max_line = StdioServerOptions{}.max_line;
   app.add_flag("--stdio", stdio,
                "serve NDJSON on stdin/stdout (the legacy path) instead of the daemon");
@@ -62,6 +64,12 @@ int run_worker_main(int argc, char** argv, const WorkerProgram& program) {
       ->capture_default_str();
   app.add_option("--spin-us", spin_us,
                  "fast path: poll channels this long before sleeping (0: never spin)")
+      ->capture_default_str();
+  app.add_option("--ring-kib", ring_kib,
+                 "fast path: KiB of the shared-memory ring this worker writes its small answers "
+                 "into, per client that offers rings too (a power of two, 4 to 65536; 0: "
+                 "socket frames only)")
+      ->check(CLI::Range(0u, 65536u))
       ->capture_default_str();
   std::string wait_seconds;
   const CLI::Option* wait_option =
@@ -92,6 +100,7 @@ int run_worker_main(int argc, char** argv, const WorkerProgram& program) {
                                  .name = name,
                                  .threads = concurrency,
                                  .spin_budget = std::chrono::microseconds(spin_us),
+                                 .ring_bytes = ring_kib * 1024,
                                  .wait_for_daemon = wait_for_daemon(*wait_option, wait_seconds)}));
 }
 

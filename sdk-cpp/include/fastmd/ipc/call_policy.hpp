@@ -62,6 +62,12 @@ inline constexpr std::chrono::milliseconds kShmWaitOnEventLoop{1};
 /// calls wait in the loop instead, so timers and other I/O still run.
 inline constexpr std::chrono::milliseconds kSpinHoldMax{10};
 
+/// Bytes of the ring each side of a direct channel writes its small frames into (PROTOCOL.md
+/// §5.5): 256 KiB holds about 2,500 frames of a 64 B call in flight, so a pipelining peer
+/// rarely falls back to the socket, and costs at most that much resident memory per channel
+/// and side. 0 in the options: socket frames only.
+inline constexpr std::uint32_t kRingBytes = 256 * 1024;
+
 /// A batch of calls (Client::call_many, Node's callMany) is written whenever this many bytes
 /// of frames are encoded: the worker starts on the first calls while the rest are encoded,
 /// and memory stays bounded. Measured in Node: 342–406k msgs/s against 285–357k with

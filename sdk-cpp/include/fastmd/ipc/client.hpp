@@ -78,6 +78,10 @@ struct ClientOptions {
   std::chrono::milliseconds reconnect_max{policy::kReconnectMax};
   /// Who runs the client's I/O: its own thread, or the caller's event loop.
   ClientDrive drive = ClientDrive::own_thread;
+  /// Bytes of the shared-memory ring this client writes its small frames into, on each
+  /// channel to a worker that offers rings too (PROTOCOL.md §5.5): a power of two from 4 KiB
+  /// to 64 MiB. 0: socket frames only.
+  std::uint32_t ring_bytes = policy::kRingBytes;
 };
 
 struct CallOptions {

@@ -34,6 +34,10 @@ struct WorkerOptions {
   /// when requests keep arriving (each wake-up costs tens of µs). 0 (default): never spin —
   /// right for shared machines.
   std::chrono::microseconds spin_budget{0};
+  /// Bytes of the shared-memory ring this worker writes its small answers into, on each
+  /// channel to a client that offers rings too (PROTOCOL.md §5.5): a power of two from 4 KiB
+  /// to 64 MiB. 0: socket frames only.
+  std::uint32_t ring_bytes = policy::kRingBytes;
   /// Results up to this many bytes travel inline; larger ones in the worker's segment.
   std::size_t inline_threshold = proto::kDefaultInlineThreshold;
   /// How long a result waits for room in the segment before it goes by one-off memfd.

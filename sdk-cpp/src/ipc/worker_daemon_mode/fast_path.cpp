@@ -27,6 +27,7 @@ proto::Status serve_through_daemon(MethodTable methods, const DaemonModeOptions&
                                      .name = options.name,
                                      .threads = options.threads,
                                      .spin_budget = options.spin_budget,
+                                     .ring_bytes = options.ring_bytes,
                                      .wait_for_daemon = options.wait_for_daemon});
   running_worker.store(&worker);
   std::signal(SIGTERM, stop_on_signal);
