@@ -21,6 +21,7 @@
 #include <optional>
 #include <thread>
 
+#include "../support/forged_ring.hpp"
 #include "client_core.hpp"
 #include "cluster.hpp"
 #include "fastmd/ipc/worker.hpp"
@@ -165,9 +166,12 @@ struct Attacker {
   std::unique_ptr<RawPeer> channel;
 };
 
-Attacker attach(const Cluster& cluster, const std::string& method = "transform") {
+Attacker attach(const Cluster& cluster, const std::string& method = "transform",
+                bool rings = false) {
   Attacker attacker{RawPeer::connect(cluster.socket_path()), nullptr};
-  auto reply = attacker.control.hello(fastmd::test::client_hello({method}, "attacker"));
+  fastmd::proto::Hello hello = fastmd::test::client_hello({method}, "attacker");
+  if (rings) hello.rings = fastmd::ipc::detail::ring::kLayoutVersion;
+  auto reply = attacker.control.hello(hello);
   REQUIRE_FALSE(reply.message.error);
   auto intro = attacker.control.receive_notification(fastmd::proto::kIntroduce, 5s);
   REQUIRE(intro);
@@ -417,6 +421,81 @@ TEST_CASE("a worker whose answer cannot be written closes that channel at once",
   attacker.channel->send(Message::request(2, "transform", fastmd::proto::as_bytes("# b")));
   // The attacker keeps its end open, yet the worker let the channel go.
   CHECK(eventually([&] { return open_fds(worker.pid()) <= baseline; }, 15s));
+  bystander.stop_and_check();
+}
+
+// Mappings of ring files in the process (their memfds are named so in /proc/PID/maps).
+std::size_t ring_mappings(pid_t pid) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  std::size_t count = 0;
+  for (std::string line; std::getline(maps, line);) {
+    if (line.find("-ring") != std::string::npos) ++count;
+  }
+  return count;
+}
+
+TEST_CASE(
+    "a client whose ring breaks its bounds is cut off with its code, the worker unmaps it and "
+    "keeps no fd, and a client beside it loses no call",
+    "[hostile]") {
+  Cluster cluster;
+  MarkdownWorker worker(cluster);
+  WellBehavedClient bystander(cluster);
+  const std::size_t fds_before = open_fds(worker.pid());
+  const std::size_t rings_before = ring_mappings(worker.pid());
+  namespace ring = fastmd::ipc::detail::ring;
+  const ByteBuffer body = [] {
+    ByteBuffer frame = frame_of(Message::request(1, "transform", fastmd::proto::as_bytes("# a")));
+    return ByteBuffer(frame.begin() + fastmd::proto::kFrameHeaderBytes, frame.end());
+  }();
+  struct Attack {
+    const char* what;
+    std::function<void(fastmd::testing::ForgedRing&)> forge;
+    Errc expected;
+  };
+  const Attack attacks[] = {
+      {"a producer index far beyond the ring",
+       [](auto& forged) { forged.set_word(ring::kTailOffset, std::uint64_t{1} << 40); },
+       Errc::shm_bad_ring},
+      {"a record that runs past the ring's end",
+       [](auto& forged) {
+         forged.put(0, ring::kMinCapacity);
+         forged.set_word(ring::kTailOffset, ring::kMinCapacity);
+       },
+       Errc::shm_bad_ring},
+      {"a record of a frame's largest length",
+       [](auto& forged) {
+         forged.put(0, 0xFFFFFFF0);
+         forged.set_word(ring::kTailOffset, 64);
+       },
+       Errc::frame_too_large},
+      {"a header of another layout",
+       [](auto& forged) {
+         fastmd::proto::store_u32_le(forged.map.data() + ring::kVersionOffset, 99);
+       },
+       Errc::shm_bad_ring},
+  };
+  for (const Attack& attack : attacks) {
+    INFO(attack.what);
+    {
+      Attacker attacker = attach(cluster, "transform", /*rings=*/true);
+      // The worker offers its own ring first: it heard this client offers rings.
+      auto offer = attacker.channel->receive(5s);
+      REQUIRE(offer);
+      CHECK(offer->message.method == "ipc.ring");
+      CHECK(offer->fds.size() == 1);
+      fastmd::testing::ForgedRing forged = fastmd::testing::ForgedRing::make();
+      attack.forge(forged);
+      const int file = forged.fd.get();
+      attacker.channel->send(fastmd::ipc::detail::FramedSocket::ring_offer(), {&file, 1});
+      // One honest request on the socket too, with a doorbell: the worker reads the ring then.
+      attacker.channel->send(Message::notification("ipc.doorbell"));
+      CHECK(farewell_code(*attacker.channel) == attack.expected);
+      CHECK(attacker.channel->wait_closed(5s));
+    }
+    CHECK(eventually([&] { return open_fds(worker.pid()) <= fds_before; }, 15s));
+    CHECK(eventually([&] { return ring_mappings(worker.pid()) <= rings_before; }, 15s));
+  }
   bystander.stop_and_check();
 }
 

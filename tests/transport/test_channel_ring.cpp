@@ -16,6 +16,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/forged_ring.hpp"
 #include "channel_ring.hpp"
 #include "fastmd/platform/capabilities.hpp"
 #include "fastmd/platform/fd_passing.hpp"
@@ -32,6 +33,7 @@ using fastmd::platform::UniqueFd;
 using fastmd::proto::ByteBuffer;
 using fastmd::proto::Errc;
 using fastmd::proto::Message;
+using fastmd::testing::ForgedRing;
 namespace ring = fastmd::ipc::detail::ring;
 
 namespace {
@@ -97,39 +99,6 @@ Message request(std::uint64_t id, std::size_t size = 16) {
   return Message::request(id, "echo",
                           fastmd::proto::as_bytes(std::string_view(payload).substr(0, size)));
 }
-
-// A ring file written by hand: a valid header for `capacity` unless told otherwise, then
-// whatever the test puts in its words and ring.
-struct ForgedRing {
-  UniqueFd fd;
-  fastmd::platform::Mapping map;
-
-  static ForgedRing make(std::uint32_t capacity = kSmallRing, std::size_t size = 0,
-                         bool seal = true) {
-    if (size == 0) size = ring::kDataOffset + capacity;
-    auto fd = fastmd::platform::create_memfd("forged-ring", size);
-    REQUIRE(fd);
-    auto map = fastmd::platform::Mapping::map(fd->get(), size, true);
-    REQUIRE(map);
-    std::memcpy(map->data() + ring::kMagicOffset, ring::kMagic, sizeof ring::kMagic);
-    fastmd::proto::store_u32_le(map->data() + ring::kVersionOffset, ring::kLayoutVersion);
-    fastmd::proto::store_u32_le(map->data() + ring::kCapacityOffset, capacity);
-    if (seal) {
-      REQUIRE(fastmd::platform::seal_where_supported(fd->get(), fastmd::platform::kSegmentSeals));
-    }
-    return ForgedRing{std::move(*fd), std::move(*map)};
-  }
-
-  void set_word(std::size_t offset, std::uint64_t value) {
-    std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(map.data() + offset))
-        .store(value, std::memory_order_release);
-  }
-  // Writes a record at ring offset `at`: a length prefix, then `body` (a frame's body).
-  void put(std::size_t at, std::uint32_t length, const ByteBuffer& body = {}) {
-    fastmd::proto::store_u32_le(map.data() + ring::kDataOffset + at, length);
-    std::memcpy(map.data() + ring::kDataOffset + at + 4, body.data(), body.size());
-  }
-};
 
 ByteBuffer body_of(const Message& message) {
   ByteBuffer frame;

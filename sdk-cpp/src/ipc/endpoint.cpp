@@ -28,7 +28,7 @@ Endpoint::Endpoint(EndpointOptions options, EndpointHooks& hooks,
       hooks_(hooks),
       poller_(open_poll_set(std::move(poll_set))),
       reconnect_delay_(options_.reconnect_min),
-      spin_now_(options_.spin_budget) {}
+      spin_(options_.spin_budget) {}
 
 Endpoint::~Endpoint() {
   stop();
@@ -184,42 +184,24 @@ int Endpoint::timeout_ms(Clock::time_point until, Clock::time_point now) {
 
 int Endpoint::wait_for_events(int timeout_ms) {
   if (timeout_ms != 0) {
-    if (options_.spin_budget.count() > 0) {
-      // Adaptive spin: poll without sleeping for a while, since a wake-up costs more than
-      // many polls. A spin that finds work doubles the next one; one that finds none halves
-      // it (never below an eighth of the budget).
-      bool found = false;
-      const int ready = spin(spin_now_, found);
-      if (ready != 0 || found) {
-        spin_now_ = std::min(spin_now_ * 2, options_.spin_budget);
-        return ready;
+    // A ring is a read of shared memory; the fds cost a syscall, so a spin polls them only
+    // every few turns (a frame on the socket, with fds or too large for the ring, waits a
+    // little longer).
+    constexpr unsigned kTurnsPerPoll = 16;
+    unsigned turn = 0;
+    int ready = 0;
+    const bool found = spin_.spin([&] {
+      for (const auto& channel : channels_) {
+        if (channel->socket().ring_readable() && reads_ring(*channel)) return true;
       }
-      spin_now_ = std::max(spin_now_ / 2, options_.spin_budget / 8);
-    }
+      return turn++ % kTurnsPerPoll == 0 && (ready = wait_once(0)) != 0;
+    });
+    if (found) return ready;
     if (sleep_rings()) timeout_ms = 0;  // frames came between the round and now
   }
   const int ready = wait_once(timeout_ms);
   wake_rings();
   return ready;
-}
-
-int Endpoint::spin(std::chrono::microseconds budget, bool& found) {
-  // A ring is a read of shared memory; the fds cost a syscall, so they are polled only every
-  // few turns (a frame on the socket, with fds or too large for the ring, waits a little).
-  constexpr unsigned kTurnsPerPoll = 16;
-  const auto until = Clock::now() + budget;
-  for (unsigned turn = 0;; ++turn) {
-    for (const auto& channel : channels_) {
-      if (channel->socket().ring_readable()) {
-        found = true;
-        return 0;
-      }
-    }
-    if (turn % kTurnsPerPoll == 0) {
-      if (const int ready = wait_once(0); ready != 0) return ready;
-    }
-    if (Clock::now() >= until) return 0;
-  }
 }
 
 int Endpoint::wait_once(int timeout_ms) {
@@ -447,7 +429,7 @@ void Endpoint::close_channel(std::size_t index, const Error& why) {
   // A peer that broke the protocol or the channel's limits is told why, with the code, in an
   // answer with id 0 (best effort: it may not read any more).
   if (why.code != Errc::peer_gone && why.code != Errc::cancelled && why.code != Errc::io_error) {
-    (void)channel->socket().send(proto::Message::failure(0, why.code, why.message));
+    (void)channel->socket().send_on_socket(proto::Message::failure(0, why.code, why.message));
   }
   channel->socket().shut_down();
   hooks_.on_channel_closed(channel, why);

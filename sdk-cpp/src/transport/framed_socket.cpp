@@ -270,6 +270,18 @@ proto::Status FramedSocket::send(const proto::Message& message, std::span<const 
   return write_or_queue(frame, fds);
 }
 
+proto::Status FramedSocket::send_on_socket(const proto::Message& message) {
+  std::lock_guard lock(write_mutex_);
+  proto::ByteBuffer frame;
+  try {
+    proto::append_frame(message, frame);
+  } catch (const std::length_error& e) {
+    return Error{Errc::payload_too_large, e.what()};
+  }
+  iovec part{frame.data(), frame.size()};
+  return write_or_queue({&part, 1}, {});
+}
+
 proto::Status FramedSocket::send_encoded(proto::ByteView frames) {
   std::lock_guard lock(write_mutex_);
   if (ring_live() && !is_shut_down()) {

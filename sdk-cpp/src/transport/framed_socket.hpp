@@ -141,6 +141,10 @@ class FramedSocket {
   /// duplicated if the frame has to wait in the queue).
   proto::Status send(const proto::Message& message, std::span<const int> fds = {});
 
+  /// Writes one frame on the socket even where a ring is live: the farewell of a channel that
+  /// ends (PROTOCOL.md §5.4), whose ring may be the very thing that broke.
+  proto::Status send_on_socket(const proto::Message& message);
+
   /// Writes already-encoded frames (a batch) the same way.
   proto::Status send_encoded(proto::ByteView frames);
 
