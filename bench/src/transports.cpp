@@ -1,7 +1,8 @@
 // fastmd-bench-cpp — the C++ client's side of every transport, against the real daemon and
 // workers: legacy NDJSON over a worker's stdio, MessagePack inline over the direct channel
-// (shared memory off), and the fast path (inline below the threshold, shared memory above),
-// each with and without the worker's adaptive spin. For each: sequential round-trip latency
+// (shared memory off), and the fast path (inline below the threshold, shared memory above;
+// small frames through the channel's rings, and, as "fast-socket", with rings off), each with
+// and without adaptive spin on both sides. For each: sequential round-trip latency
 // per payload size, pipelined small-message throughput, CPU time and minor faults per request
 // of client and worker, and the Markdown job on one document. Then the daemon's RSS with 1
 // and with 128 sessions.
@@ -184,10 +185,15 @@ class LegacyTarget final : public Target {
 
 class FastTarget final : public Target {
  public:
-  FastTarget(Child worker, const std::string& socket, std::size_t inline_threshold)
+  FastTarget(Child worker, const std::string& socket, std::size_t inline_threshold,
+             std::chrono::microseconds spin = {},
+             std::uint32_t ring_bytes = ipc::policy::kRingBytes)
       : worker_(std::move(worker)) {
-    auto client = ipc::Client::connect(
-        {.socket_path = socket, .name = "fastmd-bench", .inline_threshold = inline_threshold});
+    auto client = ipc::Client::connect({.socket_path = socket,
+                                        .name = "fastmd-bench",
+                                        .inline_threshold = inline_threshold,
+                                        .spin_budget = spin,
+                                        .ring_bytes = ring_bytes});
     if (!client) throw std::runtime_error("client: " + client.error().to_string());
     client_ = std::move(*client);
     if (!client_->wait_for_workers(1, std::chrono::seconds(5))) {
@@ -431,23 +437,42 @@ int main(int argc, char** argv) {
     const std::string worker_md = (fs::path(bin_dir) / "fastmd-worker-md").string();
     const std::string inline_worker = self_path().string();
     const std::size_t all_inline = proto::kDefaultMaxDataFrame - 64 * 1024;
+    // "-spin": both sides spin (the worker's rounds, the client's synchronous calls);
+    // "fast-socket": rings off on both sides, the socket frames every peer still speaks.
     struct Variant {
       std::string transport;
       std::vector<std::string> worker;
       std::size_t inline_threshold;
+      std::chrono::microseconds client_spin{0};
+      std::uint32_t client_ring_bytes = ipc::policy::kRingBytes;
     };
+    const std::chrono::microseconds spinning(kSpinMicros);
+    const std::size_t threshold = proto::kDefaultInlineThreshold;
     const Variant variants[] = {
         {"inline", {inline_worker, "--serve-inline", "--socket", daemon.socket()}, all_inline},
         {"inline-spin",
          {inline_worker, "--serve-inline", "--socket", daemon.socket(), "--spin-us", spin},
-         all_inline},
-        {"fast", {worker_md, "--socket", daemon.socket()}, proto::kDefaultInlineThreshold},
+         all_inline,
+         spinning},
+        {"fast", {worker_md, "--socket", daemon.socket()}, threshold},
         {"fast-spin",
          {worker_md, "--socket", daemon.socket(), "--spin-us", spin},
-         proto::kDefaultInlineThreshold},
+         threshold,
+         spinning},
+        {"fast-socket",
+         {worker_md, "--socket", daemon.socket(), "--ring-kib", "0"},
+         threshold,
+         {},
+         0},
+        {"fast-socket-spin",
+         {worker_md, "--socket", daemon.socket(), "--spin-us", spin, "--ring-kib", "0"},
+         threshold,
+         spinning,
+         0},
     };
     for (const Variant& variant : variants) {
-      FastTarget target(Child::spawn(variant.worker), daemon.socket(), variant.inline_threshold);
+      FastTarget target(Child::spawn(variant.worker), daemon.socket(), variant.inline_threshold,
+                        variant.client_spin, variant.client_ring_bytes);
       run_target(target, variant.transport, budget, markdown);
     }
   } catch (const std::exception& e) {

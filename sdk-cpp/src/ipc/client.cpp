@@ -314,11 +314,13 @@ class Client::Impl final : public detail::EndpointHooks {
       if (channel == ended) channel.reset();  // given back: its end is the I/O thread's to report
       loan.switch_to(channel);
       pollfd fds[2] = {{wake.fd(), POLLIN, 0}, {channel ? channel->socket().fd() : -1, POLLIN, 0}};
-      // The worker rings the channel's doorbell only for a reader that said it may sleep; one
-      // that finds the answer in the ring then does not sleep at all.
-      bool ring_ready = false;
+      // While answers come quickly, the answer is awaited in the ring's memory: no syscall on
+      // either side (the worker rings only a reader that said it may sleep).
+      bool ring_ready = channel && answer_spin_.spin([&] {
+        return channel->socket().ring_readable() || outcome.done.load(std::memory_order_acquire);
+      });
       int polled = 0;
-      {
+      if (!ring_ready) {
         const detail::RingSleep sleep =
             channel ? detail::RingSleep(channel->socket()) : detail::RingSleep();
         ring_ready = sleep.frames_waiting();
@@ -866,7 +868,8 @@ class Client::Impl final : public detail::EndpointHooks {
   shm::AttachedView attached_view_ = shm::AttachedView::read_only;  // one-offs, for on_answer
   detail::Traffic traffic_;                                         // payloads by path, both ways
   detail::LentBlocks lent_blocks_;  // request blocks, by the channel whose worker holds them
-  detail::Endpoint endpoint_;       // last: stopped (and its hooks run) before the rest goes
+  detail::AdaptiveSpin answer_spin_{options_.spin_budget};  // synchronous calls' wait
+  detail::Endpoint endpoint_;  // last: stopped (and its hooks run) before the rest goes
 };
 
 proto::Result<std::unique_ptr<Client>> Client::connect(ClientOptions options) {

@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "adaptive_spin.hpp"
 #include "control_connection.hpp"
 #include "direct_channel.hpp"
 #include "fastmd/ipc/call_policy.hpp"
@@ -204,9 +205,7 @@ class Endpoint {
   void wake_rings();
   // Whether the rounds read `channel`'s ring (it is watched: not lent, paused or closed).
   bool reads_ring(DirectChannel& channel);
-  // Spins for at most `budget`, reading rings from memory and polling the fds now and then.
-  // The number of events, or 0 when a ring has frames (the round reads them) or none came.
-  int spin(std::chrono::microseconds budget, bool& found);
+
   // Hands on the complete frames buffered; false when the owner paused the channel first.
   proto::Result<bool> deliver_frames(const std::shared_ptr<DirectChannel>& channel);
   // Adds a channel to / removes it from the watched set; under watch_mutex_.
@@ -255,7 +254,7 @@ class Endpoint {
   std::uint64_t epoch_ = 0;
   Clock::time_point reconnect_at_ = Clock::time_point::max();
   std::chrono::milliseconds reconnect_delay_;
-  std::chrono::microseconds spin_now_;
+  AdaptiveSpin spin_;
   std::atomic<bool> stopping_{false};
   bool inherited_control_ = false;
   std::thread thread_;

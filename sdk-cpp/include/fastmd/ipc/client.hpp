@@ -78,6 +78,11 @@ struct ClientOptions {
   std::chrono::milliseconds reconnect_max{policy::kReconnectMax};
   /// Who runs the client's I/O: its own thread, or the caller's event loop.
   ClientDrive drive = ClientDrive::own_thread;
+  /// Adaptive spin of a synchronous call: how long it polls the ring of its worker's channel
+  /// for the answer before it sleeps (learning as WorkerOptions::spin_budget does). With the
+  /// worker spinning too, a small call then makes no syscall on either side. 0 (default):
+  /// never spin.
+  std::chrono::microseconds spin_budget{0};
   /// Bytes of the shared-memory ring this client writes its small frames into, on each
   /// channel to a worker that offers rings too (PROTOCOL.md §5.5): a power of two from 4 KiB
   /// to 64 MiB. 0: socket frames only.
