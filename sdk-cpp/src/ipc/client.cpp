@@ -321,6 +321,8 @@ class Client::Impl final : public detail::EndpointHooks {
       });
       int polled = 0;
       if (!ring_ready) {
+        // This thread sleeps on the channel's socket: the rounds must not wake for it too.
+        if (channel) endpoint_.unwatch_lent(channel);
         const detail::RingSleep sleep =
             channel ? detail::RingSleep(channel->socket()) : detail::RingSleep();
         ring_ready = sleep.frames_waiting();

@@ -23,6 +23,9 @@ class DirectChannel {
         peer_(std::move(introduction.peer)),
         peer_segment_fd_(std::move(introduction.segment)),
         epoch_(epoch) {}
+  // The rounds' sleep on the ring ends before the socket it names goes (members go in the
+  // reverse order of their declaration, the socket first).
+  ~DirectChannel() { watch.round_sleep = RingSleep(); }
 
   FramedSocket& socket() { return socket_; }
   const FramedSocket& socket() const { return socket_; }
@@ -72,15 +75,18 @@ class DirectChannel {
   std::mutex read_mutex;
 
   /// The endpoint's watch of the channel, guarded by its watch mutex: whether the rounds watch
-  /// it for input, and for output (it has a write backlog), how many threads borrowed it,
-  /// whether it was closed.
+  /// it for input, and for output (it has a write backlog), how many threads borrowed it (and
+  /// whether one of them sleeps on its socket), whether it was closed, the rounds' sleep on
+  /// its ring.
   /// Also whether its input is paused (the owner takes no more for now, see
   /// EndpointHooks::accepts_input) and why it must be closed, if someone asked for that.
   struct Watch {
     bool watched = false;
     bool backlog_watched = false;
     unsigned loans = 0;
+    bool unwatched_for_loan = false;  // a borrower sleeps on its socket: out of the poller
     bool closed = false;
+    RingSleep round_sleep;  // the rounds' sleep on its ring, while they sleep and may read it
     std::atomic<bool> paused{false};  // also read without the lock (the per-frame check)
     std::optional<proto::Error> close_reason;
   } watch;

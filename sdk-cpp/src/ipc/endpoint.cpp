@@ -65,7 +65,6 @@ void Endpoint::stop() {
   request_stop();
   if (thread_.joinable()) thread_.join();
   const Error stopped{Errc::cancelled, "the endpoint was stopped"};
-  wake_rings();
   while (!channels_.empty()) close_channel(channels_.size() - 1, stopped);
   if (control_) watch_control(control_->fd(), &control_, false);
   control_.reset();
@@ -119,25 +118,28 @@ bool Endpoint::run_round(bool may_block, Clock::time_point until) {
 
 bool Endpoint::reads_ring(DirectChannel& channel) {
   std::lock_guard lock(watch_mutex_);
-  return channel.watch.watched;  // not lent (its borrower reads it), paused or closed
+  return reads_ring_locked(channel);
 }
 
 bool Endpoint::sleep_rings() {
-  wake_rings();
+  std::lock_guard lock(watch_mutex_);
+  rounds_asleep_ = true;
   bool waiting = false;
   for (const auto& channel : channels_) {
-    FramedSocket& socket = channel->socket();
-    // A paused channel is not read, so its peer need not ring; a lent one is its borrower's to
-    // read, but the rounds sleep on it too, to be rung once it is given back.
-    if (!socket.ring_live() || channel->watch.paused.load(std::memory_order_relaxed)) continue;
-    const RingSleep& sleep = ring_sleeps_.emplace_back(channel, RingSleep(socket)).sleep;
-    if (sleep.frames_waiting() && reads_ring(*channel)) waiting = true;
+    // A paused channel is not read, so its peer need not ring; a lent one is its borrower's.
+    if (!reads_ring_locked(*channel)) continue;
+    // A new sleep (the one of a round that ended is over): a new episode, looked at again.
+    channel->watch.round_sleep = RingSleep(channel->socket());
+    if (channel->watch.round_sleep.frames_waiting()) waiting = true;
   }
   return waiting;
 }
 
 void Endpoint::wake_rings() {
-  ring_sleeps_.clear();
+  std::lock_guard lock(watch_mutex_);
+  if (!rounds_asleep_) return;
+  rounds_asleep_ = false;
+  for (const auto& channel : channels_) channel->watch.round_sleep = RingSleep();
 }
 
 void Endpoint::watch_backlogs() {
@@ -354,11 +356,7 @@ void Endpoint::handle_channel(std::size_t index, bool socket_ready) {
 }
 
 bool Endpoint::read_lent(const std::shared_ptr<DirectChannel>& channel, bool socket_ready) {
-  const bool ring_was_live = channel->socket().ring_live();
   auto open = read_frames(channel, socket_ready);
-  // The peer's ring offer came in this read: the rounds, asleep since before, never told the
-  // peer that they sleep on the ring, so it would not ring for them once the loan ends.
-  if (!ring_was_live && channel->socket().ring_live()) wake();
   if (open && *open) return true;
   // A round closes the channel and reports it: a broken one must read as ended there too.
   if (!open) channel->socket().shut_down();
@@ -425,6 +423,7 @@ void Endpoint::close_channel(std::size_t index, const Error& why) {
     std::lock_guard lock(watch_mutex_);
     change_watch_locked(*channel, false, false);
     channel->watch.closed = true;
+    channel->watch.round_sleep = RingSleep();  // before the channel (and its socket) may go
   }
   // A peer that broke the protocol or the channel's limits is told why, with the code, in an
   // answer with id 0 (best effort: it may not read any more).
@@ -446,14 +445,34 @@ void Endpoint::watch_control(int fd, const void* which, bool watched) {
 
 void Endpoint::lend(const std::shared_ptr<DirectChannel>& channel) {
   std::lock_guard lock(watch_mutex_);
-  if (channel->watch.loans++ == 0) watch_locked(*channel, false);
+  // The borrower reads the ring and sleeps on it for itself: were the rounds still asleep on
+  // it, the worker would ring for every answer the borrower spins for.
+  if (channel->watch.loans++ == 0) channel->watch.round_sleep = RingSleep();
+}
+
+void Endpoint::unwatch_lent(const std::shared_ptr<DirectChannel>& channel) {
+  std::lock_guard lock(watch_mutex_);
+  if (channel->watch.loans == 0 || channel->watch.unwatched_for_loan) return;
+  channel->watch.unwatched_for_loan = true;
+  watch_locked(*channel, false);
 }
 
 void Endpoint::give_back(const std::shared_ptr<DirectChannel>& channel) {
-  std::lock_guard lock(watch_mutex_);
-  if (--channel->watch.loans == 0 && !channel->watch.closed && !channel->watch.paused) {
-    watch_locked(*channel, true);
+  bool frames_waiting = false;
+  {
+    std::lock_guard lock(watch_mutex_);
+    DirectChannel::Watch& watch = channel->watch;
+    if (--watch.loans != 0) return;
+    const bool usable = !watch.closed && !watch.paused;
+    if (std::exchange(watch.unwatched_for_loan, false) && usable) watch_locked(*channel, true);
+    // Rounds asleep since before the loan slept on its ring for nobody: they do now (the
+    // peer rings for them), and are woken for frames already there.
+    if (rounds_asleep_ && usable) {
+      watch.round_sleep = RingSleep(channel->socket());
+      frames_waiting = watch.round_sleep.frames_waiting();
+    }
   }
+  if (frames_waiting) wake();
 }
 
 bool Endpoint::input_open(DirectChannel& channel) {
@@ -469,7 +488,9 @@ bool Endpoint::input_open(DirectChannel& channel) {
     accepts = true;
     channel.watch.paused.store(false, std::memory_order_relaxed);
   }
-  if (!channel.watch.closed && channel.watch.loans == 0) watch_locked(channel, accepts);
+  if (!channel.watch.closed && !channel.watch.unwatched_for_loan) {
+    watch_locked(channel, accepts);
+  }
   return accepts;
 }
 

@@ -129,11 +129,16 @@ class Endpoint {
   /// running the rounds.
   Clock::time_point next_wakeup();
 
-  /// Takes `channel` out of the rounds' watch, for a thread that waits for its answer on the
-  /// channel itself (a Client's synchronous call): the rounds do not wake for what arrives on
-  /// it until the last borrower gives it back. Any thread; loans nest.
+  /// Lends `channel` to a thread that waits for its answer on the channel itself (a Client's
+  /// synchronous call): the rounds leave its ring to the borrower until the last borrower
+  /// gives it back. Costs no syscall, so a borrower that finds its answer while it spins made
+  /// none. Any thread; loans nest.
   void lend(const std::shared_ptr<DirectChannel>& channel);
-  /// Ends a loan; the rounds watch the channel again (unless it was closed meanwhile).
+  /// A borrower is about to sleep on the channel's socket itself: the rounds stop watching it,
+  /// so they do not wake for what arrives on it too, until it is given back.
+  void unwatch_lent(const std::shared_ptr<DirectChannel>& channel);
+  /// Ends a loan; the rounds watch the channel again (unless it was closed meanwhile), and, if
+  /// they sleep, sleep on its ring too.
   void give_back(const std::shared_ptr<DirectChannel>& channel);
 
   /// Reads what arrived on a borrowed channel (its socket too when `socket_ready`; its ring
@@ -203,8 +208,11 @@ class Endpoint {
   // true when ring frames arrived meanwhile (do not sleep).
   bool sleep_rings();
   void wake_rings();
-  // Whether the rounds read `channel`'s ring (it is watched: not lent, paused or closed).
+  // Whether the rounds read `channel`'s ring (not lent, paused or closed).
   bool reads_ring(DirectChannel& channel);
+  static bool reads_ring_locked(const DirectChannel& channel) {
+    return channel.watch.watched && channel.watch.loans == 0;
+  }
 
   // Hands on the complete frames buffered; false when the owner paused the channel first.
   proto::Result<bool> deliver_frames(const std::shared_ptr<DirectChannel>& channel);
@@ -243,12 +251,7 @@ class Endpoint {
   std::unique_ptr<ControlConnection> connecting_;  // a reconnection waiting for its hello reply
   Clock::time_point handshake_deadline_;           // connecting_'s bound
   std::vector<std::shared_ptr<DirectChannel>> channels_;  // the thread running the round
-  // The rounds' sleeps on the channels' rings (sleep_rings()); the same thread.
-  struct ChannelSleep {
-    std::shared_ptr<DirectChannel> channel;
-    RingSleep sleep;  // declared last: it ends before the channel may go
-  };
-  std::vector<ChannelSleep> ring_sleeps_;
+  bool rounds_asleep_ = false;  // between sleep_rings() and wake_rings(); under watch_mutex_
   static constexpr int kReadyPerRound = 64;  // more wait for the next round (level-triggered)
   std::array<platform::PollSet::Ready, kReadyPerRound> ready_;  // the same
   std::uint64_t epoch_ = 0;

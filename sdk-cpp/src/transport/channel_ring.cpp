@@ -214,18 +214,16 @@ proto::Result<std::span<const std::byte>> ChannelRing::next_frame(std::vector<st
 }
 
 bool ChannelRing::readable() const {
-  if (!attached()) return false;
   return word(peer_map_, ring::kTailOffset).load(std::memory_order_acquire) !=
          word(own_map_, ring::kHeadOffset).load(std::memory_order_relaxed);
 }
 
-bool ChannelRing::sleep() {
+void ChannelRing::sleep() {
   auto episode = word(own_map_, ring::kSleepOffset);
   // A new odd value each time, so the peer rings once for this episode even if an earlier
   // sleeper of this side (another thread) was rung already.
   episode.store((episode.load(std::memory_order_relaxed) + 1) | 1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  return readable();
 }
 
 void ChannelRing::wake() {

@@ -92,15 +92,17 @@ class ChannelRing {
   /// record that is not a frame within the ring; SHM_BAD_FD when the peer's file shrank.
   proto::Result<std::span<const std::byte>> next_frame(std::vector<std::byte>& out);
 
-  /// True when the peer has published frames not consumed yet (any thread; cheap: a read of
-  /// one shared word).
+  /// True when the peer has published frames not consumed yet (any thread, once attached;
+  /// cheap: a read of one shared word).
   bool readable() const;
 
-  // The sleep protocol (whoever waits for the channel: one thread at a time).
+  // The sleep protocol (whoever waits for the channel: one thread at a time). It works from
+  // the offer on: a peer that has this side's file reads its episodes even before this side
+  // has the peer's.
 
-  /// Publishes that this side may sleep (a new episode), then looks once more: true when
-  /// frames are waiting (do not sleep: read them).
-  bool sleep();
+  /// Publishes that this side may sleep (a new episode), then fences, so that a look at
+  /// readable() after it sees every frame published before the peer read the episode.
+  void sleep();
   /// Publishes that this side is awake and reading (no doorbell needed).
   void wake();
 

@@ -172,11 +172,14 @@ const proto::Message& FramedSocket::ring_offer() {
 }
 
 RingSleep::RingSleep(FramedSocket& socket) {
-  if (!socket.ring_live()) return;
+  // From the offer on, not only once the rings are live: the peer may start writing into its
+  // ring before this side has read its offer, and must then ring for a thread asleep here.
+  if (!socket.ring_) return;
   std::lock_guard lock(socket.ring_sleep_mutex_);
   ++socket.ring_sleepers_;
   socket_ = &socket;
-  frames_waiting_ = socket.ring_->sleep();
+  socket.ring_->sleep();
+  frames_waiting_ = socket.ring_readable();
 }
 
 void RingSleep::end() {
@@ -185,7 +188,7 @@ void RingSleep::end() {
   if (--socket_->ring_sleepers_ == 0) {
     socket_->ring_->wake();
   } else {
-    (void)socket_->ring_->sleep();  // a new episode for those still asleep: this one was rung
+    socket_->ring_->sleep();  // a new episode for those still asleep: this one was rung
   }
   socket_ = nullptr;
 }

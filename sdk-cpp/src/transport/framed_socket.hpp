@@ -70,7 +70,7 @@ class FramedSocket;
 /// its end says that the thread woke and will read. Several threads may sleep on one channel
 /// (the rounds, and threads that borrowed it): the peer is told that this side reads again
 /// only when the last one woke, and each earlier one's end starts a new episode, so the peer
-/// rings again for those still asleep. Does nothing on a channel whose rings are not live.
+/// rings again for those still asleep. Does nothing on a channel that offered no ring.
 class RingSleep {
  public:
   RingSleep() = default;
