@@ -1,6 +1,8 @@
 // The test cluster (see cluster.hpp).
 #include "cluster.hpp"
 
+#include <fstream>
+
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -85,6 +87,15 @@ ChildProcess& Cluster::start_worker(const std::string& name, unsigned threads,
       std::to_string(threads), "--spin-us", std::to_string(spin.count()), "--ring-bytes",
       std::to_string(ring_bytes)}));
   return *workers_.back();
+}
+
+std::size_t mappings_named(pid_t pid, std::string_view name) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  std::size_t count = 0;
+  for (std::string line; std::getline(maps, line);) {
+    if (line.find(name) != std::string::npos) ++count;
+  }
+  return count;
 }
 
 std::unique_ptr<ipc::Client> Cluster::client(ipc::ClientOptions options) {

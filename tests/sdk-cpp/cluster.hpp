@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemon_process.hpp"
@@ -35,6 +36,11 @@ class ChildProcess {
   pid_t pid_ = -1;
   bool reaped_ = false;
 };
+
+/// How many mappings of `pid` (/proc/PID/maps) name `name`: shared-memory objects are named
+/// (memfd:fastmd-oneoff, memfd:fastmd-ring, ...), so counting them leaves the sanitizers' own
+/// mappings out.
+std::size_t mappings_named(pid_t pid, std::string_view name);
 
 class Cluster {
  public:

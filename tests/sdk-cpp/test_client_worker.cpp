@@ -2,13 +2,13 @@
 // errors, deadlines and cancellation.
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <fstream>
 #include <future>
 #include <map>
 #include <mutex>
@@ -291,14 +291,17 @@ TEST_CASE("a daemon error with id 0 during the handshake is reported with the da
 
 namespace {
 
-// Mappings of ring files in this process (/proc/self/maps names their memfds).
-std::size_t ring_mappings() {
-  std::ifstream maps("/proc/self/maps");
-  std::size_t count = 0;
-  for (std::string line; std::getline(maps, line);) {
-    if (line.find("fastmd-ring") != std::string::npos) ++count;
+// `count` pipelined echo calls (call_many), each answered with its own payload.
+void check_pipelined_echo(fastmd::ipc::Client& client, const std::string& prefix, int count) {
+  std::vector<std::string> params;
+  for (int i = 0; i < count; ++i) params.push_back(prefix + std::to_string(i));
+  std::vector<ByteView> views;
+  for (const auto& p : params) views.push_back(text(p));
+  std::vector<CallResult> replies = client.call_many("echo", views);
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    REQUIRE(replies[i].ok());
+    REQUIRE(replies[i]->text() == params[i]);
   }
-  return count;
 }
 
 }  // namespace
@@ -326,17 +329,10 @@ TEST_CASE(
                            reply->bytes().end()));
       }
     }
-    std::vector<std::string> params;
-    for (int i = 0; i < 3'000; ++i) params.push_back("pipelined " + std::to_string(i));
-    std::vector<ByteView> views;
-    for (const auto& p : params) views.push_back(text(p));
-    std::vector<CallResult> replies = client->call_many("echo", views);
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      REQUIRE(replies[i].ok());
-      REQUIRE(replies[i]->text() == params[i]);
-    }
+    check_pipelined_echo(*client, "pipelined ", 3'000);
     // Both sides' ring files are mapped here (this side's, and the worker's read-only), or none.
-    CHECK(ring_mappings() == (sides.client != 0 && sides.worker != 0 ? 2u : 0u));
+    CHECK(fastmd::testing::mappings_named(::getpid(), "fastmd-ring") ==
+          (sides.client != 0 && sides.worker != 0 ? 2u : 0u));
   }
 }
 
@@ -357,15 +353,7 @@ TEST_CASE("a worker with a spin budget answers every call byte for byte") {
       REQUIRE(std::equal(payload.begin(), payload.end(), reply->bytes().begin()));
     }
   }
-  std::vector<std::string> params;
-  for (int i = 0; i < 2'000; ++i) params.push_back("spun " + std::to_string(i));
-  std::vector<ByteView> views;
-  for (const auto& p : params) views.push_back(text(p));
-  std::vector<CallResult> replies = client->call_many("echo", views);
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    REQUIRE(replies[i].ok());
-    REQUIRE(replies[i]->text() == params[i]);
-  }
+  check_pipelined_echo(*client, "spun ", 2'000);
 }
 
 TEST_CASE("a worker with one handler thread serves two clients in turn") {

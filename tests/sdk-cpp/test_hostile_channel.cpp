@@ -62,15 +62,9 @@ std::string describe_fds(pid_t pid) {
   return out;
 }
 
-// Mappings of one-off payload objects in the process (their lines in /proc/PID/maps name
-// them, memfd or POSIX shm alike). Counting only these keeps the sanitizers' own mappings out.
+// Mappings of one-off payload objects in the process (memfd or POSIX shm alike).
 std::size_t oneoff_mappings(pid_t pid) {
-  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
-  std::size_t count = 0;
-  for (std::string line; std::getline(maps, line);) {
-    if (line.find("fastmd-oneoff") != std::string::npos) ++count;
-  }
-  return count;
+  return fastmd::testing::mappings_named(pid, "fastmd-oneoff");
 }
 
 // Resident memory in KiB (/proc/PID/status VmRSS).
@@ -424,14 +418,9 @@ TEST_CASE("a worker whose answer cannot be written closes that channel at once",
   bystander.stop_and_check();
 }
 
-// Mappings of ring files in the process (their memfds are named so in /proc/PID/maps).
+// Mappings of ring files in the process: the worker's own, and forged ones it took.
 std::size_t ring_mappings(pid_t pid) {
-  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
-  std::size_t count = 0;
-  for (std::string line; std::getline(maps, line);) {
-    if (line.find("-ring") != std::string::npos) ++count;
-  }
-  return count;
+  return fastmd::testing::mappings_named(pid, "-ring");
 }
 
 TEST_CASE(
@@ -444,10 +433,6 @@ TEST_CASE(
   const std::size_t fds_before = open_fds(worker.pid());
   const std::size_t rings_before = ring_mappings(worker.pid());
   namespace ring = fastmd::ipc::detail::ring;
-  const ByteBuffer body = [] {
-    ByteBuffer frame = frame_of(Message::request(1, "transform", fastmd::proto::as_bytes("# a")));
-    return ByteBuffer(frame.begin() + fastmd::proto::kFrameHeaderBytes, frame.end());
-  }();
   struct Attack {
     const char* what;
     std::function<void(fastmd::testing::ForgedRing&)> forge;
@@ -488,7 +473,7 @@ TEST_CASE(
       attack.forge(forged);
       const int file = forged.fd.get();
       attacker.channel->send(fastmd::ipc::detail::FramedSocket::ring_offer(), {&file, 1});
-      // One honest request on the socket too, with a doorbell: the worker reads the ring then.
+      // A doorbell, so the worker reads the ring at once.
       attacker.channel->send(Message::notification("ipc.doorbell"));
       CHECK(farewell_code(*attacker.channel) == attack.expected);
       CHECK(attacker.channel->wait_closed(5s));
