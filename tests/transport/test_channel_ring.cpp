@@ -377,3 +377,52 @@ TEST_CASE("a consumer index out of bounds fails the write that needed it with SH
   }
   CHECK(failed == Errc::shm_bad_ring);
 }
+
+TEST_CASE("frames published before the peer closed are handed on before its EOF",
+          "[transport][ring]") {
+  RingedPair pair;
+  for (std::uint64_t id = 1; id <= 3; ++id) REQUIRE(pair.a.send(request(id)));
+  pair.a.shut_down();
+  auto open = pair.b.receive();
+  REQUIRE(open);
+  CHECK_FALSE(*open);
+  std::vector<std::uint64_t> ids;
+  for (;;) {
+    auto inbound = pair.b.next();
+    REQUIRE(inbound);
+    if (!*inbound) break;
+    ids.push_back((*inbound)->message.id);
+  }
+  CHECK(ids == std::vector<std::uint64_t>{1, 2, 3});
+}
+
+TEST_CASE("a ring that ends in a wrap marker leaves nothing to read, and no reader spins on it",
+          "[transport][ring][hostile]") {
+  Victim v;
+  ForgedRing forged = ForgedRing::make();
+  REQUIRE(offer_forged(v, forged) == std::nullopt);
+  forged.put(0, ring::kWrapMarker);
+  forged.set_word(ring::kTailOffset, kSmallRing);
+  CHECK(v.socket.ring_readable());
+  CHECK(read_error(v) == std::nullopt);
+  CHECK_FALSE(v.socket.ring_readable());
+}
+
+TEST_CASE("a consumer index the peer scribbles into this side's own file changes nothing here",
+          "[transport][ring][hostile]") {
+  Victim v;
+  // The victim's own offer, as the attacker received it: its ring file, writable.
+  fastmd::proto::ByteBuffer buffer(4096);
+  auto got = fastmd::platform::recv_with_fds(v.attacker.get(), buffer, 4);
+  REQUIRE(got);
+  REQUIRE(got->fds.size() == 1);
+  auto own =
+      fastmd::platform::Mapping::map(got->fds[0].get(), ring::kDataOffset + kSmallRing, true);
+  REQUIRE(own);
+  ForgedRing forged = ForgedRing::make();
+  REQUIRE(offer_forged(v, forged) == std::nullopt);
+  std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(own->data() + ring::kHeadOffset))
+      .store(12345);
+  CHECK_FALSE(v.socket.ring_readable());
+  CHECK(read_error(v) == std::nullopt);
+}

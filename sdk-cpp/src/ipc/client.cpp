@@ -316,7 +316,7 @@ class Client::Impl final : public detail::EndpointHooks {
       pollfd fds[2] = {{wake.fd(), POLLIN, 0}, {channel ? channel->socket().fd() : -1, POLLIN, 0}};
       // While answers come quickly, the answer is awaited in the ring's memory: no syscall on
       // either side (the worker rings only a reader that said it may sleep).
-      bool ring_ready = channel && answer_spin_.spin([&] {
+      bool ring_ready = channel && channel->socket().ring_live() && answer_spin_.spin([&] {
         return channel->socket().ring_readable() || outcome.done.load(std::memory_order_acquire);
       });
       int polled = 0;

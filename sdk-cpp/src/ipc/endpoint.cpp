@@ -400,9 +400,12 @@ void Endpoint::offer_ring(DirectChannel& channel) {
   // Without one (out of memory or fds) the channel keeps socket frames both ways: the peer
   // writes into its ring only once it has this side's.
   if (!ring) return;
+  // Offered only once sent: a side whose offer was lost would write into a ring its peer
+  // never maps (the peer's own offer still makes the rings live here).
   const int file = ring->file();
-  channel.socket().offer_ring(std::move(*ring));
-  (void)channel.socket().send(FramedSocket::ring_offer(), {&file, 1});
+  if (channel.socket().send(FramedSocket::ring_offer(), {&file, 1})) {
+    channel.socket().offer_ring(std::move(*ring));
+  }
 }
 
 void Endpoint::add_channel(const std::shared_ptr<DirectChannel>& channel) {

@@ -81,4 +81,11 @@ proto::Status unlink_shm_object(const std::string& name) {
   return {};
 }
 
+proto::Result<MemoryFdInfo> check_shared_memory_fd(int fd, unsigned required_seals,
+                                                   std::uint64_t min_size) {
+  auto checked = check_memory_fd(fd, required_seals, min_size);
+  if (!checked && is_named_shm_object(fd)) checked = check_memory_fd(fd, 0, min_size);
+  return checked;
+}
+
 }  // namespace fastmd::platform

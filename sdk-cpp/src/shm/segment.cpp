@@ -53,10 +53,7 @@ proto::Result<platform::Mapping> map_segment(int fd, const proto::SegmentInfo& i
   }
   // A memfd segment must be sealed against shrink and grow; a named /dev/shm object (the
   // portable backing) cannot carry seals and is accepted as it is.
-  auto checked = platform::check_memory_fd(fd, platform::kSegmentSeals, info.size);
-  if (!checked && platform::is_named_shm_object(fd)) {
-    checked = platform::check_memory_fd(fd, 0, info.size);
-  }
+  auto checked = platform::check_shared_memory_fd(fd, platform::kSegmentSeals, info.size);
   if (!checked) return checked.error();
   return platform::Mapping::map(fd, static_cast<std::size_t>(info.size), true, 0,
                                 platform::Mapping::Populate::prefault);

@@ -58,8 +58,10 @@ proto::Result<ChannelRing> ChannelRing::create(std::uint32_t capacity) {
 
 proto::Status ChannelRing::attach_peer(platform::UniqueFd fd, std::uint32_t max_frame) {
   if (attached()) return Error{Errc::unexpected_message, "the peer sent a second ipc.ring"};
-  auto info = platform::check_memory_fd(fd.get(), platform::kSegmentSeals,
-                                        ring::kDataOffset + ring::kMinCapacity);
+  // Sealed, or a posix-layer peer's /dev/shm object (which cannot be): reads of it are
+  // SIGBUS-guarded, and a record read from a mapping that broke is dropped.
+  auto info = platform::check_shared_memory_fd(fd.get(), platform::kSegmentSeals,
+                                               ring::kDataOffset + ring::kMinCapacity);
   if (!info) return info.error();
   if (info->size > ring::kDataOffset + ring::kMaxCapacity) {
     return Error{Errc::shm_bad_fd,
@@ -192,7 +194,7 @@ proto::Result<std::span<const std::byte>> ChannelRing::next_frame(std::vector<st
     const std::uint32_t length = proto::load_u32_le(data + at);
     if (length == ring::kWrapMarker) {
       if (left < to_end) return corrupt("a wrap marker past what was published");
-      head_ += to_end;
+      publish_head(head_ + to_end);
       continue;
     }
     auto checked = proto::check_frame_length(length, max_frame_);
@@ -207,15 +209,22 @@ proto::Result<std::span<const std::byte>> ChannelRing::next_frame(std::vector<st
     out.resize(bytes);
     std::memcpy(out.data(), data + at, bytes);
     if (peer_map_.broken()) return Error{Errc::shm_bad_fd, "the peer's ring file shrank"};
-    head_ += need;
-    word(own_map_, ring::kHeadOffset).store(head_, std::memory_order_release);
+    publish_head(head_ + need);
     return std::span<const std::byte>(out);
   }
 }
 
+void ChannelRing::publish_head(std::uint64_t head) {
+  head_ = head;
+  word(own_map_, ring::kHeadOffset).store(head, std::memory_order_release);
+  consumed_.store(head, std::memory_order_release);
+}
+
 bool ChannelRing::readable() const {
+  // The consumed count is this process's own copy: the peer holds a writable fd of this
+  // side's file, and a head it scribbled there must not make a reader spin.
   return word(peer_map_, ring::kTailOffset).load(std::memory_order_acquire) !=
-         word(own_map_, ring::kHeadOffset).load(std::memory_order_relaxed);
+         consumed_.load(std::memory_order_acquire);
 }
 
 void ChannelRing::sleep() {

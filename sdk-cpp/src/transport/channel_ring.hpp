@@ -11,6 +11,7 @@
 
 #include <sys/uio.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -52,8 +53,21 @@ class ChannelRing {
   /// INVALID_FIELD naming the bounds unless `capacity` is a ring's size.
   static proto::Status check_capacity(std::uint32_t capacity);
 
-  ChannelRing(ChannelRing&&) = default;
-  ChannelRing& operator=(ChannelRing&&) = default;
+  // Moved only before use (create(), then FramedSocket::offer_ring), never while shared.
+  ChannelRing(ChannelRing&& other) noexcept
+      : own_fd_(std::move(other.own_fd_)),
+        own_map_(std::move(other.own_map_)),
+        peer_map_(std::move(other.peer_map_)),
+        capacity_(other.capacity_),
+        peer_capacity_(other.peer_capacity_),
+        max_frame_(other.max_frame_),
+        tail_(other.tail_),
+        peer_head_(other.peer_head_),
+        rung_(other.rung_),
+        head_(other.head_),
+        taken_(other.taken_),
+        consumed_(other.consumed_.load(std::memory_order_relaxed)) {}
+  ChannelRing& operator=(ChannelRing&&) = delete;
 
   /// This side's ring file, for the peer (sent once, with ipc.ring).
   int file() const { return own_fd_.get(); }
@@ -118,6 +132,7 @@ class ChannelRing {
   // when it does not fit before the end.
   void put_record(std::size_t bytes, std::span<const iovec> parts);
   void publish_tail();
+  void publish_head(std::uint64_t head);  // consumer: frees what was read
   proto::Error corrupt(const std::string& what) const;
 
   platform::UniqueFd own_fd_;
@@ -131,9 +146,11 @@ class ChannelRing {
   std::uint64_t tail_ = 0;
   std::uint64_t peer_head_ = 0;
   std::uint64_t rung_ = 0;
-  // Consumer: the head consumed, and the peer's tail as taken.
+  // Consumer: the head consumed, and the peer's tail as taken; the head again, for
+  // readable() on any thread.
   std::uint64_t head_ = 0;
   std::uint64_t taken_ = 0;
+  std::atomic<std::uint64_t> consumed_{0};
 };
 
 }  // namespace fastmd::ipc::detail

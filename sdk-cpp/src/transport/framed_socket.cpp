@@ -45,9 +45,15 @@ FramedSocket::FramedSocket(platform::UniqueFd socket, proto::DecodeLimits limits
 }
 
 proto::Result<bool> FramedSocket::receive() {
-  // What the ring holds now is read after the socket's frames (the ring was looked at first,
-  // so that its frames published before an EOF are read before it).
+  auto open = receive_from_socket();
+  if (!open) return open;
+  // The ring is taken after the socket's reads: what a doorbell or an EOF read now follows was
+  // published before it, and is read with it.
   if (auto taken = take_ring(); !taken) return taken.error();
+  return open;
+}
+
+proto::Result<bool> FramedSocket::receive_from_socket() {
   reader_.shrink_to(read_.chunk);
   more_to_read_ = false;
   for (int i = 0; i < read_.reads_per_receive; ++i) {
@@ -146,6 +152,7 @@ proto::Result<bool> FramedSocket::take_own_frame(Inbound& inbound) {
   if (!ring_ || !message.is_notification()) return false;
   if (message.method == kRingDoorbell) return true;  // it woke us: its work is done
   if (message.method != kRingOffer) return false;
+  if (ring_live()) return Error{Errc::unexpected_message, "the peer sent a second ipc.ring"};
   if (inbound.fds.size() != 1) {
     return Error{Errc::fd_mismatch, "ipc.ring came without its ring file"};
   }
@@ -302,13 +309,16 @@ proto::Status FramedSocket::send_encoded(proto::ByteView frames) {
 
 proto::Status FramedSocket::ring_doorbell_if_due() {
   if (!ring_->doorbell_due()) return {};
+  // The frame is in the ring already: a doorbell that cannot be written ends the channel
+  // (its reader sees EOF and reads the ring first), not the send, which would be retried.
   static const proto::ByteBuffer doorbell = [] {
     proto::ByteBuffer frame;
     proto::append_frame(proto::Message::notification(kRingDoorbell), frame);
     return frame;
   }();
   iovec part{const_cast<std::byte*>(doorbell.data()), doorbell.size()};
-  return write_or_queue({&part, 1}, {});
+  if (!write_or_queue({&part, 1}, {})) shut_down();
+  return {};
 }
 
 proto::Status FramedSocket::write_or_queue(std::span<iovec> parts, std::span<const int> fds) {

@@ -120,8 +120,8 @@ class FramedSocket {
   proto::Result<std::optional<Inbound>> next();
 
   /// Makes this side's ring the path of its frames without fds, once the peer's ring file
-  /// has arrived; the caller then sends `ring_offer()` as the channel's first frame, with
-  /// ring->file() attached. Before any other use of the socket.
+  /// has arrived. The caller sent `ring_offer()` with ring.file() attached as the channel's
+  /// first frame; before any other use of the socket.
   void offer_ring(ChannelRing ring);
   /// ipc.ring: this side's ring offer (send it with ChannelRing::file() attached).
   static const proto::Message& ring_offer();
@@ -191,6 +191,7 @@ class FramedSocket {
     std::vector<platform::UniqueFd> fds;
   };
 
+  proto::Result<bool> receive_from_socket();
   proto::Status write_or_queue(std::span<iovec> parts, std::span<const int> fds);
   // Rings the peer's doorbell when its sleep episode asks for it (write lock held).
   proto::Status ring_doorbell_if_due();

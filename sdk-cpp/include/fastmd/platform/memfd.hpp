@@ -69,4 +69,10 @@ struct MemoryFdInfo {
 proto::Result<MemoryFdInfo> check_memory_fd(int fd, unsigned required_seals,
                                             std::uint64_t min_size);
 
+/// check_memory_fd() of a file a peer keeps writing (a pool segment, a channel's ring): a
+/// memfd must carry `required_seals`; a named /dev/shm object (what a posix-layer peer
+/// sends) cannot carry seals and is accepted for its size alone (readers are SIGBUS-guarded).
+proto::Result<MemoryFdInfo> check_shared_memory_fd(int fd, unsigned required_seals,
+                                                   std::uint64_t min_size);
+
 }  // namespace fastmd::platform
