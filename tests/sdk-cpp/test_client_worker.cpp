@@ -18,6 +18,7 @@
 
 #include "cluster.hpp"
 #include "daemon_process.hpp"
+#include "fastmd/ipc/worker.hpp"
 #include "fastmd/platform/unix_socket.hpp"
 #include "fastmd/proto/codec.hpp"
 
@@ -333,6 +334,28 @@ TEST_CASE(
     // Both sides' ring files are mapped here (this side's, and the worker's read-only), or none.
     CHECK(fastmd::testing::mappings_named(::getpid(), "fastmd-ring") ==
           (sides.client != 0 && sides.worker != 0 ? 2u : 0u));
+  }
+}
+
+TEST_CASE(
+    "a ring size that is not a power of two from 4 KiB to 64 MiB is refused at the start, "
+    "naming the bounds") {
+  fastmd::testing::Cluster cluster;
+  for (const std::uint32_t bytes : {3000u, 2048u, 256u * 1024 * 1024}) {
+    INFO(bytes << " bytes");
+    auto client =
+        fastmd::ipc::Client::connect({.socket_path = cluster.socket_path(), .ring_bytes = bytes});
+    REQUIRE_FALSE(client.ok());
+    CHECK(client.error().code == Errc::invalid_field);
+    CHECK(client.error().message.find("power of two from 4096 to 67108864") != std::string::npos);
+
+    fastmd::ipc::MethodTable methods;
+    methods.add("echo", [](ByteView in, fastmd::ipc::ResultWriter& out) { out.append(in); });
+    fastmd::ipc::Worker worker(std::move(methods),
+                               {.socket_path = cluster.socket_path(), .ring_bytes = bytes});
+    auto started = worker.start();
+    REQUIRE_FALSE(started.ok());
+    CHECK(started.error().code == Errc::invalid_field);
   }
 }
 
