@@ -47,7 +47,7 @@ struct ForgedRing {
   void put(std::size_t at, std::uint32_t length, const proto::ByteBuffer& body = {}) {
     std::byte* record = map.data() + ipc::detail::ring::kDataOffset + at;
     proto::store_u32_le(record, length);
-    std::memcpy(record + 4, body.data(), body.size());
+    if (!body.empty()) std::memcpy(record + 4, body.data(), body.size());
   }
 };
 
