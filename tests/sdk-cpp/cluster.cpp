@@ -98,6 +98,17 @@ std::size_t mappings_named(pid_t pid, std::string_view name) {
   return count;
 }
 
+bool catches_signal(pid_t pid, int signo) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("SigCgt:", 0) == 0) {
+      const unsigned long long caught = std::stoull(line.substr(7), nullptr, 16);
+      return (caught >> (signo - 1)) & 1;
+    }
+  }
+  return false;
+}
+
 std::unique_ptr<ipc::Client> Cluster::client(ipc::ClientOptions options) {
   options.socket_path = socket_path_;
   auto client = ipc::Client::connect(std::move(options));

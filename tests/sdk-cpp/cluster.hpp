@@ -42,6 +42,10 @@ class ChildProcess {
 /// mappings out.
 std::size_t mappings_named(pid_t pid, std::string_view name);
 
+/// Whether `pid` has a handler installed for `signo` (SigCgt in /proc/PID/status): a test that
+/// signals a program which has not reached its handler yet would see the default action.
+bool catches_signal(pid_t pid, int signo);
+
 class Cluster {
  public:
   /// Starts the daemon (extra flags appended) on a socket in a fresh directory.

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include <chrono>
+#include <thread>
+
 #include <catch2/catch.hpp>
 
 #include "cluster.hpp"
@@ -51,6 +54,14 @@ TEST_CASE("under systemd (INVOCATION_ID set) a worker waits for the daemon by de
 TEST_CASE("a waiting worker stopped by SIGTERM exits 0") {
   fastmd::test::TempDir dir;
   ChildProcess worker({kWorker, "--socket", dir.path() + "/ipcd.sock", "--wait-for-daemon"});
+  // It installs its handler just before it starts to wait: a SIGTERM before that (a slow
+  // start, under a sanitizer on a loaded machine) would meet the default action instead.
+  const auto limit = std::chrono::steady_clock::now() + 10s;
+  while (!fastmd::testing::catches_signal(worker.pid(), SIGTERM) &&
+         std::chrono::steady_clock::now() < limit) {
+    std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(fastmd::testing::catches_signal(worker.pid(), SIGTERM));
   REQUIRE_FALSE(worker.wait_exit(200ms));
   worker.signal(SIGTERM);
   const auto status = worker.wait_exit(10s);
