@@ -444,8 +444,8 @@ TEST_CASE(
        Errc::shm_bad_ring},
       {"a record that runs past the ring's end",
        [](auto& forged) {
-         forged.put(0, ring::kMinCapacity);
-         forged.set_word(ring::kTailOffset, ring::kMinCapacity);
+         forged.put(0, fastmd::proto::kMinRingBytes);
+         forged.set_word(ring::kTailOffset, fastmd::proto::kMinRingBytes);
        },
        Errc::shm_bad_ring},
       {"a record of a frame's largest length",

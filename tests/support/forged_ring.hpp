@@ -22,8 +22,8 @@ struct ForgedRing {
 
   /// A ring file of `size` bytes (0: exactly what `capacity` takes), sealed like an honest
   /// one unless `seal` is false.
-  static ForgedRing make(std::uint32_t capacity = ipc::detail::ring::kMinCapacity,
-                         std::size_t size = 0, bool seal = true) {
+  static ForgedRing make(std::uint32_t capacity = proto::kMinRingBytes, std::size_t size = 0,
+                         bool seal = true) {
     namespace ring = ipc::detail::ring;
     if (size == 0) size = ring::kDataOffset + capacity;
     auto fd = platform::create_memfd("forged-ring", size);

@@ -38,7 +38,7 @@ namespace ring = fastmd::ipc::detail::ring;
 
 namespace {
 
-constexpr std::uint32_t kSmallRing = ring::kMinCapacity;
+constexpr std::uint32_t kSmallRing = fastmd::proto::kMinRingBytes;
 
 FramedSocket framed(UniqueFd fd) {
   return FramedSocket(std::move(fd), fastmd::proto::DecodeLimits::data());
@@ -49,8 +49,8 @@ void offer(FramedSocket& socket, std::uint32_t capacity = kSmallRing) {
   auto created = ChannelRing::create(capacity);
   REQUIRE(created);
   const int file = created->file();
-  socket.offer_ring(std::move(*created));
   REQUIRE(socket.send(FramedSocket::ring_offer(), {&file, 1}));
+  socket.offer_ring(std::move(*created));
 }
 
 // Reads `socket` (its socket and its ring) until no frame is left; the ids of the frames.

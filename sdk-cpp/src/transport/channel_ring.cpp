@@ -28,13 +28,13 @@ constexpr std::size_t record_bytes(std::size_t frame_bytes) {
 }  // namespace
 
 proto::Status ChannelRing::check_capacity(std::uint32_t capacity) {
-  if (std::has_single_bit(capacity) && capacity >= ring::kMinCapacity &&
-      capacity <= ring::kMaxCapacity) {
+  if (std::has_single_bit(capacity) && capacity >= proto::kMinRingBytes &&
+      capacity <= proto::kMaxRingBytes) {
     return {};
   }
   return Error{Errc::invalid_field, "a ring's size must be a power of two from " +
-                                        std::to_string(ring::kMinCapacity) + " to " +
-                                        std::to_string(ring::kMaxCapacity) + " bytes, not " +
+                                        std::to_string(proto::kMinRingBytes) + " to " +
+                                        std::to_string(proto::kMaxRingBytes) + " bytes, not " +
                                         std::to_string(capacity)};
 }
 
@@ -61,9 +61,9 @@ proto::Status ChannelRing::attach_peer(platform::UniqueFd fd, std::uint32_t max_
   // Sealed, or a posix-layer peer's /dev/shm object (which cannot be): reads of it are
   // SIGBUS-guarded, and a record read from a mapping that broke is dropped.
   auto info = platform::check_shared_memory_fd(fd.get(), platform::kSegmentSeals,
-                                               ring::kDataOffset + ring::kMinCapacity);
+                                               ring::kDataOffset + proto::kMinRingBytes);
   if (!info) return info.error();
-  if (info->size > ring::kDataOffset + ring::kMaxCapacity) {
+  if (info->size > ring::kDataOffset + proto::kMaxRingBytes) {
     return Error{Errc::shm_bad_fd,
                  "a ring file of " + std::to_string(info->size) + " bytes is larger than any ring"};
   }
@@ -80,7 +80,7 @@ proto::Status ChannelRing::attach_peer(platform::UniqueFd fd, std::uint32_t max_
     return corrupt("its header is not a ring file of layout " +
                    std::to_string(ring::kLayoutVersion));
   }
-  if (!std::has_single_bit(capacity) || capacity < ring::kMinCapacity ||
+  if (!std::has_single_bit(capacity) || capacity < proto::kMinRingBytes ||
       ring::kDataOffset + std::uint64_t{capacity} != info->size) {
     return corrupt("its header's capacity " + std::to_string(capacity) +
                    " does not match a file of " + std::to_string(info->size) + " bytes");
@@ -217,14 +217,14 @@ proto::Result<std::span<const std::byte>> ChannelRing::next_frame(std::vector<st
 void ChannelRing::publish_head(std::uint64_t head) {
   head_ = head;
   word(own_map_, ring::kHeadOffset).store(head, std::memory_order_release);
-  consumed_.store(head, std::memory_order_release);
+  consumed_.value.store(head, std::memory_order_release);
 }
 
 bool ChannelRing::readable() const {
   // The consumed count is this process's own copy: the peer holds a writable fd of this
   // side's file, and a head it scribbled there must not make a reader spin.
   return word(peer_map_, ring::kTailOffset).load(std::memory_order_acquire) !=
-         consumed_.load(std::memory_order_acquire);
+         consumed_.value.load(std::memory_order_acquire);
 }
 
 void ChannelRing::sleep() {

@@ -19,6 +19,7 @@
 
 #include "fastmd/platform/fd.hpp"
 #include "fastmd/platform/mapping.hpp"
+#include "fastmd/proto/limits.hpp"
 #include "fastmd/proto/result.hpp"
 
 namespace fastmd::ipc::detail {
@@ -35,9 +36,6 @@ inline constexpr std::size_t kHeadOffset = 128;   // bytes of the peer's ring co
 inline constexpr std::size_t kSleepOffset = 192;  // odd: this side may sleep (an episode count)
 inline constexpr std::size_t kDataOffset = 256;
 inline constexpr char kMagic[8] = {'F', 'M', 'D', 'R', 'I', 'N', 'G', '1'};
-/// Bounds of a ring's capacity (a power of two).
-inline constexpr std::uint32_t kMinCapacity = 4096;
-inline constexpr std::uint32_t kMaxCapacity = 64 * 1024 * 1024;
 /// Records are 8-byte aligned: a frame's 4-byte length prefix and body, padded.
 inline constexpr std::size_t kRecordAlign = 8;
 /// A length prefix with this value: skip to the ring's start (the next record did not fit
@@ -54,19 +52,7 @@ class ChannelRing {
   static proto::Status check_capacity(std::uint32_t capacity);
 
   // Moved only before use (create(), then FramedSocket::offer_ring), never while shared.
-  ChannelRing(ChannelRing&& other) noexcept
-      : own_fd_(std::move(other.own_fd_)),
-        own_map_(std::move(other.own_map_)),
-        peer_map_(std::move(other.peer_map_)),
-        capacity_(other.capacity_),
-        peer_capacity_(other.peer_capacity_),
-        max_frame_(other.max_frame_),
-        tail_(other.tail_),
-        peer_head_(other.peer_head_),
-        rung_(other.rung_),
-        head_(other.head_),
-        taken_(other.taken_),
-        consumed_(other.consumed_.load(std::memory_order_relaxed)) {}
+  ChannelRing(ChannelRing&&) noexcept = default;
   ChannelRing& operator=(ChannelRing&&) = delete;
 
   /// This side's ring file, for the peer (sent once, with ipc.ring).
@@ -150,7 +136,14 @@ class ChannelRing {
   // readable() on any thread.
   std::uint64_t head_ = 0;
   std::uint64_t taken_ = 0;
-  std::atomic<std::uint64_t> consumed_{0};
+  // An atomic that moves by value: the ring moves only before any other thread sees it.
+  struct ConsumedCount {
+    std::atomic<std::uint64_t> value{0};
+    ConsumedCount() = default;
+    ConsumedCount(ConsumedCount&& other) noexcept
+        : value(other.value.load(std::memory_order_relaxed)) {}
+  };
+  ConsumedCount consumed_;
 };
 
 }  // namespace fastmd::ipc::detail

@@ -19,6 +19,10 @@ inline constexpr std::uint32_t kMaxFdsPerFrame = 4;
 /// Payloads up to this size travel inline in the frame; larger ones go through shared memory.
 inline constexpr std::size_t kDefaultInlineThreshold = 16 * 1024;
 
+/// Bounds of a direct channel's ring (PROTOCOL.md §5.5): a power of two within them.
+inline constexpr std::uint32_t kMinRingBytes = 4096;
+inline constexpr std::uint32_t kMaxRingBytes = 64 * 1024 * 1024;
+
 /// Segment 0 in a shm handle: the payload is in a one-off memfd attached to the frame.
 inline constexpr std::uint32_t kAttachedMemfdSegment = 0;
 
