@@ -8,14 +8,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "fastmd/platform/capabilities.hpp"
 #include "fastmd/platform/close_fds.hpp"
+#include "fastmd/platform/cpu_load.hpp"
 #include "fastmd/platform/fd_passing.hpp"
 #include "fastmd/platform/memory_limits.hpp"
 #include "fastmd/platform/pipe.hpp"
@@ -47,6 +52,34 @@ TEST_CASE("this process's start time and executable are known where the platform
     CHECK(own_start_time() == 0);
     CHECK(own_executable_path().empty());
   }
+}
+
+TEST_CASE("the CPU load names this process's cores, and on Linux sees busy threads at once") {
+  const CpuLoadReader load;
+  const auto idle = load.read();
+  REQUIRE(idle.has_value());
+  CHECK(idle->cores >= 1);
+  CHECK(idle->cores <= static_cast<unsigned>(::sysconf(_SC_NPROCESSORS_CONF)));
+  if (std::string(capabilities().name) != "linux") return;  // posix: a one-minute average
+  CHECK(idle->runnable >= 1);                               // the reading thread itself
+  // Threads that never sleep are counted the moment they run or wait to.
+  const unsigned busy = idle->cores + 1;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> spinners;
+  for (unsigned i = 0; i < busy; ++i) {
+    spinners.emplace_back([&] {
+      while (!stop.load(std::memory_order_relaxed)) {
+      }
+    });
+  }
+  unsigned most = 0;
+  for (int i = 0; i < 100 && most <= busy; ++i) {
+    most = std::max(most, load.read().value_or(CpuLoad{}).runnable);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  stop = true;
+  for (auto& spinner : spinners) spinner.join();
+  CHECK(most > busy);  // the spinners and the reader: more than the cores
 }
 
 TEST_CASE("the memory available is a plausible amount where the platform can tell") {
