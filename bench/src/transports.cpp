@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -186,7 +187,7 @@ class LegacyTarget final : public Target {
 class FastTarget final : public Target {
  public:
   FastTarget(Child worker, const std::string& socket, std::size_t inline_threshold,
-             std::chrono::microseconds spin = {},
+             std::optional<std::chrono::microseconds> spin = std::nullopt,
              std::uint32_t ring_bytes = ipc::policy::kRingBytes)
       : worker_(std::move(worker)) {
     auto client = ipc::Client::connect({.socket_path = socket,
@@ -386,11 +387,11 @@ void large_echo_rows(const fs::path& bin_dir, const Budget& budget) {
   }
 }
 
-int serve_inline(const std::string& socket, unsigned spin_us) {
+int serve_inline(const std::string& socket, std::optional<std::chrono::microseconds> spin) {
   ipc::Worker worker(examples::markdown_methods(1),
                      {.socket_path = socket,
                       .name = "fastmd-bench-inline",
-                      .spin_budget = std::chrono::microseconds(spin_us),
+                      .spin_budget = spin,
                       .inline_threshold = proto::kDefaultMaxDataFrame - 64 * 1024});
   const auto served = worker.run();
   return served ? 0 : 1;
@@ -417,9 +418,14 @@ int main(int argc, char** argv) {
   app.add_flag("--serve-inline", serve,
                "run as the inline-only worker (used by the benchmark itself)");
   app.add_option("--socket", socket, "--serve-inline: the daemon's socket");
-  app.add_option("--spin-us", spin_us, "--serve-inline: the worker's spin budget");
+  const CLI::Option* spin_option = app.add_option(
+      "--spin-us", spin_us, "--serve-inline: the worker's spin budget (default: adaptive)");
   CLI11_PARSE(app, argc, argv);
-  if (serve) return serve_inline(socket, spin_us);
+  if (serve) {
+    return serve_inline(socket, spin_option->count() > 0
+                                    ? std::optional(std::chrono::microseconds(spin_us))
+                                    : std::nullopt);
+  }
 
   const Budget budget{quick};
   const std::string markdown = read_file(markdown_path);
@@ -437,16 +443,19 @@ int main(int argc, char** argv) {
     const std::string worker_md = (fs::path(bin_dir) / "fastmd-worker-md").string();
     const std::string inline_worker = self_path().string();
     const std::size_t all_inline = proto::kDefaultMaxDataFrame - 64 * 1024;
-    // "-spin": both sides spin (the worker's rounds, the client's synchronous calls);
-    // "fast-socket": rings off on both sides, the socket frames every peer still speaks.
+    // No suffix: the defaults (adaptive spin on both sides); "-spin": both sides spin up to
+    // kSpinMicros every wait (the worker's rounds, the client's synchronous calls);
+    // "-nospin": neither spins; "fast-socket": rings off on both sides, the socket frames
+    // every peer still speaks.
     struct Variant {
       std::string transport;
       std::vector<std::string> worker;
       std::size_t inline_threshold;
-      std::chrono::microseconds client_spin{0};
+      std::optional<std::chrono::microseconds> client_spin;
       std::uint32_t client_ring_bytes = ipc::policy::kRingBytes;
     };
     const std::chrono::microseconds spinning(kSpinMicros);
+    const std::chrono::microseconds no_spin(0);
     const std::size_t threshold = proto::kDefaultInlineThreshold;
     const Variant variants[] = {
         {"inline", {inline_worker, "--serve-inline", "--socket", daemon.socket()}, all_inline},
@@ -455,6 +464,10 @@ int main(int argc, char** argv) {
          all_inline,
          spinning},
         {"fast", {worker_md, "--socket", daemon.socket()}, threshold},
+        {"fast-nospin",
+         {worker_md, "--socket", daemon.socket(), "--spin-us", "0"},
+         threshold,
+         no_spin},
         {"fast-spin",
          {worker_md, "--socket", daemon.socket(), "--spin-us", spin},
          threshold,
@@ -462,7 +475,7 @@ int main(int argc, char** argv) {
         {"fast-socket",
          {worker_md, "--socket", daemon.socket(), "--ring-kib", "0"},
          threshold,
-         {},
+         std::nullopt,
          0},
         {"fast-socket-spin",
          {worker_md, "--socket", daemon.socket(), "--spin-us", spin, "--ring-kib", "0"},

@@ -316,7 +316,9 @@ class Client::Impl final : public detail::EndpointHooks {
       pollfd fds[2] = {{wake.fd(), POLLIN, 0}, {channel ? channel->socket().fd() : -1, POLLIN, 0}};
       // While answers come quickly, the answer is awaited in the ring's memory: no syscall on
       // either side (the worker rings only a reader that said it may sleep).
-      bool ring_ready = channel && channel->socket().ring_live() && answer_spin_.spin([&] {
+      const auto began = std::chrono::steady_clock::now();
+      const bool spins = channel && channel->socket().ring_live();
+      bool ring_ready = spins && answer_spin_.spin(began, [&] {
         return channel->socket().ring_readable() || outcome.done.load(std::memory_order_acquire);
       });
       int polled = 0;
@@ -327,6 +329,7 @@ class Client::Impl final : public detail::EndpointHooks {
             channel ? detail::RingSleep(channel->socket()) : detail::RingSleep();
         ring_ready = sleep.frames_waiting();
         if (!ring_ready) polled = ::poll(fds, 2, -1);
+        if (spins) answer_spin_.slept(began);
       }
       if (polled < 0) continue;  // EINTR
       if (fds[0].revents & POLLIN) wake.drain();
@@ -647,6 +650,7 @@ class Client::Impl final : public detail::EndpointHooks {
     out.hello.wants = options.wants;
     out.hello_timeout = options.connect_timeout;
     out.reconnect_max = options.reconnect_max;
+    out.spin_budget = options.spin_budget;
     offer_rings(out, options.ring_bytes);
     return out;
   }

@@ -192,7 +192,8 @@ int Endpoint::wait_for_events(int timeout_ms) {
     constexpr unsigned kTurnsPerPoll = 16;
     unsigned turn = 0;
     int ready = 0;
-    const bool found = spin_.spin([&] {
+    const Clock::time_point began = Clock::now();
+    const bool found = spin_.spin(began, [&] {
       for (const auto& channel : channels_) {
         if (channel->socket().ring_readable() && reads_ring(*channel)) return true;
       }
@@ -200,9 +201,13 @@ int Endpoint::wait_for_events(int timeout_ms) {
     });
     if (found) return ready;
     if (sleep_rings()) timeout_ms = 0;  // frames came between the round and now
+    ready = wait_once(timeout_ms);
+    wake_rings();
+    spin_.slept(began);
+    return ready;
   }
-  const int ready = wait_once(timeout_ms);
-  wake_rings();
+  const int ready = wait_once(0);
+  wake_rings();  // the owner's loop slept since the last round (run_round)
   return ready;
 }
 

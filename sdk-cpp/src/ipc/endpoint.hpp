@@ -15,6 +15,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -36,7 +37,8 @@ struct EndpointOptions {
   std::chrono::milliseconds hello_timeout{policy::kHandshakeTimeout};
   std::chrono::milliseconds reconnect_min{policy::kReconnectMin};
   std::chrono::milliseconds reconnect_max{policy::kReconnectMax};
-  std::chrono::microseconds spin_budget{0};
+  /// Spin before sleeping: up to this long, 0 never; nullopt: learned (adaptive_spin.hpp).
+  std::optional<std::chrono::microseconds> spin_budget;
   /// A channel whose write backlog has not shrunk for this long is closed (0: never). The
   /// Worker sets it (kAnswerStallLimit); a Client waits for slow workers instead.
   std::chrono::milliseconds backlog_stall_limit{0};

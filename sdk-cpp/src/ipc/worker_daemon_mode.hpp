@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "fastmd/ipc/handler.hpp"
@@ -19,7 +20,7 @@ struct DaemonModeOptions {
   std::string socket_path;
   std::string name;
   unsigned threads = 1;
-  std::chrono::microseconds spin_budget{0};
+  std::optional<std::chrono::microseconds> spin_budget;
   std::uint32_t ring_bytes = 0;
   std::chrono::milliseconds wait_for_daemon{0};
 };

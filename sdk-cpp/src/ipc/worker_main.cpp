@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <optional>
+#include <string>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -13,6 +15,7 @@
 #include "fastmd/ipc/call_policy.hpp"
 #include "fastmd/ipc/stdio_server.hpp"
 #include "fastmd/platform/stdio_stream.hpp"
+#include "fastmd/proto/limits.hpp"
 #include "worker_daemon_mode.hpp"
 
 namespace fastmd::ipc {
@@ -62,14 +65,18 @@ int run_worker_main(int argc, char** argv, const WorkerProgram& program) {
   app.add_option("--concurrency", concurrency, "handler threads: calls run at once")
       ->check(CLI::Range(1u, 1024u))
       ->capture_default_str();
-  app.add_option("--spin-us", spin_us,
-                 "fast path: poll channels this long before sleeping (0: never spin)")
-      ->capture_default_str();
+  const CLI::Option* spin_option = app.add_option(
+      "--spin-us", spin_us,
+      "fast path: poll channels up to this long before sleeping (0: never spin). Default: "
+      "adaptive, only while a core is free and about as long as recent requests took to "
+      "come, at most " +
+          std::to_string(policy::kSpinLearnedMax.count()) + " us");
   app.add_option("--ring-kib", ring_kib,
                  "fast path: KiB of the shared-memory ring this worker writes its small answers "
-                 "into, per client that offers rings too (a power of two, 4 to 65536; 0: "
-                 "socket frames only)")
-      ->check(CLI::Range(0u, 65536u))
+                 "into, per client that offers rings too (a power of two, " +
+                     std::to_string(proto::kMinRingBytes / 1024) + " to " +
+                     std::to_string(proto::kMaxRingBytes / 1024) + "; 0: socket frames only)")
+      ->check(CLI::Range(0u, proto::kMaxRingBytes / 1024))
       ->capture_default_str();
   std::string wait_seconds;
   const CLI::Option* wait_option =
@@ -94,14 +101,17 @@ int run_worker_main(int argc, char** argv, const WorkerProgram& program) {
     StdioServer server(std::move(methods), options);
     return exit_code(program, server.run());
   }
-  return exit_code(program, detail::serve_through_daemon(
-                                std::move(methods),
-                                {.socket_path = socket_path,
-                                 .name = name,
-                                 .threads = concurrency,
-                                 .spin_budget = std::chrono::microseconds(spin_us),
-                                 .ring_bytes = ring_kib * 1024,
-                                 .wait_for_daemon = wait_for_daemon(*wait_option, wait_seconds)}));
+  return exit_code(program,
+                   detail::serve_through_daemon(
+                       std::move(methods),
+                       {.socket_path = socket_path,
+                        .name = name,
+                        .threads = concurrency,
+                        .spin_budget = spin_option->count() > 0
+                                           ? std::optional(std::chrono::microseconds(spin_us))
+                                           : std::nullopt,
+                        .ring_bytes = ring_kib * 1024,
+                        .wait_for_daemon = wait_for_daemon(*wait_option, wait_seconds)}));
 }
 
 }  // namespace fastmd::ipc

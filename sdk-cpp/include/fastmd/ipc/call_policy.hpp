@@ -58,6 +58,21 @@ inline constexpr std::chrono::milliseconds kShmWait{50};
 /// one-off almost every time without any wait, at 3x the cost; 1 ms was enough.
 inline constexpr std::chrono::milliseconds kShmWaitOnEventLoop{1};
 
+/// The default spin (no spin_budget / spinUs / --spin-us given) polls at most this long per
+/// wait, and not at all once recent waits took longer: a wake-up costs about 15 µs a side
+/// here (a sequential 64 B call: 35 µs asleep against 2.8 µs spinning, docs/performance.md),
+/// so a longer spin could cost more CPU than the wake-up it saves.
+inline constexpr std::chrono::microseconds kSpinLearnedMax{50};
+/// ... and at least this long while it spins at all: twice the usual wait alone misses the
+/// answers the machine delays by a few µs (sequential 64 B, both sides: p90 26 µs with a
+/// 1 µs floor, 4.6 µs with this one; p50 3.9 µs either way).
+inline constexpr std::chrono::microseconds kSpinLearnedMin{10};
+
+/// How often, at most, the default spin asks the scheduler whether a core is free (one read of
+/// about 2 µs, platform/cpu_load.hpp): a process that starts to want the cores stops every
+/// default spin of this process within a millisecond.
+inline constexpr std::chrono::milliseconds kCpuLoadSampleEvery{1};
+
 /// Node's spinUs: once spins have held the event loop this long without a turn of the loop,
 /// calls wait in the loop instead, so timers and other I/O still run.
 inline constexpr std::chrono::milliseconds kSpinHoldMax{10};

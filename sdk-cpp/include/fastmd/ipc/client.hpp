@@ -17,6 +17,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -78,11 +79,13 @@ struct ClientOptions {
   std::chrono::milliseconds reconnect_max{policy::kReconnectMax};
   /// Who runs the client's I/O: its own thread, or the caller's event loop.
   ClientDrive drive = ClientDrive::own_thread;
-  /// Adaptive spin of a synchronous call: how long it polls the ring of its worker's channel
-  /// for the answer before it sleeps (learning as WorkerOptions::spin_budget does). With the
-  /// worker spinning too, a small call then makes no syscall on either side. 0 (default):
-  /// never spin.
-  std::chrono::microseconds spin_budget{0};
+  /// How long a wait for answers polls before it sleeps: a synchronous call polls the ring
+  /// of its worker's channel, the client's own I/O thread its channels. With the worker
+  /// spinning too, a small call then makes no syscall on either side. nullopt (default):
+  /// adaptive — spin only while a core is free, and only about as long as recent answers
+  /// took, at most policy::kSpinLearnedMax (docs/sdk-cpp.md, "Spinning"); 0: never spin;
+  /// another value: spin up to that long every wait.
+  std::optional<std::chrono::microseconds> spin_budget;
   /// Bytes of the shared-memory ring this client writes its small frames into, on each
   /// channel to a worker that offers rings too (PROTOCOL.md §5.5): a power of two from 4 KiB
   /// to 64 MiB. 0: socket frames only.

@@ -30,10 +30,12 @@ struct WorkerOptions {
   /// channels are read while every handler is busy; the threads take turns reading, and the
   /// one that reads a request runs it (no hand-off between threads).
   unsigned threads = 1;
-  /// Adaptive spin: how long the thread reading the channels polls them before it sleeps,
-  /// when requests keep arriving (each wake-up costs tens of µs). 0 (default): never spin —
-  /// right for shared machines.
-  std::chrono::microseconds spin_budget{0};
+  /// How long the thread reading the channels polls them before it sleeps (each wake-up
+  /// costs tens of µs). nullopt (default): adaptive — spin only while a core is free, and
+  /// only about as long as recent requests took to come, at most policy::kSpinLearnedMax
+  /// (docs/sdk-cpp.md, "Spinning"); 0: never spin; another value: spin up to that long every
+  /// wait.
+  std::optional<std::chrono::microseconds> spin_budget;
   /// Bytes of the shared-memory ring this worker writes its small answers into, on each
   /// channel to a client that offers rings too (PROTOCOL.md §5.5): a power of two from 4 KiB
   /// to 64 MiB. 0: socket frames only.
