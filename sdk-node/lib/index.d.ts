@@ -35,11 +35,14 @@ export interface ConnectOptions {
   /** How long the fast handshake with fastmd-ipcd may take (default: timeoutMs, else 2000 ms). */
   handshakeTimeoutMs?: number;
   /**
-   * Fast: after writing a call, poll its channel for the answer for up to this many microseconds
-   * before returning to the event loop (default 0: never). Saves the client's wake-up per round
-   * trip at the price of CPU; answers that come within the spin settle without a turn of the
-   * event loop, which is never held for more than about 10 ms in a row. Legacy ignores it.
-   * @example const client = await connect({ transport: 'fast', spinUs: 200 });
+   * Fast: when the event loop is about to sleep with calls in flight and nothing else to do,
+   * how long it first polls shared memory for their answers, in microseconds. Unset (the
+   * default): adaptive, only while a core is free and about as long as recent answers took,
+   * at most 50 µs a wait, not at all while they come slowly. 0: never. Another value: up to that
+   * long every wait. A spin saves a wake-up per round trip at the price of CPU; it stops as soon
+   * as other I/O, a timer or an immediate is due, and never holds the loop for more than about
+   * 10 ms in a row. Legacy ignores it.
+   * @example const client = await connect({ transport: 'fast', spinUs: 0 }); // never spin
    */
   spinUs?: number;
 }

@@ -30,7 +30,7 @@ double ms(std::chrono::milliseconds value) {
 }
 
 // policy: fastmd/ipc/call_policy.hpp's numbers, frozen, named as lib/policy.json names them
-// (kName → name, + "Ms" for durations; scripts/generate-core-tables.js).
+// (kName → name, + "Ms" or "Us" for durations; scripts/generate-core-tables.js).
 Napi::Object call_policy(Napi::Env env) {
   using namespace ipc::policy;
   Napi::Object out = Napi::Object::New(env);
@@ -42,6 +42,9 @@ Napi::Object call_policy(Napi::Env env) {
   out.Set("noWorkerWaitUnannouncedMs", ms(kNoWorkerWaitUnannounced));
   out.Set("shmWaitMs", ms(kShmWait));
   out.Set("shmWaitOnEventLoopMs", ms(kShmWaitOnEventLoop));
+  out.Set("spinLearnedMaxUs", static_cast<double>(kSpinLearnedMax.count()));
+  out.Set("spinLearnedMinUs", static_cast<double>(kSpinLearnedMin.count()));
+  out.Set("cpuLoadSampleEveryMs", ms(kCpuLoadSampleEvery));
   out.Set("spinHoldMaxMs", ms(kSpinHoldMax));
   out.Set("ringBytes", static_cast<double>(kRingBytes));
   out.Set("batchWriteBytes", static_cast<double>(kBatchWriteBytes));

@@ -1,7 +1,7 @@
 // The fast transport's client (see fast_client.hpp).
 #include "fast_client.hpp"
 
-#include <sched.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -56,13 +56,12 @@ ipc::CallOptions call_options(const Napi::Value& timeout_ms, const Napi::Value& 
 class ConnectWorker final : public Napi::AsyncWorker {
  public:
   ConnectWorker(Napi::Env env, Napi::Function constructor, Napi::Function on_answers,
-                ipc::ClientOptions options, double spin_us)
+                ipc::ClientOptions options)
       : Napi::AsyncWorker(env, "FastmdConnect"),
         deferred_(Napi::Promise::Deferred::New(env)),
         constructor_(Napi::Persistent(constructor)),
         on_answers_(Napi::Persistent(on_answers)),
         options_(std::move(options)),
-        spin_us_(spin_us),
         poll_set_(std::make_unique<LoopPollSet>()),
         attach_(poll_set_.get()) {}
 
@@ -82,9 +81,8 @@ class ConnectWorker final : public Napi::AsyncWorker {
     // The constructor owns the client from its first line on.
     auto client = Napi::External<ipc::Client>::New(env, (*connected_)->release());
     try {
-      deferred_.Resolve(
-          constructor_.New({client, on_answers_.Value(), Napi::Number::New(env, spin_us_),
-                            Napi::External<LoopPollSet>::New(env, attach_)}));
+      deferred_.Resolve(constructor_.New(
+          {client, on_answers_.Value(), Napi::External<LoopPollSet>::New(env, attach_)}));
     } catch (const Napi::Error& error) {
       deferred_.Reject(error.Value());  // the constructor freed the client
     }
@@ -95,7 +93,6 @@ class ConnectWorker final : public Napi::AsyncWorker {
   Napi::FunctionReference constructor_;
   Napi::FunctionReference on_answers_;
   ipc::ClientOptions options_;
-  double spin_us_;
   std::unique_ptr<LoopPollSet> poll_set_;  // the client's once connect_over() took it
   LoopPollSet* attach_;
   std::optional<proto::Result<std::unique_ptr<ipc::Client>>> connected_;
@@ -108,7 +105,7 @@ Napi::Function FastClient::define(Napi::Env env) {
       env, "FastClient",
       {StaticMethod<&FastClient::connect>("connect"), InstanceMethod<&FastClient::call>("call"),
        InstanceMethod<&FastClient::call_many>("callMany"),
-       InstanceMethod<&FastClient::spin>("spin"), InstanceMethod<&FastClient::cancel>("cancel"),
+       InstanceMethod<&FastClient::cancel>("cancel"),
        InstanceMethod<&FastClient::workers>("workers"), InstanceMethod<&FastClient::stats>("stats"),
        InstanceMethod<&FastClient::close>("close")});
 }
@@ -145,11 +142,13 @@ Napi::Value FastClient::connect(const Napi::CallbackInfo& info) {
   }
   // The loop's thread may wait for room in the segment only briefly (policy.hpp).
   options.shm_wait = ipc::policy::kShmWaitOnEventLoop;
-  const double spin_us =
-      has("spinUs") ? static_cast<double>(to_u64(given.Get("spinUs"), "spinUs")) : 0;
+  // Unset: the core's adaptive spin.
+  if (has("spinUs")) {
+    options.spin_budget = std::chrono::microseconds(to_u64(given.Get("spinUs"), "spinUs"));
+  }
 
   auto* worker = new ConnectWorker(env, info.This().As<Napi::Function>(),
-                                   info[1].As<Napi::Function>(), std::move(options), spin_us);
+                                   info[1].As<Napi::Function>(), std::move(options));
   Napi::Promise promise = worker->promise();
   worker->Queue();  // deletes itself after OnOK
   return promise;
@@ -157,12 +156,11 @@ Napi::Value FastClient::connect(const Napi::CallbackInfo& info) {
 
 FastClient::FastClient(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<FastClient>(info), env_(info.Env()) {
-  if (info.Length() < 4 || !info[0].IsExternal() || !info[3].IsExternal()) {
+  if (info.Length() < 3 || !info[0].IsExternal() || !info[2].IsExternal()) {
     throw Napi::TypeError::New(env_, "FastClient is made by FastClient.connect()");
   }
   client_.reset(info[0].As<Napi::External<ipc::Client>>().Data());
   on_answers_ = Napi::Persistent(info[1].As<Napi::Function>());
-  spin_ = std::chrono::microseconds(to_u64(info[2], "spinUs"));
   async_context_ = std::make_unique<Napi::AsyncContext>(env_, "FastmdFastClient");
   values_ = Napi::Persistent(Napi::Array::New(env_));
   // A Buffer may be written to: one-off results are mapped as private copies.
@@ -171,9 +169,10 @@ FastClient::FastClient(const Napi::CallbackInfo& info)
   NAPI_THROW_IF_FAILED_VOID(env_, napi_get_uv_event_loop(env_, &loop_));
   hold_ = std::make_unique<LoopHold>(loop_);
   timer_ = std::make_unique<LoopTimer>(loop_, [this] { run_from_loop(); });
+  before_sleep_ = std::make_unique<LoopBeforeSleep>(loop_, [this] { spin_before_sleep(); });
   // A poll error is the client's to find: process() reads the fds and reports.
   try {
-    info[3].As<Napi::External<LoopPollSet>>().Data()->attach(
+    info[2].As<Napi::External<LoopPollSet>>().Data()->attach(
         loop_, [](void* self) { static_cast<FastClient*>(self)->run_from_loop(); }, this);
   } catch (const std::exception& error) {
     throw Napi::Error::New(env_,
@@ -322,7 +321,7 @@ void FastClient::run_from_loop() {
   Napi::HandleScope scope(env_);
   try {
     client_->process();
-    report(/*from_loop=*/true);
+    report();
   } catch (const Napi::Error&) {
     // Building a value failed while Node tears the environment down (FreeEnvironment runs
     // the loop once more, when JS can no longer run): nothing is left to report to.
@@ -332,7 +331,36 @@ void FastClient::run_from_loop() {
   rearm();
 }
 
-void FastClient::report(bool from_loop) {
+void FastClient::spin_before_sleep() {
+  if (!client_ || requests_.empty()) return;
+  const auto entered = std::chrono::steady_clock::now();
+  // The loop's own fd (epoll, kqueue) is readable while any other fd it watches is ready:
+  // that I/O runs now, not after a spin.
+  const int loop_fd = uv_backend_fd(loop_);
+  const auto loop_has_io = [loop_fd] {
+    pollfd io{loop_fd, POLLIN, 0};
+    return ::poll(&io, 1, 0) > 0;
+  };
+  Napi::HandleScope scope(env_);
+  while (client_ && !requests_.empty()) {
+    // 0: callbacks, immediates or closing handles are pending, so the loop does not sleep;
+    // else the next timer (-1: none) bounds the wait.
+    const int timeout_ms = uv_backend_timeout(loop_);
+    if (timeout_ms == 0) break;
+    auto until = entered + ipc::policy::kSpinHoldMax;
+    if (timeout_ms > 0) until = std::min(until, entered + std::chrono::milliseconds(timeout_ms));
+    try {
+      if (!client_->spin_for_answers(until, loop_has_io)) break;
+      report();  // JS runs, its microtasks too: it may start the next call, awaited in turn
+    } catch (const Napi::Error&) {
+      close_all();  // as in run_from_loop
+      return;
+    }
+  }
+  rearm();
+}
+
+void FastClient::report() {
   if (codes_.empty()) return;
   if (codes_buffer_.IsEmpty() || codes_buffer_.Value().ElementLength() < codes_.size()) {
     codes_buffer_ =
@@ -344,10 +372,6 @@ void FastClient::report(bool from_loop) {
   Napi::Array values = values_.Value();
   values_ = Napi::Persistent(Napi::Array::New(env_));
   // JS reads only the first 3 × values.length entries of `codes`, before it returns.
-  if (!from_loop) {
-    on_answers_.Call({codes, values});
-    return;
-  }
   try {
     on_answers_.MakeCallback(Value(), {codes, values}, *async_context_);
   } catch (const Napi::Error& error) {
@@ -368,31 +392,6 @@ void FastClient::rearm() {
     timer_->arm(static_cast<std::uint64_t>(std::max<std::int64_t>(delay.count(), 0)));
   }
   hold_->set_busy(client_->in_flight() > 0 || !codes_.empty());
-}
-
-Napi::Value FastClient::spin(const Napi::CallbackInfo& info) {
-  const double token = to_token(info[0]);
-  if (!client_ || spin_.count() == 0 || !requests_.contains(token)) return env_.Undefined();
-  // Calls answered within a spin never return to the loop: after kSpinHoldMax of them in one
-  // loop turn, the next call waits in the loop.
-  const auto now = std::chrono::steady_clock::now();
-  if (uv_now(loop_) != spin_turn_) {
-    spin_turn_ = uv_now(loop_);
-    spin_held_since_ = now;
-  } else if (now - spin_held_since_ > ipc::policy::kSpinHoldMax) {
-    return env_.Undefined();
-  }
-  const auto until = now + spin_;
-  while (client_ && requests_.contains(token) && std::chrono::steady_clock::now() < until) {
-    client_->process();
-    // Lets the worker have this core if it needs it: with more runnable threads than free
-    // cores, a spin that never yields delays the very answer it waits for (measured: 64 B p50
-    // 30 µs with the yield, 40-50 µs without, 38 µs not spinning).
-    if (requests_.contains(token)) ::sched_yield();
-  }
-  report(/*from_loop=*/false);
-  rearm();
-  return env_.Undefined();
 }
 
 // ---- state -------------------------------------------------------------------------------
@@ -444,6 +443,7 @@ void FastClient::close_all() {
   // client_ gone and report nothing: JS failed those requests itself.
   std::unique_ptr<ipc::Client> closing = std::move(client_);
   timer_.reset();
+  before_sleep_.reset();
   closing.reset();
   requests_.clear();
   codes_.clear();

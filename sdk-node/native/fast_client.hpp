@@ -13,15 +13,12 @@
 //     rejects with the core's error (DAEMON_UNREACHABLE, HANDSHAKE_TIMEOUT, the daemon's own).
 //     onAnswers(codes, values): codes a Float64Array [token, index, errno, ...], values an
 //       Array, one entry per outcome: errno 0 → the result (string or Buffer), else the
-//       error's message. Called from the loop, never from inside another method but spin().
+//       error's message. Called from the loop, never from inside another method.
 //   call(token, method, payload, asString, timeoutMs, idempotent)
 //     one call of request `token` (a number JS chose, unique among its pending requests);
 //     asString true/false: the result's kind, undefined: the payload's kind
 //   callMany(token, method, payloads, asString, timeoutMs, idempotent)
 //     one call per payload, written together per worker; call i reports as index i
-//   spin(token): with spinUs > 0, runs the client's I/O on this thread until every call of
-//     `token` is answered or spinUs µs passed (at most ipc::policy::kSpinHoldMax of spinning
-//     per loop turn); outcomes found go to onAnswers before it returns
 //   cancel(token): the request's calls still pending are cancelled (their workers are told);
 //     their outcomes are not reported
 //   workers() → [{name, pid, segment, outstanding}]
@@ -29,6 +26,10 @@
 //     heldBytes}: inPlace counts segment results made Buffers without a copy, heldBytes what
 //     such Buffers alive now hold of the workers' segments
 //   close(): every pending call ends (not reported), every channel closes
+//
+// Spinning is the core's (ClientOptions::spin_budget, from spinUs: unset adaptive, 0 never):
+// when the loop is about to sleep with calls in flight, and has nothing else to do, the
+// answers are awaited in the rings' memory first (spin_before_sleep), and reported at once.
 #pragma once
 
 #include <napi.h>
@@ -53,7 +54,7 @@ class FastClient : public Napi::ObjectWrap<FastClient> {
   static Napi::Function define(Napi::Env env);
 
   /// Constructed by connect() only: info[0] is the connected Client, info[1] onAnswers,
-  /// info[2] spinUs, info[3] the client's LoopPollSet (attached to the loop here).
+  /// info[2] the client's LoopPollSet (attached to the loop here).
   explicit FastClient(const Napi::CallbackInfo& info);
   ~FastClient() override;
 
@@ -68,7 +69,6 @@ class FastClient : public Napi::ObjectWrap<FastClient> {
   static Napi::Value connect(const Napi::CallbackInfo& info);
   Napi::Value call(const Napi::CallbackInfo& info);
   Napi::Value call_many(const Napi::CallbackInfo& info);
-  Napi::Value spin(const Napi::CallbackInfo& info);
   Napi::Value cancel(const Napi::CallbackInfo& info);
   Napi::Value workers(const Napi::CallbackInfo& info);
   Napi::Value stats(const Napi::CallbackInfo& info);
@@ -85,9 +85,12 @@ class FastClient : public Napi::ObjectWrap<FastClient> {
 
   // Runs the client's due I/O and timers, then reports outcomes (from a libuv callback).
   void run_from_loop();
-  // Hands collected outcomes to onAnswers: from the loop with MakeCallback, from spin() with
-  // a plain call (JS is on the stack).
-  void report(bool from_loop);
+  // The loop is about to sleep: while calls are in flight and the loop has nothing else to
+  // do, waits for their answers in memory (Client::spin_for_answers), reporting each batch
+  // at once, for at most ipc::policy::kSpinHoldMax per turn of the loop.
+  void spin_before_sleep();
+  // Hands collected outcomes to onAnswers, with MakeCallback (from a libuv callback).
+  void report();
   // After every change: the timer at the client's next wake-up, the loop held while calls are
   // in flight or outcomes wait to be reported.
   void rearm();
@@ -97,9 +100,9 @@ class FastClient : public Napi::ObjectWrap<FastClient> {
   std::unique_ptr<ipc::Client> client_;
   Napi::FunctionReference on_answers_;
   std::unique_ptr<Napi::AsyncContext> async_context_;
-  std::chrono::microseconds spin_{0};
   uv_loop_t* loop_ = nullptr;
   std::unique_ptr<LoopTimer> timer_;
+  std::unique_ptr<LoopBeforeSleep> before_sleep_;
   std::unique_ptr<LoopHold> hold_;
 
   std::unordered_map<double, Request> requests_;
@@ -114,10 +117,6 @@ class FastClient : public Napi::ObjectWrap<FastClient> {
            std::owner_less<>>
       budgets_;
   double in_place_ = 0;  // segment results made Buffers without a copy
-
-  // Spinning holds the event loop: at most kSpinHoldMax of it per loop turn.
-  std::uint64_t spin_turn_ = 0;  // uv_now() of the turn spinning began holding
-  std::chrono::steady_clock::time_point spin_held_since_;
 };
 
 }  // namespace fastmd::node

@@ -39,6 +39,27 @@ void LoopTimer::stop() {
   uv_timer_stop(&state_->handle);
 }
 
+struct LoopBeforeSleep::State {
+  uv_prepare_t handle;
+  Callback before_sleep;
+};
+
+LoopBeforeSleep::LoopBeforeSleep(uv_loop_t* loop, Callback before_sleep)
+    : state_(new State{{}, std::move(before_sleep)}) {
+  uv_prepare_init(loop, &state_->handle);  // cannot fail
+  state_->handle.data = state_;
+  // Cannot fail for an initialized handle with a callback.
+  uv_prepare_start(&state_->handle,
+                   [](uv_prepare_t* handle) { static_cast<State*>(handle->data)->before_sleep(); });
+  uv_unref(reinterpret_cast<uv_handle_t*>(&state_->handle));
+}
+
+LoopBeforeSleep::~LoopBeforeSleep() {
+  uv_prepare_stop(&state_->handle);
+  uv_close(reinterpret_cast<uv_handle_t*>(&state_->handle),
+           [](uv_handle_t* handle) { delete static_cast<State*>(handle->data); });
+}
+
 LoopHold::LoopHold(uv_loop_t* loop) : handle_(new uv_async_t{}) {
   // An async handle that is never sent: its only job is to be ref'd or not.
   const int status = uv_async_init(loop, handle_, nullptr);

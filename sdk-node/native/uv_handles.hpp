@@ -3,7 +3,10 @@
 //   LoopTimer:   one callback at a time, at a given moment (the core's next wake-up), never
 //                keeps the loop alive;
 //   LoopHold:    keeps the loop alive while something is in flight, so the process exits by
-//                itself when nothing is.
+//                itself when nothing is;
+//   LoopBeforeSleep: a callback on every turn of the loop just before it polls for I/O (a
+//                uv_prepare handle: every callback, microtask and due timer of the turn ran),
+//                never keeps the loop alive.
 // libuv frees a handle only after uv_close's callback, so both allocate their handle on the
 // heap and let that callback delete it; an owner may be destroyed inside its own callback.
 #pragma once
@@ -31,6 +34,20 @@ class LoopTimer {
   /// Calls back once, `delay_ms` from now (replacing an earlier arm).
   void arm(std::uint64_t delay_ms);
   void stop();
+
+ private:
+  struct State;
+  State* state_;
+};
+
+class LoopBeforeSleep {
+ public:
+  using Callback = std::function<void()>;
+
+  LoopBeforeSleep(uv_loop_t* loop, Callback before_sleep);
+  LoopBeforeSleep(const LoopBeforeSleep&) = delete;
+  LoopBeforeSleep& operator=(const LoopBeforeSleep&) = delete;
+  ~LoopBeforeSleep();
 
  private:
   struct State;

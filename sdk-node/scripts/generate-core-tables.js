@@ -4,7 +4,7 @@
 //   lib/errno.json  — the protocol's error codes {NAME: number}, from
 //                     proto/include/fastmd/proto/error.hpp (enum Errc and kErrcTable);
 //   lib/policy.json — the call policy {maxSendsPerCall, handshakeTimeoutMs, ...}, from
-//                     sdk-cpp/include/fastmd/ipc/call_policy.hpp (kName → name, + "Ms" for
+//                     sdk-cpp/include/fastmd/ipc/call_policy.hpp (kName → name, + "Ms"/"Us" for
 //                     durations).
 // test/core-tables.test.js checks both against the headers and against the addon's `errno` and
 // `policy` exports, compiled from the same headers. Run after changing either header:
@@ -52,7 +52,8 @@ function policyNumbers(source) {
   const constant = /inline constexpr ([\w:]+) k(\w+)\s*(?:\{([\d\s*]+)\}|=\s*([\d\s*]+);)/g;
   for (const [, type, name, braced, assigned] of source.matchAll(constant)) {
     const value = (braced ?? assigned).split('*').reduce((product, factor) => product * Number(factor.trim()), 1);
-    const key = name[0].toLowerCase() + name.slice(1) + (type.endsWith('milliseconds') ? 'Ms' : '');
+    const unit = type.endsWith('milliseconds') ? 'Ms' : type.endsWith('microseconds') ? 'Us' : '';
+    const key = name[0].toLowerCase() + name.slice(1) + unit;
     table[key] = value;
   }
   if (Object.keys(table).length === 0) throw new Error('call_policy.hpp: no constants found');

@@ -1,10 +1,16 @@
 'use strict';
-// The fast transport's `spinUs` option: after writing a call the client polls the channel for
-// the answer before it returns to the event loop. Shows that results are the same as without
-// it at every size and kind, for single calls and batches, that deadlines still fire when the
-// answer takes longer than the spin, and that connect() checks the option.
+// The fast transport's `spinUs` option: when the event loop is about to sleep with calls in
+// flight, the client polls shared memory for their answers first (the core's spin; unset it
+// adapts, 0 never spins). Shows that results are the same as without it at every size and
+// kind, for single calls and batches, that deadlines still fire when the answer takes longer
+// than the spin, that even a spin of a second never keeps immediates or other I/O waiting, and
+// that connect() checks the option.
 
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
 const { describe, it } = require('node:test');
 
 const { connect } = require('..');
@@ -61,6 +67,49 @@ describe('spinUs with a slow worker', { timeout: 60000 }, () => {
       assert.equal(error.code, 'FASTMD_TIMEOUT');
       return true;
     });
+  });
+});
+
+describe('spinUs of a second with a slow worker', { timeout: 60000 }, () => {
+  const fast = useFastCluster({ worker: 'fastmd-test-worker', transport: { spinUs: 1000000 } });
+
+  // Each would wait for the loop's next turn; a spin holding every turn for its 10 ms limit
+  // would make them take seconds, long after the 300 ms call.
+  it('runs 200 immediates, one after another, before a 300 ms call is answered', async () => {
+    let answered = false;
+    const pending = fast.transport.call('sleep', '300', { timeoutMs: 10000 }).then(() => { answered = true; });
+    let ran = 0;
+    await new Promise((resolve) => {
+      const step = () => (answered || ++ran === 200 ? resolve() : setImmediate(step));
+      setImmediate(step);
+    });
+    assert.equal(ran, 200);
+    assert.equal(answered, false, 'the immediates waited for a spin');
+    await pending;
+  });
+
+  it('answers 100 messages of a local socket, one after another, before a 300 ms call is answered', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastmd-spin-'));
+    const server = net.createServer((socket) => socket.on('data', (data) => socket.write(data)));
+    await new Promise((resolve) => server.listen(path.join(dir, 'echo.sock'), resolve));
+    const socket = net.connect(path.join(dir, 'echo.sock'));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    try {
+      let answered = false;
+      const pending = fast.transport.call('sleep', '300', { timeoutMs: 10000 }).then(() => { answered = true; });
+      let echoed = 0;
+      await new Promise((resolve) => {
+        socket.on('data', () => (answered || ++echoed === 100 ? resolve() : socket.write('x')));
+        socket.write('x');
+      });
+      assert.equal(echoed, 100);
+      assert.equal(answered, false, 'the socket waited for a spin');
+      await pending;
+    } finally {
+      socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -2,7 +2,8 @@
 // caller polls its poll_fd() and calls process(), and every callback runs on the caller's
 // thread — the way the Node addon drives the core from libuv. Calls are answered through the
 // inline and shared-memory paths, deadlines fire from next_wakeup(), a worker killed mid-load
-// costs no idempotent call, and the blocking calls run the I/O themselves.
+// costs no idempotent call, the blocking calls run the I/O themselves, and the caller may
+// wait for answers in memory before its loop sleeps (spin_for_answers).
 #include <poll.h>
 #include <signal.h>
 
@@ -10,6 +11,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "call_tally.hpp"
@@ -102,6 +104,79 @@ TEST_CASE("a caller-driven client's deadline fires from next_wakeup, with no thr
       *client, [&] { return outcome.has_value(); }, 10s));
   REQUIRE_FALSE(outcome->ok());
   CHECK(outcome->error().code == Errc::timeout);
+}
+
+TEST_CASE(
+    "a caller-driven client waits for answers in memory before its loop sleeps, and runs their "
+    "callbacks there") {
+  fastmd::testing::Cluster cluster;
+  cluster.start_worker("one", 1);
+  auto options = caller_driven();
+  options.spin_budget = 10s;  // long enough on any machine
+  auto client = cluster.client(options);
+  REQUIRE(client->wait_for_workers(1, 10s));
+  // Nothing in flight: no wait, and the loop is not even asked.
+  int asked = 0;
+  const auto never_interrupted = [&] {
+    ++asked;
+    return false;
+  };
+  CHECK_FALSE(client->spin_for_answers(std::chrono::steady_clock::now() + 10s, never_interrupted));
+  CHECK(asked == 0);
+  // The first call through the loop exchanges the rings.
+  std::optional<CallResult> first;
+  client->call_async("echo", fastmd::proto::as_bytes("first"),
+                     [&](CallResult result) { first.emplace(std::move(result)); });
+  REQUIRE(run_loop(
+      *client, [&] { return first.has_value(); }, 10s));
+
+  const auto caller = std::this_thread::get_id();
+  for (int i = 0; i < 100; ++i) {
+    std::optional<CallResult> outcome;
+    std::thread::id ran_on;
+    client->call_async("echo", fastmd::proto::as_bytes("ping"), [&](CallResult result) {
+      ran_on = std::this_thread::get_id();
+      outcome.emplace(std::move(result));
+    });
+    bool spun = false;
+    while (!outcome &&
+           client->spin_for_answers(std::chrono::steady_clock::now() + 10s, never_interrupted)) {
+      spun = true;
+    }
+    INFO("call " << i);
+    REQUIRE(spun);
+    REQUIRE(outcome.has_value());
+    REQUIRE(outcome->ok());
+    CHECK((*outcome)->text() == "ping");
+    CHECK(ran_on == caller);
+  }
+}
+
+TEST_CASE(
+    "a caller-driven client stops waiting for answers as soon as its loop has other work or its "
+    "time is up, and the answer still comes through the loop") {
+  fastmd::testing::Cluster cluster;
+  cluster.start_worker("sleeper", 1);
+  auto options = caller_driven();
+  options.spin_budget = 10s;
+  auto client = cluster.client(options);
+  REQUIRE(client->wait_for_workers(1, 10s));
+  std::optional<CallResult> outcome;
+  client->call_async("sleep", fastmd::proto::as_bytes("300"),
+                     [&](CallResult result) { outcome.emplace(std::move(result)); });
+  int asked = 0;
+  CHECK_FALSE(client->spin_for_answers(std::chrono::steady_clock::now() + 10s, [&] {
+    ++asked;
+    return true;  // e.g. another fd of the loop is readable
+  }));
+  CHECK(asked == 1);
+  CHECK_FALSE(client->spin_for_answers(std::chrono::steady_clock::now(), [] { return false; }));
+  CHECK_FALSE(outcome.has_value());
+  // The worker rings for the sleeping loop: the answer wakes poll_fd().
+  REQUIRE(run_loop(
+      *client, [&] { return outcome.has_value(); }, 10s));
+  REQUIRE(outcome->ok());
+  CHECK((*outcome)->text() == "300");
 }
 
 TEST_CASE("a caller-driven client's blocking call and call_many run the I/O themselves") {

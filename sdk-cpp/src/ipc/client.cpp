@@ -129,6 +129,12 @@ class Client::Impl final : public detail::EndpointHooks {
 
   int poll_fd() const { return endpoint_.poll_fd(); }
   void process() { endpoint_.run_round(/*may_block=*/false); }
+  bool spin_for_answers(Clock::time_point until, const std::function<bool()>& interrupted) {
+    if (!driven_by_caller() || in_flight() == 0) return false;
+    if (!endpoint_.spin_for_input(until, interrupted)) return false;
+    process();
+    return true;
+  }
   Clock::time_point next_wakeup() { return endpoint_.next_wakeup(); }
 
   CallResult call(std::string_view method, ByteView params, const CallOptions& options) {
@@ -930,6 +936,11 @@ int Client::poll_fd() const {
 
 void Client::process() {
   impl_->process();
+}
+
+bool Client::spin_for_answers(std::chrono::steady_clock::time_point until,
+                              const std::function<bool()>& interrupted) {
+  return impl_->spin_for_answers(until, interrupted);
 }
 
 std::chrono::steady_clock::time_point Client::next_wakeup() {

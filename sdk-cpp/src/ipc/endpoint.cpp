@@ -184,20 +184,44 @@ int Endpoint::timeout_ms(Clock::time_point until, Clock::time_point now) {
   return static_cast<int>(std::min<std::int64_t>(wait.count(), 60'000));
 }
 
+// A ring is a read of shared memory; the fds cost a syscall, so a spin looks at them only
+// every few turns (a frame on the socket, with fds or too large for the ring, waits a little
+// longer).
+constexpr unsigned kTurnsPerPoll = 16;
+
+bool Endpoint::any_ring_readable() {
+  for (const auto& channel : channels_) {
+    if (channel->socket().ring_readable() && reads_ring(*channel)) return true;
+  }
+  return false;
+}
+
+bool Endpoint::spin_for_input(Clock::time_point until, const std::function<bool()>& interrupted) {
+  // The rings sleep since the last round (run_round): awake while this spins, so that peers
+  // write without ringing.
+  wake_rings();
+  unsigned turn = 0;
+  bool cut_short = false;
+  const Clock::time_point began = Clock::now();
+  const bool found = spin_.spin(began, [&] {
+    if (any_ring_readable()) return true;
+    if (++turn % kTurnsPerPoll != 0) return false;
+    cut_short = Clock::now() >= until || interrupted();
+    return cut_short;
+  });
+  if (found && !cut_short) return true;
+  if (!found) unfinished_wait_ = began;
+  // Back to the owner's loop, which sleeps: the peers ring for it from now on.
+  return sleep_rings();
+}
+
 int Endpoint::wait_for_events(int timeout_ms) {
   if (timeout_ms != 0) {
-    // A ring is a read of shared memory; the fds cost a syscall, so a spin polls them only
-    // every few turns (a frame on the socket, with fds or too large for the ring, waits a
-    // little longer).
-    constexpr unsigned kTurnsPerPoll = 16;
     unsigned turn = 0;
     int ready = 0;
     const Clock::time_point began = Clock::now();
     const bool found = spin_.spin(began, [&] {
-      for (const auto& channel : channels_) {
-        if (channel->socket().ring_readable() && reads_ring(*channel)) return true;
-      }
-      return turn++ % kTurnsPerPoll == 0 && (ready = wait_once(0)) != 0;
+      return any_ring_readable() || (turn++ % kTurnsPerPoll == 0 && (ready = wait_once(0)) != 0);
     });
     if (found) return ready;
     if (sleep_rings()) timeout_ms = 0;  // frames came between the round and now
@@ -208,6 +232,10 @@ int Endpoint::wait_for_events(int timeout_ms) {
   }
   const int ready = wait_once(0);
   wake_rings();  // the owner's loop slept since the last round (run_round)
+  if (unfinished_wait_) {
+    spin_.slept(*unfinished_wait_);
+    unfinished_wait_.reset();
+  }
   return ready;
 }
 

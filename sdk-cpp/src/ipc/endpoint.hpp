@@ -13,6 +13,7 @@
 
 #include <array>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -120,6 +121,13 @@ class Endpoint {
   /// backlogs. One thread at a time (the owner passes the turn with a happens-before, e.g. a
   /// mutex). false once stop was requested.
   bool run_round(bool may_block, Clock::time_point until = Clock::time_point::max());
+
+  /// For an owner whose event loop is about to sleep (it runs the rounds, without blocking):
+  /// waits for frames in the rings' memory instead, as long as the spin allows and at most
+  /// until `until`, asking `interrupted()` every few polls whether the loop has other work.
+  /// true when frames came (run a round now); false: the rings sleep again, so peers ring
+  /// for the loop. The thread running the rounds.
+  bool spin_for_input(Clock::time_point until, const std::function<bool()>& interrupted);
 
   /// For an owner that runs the rounds from its own event loop: readable whenever a round has
   /// something to do (PollSet::fd(): every fd the rounds watch, and wake()). -1 when the poller
@@ -233,6 +241,8 @@ class Endpoint {
   void watch_backlogs();
   // Sets what `channel` is watched for; under watch_mutex_.
   void change_watch_locked(DirectChannel& channel, bool input, bool output);
+  // Whether a frame waits in the ring of a channel the rounds read.
+  bool any_ring_readable();
   // Waits (spinning first when configured) and fills ready_; the number of events, or -1.
   int wait_for_events(int timeout_ms);
   int wait_once(int timeout_ms);
@@ -260,6 +270,8 @@ class Endpoint {
   Clock::time_point reconnect_at_ = Clock::time_point::max();
   std::chrono::milliseconds reconnect_delay_;
   AdaptiveSpin spin_;
+  // A wait spin_for_input() gave up on: learned when the owner's loop wakes the next round.
+  std::optional<Clock::time_point> unfinished_wait_;
   std::atomic<bool> stopping_{false};
   bool inherited_control_ = false;
   std::thread thread_;

@@ -116,7 +116,6 @@ class FastTransport {
         request.onAbort = () => this._fail(token, signal.reason);
         signal.addEventListener('abort', request.onAbort, { once: true });
       }
-      if (this._options.spinUs > 0) this._native.spin(token);
     });
   }
 

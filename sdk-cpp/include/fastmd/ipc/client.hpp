@@ -178,6 +178,21 @@ class Client {
   /// completed calls' callbacks run on the calling thread before it returns.
   void process();
 
+  /// ClientDrive::caller only, when the caller's loop is about to sleep with calls in flight:
+  /// waits for their answers in memory (the rings of their channels) instead, as long as
+  /// spin_budget allows (by default only while a core is free and answers come quickly), at
+  /// most until `until`, and only while `interrupted()`, asked every few polls, says the
+  /// loop has nothing else to do. Runs process() when answers came and returns true: the
+  /// caller may wait again. false: nothing came, and the workers now ring poll_fd() for the
+  /// loop as usual.
+  ///
+  ///     // before the loop sleeps (libuv: a uv_prepare handle), nothing else ready
+  ///     while (client->in_flight() > 0 &&
+  ///            client->spin_for_answers(next_timer, [&] { return loop_has_io(); })) {
+  ///     }
+  bool spin_for_answers(std::chrono::steady_clock::time_point until,
+                        const std::function<bool()>& interrupted);
+
   /// ClientDrive::caller only: when process() must run even if poll_fd() stays quiet (a call's
   /// deadline, a reconnection); time_point::max() for never.
   std::chrono::steady_clock::time_point next_wakeup();
