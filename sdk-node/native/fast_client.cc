@@ -333,22 +333,30 @@ void FastClient::run_from_loop() {
 
 void FastClient::spin_before_sleep() {
   if (!client_ || requests_.empty()) return;
-  const auto entered = std::chrono::steady_clock::now();
+  const auto now = [] { return std::chrono::steady_clock::now(); };
+  const auto hold_until = now() + ipc::policy::kSpinHoldMax;
   // The loop's own fd (epoll, kqueue) is readable while any other fd it watches is ready:
-  // that I/O runs now, not after a spin.
+  // that I/O runs now, not after a spin. Between batches found at once it is looked at every
+  // few batches (a syscall each).
+  constexpr unsigned kBatchesPerLook = 16;
   const int loop_fd = uv_backend_fd(loop_);
   const auto loop_has_io = [loop_fd] {
     pollfd io{loop_fd, POLLIN, 0};
     return ::poll(&io, 1, 0) > 0;
   };
-  Napi::HandleScope scope(env_);
-  while (client_ && !requests_.empty()) {
-    // 0: callbacks, immediates or closing handles are pending, so the loop does not sleep;
-    // else the next timer (-1: none) bounds the wait.
+  for (unsigned batch = 0; client_ && !requests_.empty(); ++batch) {
+    if (batch > 0 && (now() >= hold_until || (batch % kBatchesPerLook == 0 && loop_has_io()))) {
+      break;
+    }
+    // The loop's clock as its timers see it, past this turn's callbacks and earlier batches.
+    uv_update_time(loop_);
+    // 0: a timer is due, or callbacks, immediates, closing handles or fd watches changed this
+    // turn are pending, so the loop does not sleep; else the next timer (-1: none).
     const int timeout_ms = uv_backend_timeout(loop_);
     if (timeout_ms == 0) break;
-    auto until = entered + ipc::policy::kSpinHoldMax;
-    if (timeout_ms > 0) until = std::min(until, entered + std::chrono::milliseconds(timeout_ms));
+    auto until = hold_until;
+    if (timeout_ms > 0) until = std::min(until, now() + std::chrono::milliseconds(timeout_ms));
+    Napi::HandleScope scope(env_);  // per batch: its results are the promises' from here on
     try {
       if (!client_->spin_for_answers(until, loop_has_io)) break;
       report();  // JS runs, its microtasks too: it may start the next call, awaited in turn

@@ -214,7 +214,7 @@ int LoopPollSet::wait(std::span<Ready> ready, int timeout_ms) {
     ready[count++] = {nullptr, true, false};
   }
   if (count > 0) return static_cast<int>(count);
-  // Nothing reported: a round the loop did not start (a timer, spin()) looks for itself. A
+  // Nothing reported: a round the loop did not start (a timer, a spin) looks for itself. A
   // blocking wait (the C++ API's blocking calls; the addon makes none) polls in slices, each
   // over the set as it is then, until something is ready, wake() was called or time ran out.
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);

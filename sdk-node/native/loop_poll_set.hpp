@@ -44,8 +44,9 @@ class LoopPollSet final : public platform::PollSet {
 
   void change(int fd, void* tag, platform::Interest from, platform::Interest to) override;
   /// What the loop reported since the last wait. A wait with nothing reported (a round run by
-  /// a timer, or spinning, which keeps the loop from running) poll()s the fds, up to
-  /// `timeout_ms`, in slices of kBlockingSliceMs (a blocking wait: never the addon's).
+  /// a timer, or after a spin before the loop sleeps: the loop has not polled) poll()s the
+  /// fds, up to `timeout_ms`, in slices of kBlockingSliceMs (a blocking wait: never the
+  /// addon's).
   int wait(std::span<Ready> ready, int timeout_ms) override;
   void wake() override;
   /// -1: the loop watches each fd itself.

@@ -42,6 +42,36 @@ describe('spinUs with fastmd-worker-md', { timeout: 120000 }, () => {
     assert.equal(fast.transport.workers[0].outstanding, 0);
   });
 
+  it('lets timers run while a batch of 100,000 calls is answered', async () => {
+    let ticks = 0;
+    const ticker = setInterval(() => { ticks += 1; }, 1);
+    try {
+      const payloads = new Array(100000).fill('batch');
+      assert.deepEqual(await fast.transport.callMany('echo', payloads, { timeoutMs: 60000 }), payloads);
+    } finally {
+      clearInterval(ticker);
+    }
+    assert.ok(ticks > 0, 'the interval ran while the batch\'s answers kept coming');
+  });
+
+  it('lets timers run while 64 calls at a time, each answer starting the next, keep it busy', async () => {
+    let ticks = 0;
+    const ticker = setInterval(() => { ticks += 1; }, 1);
+    let started = 0;
+    const lane = async () => {
+      while (started < 20000) {
+        started += 1;
+        assert.equal(await fast.transport.call('echo', 'lane'), 'lane');
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: 64 }, lane));
+    } finally {
+      clearInterval(ticker);
+    }
+    assert.ok(ticks > 0, 'the interval ran while answers kept starting calls');
+  });
+
   it('lets timers and I/O run between calls', async () => {
     let ticks = 0;
     const ticker = setInterval(() => { ticks += 1; }, 1);

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -62,6 +63,11 @@ TEST_CASE("the CPU load names this process's cores, and on Linux sees busy threa
   CHECK(idle->cores <= static_cast<unsigned>(::sysconf(_SC_NPROCESSORS_CONF)));
   if (std::string(capabilities().name) != "linux") return;  // posix: a one-minute average
   CHECK(idle->runnable >= 1);                               // the reading thread itself
+  // Fewer than all the machine's threads (the next field of /proc/loadavg), not a pid.
+  std::ifstream loadavg("/proc/loadavg");
+  std::string averages[3], counts;
+  loadavg >> averages[0] >> averages[1] >> averages[2] >> counts;
+  CHECK(idle->runnable < std::stoul(counts.substr(counts.find('/') + 1)));
   // Threads that never sleep are counted the moment they run or wait to.
   const unsigned busy = idle->cores + 1;
   std::atomic<bool> stop{false};

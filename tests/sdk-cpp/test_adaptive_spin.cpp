@@ -1,6 +1,7 @@
 // How long a waiting thread spins (sdk-cpp/src/ipc/adaptive_spin.hpp): a given budget is kept
 // as it is, 0 never spins, and the default learns from the last waits — nothing once they are
-// slow, twice the usual wait (within the policy's bounds) while they are quick.
+// slow but a short probe now and then, twice the usual wait (within the policy's bounds) while
+// they are quick, and nothing at all while no core is free.
 #include <catch2/catch.hpp>
 
 #include "adaptive_spin.hpp"
@@ -12,27 +13,44 @@ namespace policy = fastmd::ipc::policy;
 
 namespace {
 
-using Waits = std::array<std::uint32_t, AdaptiveSpin::kWindow>;
+bool free_core() {
+  return true;
+}
+bool no_free_core() {
+  return false;
+}
+
+// Learns `count` waits that each slept `waited` (whose wake-up is then `waited` too).
+void learn_waits(AdaptiveSpin& spin, std::chrono::microseconds waited,
+                 std::size_t count = AdaptiveSpin::kWindow) {
+  for (std::size_t i = 0; i < count; ++i) spin.slept(AdaptiveSpin::Clock::now() - waited);
+}
 
 }  // namespace
 
 TEST_CASE("a spin budget of 0 never polls, and a given budget is spun whatever the waits were") {
-  AdaptiveSpin never(0us);
+  AdaptiveSpin never(0us, free_core);
   int polls = 0;
-  CHECK_FALSE(never.spin(AdaptiveSpin::Clock::now(), [&] { return ++polls > 0; }));
+  CHECK(never.budget_now() == 0us);
+  CHECK_FALSE(
+      never.spin(AdaptiveSpin::Clock::now(), never.budget_now(), [&] { return ++polls > 0; }));
   CHECK(polls == 0);
 
-  AdaptiveSpin fixed(300us);
-  for (int i = 0; i < 16; ++i) fixed.slept(AdaptiveSpin::Clock::now() - 1s);
+  AdaptiveSpin fixed(300us, no_free_core);  // a given budget asks no one
+  learn_waits(fixed, 1s, 16);
   CHECK(fixed.budget_now() == 300us);
   // It polls until ready() holds, and says so.
   polls = 0;
-  CHECK(fixed.spin(AdaptiveSpin::Clock::now(), [&] { return ++polls == 3; }));
+  CHECK(fixed.spin(AdaptiveSpin::Clock::now(), 300us, [&] { return ++polls == 3; }));
   CHECK(polls == 3);
-  // It gives up once its budget is spent.
+  // It gives up once its budget is spent, or as soon as stop() says so.
   const auto began = AdaptiveSpin::Clock::now();
-  CHECK_FALSE(fixed.spin(began, [] { return false; }));
+  CHECK_FALSE(fixed.spin(began, 300us, [] { return false; }));
   CHECK(AdaptiveSpin::Clock::now() - began >= 300us);
+  int stops = 0;
+  CHECK_FALSE(fixed.spin(
+      AdaptiveSpin::Clock::now(), 10s, [] { return false; }, [&] { return ++stops == 5; }));
+  CHECK(stops == 5);
 }
 
 TEST_CASE("the default spins twice the usual wait, within the policy's bounds") {
@@ -44,32 +62,40 @@ TEST_CASE("the default spins twice the usual wait, within the policy's bounds") 
   const auto most = static_cast<std::uint32_t>(policy::kSpinLearnedMax.count());
   CHECK(AdaptiveSpin::learned_budget({most, most, most, most, most, most, 1, 1}) ==
         policy::kSpinLearnedMax);
+  // From waits as they end.
+  AdaptiveSpin learned(std::nullopt, free_core);
+  learn_waits(learned, 20us);
+  CHECK(learned.budget_now() >= 40us);
+  CHECK(learned.budget_now() <= policy::kSpinLearnedMax);
 }
 
-TEST_CASE("the default does not spin once answers come more slowly than its most") {
+TEST_CASE("the default does not spin once answers come more slowly than its most, but probes") {
   const auto most = static_cast<std::uint32_t>(policy::kSpinLearnedMax.count());
   CHECK(AdaptiveSpin::learned_budget(
             {most + 1, most + 1, most + 1, most + 1, most + 1, most + 1, 1, 1}) == 0us);
-  // Learned from real waits: eight that slept a millisecond each.
-  AdaptiveSpin learned(std::nullopt);
-  for (std::size_t i = 0; i < AdaptiveSpin::kWindow; ++i) {
-    learned.slept(AdaptiveSpin::Clock::now() - 1ms);
+  // Eight waits that slept a millisecond each: no spin, but the least one every kProbeEvery.
+  AdaptiveSpin learned(std::nullopt, free_core);
+  learn_waits(learned, 1ms);
+  std::size_t probes = 0;
+  for (std::uint32_t i = 0; i < 4 * AdaptiveSpin::kProbeEvery; ++i) {
+    const auto budget = learned.budget_now();
+    CHECK((budget == 0us || budget == policy::kSpinLearnedMin));
+    if (budget > 0us) ++probes;
   }
-  CHECK(learned.budget_now() == 0us);
-  int polls = 0;
-  CHECK_FALSE(learned.spin(AdaptiveSpin::Clock::now(), [&] { return ++polls > 0; }));
-  CHECK(polls == 0);
+  CHECK(probes == 4);
+  // A probe that found its answer quickly, six times: the spin is back.
+  learn_waits(learned, 2us, 6);
+  CHECK(learned.budget_now() == policy::kSpinLearnedMin);
 }
 
-TEST_CASE("the default spins again once waits become quick, unless no core is free") {
-  AdaptiveSpin learned(std::nullopt);
-  for (std::size_t i = 0; i < AdaptiveSpin::kWindow; ++i) {
-    learned.slept(AdaptiveSpin::Clock::now() - 1ms);
+TEST_CASE("the default never spins while no core is free, however quick the waits") {
+  AdaptiveSpin learned(std::nullopt, no_free_core);
+  learn_waits(learned, 2us);
+  for (std::uint32_t i = 0; i < 2 * AdaptiveSpin::kProbeEvery; ++i) {
+    CHECK(learned.budget_now() == 0us);
   }
-  REQUIRE(learned.budget_now() == 0us);
-  // A peer that became quick: its waits (wake-ups included) are learned as they end.
-  for (std::size_t i = 0; i < AdaptiveSpin::kWindow; ++i) learned.slept(AdaptiveSpin::Clock::now());
-  const auto budget = learned.budget_now();
-  // On a machine whose cores are all taken (a loaded test run) it rightly stays 0.
-  CHECK((budget == policy::kSpinLearnedMin || budget == 0us));
+  int polls = 0;
+  CHECK_FALSE(
+      learned.spin(AdaptiveSpin::Clock::now(), learned.budget_now(), [&] { return ++polls > 0; }));
+  CHECK(polls == 0);
 }

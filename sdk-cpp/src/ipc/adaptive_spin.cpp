@@ -11,13 +11,15 @@
 
 namespace fastmd::ipc::detail {
 
-namespace {
+AdaptiveSpin::AdaptiveSpin(std::optional<std::chrono::microseconds> budget, CoreProbe core_free)
+    // Bounded, so that began + budget cannot overflow.
+    : fixed_(budget ? std::optional(
+                          std::min(*budget, std::chrono::microseconds(std::chrono::hours(1))))
+                    : std::nullopt),
+      core_free_(core_free) {}
 
-using Clock = AdaptiveSpin::Clock;
-
-// Whether a core is free for a spin: the runnable threads (this one among them) are no more
-// than the cores. A platform that cannot tell counts as free.
-bool core_free() {
+bool AdaptiveSpin::machine_has_free_core() {
+  using Clock = AdaptiveSpin::Clock;
   static const platform::CpuLoadReader reader;
   static std::atomic<Clock::rep> next_sample{0};
   static std::atomic<bool> free{true};
@@ -30,19 +32,26 @@ bool core_free() {
           now + std::chrono::duration_cast<Clock::duration>(policy::kCpuLoadSampleEvery).count(),
           std::memory_order_relaxed)) {
     const std::optional<platform::CpuLoad> load = reader.read();
-    free.store(!load || load->runnable <= load->cores, std::memory_order_relaxed);
+    // A platform that cannot tell counts as free. With one core a spin would hold the core
+    // the peer needs.
+    free.store(!load || (load->cores >= 2 && load->runnable <= load->cores),
+               std::memory_order_relaxed);
   }
   return free.load(std::memory_order_relaxed);
 }
-
-}  // namespace
 
 std::chrono::microseconds AdaptiveSpin::budget_now() {
   if (fixed_) return *fixed_;
   std::array<std::uint32_t, kWindow> waits;
   for (std::size_t i = 0; i < kWindow; ++i) waits[i] = waits_us_[i].load(std::memory_order_relaxed);
-  const std::chrono::microseconds budget = learned_budget(waits);
-  return budget.count() > 0 && core_free() ? budget : std::chrono::microseconds(0);
+  std::chrono::microseconds budget = learned_budget(waits);
+  // A wait that slept is learned with its wake-up: where that alone is over the most, only a
+  // probe now and then finds out that the peer became quick.
+  if (budget.count() == 0 &&
+      idle_waits_.fetch_add(1, std::memory_order_relaxed) % kProbeEvery == kProbeEvery - 1) {
+    budget = policy::kSpinLearnedMin;
+  }
+  return budget.count() > 0 && core_free_() ? budget : std::chrono::microseconds(0);
 }
 
 std::chrono::microseconds AdaptiveSpin::learned_budget(

@@ -125,6 +125,9 @@ class Client::Impl final : public detail::EndpointHooks {
   void run_until(Done done, Clock::time_point until = kNever) {
     while (!done() && Clock::now() < until && endpoint_.run_round(/*may_block=*/true, until)) {
     }
+    // A blocking round leaves the rings awake; the caller's loop sleeps next, so the peers
+    // must ring for it (a non-blocking round ends by saying so).
+    if (driven_by_caller()) process();
   }
 
   int poll_fd() const { return endpoint_.poll_fd(); }
@@ -324,7 +327,7 @@ class Client::Impl final : public detail::EndpointHooks {
       // either side (the worker rings only a reader that said it may sleep).
       const auto began = std::chrono::steady_clock::now();
       const bool spins = channel && channel->socket().ring_live();
-      bool ring_ready = spins && answer_spin_.spin(began, [&] {
+      bool ring_ready = spins && answer_spin_.spin(began, answer_spin_.budget_now(), [&] {
         return channel->socket().ring_readable() || outcome.done.load(std::memory_order_acquire);
       });
       int polled = 0;

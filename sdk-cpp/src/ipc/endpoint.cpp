@@ -1,9 +1,11 @@
 // The I/O loop shared by Client and Worker (see endpoint.hpp).
 #include "endpoint.hpp"
 
-#include "inherited_control.hpp"
+#include <poll.h>
 
 #include <algorithm>
+
+#include "inherited_control.hpp"
 
 namespace fastmd::ipc::detail {
 
@@ -197,45 +199,70 @@ bool Endpoint::any_ring_readable() {
 }
 
 bool Endpoint::spin_for_input(Clock::time_point until, const std::function<bool()>& interrupted) {
-  // The rings sleep since the last round (run_round): awake while this spins, so that peers
-  // write without ringing.
+  // The rings sleep since the last round (run_round): returning false leaves them so.
+  if (Clock::now() >= until || !reads_any_channel()) return false;
+  const std::chrono::microseconds budget = spin_.budget_now();
+  if (budget.count() == 0) return false;
+  // Awake while this spins, so that peers write without ringing.
   wake_rings();
+  const int own_fd = poll_fd();  // -1 when the owner's loop keeps the set
+  bool fd_ready = false;
   unsigned turn = 0;
-  bool cut_short = false;
   const Clock::time_point began = Clock::now();
-  const bool found = spin_.spin(began, [&] {
-    if (any_ring_readable()) return true;
-    if (++turn % kTurnsPerPoll != 0) return false;
-    cut_short = Clock::now() >= until || interrupted();
-    return cut_short;
-  });
-  if (found && !cut_short) return true;
-  if (!found) unfinished_wait_ = began;
+  const bool found = spin_.spin(
+      began, budget, [&] { return fd_ready || any_ring_readable(); },
+      [&] {
+        if (++turn % kTurnsPerPoll != 0) return false;
+        // A frame on a socket (with fds, too large for the ring) makes poll_fd() readable.
+        if (own_fd >= 0) {
+          pollfd io{own_fd, POLLIN, 0};
+          fd_ready = ::poll(&io, 1, 0) > 0;
+          if (fd_ready) return false;  // ready() says so next
+        }
+        return Clock::now() >= until || interrupted();
+      });
+  if (found) {
+    unfinished_wait_.reset();
+    return true;
+  }
+  if (!unfinished_wait_) unfinished_wait_ = began;  // learned when the loop wakes a round
   // Back to the owner's loop, which sleeps: the peers ring for it from now on.
   return sleep_rings();
 }
 
+bool Endpoint::reads_any_channel() {
+  std::lock_guard lock(watch_mutex_);
+  return std::any_of(channels_.begin(), channels_.end(),
+                     [](const auto& channel) { return reads_ring_locked(*channel); });
+}
+
 int Endpoint::wait_for_events(int timeout_ms) {
-  if (timeout_ms != 0) {
+  if (timeout_ms == 0) {
+    const int ready = wait_once(0);
+    wake_rings();  // the owner's loop slept since the last round (run_round)
+    if (unfinished_wait_) {
+      spin_.slept(*unfinished_wait_);
+      unfinished_wait_.reset();
+    }
+    return ready;
+  }
+  // A blocking round of a caller-driven owner (a blocking call) is a wait of its own.
+  unfinished_wait_.reset();
+  const Clock::time_point began = Clock::now();
+  // A round that reads no channel (each one lent to a synchronous call, or none yet) has
+  // nothing to spin for: its spin would only take a core from the threads that do.
+  if (reads_any_channel()) {
     unsigned turn = 0;
     int ready = 0;
-    const Clock::time_point began = Clock::now();
-    const bool found = spin_.spin(began, [&] {
+    const bool found = spin_.spin(began, spin_.budget_now(), [&] {
       return any_ring_readable() || (turn++ % kTurnsPerPoll == 0 && (ready = wait_once(0)) != 0);
     });
     if (found) return ready;
-    if (sleep_rings()) timeout_ms = 0;  // frames came between the round and now
-    ready = wait_once(timeout_ms);
-    wake_rings();
-    spin_.slept(began);
-    return ready;
   }
-  const int ready = wait_once(0);
-  wake_rings();  // the owner's loop slept since the last round (run_round)
-  if (unfinished_wait_) {
-    spin_.slept(*unfinished_wait_);
-    unfinished_wait_.reset();
-  }
+  if (sleep_rings()) timeout_ms = 0;  // frames came between the round and now
+  const int ready = wait_once(timeout_ms);
+  wake_rings();
+  spin_.slept(began);
   return ready;
 }
 

@@ -243,6 +243,8 @@ class Endpoint {
   void change_watch_locked(DirectChannel& channel, bool input, bool output);
   // Whether a frame waits in the ring of a channel the rounds read.
   bool any_ring_readable();
+  // Whether the rounds read any channel (not every one lent or paused).
+  bool reads_any_channel();
   // Waits (spinning first when configured) and fills ready_; the number of events, or -1.
   int wait_for_events(int timeout_ms);
   int wait_once(int timeout_ms);

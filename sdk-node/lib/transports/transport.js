@@ -14,7 +14,7 @@ const { fastmdError } = require('../errors');
  * @property {number} [workers]         how many worker processes to spawn (legacy; default 1)
  * @property {number} [timeoutMs]       default deadline of each call; also bounds the fast handshake
  * @property {number} [handshakeTimeoutMs] how long the fast handshake may take (default: timeoutMs, else 2000)
- * @property {number} [spinUs]          fast: after sending, poll the channel this many µs for the answer (default 0)
+ * @property {number} [spinUs]          fast: poll shared memory up to this many µs for answers before the loop sleeps (unset: adaptive; 0: never)
  */
 
 /**

@@ -73,8 +73,9 @@ inline constexpr std::chrono::microseconds kSpinLearnedMin{10};
 /// default spin of this process within a millisecond.
 inline constexpr std::chrono::milliseconds kCpuLoadSampleEvery{1};
 
-/// Node's spinUs: once spins have held the event loop this long without a turn of the loop,
-/// calls wait in the loop instead, so timers and other I/O still run.
+/// Node's spin before its event loop sleeps (any spinUs, the default too): answers found one
+/// after another hold the loop at most this long per turn, then it runs its timers and other
+/// I/O.
 inline constexpr std::chrono::milliseconds kSpinHoldMax{10};
 
 /// Bytes of the ring each side of a direct channel writes its small frames into (PROTOCOL.md

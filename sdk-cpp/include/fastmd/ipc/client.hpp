@@ -178,17 +178,20 @@ class Client {
   /// completed calls' callbacks run on the calling thread before it returns.
   void process();
 
-  /// ClientDrive::caller only, when the caller's loop is about to sleep with calls in flight:
-  /// waits for their answers in memory (the rings of their channels) instead, as long as
-  /// spin_budget allows (by default only while a core is free and answers come quickly), at
-  /// most until `until`, and only while `interrupted()`, asked every few polls, says the
-  /// loop has nothing else to do. Runs process() when answers came and returns true: the
-  /// caller may wait again. false: nothing came, and the workers now ring poll_fd() for the
-  /// loop as usual.
+  /// ClientDrive::caller only, when the caller's loop is about to sleep with calls in flight
+  /// (after process()): waits for their answers in memory (the rings of their channels, and
+  /// poll_fd() every few polls) instead, as long as spin_budget allows (by default only while
+  /// a core is free and answers come quickly), at most until `until`, and only while
+  /// `interrupted()`, asked every few polls, says the loop has nothing else to do. Runs
+  /// process() when answers came and returns true: the caller may wait again, within its
+  /// own bound on how long it keeps its loop from other work. false: nothing came, and the
+  /// workers now ring poll_fd() for the loop as usual.
   ///
   ///     // before the loop sleeps (libuv: a uv_prepare handle), nothing else ready
-  ///     while (client->in_flight() > 0 &&
-  ///            client->spin_for_answers(next_timer, [&] { return loop_has_io(); })) {
+  ///     const auto hold = now() + 10ms;   // the loop's other work waits at most this long
+  ///     while (client->in_flight() > 0 && now() < hold &&
+  ///            client->spin_for_answers(std::min(next_timer, hold), [&] { return loop_has_io();
+  ///            })) {
   ///     }
   bool spin_for_answers(std::chrono::steady_clock::time_point until,
                         const std::function<bool()>& interrupted);

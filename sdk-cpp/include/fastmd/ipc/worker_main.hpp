@@ -8,7 +8,9 @@
 //   --socket PATH           the daemon's socket (default: $FASTMD_IPC_SOCKET, then the default)
 //   --name NAME             a label for the daemon's logs and status (default: the program name)
 //   --concurrency N         handler threads: calls run at once (1 .. 1024, default 1)
-//   --spin-us N             fast path: poll channels this long before sleeping (default 0)
+//   --spin-us N             fast path: poll channels up to this long before sleeping (0:
+//                           never; default: adaptive, WorkerOptions::spin_budget)
+//   --ring-kib N            fast path: KiB of this worker's ring per client (0: socket frames)
 //   --wait-for-daemon[=S]   no daemon yet: retry with backoff for S seconds (no value: until
 //                           it comes; 0: fail at once). Default: wait under systemd
 //                           (INVOCATION_ID set), else fail at once with DAEMON_UNREACHABLE
