@@ -3,14 +3,16 @@
 // bytes (or COUNT messages through callMany with --many) from Node over one transport, after
 // a warm-up, so the counts of two runs with different COUNTs differ by the calls alone.
 //
-//   node bench/node/probe-client.js legacy|fast|fast-spin|fast-client-spin SIZE COUNT [--many] [--bin-dir DIR]
+//   node bench/node/probe-client.js legacy|fast|fast-nospin|fast-spin|fast-client-spin SIZE COUNT [--many] [--bin-dir DIR]
 //
-// fast-spin: the worker (--spin-us 200) and the client (spinUs 200) poll; fast-client-spin:
-// only the client does.
+// The fast transports are transports.js's (FAST_TRANSPORTS): fast the defaults (adaptive spin
+// on both sides), fast-nospin neither spinning, fast-spin both polling 200 µs every wait,
+// fast-client-spin only the client.
 
 const path = require('node:path');
 const { PrivateDaemon, stopChildren, waitForWorkers } = require('./daemon');
 const { parseStepArgs } = require('./step-args');
+const { FAST_TRANSPORTS } = require('./transports');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ipc = require(path.join(ROOT, 'sdk-node'));
@@ -28,7 +30,8 @@ async function load(client, size, count, many) {
 async function main() {
   const args = parseStepArgs(process.argv.slice(2), __filename, {
     about: 'The load bench/probe counts: COUNT calls of echo with SIZE bytes (or COUNT messages through\n' +
-      'callMany) from Node over TRANSPORT (legacy, fast, fast-spin, fast-client-spin), after a warm-up.',
+      'callMany) from Node over TRANSPORT (legacy, fast, fast-nospin, fast-spin, fast-client-spin),\n' +
+      'after a warm-up.',
     takes: ['many', 'binDir'],
     positional: ['TRANSPORT', 'SIZE', 'COUNT'],
   });
@@ -41,10 +44,15 @@ async function main() {
     await client.close();
     return;
   }
+  const setting = FAST_TRANSPORTS.find(([name]) => name === transport);
+  if (!setting) {
+    process.stderr.write(`probe-client: unknown transport '${transport}' (see --help)\n`);
+    process.exit(2);
+  }
+  const [, workerArgs, spinUs] = setting;
   const daemon = await PrivateDaemon.start(binDir);
-  const workers = daemon.startWorkers(1, transport === 'fast-spin' ? ['--spin-us', '200'] : []);
+  const workers = daemon.startWorkers(1, workerArgs);
   try {
-    const spinUs = transport === 'fast-spin' || transport === 'fast-client-spin' ? 200 : 0;
     const client = await ipc.connect({ transport: 'fast', socket: daemon.socket, spinUs });
     await waitForWorkers(client, 1);
     await load(client, size, 200, many);

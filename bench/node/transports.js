@@ -1,7 +1,8 @@
 'use strict';
 // bench/node/transports.js — the Node client's side: @fastmd/ipc over the legacy NDJSON
-// transport and the fast transport (a private fastmd-ipcd, fastmd-worker-md; without spin,
-// with both sides spinning, and with only the client spinning), the Markdown corpus over
+// transport and the fast transport (a private fastmd-ipcd, fastmd-worker-md; at the defaults,
+// with adaptive spin on both sides; with no spin; with both sides spinning 200 µs every wait,
+// and with only the client spinning), the Markdown corpus over
 // each (1 and 2 workers; legacy and fast also scaled to 1…N workers, N = --max-workers, by
 // default the machine's cores), and markdown-it in process.
 // Prints one JSON row per line on stdout (the shape of bench/results/latest.json); progress on
@@ -24,11 +25,13 @@ let ipc = null;
 const SIZES = [64, 1024, 64 * 1024, 1024 * 1024, 10 * 1024 * 1024];
 const BATCH = 4096;
 const SPIN_US = 200;
-// The fast transports: name, fastmd-worker-md's arguments, the client's spinUs.
+// The fast transports: name, fastmd-worker-md's arguments, the client's spinUs (undefined:
+// the default).
 const FAST_TRANSPORTS = [
-  ['fast', [], 0],
+  ['fast', [], undefined], // the defaults: both sides spin as they learn (adaptive)
+  ['fast-nospin', ['--spin-us', '0'], 0], // neither side spins
   ['fast-spin', ['--spin-us', String(SPIN_US)], SPIN_US], // both sides poll before sleeping
-  ['fast-client-spin', [], SPIN_US], // only the Node client polls; the worker sleeps
+  ['fast-client-spin', ['--spin-us', '0'], SPIN_US], // only the Node client polls; the worker sleeps
 ];
 
 // The transports whose corpus rows scale to every core; the spinning ones keep 1 and 2 workers.
@@ -121,7 +124,7 @@ async function withFastClient(daemon, workers, args, spinUs, use) {
 async function fastEchoRows(binDir, quick) {
   const daemon = await PrivateDaemon.start(binDir);
   try {
-    await withFastClient(daemon, 1, [], 0, (client, pids) => {
+    await withFastClient(daemon, 1, [], undefined, (client, pids) => {
       progress(`node fast: the client's platform layer is ${client.transportInfo.platform?.name}`);
       return transportRows(client, 'fast', pids, quick);
     });
@@ -182,4 +185,4 @@ if (require.main === module) {
   });
 }
 
-module.exports = { latencySeries, roundTrips, textPayload };
+module.exports = { FAST_TRANSPORTS, latencySeries, roundTrips, textPayload };

@@ -106,13 +106,29 @@ TEST_CASE(
     seen.insert(client + " " + row["transport"].GetString() + " " +
                 (row.HasMember("method") ? row["method"].GetString() : ""));
   }
-  for (const char* expected :
-       {"cpp floor-memcpy ", "cpp floor-socketpair pingpong", "cpp floor-shm-spin pingpong",
-        "cpp legacy echo", "cpp inline echo", "cpp fast echo", "cpp fast-spin echo", "cpp daemon ",
-        "node legacy echo", "node fast echo", "node fast-spin echo", "node legacy transform",
-        "node fast transform", "node markdown-it transform", "node fast connect",
-        "cpp md4c transform", "node marked transform", "node markdown-wasm transform",
-        "node piscina-wasm transform"}) {
+  for (const char* expected : {"cpp floor-memcpy ",
+                               "cpp floor-socketpair pingpong",
+                               "cpp floor-shm-spin pingpong",
+                               "cpp legacy echo",
+                               "cpp inline echo",
+                               "cpp fast echo",
+                               "cpp fast-nospin echo",
+                               "cpp fast-spin echo",
+                               "cpp daemon ",
+                               "node legacy echo",
+                               "node fast echo",
+                               "node fast-nospin echo",
+                               "node fast-spin echo",
+                               "node fast+hog echo",
+                               "node fast-nospin+hog echo",
+                               "node legacy transform",
+                               "node fast transform",
+                               "node markdown-it transform",
+                               "node fast connect",
+                               "cpp md4c transform",
+                               "node marked transform",
+                               "node markdown-wasm transform",
+                               "node piscina-wasm transform"}) {
     INFO("row " << expected);
     CHECK(seen.count(expected) == 1);
   }
