@@ -55,17 +55,18 @@ async function main() {
     takes: ['quick', 'binDir', 'sdk'],
   });
   const ipc = require(sdk);
-  const rounds = quick ? 1 : 3;
+  const rounds = quick ? 1 : 5;
   const seconds = quick ? 0.3 : 2;
-  const daemon = await PrivateDaemon.start(binDir);
   const setups = [];
   let hog = [];
   try {
+    // A daemon each: a client is introduced to every worker of its daemon.
     for (const [transport, args, spinUs] of SETTINGS) {
-      const workers = daemon.startWorkers(1, args);
-      const client = await ipc.connect({ transport: 'fast', socket: daemon.socket, spinUs });
-      setups.push({ transport, workers, client });
-      await waitForWorkers(client, 1);
+      const setup = { transport, daemon: await PrivateDaemon.start(binDir), workers: [], client: null };
+      setups.push(setup);
+      setup.workers = setup.daemon.startWorkers(1, args);
+      setup.client = await ipc.connect({ transport: 'fast', socket: setup.daemon.socket, spinUs });
+      await waitForWorkers(setup.client, 1);
     }
     hog = startHog(os.cpus().length);
     await sleep(200);  // every hog process running
@@ -101,11 +102,11 @@ async function main() {
     }
   } finally {
     await stopChildren(hog);
-    for (const { client, workers } of setups) {
-      await client.close();
+    for (const { client, workers, daemon } of setups) {
+      await client?.close();
       await stopChildren(workers);
+      await daemon.stop();
     }
-    await daemon.stop();
   }
 }
 

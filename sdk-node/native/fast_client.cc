@@ -344,6 +344,7 @@ void FastClient::spin_before_sleep() {
     pollfd io{loop_fd, POLLIN, 0};
     return ::poll(&io, 1, 0) > 0;
   };
+  bool awake = false;  // the last wait found answers: the rings stay awake for the next
   for (unsigned batch = 0; client_ && !requests_.empty(); ++batch) {
     if (batch > 0 && (now() >= hold_until || (batch % kBatchesPerLook == 0 && loop_has_io()))) {
       break;
@@ -358,10 +359,22 @@ void FastClient::spin_before_sleep() {
     if (timeout_ms > 0) until = std::min(until, now() + std::chrono::milliseconds(timeout_ms));
     Napi::HandleScope scope(env_);  // per batch: its results are the promises' from here on
     try {
-      if (!client_->spin_for_answers(until, loop_has_io)) break;
+      awake = client_->spin_for_answers(until, loop_has_io);
+      if (!awake) break;
       report();  // JS runs, its microtasks too: it may start the next call, awaited in turn
     } catch (const Napi::Error&) {
       close_all();  // as in run_from_loop
+      return;
+    }
+  }
+  // Stopped right after answers: the rings sleep again before the loop does.
+  if (awake && client_) {
+    Napi::HandleScope scope(env_);
+    try {
+      client_->end_spin();
+      report();
+    } catch (const Napi::Error&) {
+      close_all();
       return;
     }
   }

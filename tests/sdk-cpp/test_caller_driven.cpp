@@ -156,6 +156,18 @@ TEST_CASE(
     CHECK((*outcome)->text() == "ping");
     CHECK(ran_on == caller);
   }
+  // It stopped right after answers, so the worker does not ring yet; after end_spin() it
+  // rings the loop, sleeping on poll_fd() alone, for an answer written into the ring.
+  std::optional<CallResult> slow;
+  client->call_async("sleep", fastmd::proto::as_bytes("200"),
+                     [&](CallResult result) { slow.emplace(std::move(result)); });
+  client->end_spin();
+  pollfd io{client->poll_fd(), POLLIN, 0};
+  REQUIRE(::poll(&io, 1, 10'000) == 1);
+  REQUIRE(run_loop(
+      *client, [&] { return slow.has_value(); }, 10s));
+  REQUIRE(slow->ok());
+  CHECK((*slow)->text() == "200");
 }
 
 TEST_CASE(

@@ -133,10 +133,17 @@ class Client::Impl final : public detail::EndpointHooks {
   int poll_fd() const { return endpoint_.poll_fd(); }
   void process() { endpoint_.run_round(/*may_block=*/false); }
   bool spin_for_answers(Clock::time_point until, const std::function<bool()>& interrupted) {
-    if (!driven_by_caller() || in_flight() == 0) return false;
-    if (!endpoint_.spin_for_input(until, interrupted)) return false;
-    process();
+    if (!driven_by_caller()) return false;
+    const bool came =
+        in_flight() > 0 ? endpoint_.spin_for_input(until, interrupted) : endpoint_.rest_rings();
+    if (!came) return false;
+    // The rings stay awake while the callbacks start the next calls: their answers then come
+    // without a doorbell (one sendmsg for the worker, a poll and a recvmsg here, per call).
+    endpoint_.run_round(/*may_block=*/false, kNever, /*spin_next=*/true);
     return true;
+  }
+  void end_spin() {
+    if (driven_by_caller() && endpoint_.rest_rings()) process();
   }
   Clock::time_point next_wakeup() { return endpoint_.next_wakeup(); }
 
@@ -944,6 +951,10 @@ void Client::process() {
 bool Client::spin_for_answers(std::chrono::steady_clock::time_point until,
                               const std::function<bool()>& interrupted) {
   return impl_->spin_for_answers(until, interrupted);
+}
+
+void Client::end_spin() {
+  impl_->end_spin();
 }
 
 std::chrono::steady_clock::time_point Client::next_wakeup() {

@@ -119,8 +119,11 @@ class Endpoint {
   /// timer or reconnection, and `until`; not at all unless `may_block`), reads every ready
   /// channel and the control connection, hands what arrived to the hooks, flushes write
   /// backlogs. One thread at a time (the owner passes the turn with a happens-before, e.g. a
-  /// mutex). false once stop was requested.
-  bool run_round(bool may_block, Clock::time_point until = Clock::time_point::max());
+  /// mutex). false once stop was requested. A round that may not block ends with the rings
+  /// asleep, for the owner's loop, unless `spin_next`: the owner spins at once
+  /// (spin_for_input), so peers may write without ringing.
+  bool run_round(bool may_block, Clock::time_point until = Clock::time_point::max(),
+                 bool spin_next = false);
 
   /// For an owner whose event loop is about to sleep (it runs the rounds, without blocking):
   /// waits for frames in the rings' memory instead, as long as the spin allows and at most
@@ -128,6 +131,9 @@ class Endpoint {
   /// true when frames came (run a round now); false: the rings sleep again, so peers ring
   /// for the loop. The thread running the rounds.
   bool spin_for_input(Clock::time_point until, const std::function<bool()>& interrupted);
+  /// For the same owner, not spinning again after all: the rings sleep (if a round left them
+  /// awake for a spin). true when frames came meanwhile (run a round now).
+  bool rest_rings();
 
   /// For an owner that runs the rounds from its own event loop: readable whenever a round has
   /// something to do (PollSet::fd(): every fd the rounds watch, and wake()). -1 when the poller

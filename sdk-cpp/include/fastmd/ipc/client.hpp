@@ -180,21 +180,29 @@ class Client {
 
   /// ClientDrive::caller only, when the caller's loop is about to sleep with calls in flight
   /// (after process()): waits for their answers in memory (the rings of their channels, and
-  /// poll_fd() every few polls) instead, as long as spin_budget allows (by default only while
-  /// a core is free and answers come quickly), at most until `until`, and only while
-  /// `interrupted()`, asked every few polls, says the loop has nothing else to do. Runs
-  /// process() when answers came and returns true: the caller may wait again, within its
-  /// own bound on how long it keeps its loop from other work. false: nothing came, and the
-  /// workers now ring poll_fd() for the loop as usual.
+  /// poll_fd() every few µs) instead, as long as spin_budget allows (by default only while a
+  /// core is free and answers come quickly), at most until `until`, and only while
+  /// `interrupted()`, asked every few µs, says the loop has nothing else to do. true: answers
+  /// came and their callbacks ran, and the workers do not ring while the caller goes on
+  /// (its callbacks may start the next calls), so before its loop sleeps it calls this again
+  /// or end_spin(). false: nothing came, and the workers ring poll_fd() for the loop again.
   ///
   ///     // before the loop sleeps (libuv: a uv_prepare handle), nothing else ready
-  ///     const auto hold = now() + 10ms;   // the loop's other work waits at most this long
-  ///     while (client->in_flight() > 0 && now() < hold &&
-  ///            client->spin_for_answers(std::min(next_timer, hold), [&] { return loop_has_io();
-  ///            })) {
+  ///     const auto hold = now() + 10ms;  // the loop's other work waits at most this long
+  ///     const auto has_io = [&] { return loop_has_io(); };
+  ///     bool awake = false;  // the last wait found answers
+  ///     while (client->in_flight() > 0 && now() < hold) {
+  ///       awake = client->spin_for_answers(std::min(next_timer, hold), has_io);
+  ///       if (!awake) break;
   ///     }
+  ///     if (awake) client->end_spin();
   bool spin_for_answers(std::chrono::steady_clock::time_point until,
                         const std::function<bool()>& interrupted);
+
+  /// ClientDrive::caller only: after spin_for_answers() returned true, the caller's loop
+  /// sleeps without spinning again: the workers ring poll_fd() for it again, and answers that
+  /// came meanwhile are read now (their callbacks run). No syscall when none came.
+  void end_spin();
 
   /// ClientDrive::caller only: when process() must run even if poll_fd() stays quiet (a call's
   /// deadline, a reconnection); time_point::max() for never.
