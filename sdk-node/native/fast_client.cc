@@ -316,19 +316,22 @@ std::shared_ptr<HeldResultBudget> FastClient::budget_for(
 
 // ---- the loop ----------------------------------------------------------------------------
 
-void FastClient::run_from_loop() {
-  if (!client_) return;
+bool FastClient::step_and_report(void (ipc::Client::*step)()) {
   Napi::HandleScope scope(env_);
   try {
-    client_->process();
+    ((*client_).*step)();
     report();
+    return true;
   } catch (const Napi::Error&) {
     // Building a value failed while Node tears the environment down (FreeEnvironment runs
     // the loop once more, when JS can no longer run): nothing is left to report to.
     close_all();
-    return;
+    return false;
   }
-  rearm();
+}
+
+void FastClient::run_from_loop() {
+  if (client_ && step_and_report(&ipc::Client::process)) rearm();
 }
 
 void FastClient::spin_before_sleep() {
@@ -363,21 +366,12 @@ void FastClient::spin_before_sleep() {
       if (!awake) break;
       report();  // JS runs, its microtasks too: it may start the next call, awaited in turn
     } catch (const Napi::Error&) {
-      close_all();  // as in run_from_loop
+      close_all();  // as in step_and_report
       return;
     }
   }
   // Stopped right after answers: the rings sleep again before the loop does.
-  if (awake && client_) {
-    Napi::HandleScope scope(env_);
-    try {
-      client_->end_spin();
-      report();
-    } catch (const Napi::Error&) {
-      close_all();
-      return;
-    }
-  }
+  if (awake && client_ && !step_and_report(&ipc::Client::end_spin)) return;
   rearm();
 }
 

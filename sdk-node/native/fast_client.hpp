@@ -83,6 +83,9 @@ class FastClient : public Napi::ObjectWrap<FastClient> {
   proto::Result<Napi::Value> result_of(ipc::detail::Answer& answer, ResultKind kind);
   std::shared_ptr<HeldResultBudget> budget_for(const std::shared_ptr<ipc::detail::PeerSegment>&);
 
+  // Runs `step` of the core (process, end_spin), then reports the outcomes it produced;
+  // false when the client closed because Node tears the environment down.
+  bool step_and_report(void (ipc::Client::*step)());
   // Runs the client's due I/O and timers, then reports outcomes (from a libuv callback).
   void run_from_loop();
   // The loop is about to sleep: while calls are in flight and the loop has nothing else to
