@@ -245,6 +245,23 @@ TEST_CASE("a sleeping reader is rung once per sleep, and an awake one never", "[
   CHECK(read_all(pair.b) == std::vector<std::uint64_t>{5});
 }
 
+TEST_CASE("a doorbell read by another thread leaves the sleeper rung again for later frames",
+          "[transport][ring]") {
+  // A synchronous caller sleeps on a channel it borrowed, polling its socket; the client's I/O
+  // thread, whose poll had reported the socket just before, reads the doorbell and the frame
+  // that came with it. The caller still sleeps: the next frames must ring for it, or they wait
+  // in the ring for good (a hang seen once in 20 runs of the client's threaded test).
+  RingedPair pair;
+  const RingSleep caller(pair.b);
+  REQUIRE(pair.a.send(request(1)));
+  REQUIRE(queued_bytes(pair.b) > 0);
+  CHECK(read_all(pair.b) == std::vector<std::uint64_t>{1});  // the I/O thread's read
+  CHECK(queued_bytes(pair.b) == 0);
+  REQUIRE(pair.a.send(request(2)));
+  CHECK(queued_bytes(pair.b) > 0);
+  CHECK(read_all(pair.b) == std::vector<std::uint64_t>{2});
+}
+
 TEST_CASE("a ring file that is not a ring ends the channel with SHM_BAD_RING or SHM_BAD_FD",
           "[transport][ring][hostile]") {
   SECTION("a header of another layout") {

@@ -47,10 +47,20 @@ FramedSocket::FramedSocket(platform::UniqueFd socket, proto::DecodeLimits limits
 proto::Result<bool> FramedSocket::receive() {
   auto open = receive_from_socket();
   if (!open) return open;
+  // A doorbell these reads took may have been rung for other threads, asleep on the ring and
+  // polling the socket, which is quiet again: a new episode makes the peer ring for them
+  // again, for what it publishes after the take below.
+  renew_ring_sleep();
   // The ring is taken after the socket's reads: what a doorbell or an EOF read now follows was
   // published before it, and is read with it.
   if (auto taken = take_ring(); !taken) return taken.error();
   return open;
+}
+
+void FramedSocket::renew_ring_sleep() {
+  if (!ring_) return;
+  std::lock_guard lock(ring_sleep_mutex_);
+  if (ring_sleepers_ > 0) ring_->sleep();
 }
 
 proto::Result<bool> FramedSocket::receive_from_socket() {

@@ -70,7 +70,8 @@ class FramedSocket;
 /// its end says that the thread woke and will read. Several threads may sleep on one channel
 /// (the rounds, and threads that borrowed it): the peer is told that this side reads again
 /// only when the last one woke, and each earlier one's end starts a new episode, so the peer
-/// rings again for those still asleep. Does nothing on a channel that offered no ring.
+/// rings again for those still asleep; so does every read of the socket while some sleep (it
+/// may have taken their doorbell). Does nothing on a channel that offered no ring.
 class RingSleep {
  public:
   RingSleep() = default;
@@ -192,6 +193,9 @@ class FramedSocket {
   };
 
   proto::Result<bool> receive_from_socket();
+  // After a read of the socket: a new sleep episode for the threads still asleep on the ring
+  // (the read may have taken the doorbell that was to wake them).
+  void renew_ring_sleep();
   proto::Status write_or_queue(std::span<iovec> parts, std::span<const int> fds);
   // Rings the peer's doorbell when its sleep episode asks for it (write lock held).
   proto::Status ring_doorbell_if_due();
