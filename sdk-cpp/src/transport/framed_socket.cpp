@@ -45,12 +45,14 @@ FramedSocket::FramedSocket(platform::UniqueFd socket, proto::DecodeLimits limits
 }
 
 proto::Result<bool> FramedSocket::receive() {
+  const std::uint64_t before = received_;
   auto open = receive_from_socket();
   if (!open) return open;
   // A doorbell these reads took may have been rung for other threads, asleep on the ring and
   // polling the socket, which is quiet again: a new episode makes the peer ring for them
-  // again, for what it publishes after the take below.
-  renew_ring_sleep();
+  // again, for what it publishes after the take below. (A read that took nothing took no
+  // doorbell: renewing then would only cost the peer a doorbell.)
+  if (received_ != before) renew_ring_sleep();
   // The ring is taken after the socket's reads: what a doorbell or an EOF read now follows was
   // published before it, and is read with it.
   if (auto taken = take_ring(); !taken) return taken.error();

@@ -1,9 +1,10 @@
 // framed_socket.hpp — one stream socket carrying PROTOCOL.md §1 frames, with the fds that
 // travel beside them. The control connection and every direct channel are one of these.
-// Reads belong to one thread (the owner's I/O loop). Writes may come from any thread and
-// never block: a frame goes straight to the socket when it can, and what does not fit is
-// queued (copied) and flushed by the I/O loop when the socket is writable again. So no two
-// peers can deadlock each other by both writing to full sockets.
+// Reads are one thread's at a time: the owner's I/O loop, or for a direct channel whoever holds
+// its read lock (a thread that borrowed it too, Endpoint::lend). Writes may come from any thread
+// and never block: a frame goes straight to the socket when it can, and what does not fit is queued
+// (copied) and flushed by the I/O loop when the socket is writable again. So no two peers can
+// deadlock each other by both writing to full sockets.
 //
 // Fds are accounted per frame (PROTOCOL.md §1): the fds of one recvmsg belong to a frame whose
 // first byte came with that read (one read can return frame N's last bytes with frame N+1's
