@@ -3,7 +3,10 @@
 // (process.resourceUsage) and of a worker (/proc/<pid>/stat), a series measured with both, and
 // the row output of the Node benchmarks: one JSON object per line on stdout, progress on stderr.
 
+const { spawn } = require('node:child_process');
 const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 
 /** Nearest-rank p50/p99/p99.9 in µs of samples in ns (sorted in place). */
 function percentiles(samplesNs) {
@@ -68,6 +71,44 @@ function costs(m, requests) {
   };
 }
 
+// How long perf stat takes to attach to running processes, at most (measured: under 100 ms).
+const PERF_ATTACH_MS = 300;
+
+/**
+ * Counts the system calls that the processes `pids` (every thread they have now) make while
+ * `body` runs, with `perf stat -e raw_syscalls:sys_enter` (Debian's linux-perf). Resolves to
+ * { syscalls } or to { missing: why } where perf cannot count. The count runs from
+ * PERF_ATTACH_MS before `body` to just after it, so the idle processes' few calls of that
+ * margin count too: an upper bound.
+ */
+async function countSyscalls(pids, body) {
+  const out = path.join(os.tmpdir(), `fastmd-syscalls-${process.pid}-${Date.now()}.csv`);
+  const perf = spawn('perf', ['stat', '-x,', '-e', 'raw_syscalls:sys_enter', '-p', pids.join(','), '-o', out],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  perf.stderr.on('data', (chunk) => { stderr += chunk; });
+  const exited = new Promise((resolve) => {
+    perf.on('error', (error) => resolve(`perf could not start (${error.code}; Debian's linux-perf has it)`));
+    perf.on('exit', (code, signal) => resolve(signal === 'SIGINT' || code === 0 ? null : `perf stat failed: ${stderr.trim()}`));
+  });
+  const early = await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, PERF_ATTACH_MS, undefined))]);
+  if (early !== undefined) return { missing: early ?? 'perf stat ended before the series' };
+  try {
+    await body();
+  } finally {
+    perf.kill('SIGINT');
+  }
+  const failed = await exited;
+  try {
+    if (failed) return { missing: failed };
+    const line = fs.readFileSync(out, 'utf8').split('\n').find((l) => l.includes('raw_syscalls:sys_enter'));
+    const count = Number(line?.split(',')[0]);
+    return Number.isFinite(count) ? { syscalls: count } : { missing: `perf counted no syscalls here: ${line?.trim()}` };
+  } finally {
+    fs.rmSync(out, { force: true });
+  }
+}
+
 function emit(row) {
   process.stdout.write(`${JSON.stringify(row)}\n`);
 }
@@ -76,4 +117,4 @@ function progress(line) {
   process.stderr.write(`${line}\n`);
 }
 
-module.exports = { percentiles, Usage, selfUsage, processUsage, measure, costs, emit, progress };
+module.exports = { percentiles, Usage, selfUsage, processUsage, measure, costs, countSyscalls, emit, progress };

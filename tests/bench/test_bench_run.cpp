@@ -83,8 +83,9 @@ TEST_CASE(
   REQUIRE(doc["rows"].IsArray());
   REQUIRE(doc["rows"].Size() > 0);
 
-  const std::set<std::string> numeric = {"payload_bytes", "p50_us",   "p99_us",        "p999_us",
-                                         "msgs_per_s",    "gb_per_s", "cpu_us_per_req"};
+  const std::set<std::string> numeric = {"payload_bytes",  "p50_us",          "p99_us",
+                                         "p999_us",        "msgs_per_s",      "gb_per_s",
+                                         "cpu_us_per_req", "syscalls_per_msg"};
   std::set<std::string> seen;  // "client transport method"
   for (const auto& row : doc["rows"].GetArray()) {
     REQUIRE(row.IsObject());
