@@ -229,6 +229,11 @@ TEST_CASE("a cancelled call completes with CANCELLED and the worker skips it") {
   cluster.start_worker("worker", 1);
   auto client = cluster.client();
   REQUIRE(client->wait_for_workers(1, kWorkerWait));
+  // A channel's first calls may go by the socket until its rings are live, and the two paths
+  // are not ordered with each other (PROTOCOL.md §5.5): the 5 s call could reach the worker
+  // first and take its only handler thread (1 run in ~150 under load did). One answered call
+  // makes the rings live, so that the calls below reach the worker in the order they are sent.
+  REQUIRE(client->call("echo", text("rings")).ok());
 
   // The only handler thread is busy, so the next call waits in the worker's queue.
   auto busy = client->call_async("sleep", text("300"));
