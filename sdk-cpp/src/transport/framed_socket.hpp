@@ -71,8 +71,9 @@ class FramedSocket;
 /// its end says that the thread woke and will read. Several threads may sleep on one channel
 /// (the rounds, and threads that borrowed it): the peer is told that this side reads again
 /// only when the last one woke, and each earlier one's end starts a new episode, so the peer
-/// rings again for those still asleep; so does every read of the socket while some sleep (it
-/// may have taken their doorbell). Does nothing on a channel that offered no ring.
+/// rings again for those still asleep; so does every read that takes bytes from the socket
+/// while some sleep (it may have taken their doorbell). Does nothing on a channel that offered
+/// no ring.
 class RingSleep {
  public:
   RingSleep() = default;
