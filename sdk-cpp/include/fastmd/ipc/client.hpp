@@ -182,10 +182,12 @@ class Client {
   /// (after process()): waits for their answers in memory (the rings of their channels, and
   /// poll_fd() every few µs) instead, as long as spin_budget allows (by default only while a
   /// core is free and answers come quickly), at most until `until`, and only while
-  /// `interrupted()`, asked every few µs, says the loop has nothing else to do. true: answers
-  /// came and their callbacks ran, and the workers do not ring while the caller goes on
-  /// (its callbacks may start the next calls), so before its loop sleeps it calls this again
-  /// or end_spin(). false: nothing came, and the workers ring poll_fd() for the loop again.
+  /// `interrupted()`, asked every few µs, says the loop has nothing else to do. true: input
+  /// came and was handled: answers, whose callbacks ran, or now and then only a doorbell a
+  /// worker rang before an earlier round read its answer; and the workers do not ring while the
+  /// caller goes on (its callbacks may start the next calls), so before its loop sleeps it calls
+  /// this again or end_spin(). false: nothing came, and the workers ring poll_fd() for the loop
+  /// again.
   ///
   ///     // before the loop sleeps (libuv: a uv_prepare handle), nothing else ready
   ///     const auto hold = now() + 10ms;  // the loop's other work waits at most this long
