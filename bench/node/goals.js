@@ -1,5 +1,5 @@
 'use strict';
-// bench/node/goals.js — the goals of issues 7 and 13, evaluated on one run's rows: each as the
+// bench/node/goals.js — the goals of issues 7, 13 and 15, evaluated on one run's rows: each as the
 // measured ratio (to legacy NDJSON, a floor or a peer in the same run, Node client unless
 // said), the target, and whether it is met. Issue 7: a goal whose rows are missing says so
 // instead of guessing. Issue 13: a goal this benchmark has no row for yet (the rings' own
@@ -191,10 +191,35 @@ function evaluateRingGoals(rows) {
   return goals;
 }
 
+/**
+ * Issue 15 (large payloads from Node at memory speed): the Node client's 1 and 10 MiB echoes,
+ * strings and Buffers, against the C++ client's rows of the same run, and the spec's absolutes
+ * at p99. Client CPU is the client process's alone (the worker's is the same on both sides).
+ */
+function evaluateLargeGoals(rows) {
+  const find = finder(rows);
+  const goals = [];
+  for (const bytes of [MiB, 10 * MiB]) {
+    const size = `${bytes / MiB} MiB`;
+    const cpp = find({ client: 'cpp', transport: 'fast', method: 'echo', payload_bytes: bytes });
+    for (const kind of ['string', 'buffer']) {
+      const node = find({ client: 'node', transport: 'fast', method: 'echo', payload_bytes: bytes, payload_kind: kind });
+      const what = `${size} ${kind === 'buffer' ? 'Buffer' : 'string'}`;
+      goals.push(ratioGoal(`${what} round trip p50, Node / C++`, node, cpp, 'p50_us', 1.5));
+      if (bytes === MiB) goals.push(ratioGoal(`${what} round trip p99, Node / C++`, node, cpp, 'p99_us', 3));
+      goals.push(absoluteGoal(`${what} round trip p99 (Node)`, node, 'p99_us', bytes === MiB ? 1000 : 5000, 'µs', true,
+        'the spec: 1 MB < 1 ms, 10 MB < 5 ms'));
+      goals.push(ratioGoal(`${what}: client CPU per call, Node / C++`, node, cpp, 'client_cpu_us_per_req', 2));
+    }
+  }
+  return goals;
+}
+
 /** The goal tables latest.md and docs/performance.md show, in order. */
 const GOAL_SETS = [
   { title: 'Goals (issue 7)', evaluate: evaluateGoals },
   { title: 'Goals (issue 13: rings, adaptive spin by default)', evaluate: evaluateRingGoals },
+  { title: 'Goals (issue 15: large payloads from Node)', evaluate: evaluateLargeGoals },
 ];
 
-module.exports = { evaluateGoals, evaluateRingGoals, GOAL_SETS, fmt };
+module.exports = { evaluateGoals, evaluateRingGoals, evaluateLargeGoals, GOAL_SETS, fmt };

@@ -1,6 +1,6 @@
 'use strict';
 // bench/node/table.js — latest.md: the machine, every row as a Markdown table, the goals of
-// issues 7 and 13 with their measured ratios, and what the posix layer costs (issue 14).
+// issues 7, 13 and 15 with their measured ratios, and what the posix layer costs (issue 14).
 
 const { GOAL_SETS, fmt } = require('./goals');
 const { renderPlatformCost } = require('./platform-cost');

@@ -138,6 +138,10 @@ TEST_CASE(
   CHECK(markdown.find("| client | transport |") != std::string::npos);
   CHECK(markdown.find("## Goals (issue 7)") != std::string::npos);
   CHECK(markdown.find("## Goals (issue 13") != std::string::npos);
+  // Issue 15's goals read rows every run has (1 and 10 MiB echoes from both clients).
+  const auto large_goals = markdown.find("## Goals (issue 15");
+  REQUIRE(large_goals != std::string::npos);
+  CHECK(markdown.find("rows missing", large_goals) == std::string::npos);
   CHECK(read_text(out.path / "latest.svg").rfind("<svg", 0) == 0);
 }
 
