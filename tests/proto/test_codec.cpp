@@ -1,6 +1,9 @@
 // Unit tests of the frame codec: round trips, the writev split, error names, and that
 // hostile headers are refused before anything large is allocated.
+#include <algorithm>
+#include <limits>
 #include <set>
+#include <string>
 
 #include <catch2/catch.hpp>
 
@@ -57,6 +60,44 @@ TEST_CASE("failed responses, shm handles and fds survive a round trip") {
     CHECK(m->shm == original.shm);
     CHECK(m->fds == original.fds);
     CHECK(m->error.has_value() == original.error.has_value());
+  }
+}
+
+TEST_CASE(
+    "a header with every field at its widest fits the encoder's bound and follows the frames "
+    "before it") {
+  const std::string method(kMaxMethodName, 'm');
+  const std::string message(5000, 'e');
+  const ByteBuffer payload(3, std::byte{0x7f});
+  for (MessageType type :
+       {MessageType::request, MessageType::response, MessageType::notification}) {
+    Message widest;
+    widest.type = type;
+    widest.version = std::numeric_limits<std::uint32_t>::max();
+    widest.id = std::numeric_limits<std::uint64_t>::max();
+    widest.method = method;
+    widest.error = ErrorView{Errc::handler_failed, message};
+    widest.shm = ShmHandle{
+        std::numeric_limits<std::uint32_t>::max(), std::numeric_limits<std::uint64_t>::max(),
+        std::numeric_limits<std::uint64_t>::max(), std::numeric_limits<std::uint32_t>::max()};
+    widest.fds = std::numeric_limits<std::uint32_t>::max();
+    widest.payload = payload;
+    ByteBuffer frames;
+    append_frame(Message::notification("first"), frames);
+    const ByteBuffer first = frames;
+    append_frame(widest, frames);
+    // The first frame is untouched, and the second one's prefix counts exactly what follows.
+    REQUIRE(frames.size() > first.size() + kFrameHeaderBytes);
+    CHECK(std::equal(first.begin(), first.end(), frames.begin()));
+    CHECK(load_u32_le(frames.data() + first.size()) ==
+          frames.size() - first.size() - kFrameHeaderBytes);
+    const msgpack::object_handle body = msgpack::unpack(
+        reinterpret_cast<const char*>(frames.data() + first.size() + kFrameHeaderBytes),
+        frames.size() - first.size() - kFrameHeaderBytes);
+    REQUIRE(body.get().type == msgpack::type::MAP);
+    CHECK(body.get().via.map.size == (type == MessageType::notification ? 7u
+                                      : type == MessageType::response   ? 7u
+                                                                        : 8u));
   }
 }
 
