@@ -5,8 +5,9 @@
 // grows with the ids in flight. The arrival-ordered list it replaces searched whenever
 // requests came out of order, which they do when a client's ring overflows onto its socket:
 // in a pipelined 64 B call_many, std::find over that list was 12% of the worker's CPU (perf).
-// The hash is seeded per process, so a client cannot choose ids that collide; at most
-// kMaxUnansweredPerChannel ids are in flight on a channel.
+// The hash is seeded per process, so where a client's ids land depends on a value it does
+// not know; were they all to collide anyway, a lookup scans at most the ids in flight (at most
+// kMaxUnansweredPerChannel on a channel), the list's own worst case.
 #pragma once
 
 #include <bit>
