@@ -161,3 +161,21 @@ TEST_CASE(
     CHECK_FALSE(fs::exists(out.path / "latest.json"));
   }
 }
+
+TEST_CASE("bench/probe answers --help and refuses a wrong transport, size or flag before it runs") {
+  const std::string probe = std::string(FASTMD_SOURCE_DIR) + "/bench/probe";
+  CHECK(run_bounded({"bash", probe, "--help"}, std::chrono::seconds(10)) == 0);
+  // Each refused with the usage error (2) before perf, strace or a daemon is started.
+  for (const std::vector<std::string>& wrong : {std::vector<std::string>{},
+                                                {"carrier-pigeon", "64"},
+                                                {"fast"},
+                                                {"fast", "64x"},
+                                                {"fast", "64", "many"},
+                                                {"fast", "64", "100", "--more"}}) {
+    std::vector<std::string> argv{"bash", probe};
+    argv.insert(argv.end(), wrong.begin(), wrong.end());
+    INFO("bench/probe with " << wrong.size() << " arguments"
+                             << (wrong.empty() ? "" : ", first " + wrong[0]));
+    CHECK(run_bounded(argv, std::chrono::seconds(10)) == 2);
+  }
+}
