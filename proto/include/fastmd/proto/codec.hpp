@@ -15,6 +15,7 @@
 #include "fastmd/proto/limits.hpp"
 #include "fastmd/proto/message.hpp"
 #include "fastmd/proto/message_rules.hpp"
+#include "fastmd/proto/plain_body.hpp"
 #include "fastmd/proto/result.hpp"
 
 namespace fastmd::proto {
@@ -280,6 +281,16 @@ class Decoder {
 
   /// Decodes one frame body (without its length prefix) into a Message viewing `body`.
   Result<Message> decode(ByteView body) {
+    if (body.size() <= limits_.max_frame) {
+      if (auto plain = detail::read_plain_body(body, limits_)) return finish(*plain);
+    }
+    return decode_unpacked(body);
+  }
+
+  /// decode() by the general path alone: an object tree, for every body and every error.
+  /// decode() gives the same result for each body, answering plain ones without it
+  /// (plain_body.hpp); the fuzz target and tests/proto/test_plain_body.cpp compare the two.
+  Result<Message> decode_unpacked(ByteView body) {
     if (body.size() > limits_.max_frame) {
       return Error{Errc::frame_too_large, "frame of " + std::to_string(body.size()) +
                                               " bytes exceeds the maximum of " +
@@ -287,14 +298,17 @@ class Decoder {
     }
     Result<msgpack::object> object = unpack(body);
     if (!object) return object.error();
-    return decode_message(*object);
+    auto fields = read_fields(*object);
+    if (!fields) return fields.error();
+    return finish(*fields);
   }
 
  private:
-  static Result<Message> decode_message(const msgpack::object& map) {
-    Message m;
-    SeenFields seen;
-    bool has_payload = false;
+  static Result<detail::DecodedFields> read_fields(const msgpack::object& map) {
+    detail::DecodedFields fields;
+    Message& m = fields.message;
+    SeenFields& seen = fields.seen;
+    bool& has_payload = fields.has_payload;
     Status status = for_each_field(
         map, "a message", [&](std::string_view key, const msgpack::object& value) -> Status {
           if (key == "version") {
@@ -340,7 +354,14 @@ class Decoder {
           return {};
         });
     if (!status) return status.error();
-    if (Status header = check_header_fields(m, seen); !header) return header.error();
+    return fields;
+  }
+
+  // The checks every decoded message passes, whichever path read its fields.
+  static Result<Message> finish(detail::DecodedFields& fields) {
+    Message& m = fields.message;
+    const bool has_payload = fields.has_payload;
+    if (Status header = check_header_fields(m, fields.seen); !header) return header.error();
     if (has_payload && m.shm) {
       return Error{Errc::invalid_field, "a message carries either an inline payload or 'shm'"};
     }
