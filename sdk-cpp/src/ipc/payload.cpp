@@ -148,8 +148,11 @@ class PayloadBuilder::Block {
   std::size_t used = 0;
 };
 
-PayloadBuilder::PayloadBuilder(const PayloadPolicy& policy, OwnSegment* own)
-    : policy_(policy), own_(own) {}
+PayloadBuilder::PayloadBuilder(const PayloadPolicy& policy, OwnSegment* own,
+                               proto::ByteBuffer& inline_scratch)
+    : policy_(policy), own_(own), inline_(inline_scratch) {
+  inline_.clear();
+}
 PayloadBuilder::~PayloadBuilder() = default;
 
 void PayloadBuilder::reserve(std::size_t total) {
@@ -176,9 +179,8 @@ void PayloadBuilder::start_block(std::size_t capacity) {
     block_->oneoff.emplace(std::move(*oneoff));
   }
   // What was collected inline so far moves over once.
-  const proto::ByteBuffer collected = std::move(inline_);
+  append_to_block(inline_);
   inline_.clear();
-  append_to_block(collected);
 }
 
 void PayloadBuilder::append(proto::ByteView bytes) {
