@@ -49,9 +49,11 @@ function corpusSeriesOf(rows) {
   const series = new Map();
   for (const row of rows) {
     if (row.method !== 'transform' || !row.files_per_s || row.workers === undefined) continue;
-    const inProcess = row.workers === 0;
+    // md4c-beside: one more md4c point, measured right after the fast 1-worker row.
+    const inProcess = row.workers === 0 || row.transport === 'md4c-beside';
     const key = row.transport === 'md4c' ? 'floor: md4c in process (C++)'
-      : inProcess ? `${row.transport} (in process)` : `${row.client} ${row.transport}`;
+      : row.transport === 'md4c-beside' ? 'md4c in process, after fast ×1'
+        : inProcess ? `${row.transport} (in process)` : `${row.client} ${row.transport}`;
     if (!series.has(key)) series.set(key, { key, points: [], style: inProcess ? 'point' : row.transport === 'md4c' ? 'dashed' : 'line' });
     series.get(key).points.push([Math.max(1, row.workers), row.files_per_s]);
   }

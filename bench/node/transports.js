@@ -10,7 +10,10 @@
 //
 //   node bench/node/transports.js [--quick] [--bin-dir DIR] [--max-workers N] [--fast-only] [--sdk DIR]
 
+const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
+const { execFileSync } = require('node:child_process');
 const { PerformanceObserver } = require('node:perf_hooks');
 
 const { percentiles, measure, costs, countSyscalls, emit, progress } = require('./report');
@@ -131,6 +134,32 @@ async function withFastClient(daemon, workers, args, spinUs, use) {
   }
 }
 
+/**
+ * md4c-html in process from C++ (fastmd-bench-md4c, one thread) on `corpus`, as the row
+ * `md4c-beside`: run right after the fast transport's 1-worker corpus row, so the ratio of
+ * the two (issue 13's "one worker ≥ 85% of md4c in process") compares measurements seconds
+ * apart. The md4c step at the start of bench/run is minutes away from the Node rows, and this
+ * VM's speed drifted between them: 10,522 files/s there against 12,069 for the fast row after
+ * it (a ratio of 1.15) while run back to back the two gave 0.63–0.80 (docs/performance.md).
+ */
+function md4cBeside(binDir, corpus, quick) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastmd-md4c-beside-'));
+  try {
+    const list = path.join(dir, 'files.txt');
+    fs.writeFileSync(list, `${corpus.files.map((f) => f.path).join('\n')}\n`);
+    const out = execFileSync(path.join(binDir, 'fastmd-bench-md4c'),
+      ['--files-from', list, '--max-threads', '1', ...(quick ? ['--quick'] : [])],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    for (const line of out.split('\n').filter((l) => l.startsWith('{'))) {
+      const row = JSON.parse(line);
+      emit({ ...row, transport: 'md4c-beside',
+        note: `${row.note}; run right after the fast 1-worker corpus row, for the ratio to it` });
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** The fast transport's echo series and callMany with one worker, nothing else. */
 async function fastEchoRows(binDir, quick) {
   const daemon = await PrivateDaemon.start(binDir);
@@ -178,6 +207,10 @@ async function main() {
           progress(`node ${transport}: Markdown corpus, ${workers} worker(s)`);
           await corpusSeries((text) => client.transform(text), transport, pids, corpus, rounds, workers);
         });
+        if (transport === 'fast' && workers === 1) {
+          progress('md4c in process (C++), right after the fast 1-worker corpus row');
+          md4cBeside(binDir, corpus, quick);
+        }
       }
     }
   } finally {

@@ -127,6 +127,7 @@ TEST_CASE(
                                "node markdown-it transform",
                                "node fast connect",
                                "cpp md4c transform",
+                               "cpp md4c-beside transform",
                                "node marked transform",
                                "node markdown-wasm transform",
                                "node piscina-wasm transform"}) {
@@ -138,6 +139,9 @@ TEST_CASE(
   CHECK(markdown.find("| client | transport |") != std::string::npos);
   CHECK(markdown.find("## Goals (issue 7)") != std::string::npos);
   CHECK(markdown.find("## Goals (issue 13") != std::string::npos);
+  // The job's-floor ratio uses the md4c row measured right after the fast 1-worker row.
+  CHECK(markdown.find("md4c in process from C++ (1 thread, run right after it)") !=
+        std::string::npos);
   // Issue 15's goals read rows every run has (1 and 10 MiB echoes from both clients).
   const auto large_goals = markdown.find("## Goals (issue 15");
   REQUIRE(large_goals != std::string::npos);
