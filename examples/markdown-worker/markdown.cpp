@@ -3,6 +3,8 @@
 
 #include <md4c-html.h>
 
+#include <array>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -21,15 +23,51 @@ void render(std::string_view markdown, void (*sink)(const MD_CHAR*, MD_SIZE, voi
   }
 }
 
+// md4c-html emits a document in many small pieces (a tag, a few bytes of text): they are
+// gathered here and go to the ResultWriter a chunk at a time, so the writer's virtual call
+// and bookkeeping are paid per chunk, not per piece (they were 7.6% of a worker's CPU on the
+// Markdown corpus, perf).
+class ChunkedWriter {
+ public:
+  explicit ChunkedWriter(ipc::ResultWriter& out) : out_(out) {}
+  ChunkedWriter(const ChunkedWriter&) = delete;
+  ChunkedWriter& operator=(const ChunkedWriter&) = delete;
+
+  void append(const char* text, std::size_t size) {
+    if (size > chunk_.size() - used_) {
+      flush();
+      if (size >= chunk_.size()) {
+        out_.append(std::string_view(text, size));
+        return;
+      }
+    }
+    std::memcpy(chunk_.data() + used_, text, size);
+    used_ += size;
+  }
+
+  void flush() {
+    if (used_ == 0) return;
+    out_.append(std::string_view(chunk_.data(), used_));
+    used_ = 0;
+  }
+
+ private:
+  ipc::ResultWriter& out_;
+  std::array<char, 16 * 1024> chunk_;
+  std::size_t used_ = 0;
+};
+
 }  // namespace
 
 void markdown_to_html(std::string_view markdown, ipc::ResultWriter& out) {
+  ChunkedWriter chunked(out);
   render(
       markdown,
       [](const MD_CHAR* text, MD_SIZE size, void* writer) {
-        static_cast<ipc::ResultWriter*>(writer)->append(std::string_view(text, size));
+        static_cast<ChunkedWriter*>(writer)->append(text, size);
       },
-      &out);
+      &chunked);
+  chunked.flush();
 }
 
 void markdown_to_html(std::string_view markdown, std::string& out) {

@@ -102,3 +102,32 @@ TEST_CASE("every CommonMark example through the fast path equals md4c in-process
   }
   CHECK(identical == static_cast<int>(examples.size()));
 }
+
+TEST_CASE(
+    "a document larger than the worker's chunks renders through a ResultWriter as in process") {
+  // Every example in one document, and a code block of 40,000 plain bytes (a single piece
+  // from md4c-html, larger than a chunk): the bytes a ResultWriter receives must be md4c's.
+  std::string document;
+  for (const SpecExample& example : fastmd::test::load_commonmark_spec()) {
+    document += example.markdown + "\n\n";
+  }
+  document += "```\n" + std::string(40000, 'a') + "\n```\n";
+  REQUIRE(document.size() > 3 * 16 * 1024);  // several chunks
+
+  struct Recorder final : fastmd::ipc::ResultWriter {
+    std::string bytes;
+    std::size_t appends = 0;
+    void append(fastmd::proto::ByteView piece) override {
+      bytes.append(fastmd::proto::as_chars(piece));
+      ++appends;
+    }
+    using ResultWriter::append;
+  } recorder;
+  fastmd::examples::markdown_to_html(document, recorder);
+
+  std::string expected;
+  fastmd::examples::markdown_to_html(document, expected);
+  CHECK(recorder.bytes == expected);
+  // Gathered into chunks: far fewer appends than md4c-html's pieces.
+  CHECK(recorder.appends < expected.size() / 1024);
+}
