@@ -151,25 +151,22 @@ TEST_CASE("bodies outside the plain shape are left to the general path, which de
     CHECK(both_paths_agree(decoder, accepted));
   }
 
+  // Past a limit the fast path declines and the general path refuses with LIMIT_EXCEEDED.
+  auto refused_past_a_limit = [](const Message& message, const DecodeLimits& tight) {
+    ByteBuffer frame;
+    append_frame(message, frame);
+    CHECK_FALSE(detail::read_plain_body(body_of(frame), tight).has_value());
+    Decoder decoder(tight);
+    Result<Message> refused = decoder.decode(body_of(frame));
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Errc::limit_exceeded);
+  };
   // A failed response under a depth limit of 1: its 'error' map is one level too deep.
-  ByteBuffer failure;
-  append_frame(Message::failure(1, Errc::internal, "x"), failure);
   DecodeLimits flat = limits;
   flat.depth = 1;
-  CHECK_FALSE(detail::read_plain_body(body_of(failure), flat).has_value());
-  Decoder flat_decoder(flat);
-  Result<Message> refused = flat_decoder.decode(body_of(failure));
-  REQUIRE_FALSE(refused.ok());
-  CHECK(refused.error().code == Errc::limit_exceeded);
-
+  refused_past_a_limit(Message::failure(1, Errc::internal, "x"), flat);
   // A method name one byte over the str limit.
-  ByteBuffer long_method;
-  append_frame(Message::notification(std::string(100, 'm')), long_method);
   DecodeLimits short_strings = limits;
   short_strings.str = 99;
-  CHECK_FALSE(detail::read_plain_body(body_of(long_method), short_strings).has_value());
-  Decoder short_decoder(short_strings);
-  Result<Message> too_long = short_decoder.decode(body_of(long_method));
-  REQUIRE_FALSE(too_long.ok());
-  CHECK(too_long.error().code == Errc::limit_exceeded);
+  refused_past_a_limit(Message::notification(std::string(100, 'm')), short_strings);
 }
