@@ -51,7 +51,9 @@ bool both_paths_agree(Decoder& decoder, ByteView body) {
 
 // One frame of each shape the SDKs send, every optional field used somewhere.
 std::vector<ByteBuffer> frames_senders_write() {
+  // Static: a Message views its method and payload, so their bytes must outlive it.
   static const std::string payload(300, 'p');
+  static const std::string longest_method(kMaxMethodName, 'm');
   Message by_handle = Message::request(1u << 20, "transform");
   by_handle.shm = ShmHandle{3, 1ull << 40, 5u << 20, 0xffffffffu};
   by_handle.fds = 1;
@@ -60,7 +62,7 @@ std::vector<ByteBuffer> frames_senders_write() {
   attached.fds = 1;
   std::vector<Message> messages = {
       Message::request(42, "echo", as_bytes(std::string_view(payload).substr(0, 64))),
-      Message::request(~0ull, std::string(kMaxMethodName, 'm'), as_bytes(payload)),
+      Message::request(~0ull, longest_method, as_bytes(payload)),
       Message::response(42, as_bytes(payload)),
       Message::response(0),
       Message::failure(9, Errc::handler_failed, "the handler threw"),
@@ -168,5 +170,6 @@ TEST_CASE("bodies outside the plain shape are left to the general path, which de
   // A method name one byte over the str limit.
   DecodeLimits short_strings = limits;
   short_strings.str = 99;
-  refused_past_a_limit(Message::notification(std::string(100, 'm')), short_strings);
+  const std::string long_method(100, 'm');
+  refused_past_a_limit(Message::notification(long_method), short_strings);
 }
