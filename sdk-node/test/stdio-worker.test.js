@@ -48,6 +48,10 @@ function runWorker(args, input = '') {
       clearTimeout(timer);
       resolve({ code, stdout: Buffer.concat(stdout), stderr });
     });
+    // A worker that exits without reading its input (--help, --version) may close the pipe
+    // before this write: EPIPE then says nothing about the worker, whose exit code and
+    // output are what the tests check.
+    child.stdin.on('error', (error) => { if (error.code !== 'EPIPE') reject(error); });
     child.stdin.end(input);
   });
 }

@@ -12,22 +12,7 @@ const { after, before } = require('node:test');
 
 const { openFastTransport } = require('../../lib/transports/fast');
 const { binary } = require('../support/env');
-
-/**
- * Resolves once `check()` is true; rejects after `ms` with `what` in the message (a function is
- * called then, so the message can say what was last seen).
- */
-async function waitFor(check, ms, what) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) {
-      const awaited = typeof what === 'function' ? what() : what;
-      throw new Error(`timed out after ${ms} ms waiting for ${awaited}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const { waitFor } = require('../support/wait');
 
 /** Ends `child` with SIGTERM, then SIGKILL if it has not exited within `ms`. */
 function stopProcess(child, ms = 3000) {

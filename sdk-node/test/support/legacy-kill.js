@@ -6,11 +6,12 @@
 const assert = require('node:assert/strict');
 
 const { connect } = require('../..');
+const { waitFor } = require('./wait');
 
 /**
  * Starts two workers from `workerCommand`, sends `count` echo calls, kills the first worker
  * with SIGKILL 20 ms in, and checks that every call was answered exactly once with its own
- * payload, that the killed worker was replaced, and that the client still answers.
+ * payload, that the killed worker is replaced (within 10 s), and that the client still answers.
  */
 async function killWorkerUnderLoad(workerCommand, count) {
   const client = await connect({ transport: 'legacy', workerCommand, workers: 2, timeoutMs: 60000 });
@@ -25,9 +26,11 @@ async function killWorkerUnderLoad(workerCommand, count) {
     process.kill(victim, 'SIGKILL');
     await Promise.all(calls);
     assert.ok(settled.every((n) => n === 1), 'every call settled exactly once');
-    const pids = client.workers.map((w) => w.pid);
-    assert.equal(pids.length, 2);
-    assert.ok(!pids.includes(victim), 'the killed worker was replaced');
+    // The calls may all be answered before the client has read the victim's end (when none
+    // were on it at the kill): its replacement is then still to come, within a bound.
+    const pids = () => client.workers.map((w) => w.pid);
+    await waitFor(() => pids().length === 2 && !pids().includes(victim), 10000,
+      () => `the killed worker ${victim} to be replaced (workers now: ${pids().join(', ')})`);
     assert.equal(await client.call('echo', 'after'), 'after');
   } finally {
     await client.close();
