@@ -48,6 +48,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -556,14 +557,14 @@ class Worker::Impl final : public detail::EndpointHooks {
     // The time this thread's last task ended, while it only ran tasks and sent their answers
     // since: the next task's checks and start use it instead of reading the clock again (3
     // reads per task were 9% of a worker's CPU in pipelined 64 B calls, perf).
-    // Clock::time_point::min() when unknown.
+    // Clock::time_point::min() when unknown; every turn of the loop but a task's forgets it.
     Clock::time_point just_now = Clock::time_point::min();
     std::unique_lock lock(mutex_);
     while (!stopping_) {
+      const Clock::time_point last_task_end = std::exchange(just_now, Clock::time_point::min());
       const bool can_run = !tasks_.empty() && running_ < handler_slots();
       if (refusing_ && !tasks_.empty()) {
         // Past the point of no return: what is still queued is answered, not run.
-        just_now = Clock::time_point::min();
         Task task = std::move(tasks_.front());
         tasks_.pop_front();
         forget_id_locked(task);
@@ -572,28 +573,25 @@ class Worker::Impl final : public detail::EndpointHooks {
         settle(task);
         lock.lock();
         drained_.notify_all();
-      } else if (can_run && (leading_ || !round_due(now_or(just_now)))) {
+      } else if (can_run && (leading_ || !round_due(now_or(last_task_end)))) {
         Task task = std::move(tasks_.front());
         tasks_.pop_front();
         const bool more_queued = !tasks_.empty();
         ++running_;
         wake_follower_if_needed();
         lock.unlock();
-        just_now = run_and_answer(task, more_queued, answers, inline_result, just_now);
+        just_now = run_and_answer(task, more_queued, answers, inline_result, last_task_end);
         lock.lock();
         forget_id_locked(task);
         --running_;
         if (draining_) drained_.notify_all();
       } else if (answers.count() > 0) {
-        just_now = Clock::time_point::min();
         lock.unlock();
         answers.send();  // nothing this thread may run now: held answers go
         lock.lock();
       } else if (!leading_) {
-        just_now = Clock::time_point::min();
         lead_round(lock, /*may_block=*/!can_run);
       } else {
-        just_now = Clock::time_point::min();
         ++idle_threads_;
         work_changed_.wait(lock);
         --idle_threads_;
